@@ -1,0 +1,52 @@
+"""The portal: application factory."""
+
+import logging
+import os
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate, oauth
+from portal.settings_loader import load_config
+
+
+def create_app(test_config=None) -> Flask:
+    """Build the portal: configuration, extensions, blueprints, CLI."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("PORTAL_INSTANCE_PATH") or None,
+    )
+    load_config(app.config, app.instance_path, test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if app.config["PROXY_FIX_X_FOR"] or app.config["PROXY_FIX_X_PROTO"]:
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=app.config["PROXY_FIX_X_FOR"],
+            x_proto=app.config["PROXY_FIX_X_PROTO"],
+        )
+
+    from portal import models  # noqa: F401  (register every table on db.metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, os.pardir, "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    htmx.init_app(app)
+    oauth.init_app(app)
+
+    from portal import cli, errors, web
+    from portal.blueprints import register_blueprints
+    from portal.services import sessions
+
+    sessions.init_app(app)
+    web.init_app(app)
+    errors.init_app(app)
+    register_blueprints(app)
+    cli.init_app(app)
+    if "console" in (app.config["MAIL_BACKEND"], app.config["SMS_BACKEND"]) and not app.testing:
+        logging.getLogger(__name__).warning(
+            "console message backend active: messages go to /dev/outbox, not to people"
+        )
+    return app

@@ -1,0 +1,10 @@
+"""The admin area (/admin): staff only, each view naming its function."""
+
+from flask import Blueprint
+
+from portal.services.permissions import guard
+
+bp = Blueprint("admin", __name__)
+guard(bp, "staff")
+
+from portal.blueprints.admin import routes  # noqa: E402,F401

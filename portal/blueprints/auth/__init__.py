@@ -1,0 +1,10 @@
+"""Sign-in, sign-out, registration, recovery, 2FA, temporary keys and OAuth."""
+
+from flask import Blueprint
+
+from portal.services.permissions import guard
+
+bp = Blueprint("auth", __name__)
+guard(bp, "self")
+
+from portal.blueprints.auth import routes  # noqa: E402,F401

@@ -1,0 +1,97 @@
+"""Views of sign-in, sign-out and registration."""
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.blueprints.auth import bp
+from portal.blueprints.auth.forms import LoginForm, RegisterForm
+from portal.extensions import db
+from portal.forms import ActionForm
+from portal.services import registration, sessions, signin
+from portal.services.delivery import DeliveryError
+from portal.services.events import log_auth
+from portal.services.permissions import public, requires
+from portal.services.redirects import safe_next
+from portal.services.throttle import per_account, per_ip
+
+
+def home_for(user) -> str:
+    return url_for("admin.dashboard") if user.is_staff else url_for("client.home")
+
+
+@bp.route("/")
+@public
+def index():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@per_ip("RATELIMIT_LOGIN_PER_IP")
+@per_account("RATELIMIT_LOGIN_PER_ACCOUNT")
+def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(home_for(current_user))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        try:
+            user = signin.check_password(form.login.data, form.password.data)
+        except signin.SignInFailed as failure:
+            form.password.errors.append(failure.message)
+        else:
+            sessions.start_session(user, remember=form.remember.data)
+            log_auth("login", user=user)
+            db.session.commit()
+            return redirect(safe_next(form.next.data, home_for(user)))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@requires("self.account")
+def logout():
+    if ActionForm().validate_on_submit():
+        log_auth("logout", user=current_user)
+        sessions.end_current_session()
+        db.session.commit()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+@per_ip("RATELIMIT_REGISTER_PER_IP")
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            registration.request_registration(form.email.data, form.name.data, form.password.data)
+        except DeliveryError as error:
+            form.email.errors.append(error.message)
+        else:
+            return render_template("auth/register_sent.html", email=form.email.data)
+    return render_template("auth/register.html", form=form)
+
+
+@bp.route("/register/confirm/<token>")
+@public
+def confirm_registration(token):
+    """Show a button: the link itself changes nothing (mail scanners follow links)."""
+    return render_template("auth/register_confirm.html", form=ActionForm(), token=token)
+
+
+@bp.route("/register/confirm/<token>", methods=["POST"])
+@public
+def confirm_registration_post(token):
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("auth.confirm_registration", token=token))
+    try:
+        user = registration.confirm_registration(token)
+    except registration.RegistrationLinkInvalid as error:
+        flash(error.message, "error")
+        return redirect(url_for("auth.register"))
+    sessions.start_session(user)
+    log_auth("login", user=user)
+    db.session.commit()
+    flash("Welcome! Your account is ready.", "success")
+    return redirect(url_for("client.home"))

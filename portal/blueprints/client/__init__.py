@@ -1,0 +1,10 @@
+"""The client area: what a customer's users see."""
+
+from flask import Blueprint
+
+from portal.services.permissions import guard
+
+bp = Blueprint("client", __name__)
+guard(bp, "client")
+
+from portal.blueprints.client import routes  # noqa: E402,F401

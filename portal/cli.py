@@ -1,0 +1,52 @@
+"""Operator commands: `flask --app portal <command>`."""
+
+import sys
+
+import click
+from flask import current_app
+
+from portal.extensions import db
+from portal.services import demo
+from portal.services.events import log_audit
+from portal.services.staff import AccountExists, create_staff
+
+
+def init_app(app) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(create_admin_command)
+
+
+@click.command("seed-demo")
+def seed_demo_command():
+    """Create demo data (idempotent) and print the logins created now."""
+    created = demo.seed_demo()
+    click.echo(f"Demo data ready. Portal: {current_app.config['PUBLIC_URL']}")
+    if not created:
+        click.echo("All demo accounts existed already; their passwords were not changed.")
+    for login, password in created:
+        click.echo(f"  login: {login:<24} password: {password}")
+
+
+@click.command("create-admin")
+@click.argument("login")
+@click.argument("email")
+@click.option("--full-access", is_flag=True, help="Grant every function.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_admin_command(login, email, full_access, password_stdin):
+    """Create a staff member; without --password-stdin you are prompted for the password."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    from portal.services.passwords import MIN_LENGTH
+
+    if len(password) < MIN_LENGTH:
+        raise click.ClickException(f"The password needs at least {MIN_LENGTH} characters.")
+    try:
+        user = create_staff(login, email, password=password, full_access=full_access)
+    except AccountExists as error:
+        raise click.ClickException(error.message) from error
+    log_audit("admin_created", target=user, actor_label="root (CLI)",
+              changes={"login": [None, user.login], "full_access": [None, full_access]})
+    db.session.commit()
+    click.echo(f"Administrator {login} created{' with Full access' if full_access else ''}.")

@@ -1,0 +1,80 @@
+"""Default configuration; instance/config.py, PORTAL_* variables and tests override it."""
+
+from datetime import timedelta
+
+# Signing key: None means "read or generate instance/secret_key" (see portal.settings_loader).
+SECRET_KEY = None
+SQLALCHEMY_DATABASE_URI = None  # None means SQLite in the instance folder.
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+RATELIMIT_STORAGE_URI = "memory://"
+RATELIMIT_KEY_PREFIX = "portal"
+RATELIMIT_HEADERS_ENABLED = False
+RATELIMIT_SWALLOW_ERRORS = True
+
+PUBLIC_URL = "http://127.0.0.1:5000"
+PASS_EXPIRE_PERIOD = 0  # days; 0 turns the maximum password age off
+
+# Sessions: idle and absolute limits, shorter for staff.
+SESSION_IDLE_MINUTES = 60
+STAFF_SESSION_IDLE_MINUTES = 30
+SESSION_MAX_HOURS = 24
+STAFF_SESSION_MAX_HOURS = 12
+REMEMBER_DAYS = 30  # lifetime of a "remember me" session (client users only)
+SESSION_TOUCH_SECONDS = 60  # last use is written at most this often
+
+SESSION_COOKIE_NAME = "portal_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = False  # set True behind HTTPS (PUBLIC_URL https:// turns it on)
+REMEMBER_COOKIE_NAME = "portal_remember"
+REMEMBER_COOKIE_HTTPONLY = True
+REMEMBER_COOKIE_SAMESITE = "Lax"
+REMEMBER_COOKIE_DURATION = timedelta(days=REMEMBER_DAYS)
+PERMANENT_SESSION_LIFETIME = timedelta(hours=SESSION_MAX_HOURS)
+
+WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+WTF_CSRF_HEADERS = ["X-CSRFToken"]
+
+# argon2id parameters (RFC 9106 second recommended option); tests lower them.
+ARGON2_TIME_COST = 3
+ARGON2_MEMORY_COST = 65536
+ARGON2_PARALLELISM = 4
+
+SMS_BACKEND = "console"  # console | vonage
+SMS_SENDER = "Portal"
+VONAGE_API_KEY = None
+VONAGE_API_SECRET = None
+VONAGE_API_HOST = None
+VONAGE_REST_HOST = None
+VONAGE_TIMEOUT = 10
+
+MAIL_BACKEND = "console"  # console | smtp
+MAIL_SERVER = "127.0.0.1"
+MAIL_PORT = 25
+MAIL_USE_TLS = False
+MAIL_USERNAME = None
+MAIL_PASSWORD = None
+MAIL_DEFAULT_SENDER = "portal@localhost"
+MAIL_TIMEOUT = 10
+
+GOOGLE_CLIENT_ID = None
+GOOGLE_CLIENT_SECRET = None
+GOOGLE_SERVER_METADATA_URL = "https://accounts.google.com/.well-known/openid-configuration"
+KEYCLOAK_CLIENT_ID = None
+KEYCLOAK_CLIENT_SECRET = None
+KEYCLOAK_SERVER_METADATA_URL = None
+
+RECAPTCHA_PUBLIC_KEY = None
+RECAPTCHA_PRIVATE_KEY = None
+RECAPTCHA_VERIFY_SERVER = "https://www.google.com/recaptcha/api/siteverify"
+
+# Reverse proxies in front of the portal whose X-Forwarded-* headers are trusted (0 = none).
+PROXY_FIX_X_FOR = 0
+PROXY_FIX_X_PROTO = 0
+
+# Throttling of credential checks (Flask-Limiter strings), per IP and per account.
+RATELIMIT_LOGIN_PER_IP = "30 per minute"
+RATELIMIT_LOGIN_PER_ACCOUNT = "10 per minute"
+RATELIMIT_REGISTER_PER_IP = "10 per hour"
+REGISTRATION_LINK_HOURS = 24

@@ -1,0 +1,57 @@
+"""Error pages: a full page, an htmx fragment, or JSON for the API."""
+
+import logging
+
+from flask import render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal.extensions import htmx
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: "The request could not be understood. Reload the page and try again.",
+    401: "Please sign in.",
+    403: "You do not have access to this page.",
+    404: "This page does not exist.",
+    405: "This action is not allowed here.",
+    429: "Too many attempts. Please wait a little and try again.",
+    500: "Something went wrong on our side. It has been logged; please try again.",
+}
+
+
+def init_app(app) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def render_error(status: int, message: str | None = None):
+    message = message or MESSAGES.get(status, "The request failed.")
+    if request.blueprint == "api" or request.path.startswith("/api/"):
+        return {"error": {"code": f"http_{status}", "message": message}}, status
+    template = "errors/_fragment.html" if htmx else "errors/page.html"
+    return render_template(template, status=status, message=message), status
+
+
+def _csrf_error(error):
+    return render_error(400, "Your form expired or came from elsewhere. Reload the page and try again.")
+
+
+def _http_error(error: HTTPException):
+    response = render_error(error.code or 500)
+    if error.code == 405 and error.valid_methods:
+        body, status = response
+        return body, status, {"Allow": ", ".join(error.valid_methods)}
+    return response
+
+
+def _unexpected_error(error: Exception):
+    if isinstance(error, HTTPException):
+        return _http_error(error)
+    log.exception("unhandled error", exc_info=error)
+    from portal.extensions import db
+
+    db.session.rollback()
+    return render_error(InternalServerError.code)

@@ -1,0 +1,24 @@
+"""One SQLAlchemy model set; a module per area."""
+
+from portal.models.accounts import Client, PendingRegistration, Provider, User, UserKind
+from portal.models.audit import AuditEvent
+from portal.models.auth import AuthEvent, UserSession
+from portal.models.billing import Expense, Order, Payment, ProductType, Tariff
+from portal.models.messaging import OutboxMessage
+
+__all__ = [
+    "AuditEvent",
+    "AuthEvent",
+    "Client",
+    "Expense",
+    "Order",
+    "OutboxMessage",
+    "Payment",
+    "PendingRegistration",
+    "ProductType",
+    "Provider",
+    "Tariff",
+    "User",
+    "UserKind",
+    "UserSession",
+]

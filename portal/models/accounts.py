@@ -1,0 +1,105 @@
+"""Providers, clients and users (client users and staff in one table)."""
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.base import UTCDateTime, utcnow
+
+
+class UserKind(enum.StrEnum):
+    """Which area a user belongs to."""
+
+    CLIENT = "client"
+    STAFF = "staff"
+
+
+class Provider(db.Model):
+    """A hosting provider; the portal ships with one default provider."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Client(db.Model):
+    """A customer account (company or person) with an owner and more users."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", use_alter=True, ondelete="SET NULL"), nullable=True
+    )
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    provider: Mapped[Provider] = relationship()
+    owner: Mapped["User | None"] = relationship(foreign_keys=[owner_id], post_update=True)
+    users: Mapped[list["User"]] = relationship(
+        back_populates="client", foreign_keys="User.client_id"
+    )
+
+
+class User(UserMixin, db.Model):
+    """A person who signs in: a client user or a staff member."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
+    kind: Mapped[UserKind] = mapped_column(
+        Enum(UserKind, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e])
+    )
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("client.id"), nullable=True, index=True
+    )
+    login: Mapped[str] = mapped_column(String(100), unique=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)  # E.164
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    full_access: Mapped[bool] = mapped_column(Boolean, default=False)
+    access_denied: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())
+
+    client: Mapped[Client | None] = relationship(back_populates="users", foreign_keys=[client_id])
+
+    @property
+    def is_staff(self) -> bool:
+        return self.kind == UserKind.STAFF
+
+    @property
+    def can_sign_in(self) -> bool:
+        """False for denied or deactivated accounts: every way in is shut."""
+        return self.is_active_account and not self.access_denied
+
+    @property
+    def is_client_owner(self) -> bool:
+        return self.client is not None and self.client.owner_id == self.id
+
+    # Flask-Login's id is the server-side session token, set by portal.services.sessions.
+    session_token = None  # str, not a column
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+
+class PendingRegistration(db.Model):
+    """A sign-up waiting for its email link; the account exists only once the link is used."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

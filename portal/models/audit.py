@@ -1,0 +1,28 @@
+"""The audit log: what staff (and the CLI) changed, with before and after."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.accounts import User
+from portal.models.base import UTCDateTime, utcnow
+
+
+class AuditEvent(db.Model):
+    """One change: actor, action, target, before/after, time and IP."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    actor_label: Mapped[str] = mapped_column(String(120), default="")  # e.g. "root (CLI)"
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    target_id: Mapped[int | None] = mapped_column(nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)  # {"field": [before, after]}
+
+    actor: Mapped[User | None] = relationship()

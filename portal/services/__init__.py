@@ -1,0 +1,1 @@
+"""The portal's logic: views call these and translate their domain errors."""

@@ -1,0 +1,80 @@
+"""Demo data for `flask seed-demo`: idempotent, prints logins and one-time passwords."""
+
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Expense, Order, Payment, ProductType, Tariff, User
+from portal.models.base import utcnow
+from portal.services import passwords
+from portal.services.registration import create_client_user, default_provider
+from portal.services.staff import create_staff
+
+CATALOG = {
+    "Virtual server": [("VPS Start", "5.00"), ("VPS Pro", "20.00")],
+    "Dedicated server": [("Dedicated E3", "90.00"), ("Dedicated Gold", "180.00")],
+    "Hosting": [("Hosting Lite", "3.00"), ("Hosting Business", "9.00")],
+    "Domain": [(".com registration", "12.00")],
+}
+
+
+def _new_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def seed_demo() -> list[tuple[str, str]]:
+    """Create what is missing; returns (login, password) for each account created now."""
+    created: list[tuple[str, str]] = []
+    default_provider()
+    if _user("admin") is None:
+        password = _new_password()
+        create_staff("admin", "admin@example.com", "Demo administrator", password, full_access=True)
+        created.append(("admin", password))
+    if _user("owner@example.com") is None:
+        password = _new_password()
+        owner = create_client_user("owner@example.com", "Demo Owner",
+                                   password_hash=passwords.hash_password(password))
+        owner.client.name = "Demo Company"
+        created.append(("owner@example.com", password))
+        password = _new_password()
+        create_client_user("colleague@example.com", "Demo Colleague",
+                           password_hash=passwords.hash_password(password), client=owner.client)
+        created.append(("colleague@example.com", password))
+        _seed_billing(owner)
+    _seed_catalog()
+    db.session.commit()
+    return created
+
+
+def _user(login: str) -> User | None:
+    return db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
+
+
+def _seed_catalog() -> None:
+    for type_name, tariffs in CATALOG.items():
+        product_type = db.session.execute(
+            select(ProductType).where(ProductType.name == type_name)
+        ).scalar_one_or_none()
+        if product_type is None:
+            product_type = ProductType(name=type_name)
+            product_type.tariffs = [Tariff(name=n, price=Decimal(p)) for n, p in tariffs]
+            db.session.add(product_type)
+    db.session.flush()
+
+
+def _seed_billing(owner: User) -> None:
+    _seed_catalog()
+    tariff = db.session.execute(select(Tariff).order_by(Tariff.id)).scalars().first()
+    now = utcnow()
+    for months_ago in range(6):
+        when = now - timedelta(days=30 * months_ago)
+        order = Order(client=owner.client, user=owner, tariff=tariff, status="active",
+                      price=tariff.price, created_at=when)
+        db.session.add(order)
+        db.session.add(Payment(client=owner.client, amount=Decimal("50.00"), method="card",
+                               reference=f"DEMO-{months_ago}", created_at=when))
+        db.session.add(Expense(client=owner.client, order=order, amount=tariff.price,
+                               description=f"{tariff.name}, monthly", created_at=when))

@@ -1,0 +1,94 @@
+"""Client sign-up: the same answer for a known and an unknown email; the account exists once the link is used."""
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from portal.extensions import db
+from portal.models import Client, PendingRegistration, Provider, User, UserKind
+from portal.models.base import utcnow
+from portal.services import passwords
+from portal.services.events import log_auth
+from portal.services.links import public_url
+from portal.services.mail import send_mail
+from portal.services.tokens import digest, new_token
+
+
+class RegistrationLinkInvalid(Exception):
+    message = "This link is invalid or has expired. Please register again."
+
+
+def default_provider() -> Provider:
+    """The provider new clients belong to (created on first use)."""
+    provider = db.session.execute(
+        select(Provider).where(Provider.is_default.is_(True))
+    ).scalar_one_or_none()
+    if provider is None:
+        provider = Provider(name="Default provider", is_default=True)
+        db.session.add(provider)
+        db.session.flush()
+    return provider
+
+
+def request_registration(email: str, name: str, password: str) -> None:
+    """Email a confirmation link, or a notice if the address already has an account."""
+    email = email.strip().lower()
+    password_hash = passwords.hash_password(password)  # spent in both branches alike
+    existing = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+    if existing is not None:
+        log_auth("register_existing", user=existing)
+        db.session.commit()
+        send_mail(email, "Someone tried to register with your address",
+                  "Somebody (perhaps you) tried to create an account with this email address.\n"
+                  "You already have an account. If you forgot your password, recover it here:\n"
+                  f"{public_url('auth.login')}\n")
+        return
+    token = new_token()
+    hours = current_app.config["REGISTRATION_LINK_HOURS"]
+    db.session.add(PendingRegistration(
+        token_hash=digest(token), email=email, name=name.strip(),
+        password_hash=password_hash, expires_at=utcnow() + timedelta(hours=hours),
+    ))
+    log_auth("register_requested", login=email)
+    db.session.commit()
+    send_mail(email, "Confirm your registration",
+              f"Hello {name.strip()},\n\nconfirm your registration by opening this link "
+              f"(valid {hours} hours):\n{public_url('auth.confirm_registration', token=token)}\n\n"
+              "If you did not register, ignore this message.\n")
+
+
+def confirm_registration(token: str) -> User:
+    """Create the client and its owner from a pending sign-up; the link works once."""
+    pending = db.session.execute(
+        select(PendingRegistration).where(PendingRegistration.token_hash == digest(token))
+    ).scalar_one_or_none()
+    if pending is None or pending.expires_at < utcnow():
+        raise RegistrationLinkInvalid()
+    taken = db.session.execute(select(User.id).where(User.email == pending.email)).first()
+    db.session.execute(delete(PendingRegistration).where(PendingRegistration.email == pending.email))
+    if taken:
+        db.session.commit()
+        raise RegistrationLinkInvalid()
+    user = create_client_user(pending.email, pending.name, password_hash=pending.password_hash)
+    log_auth("registered", user=user)
+    return user
+
+
+def create_client_user(email: str, name: str, password_hash: str | None,
+                       client: Client | None = None) -> User:
+    """A user of `client`, or of a new client it owns when none is given (flushed, not committed)."""
+    provider = client.provider if client is not None else default_provider()
+    owns_new_client = client is None
+    if owns_new_client:
+        client = Client(provider=provider, name=name or email)
+    user = User(
+        provider_id=provider.id, kind=UserKind.CLIENT, client=client, login=email, email=email,
+        name=name, password_hash=password_hash,
+        password_changed_at=utcnow() if password_hash else None,
+    )
+    db.session.add_all([client, user])
+    db.session.flush()
+    if owns_new_client:
+        client.owner_id = user.id
+    return user

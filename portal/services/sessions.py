@@ -1,0 +1,110 @@
+"""Server-side sessions: a row per sign-in, its token in the signed cookie and the remember cookie."""
+
+from datetime import timedelta
+
+from flask import current_app, g, request, session
+from flask_login import login_user, logout_user
+from sqlalchemy import select, update
+
+from portal.extensions import db, login_manager
+from portal.models import User, UserSession
+from portal.models.base import utcnow
+from portal.services.client_ip import client_ip
+from portal.services.tokens import digest, new_token
+
+
+def init_app(app) -> None:
+    login_manager.user_loader(load_user)
+    login_manager.session_protection = None  # the session row is the protection
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+
+
+def start_session(user: User, remember: bool = False) -> UserSession:
+    """Sign `user` in: a new row, a new cookie (the id rotates), remember cookie bound to the row."""
+    token = new_token()
+    row = UserSession(
+        token_hash=digest(token),
+        user_id=user.id,
+        remember=bool(remember) and not user.is_staff,
+        ip=client_ip(),
+        user_agent=(request.user_agent.string or "")[:300],
+    )
+    db.session.add(row)
+    db.session.flush()
+    session.clear()
+    user.session_token = token
+    login_user(user, remember=row.remember, fresh=True)
+    g.user_session = row
+    return row
+
+
+def current_session() -> UserSession | None:
+    """The session row of this request, if signed in."""
+    return g.get("user_session")
+
+
+def load_user(token: str) -> User | None:
+    """Flask-Login's loader: the cookie's token must name a live row of an account that may sign in."""
+    row = db.session.execute(
+        select(UserSession).where(UserSession.token_hash == digest(token))
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    user = row.user
+    now = utcnow()
+    if not user.can_sign_in or _expired(row, user, now):
+        row.revoked_at = row.revoked_at or now
+        db.session.commit()
+        return None
+    if (now - row.last_seen_at).total_seconds() > current_app.config["SESSION_TOUCH_SECONDS"]:
+        row.last_seen_at = now
+        db.session.commit()
+    user.session_token = token
+    g.user_session = row
+    return user
+
+
+def _expired(row: UserSession, user: User, now) -> bool:
+    cfg = current_app.config
+    if row.remember:
+        idle = max_age = timedelta(days=cfg["REMEMBER_DAYS"])
+    elif user.is_staff:
+        idle = timedelta(minutes=cfg["STAFF_SESSION_IDLE_MINUTES"])
+        max_age = timedelta(hours=cfg["STAFF_SESSION_MAX_HOURS"])
+    else:
+        idle = timedelta(minutes=cfg["SESSION_IDLE_MINUTES"])
+        max_age = timedelta(hours=cfg["SESSION_MAX_HOURS"])
+    return now - row.last_seen_at > idle or now - row.created_at > max_age
+
+
+def end_current_session() -> None:
+    """Log out this browser: revoke its row and clear both cookies."""
+    row = current_session()
+    if row is not None:
+        row.revoked_at = utcnow()
+    logout_user()
+    session.clear()
+
+
+def revoke_user_sessions(user: User, keep: UserSession | None = None) -> int:
+    """End every session (and so every remember cookie) of `user`, but `keep`; returns how many."""
+    stmt = (
+        update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    if keep is not None:
+        stmt = stmt.where(UserSession.id != keep.id)
+    return db.session.execute(stmt).rowcount
+
+
+def active_sessions(user: User) -> list[UserSession]:
+    """The user's live sessions, newest use first."""
+    return list(
+        db.session.execute(
+            select(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+            .order_by(UserSession.last_seen_at.desc())
+        ).scalars()
+    )

@@ -1,0 +1,54 @@
+"""Request hooks for every page: security headers, caching rules, gates, template helpers."""
+
+from flask import request
+from flask_login import current_user
+
+from portal.menus import ADMIN_MENU, CLIENT_MENU, menu
+from portal.services import gates
+from portal.services.permissions import has_function
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "worker-src 'self' blob:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def init_app(app) -> None:
+    app.before_request(gates.enforce_gates)
+    app.after_request(security_headers)
+
+    @app.context_processor
+    def template_helpers():
+        return {
+            "can": lambda code: has_function(current_user, code),
+            "client_menu": menu(CLIENT_MENU),
+            "admin_menu": menu(ADMIN_MENU),
+        }
+
+
+def security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if request.endpoint != "static":
+        response.vary.add("HX-Request")
+        response.vary.add("Cookie")
+        if current_user.is_authenticated or request.cookies:
+            headers["Cache-Control"] = "no-store"
+    return response

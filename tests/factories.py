@@ -1,0 +1,36 @@
+"""Test data made through the portal's own services, committed to the real database."""
+
+from portal.extensions import db
+from portal.services import passwords
+from portal.services.registration import create_client_user
+from portal.services.staff import create_staff
+
+
+class Factories:
+    def __init__(self, app):
+        self.app = app
+        self._count = 0
+
+    def _next(self) -> int:
+        self._count += 1
+        return self._count
+
+    def client_user(self, email: str | None = None, password: str = "client password 1",
+                    name: str = "Client User", client=None, **fields):
+        """A client user; without `client`, the owner of a new client."""
+        email = email or f"user{self._next()}@example.com"
+        user = create_client_user(email, name, passwords.hash_password(password), client=client)
+        for key, value in fields.items():
+            setattr(user, key, value)
+        db.session.commit()
+        return user
+
+    def staff(self, login: str | None = None, password: str = "staff password 1",
+              full_access: bool = False, **fields):
+        login = login or f"staff{self._next()}"
+        user = create_staff(login, f"{login}@staff.example.com", login.title(), password,
+                            full_access=full_access)
+        for key, value in fields.items():
+            setattr(user, key, value)
+        db.session.commit()
+        return user

@@ -1,0 +1,232 @@
+"""Sign-in core: login, logout, registration, server-side sessions, CSRF, safe redirects."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuthEvent, OutboxMessage, User, UserSession
+from portal.models.base import utcnow
+from tests.web import WebClient
+
+
+def cookie_value(client, name):
+    cookie = client.get_cookie(name)
+    return cookie.value if cookie else None
+
+
+def test_login_lands_in_client_area(web, client_user):
+    response = web.login("client@example.com", "client password 1")
+    assert response.headers["Location"] == "/home"
+    assert "Client User" in web.get("/home").get_data(as_text=True)
+
+
+def test_login_by_login_name_for_staff(web, staff_user):
+    response = web.login("BOSS", "staff password 1")
+    assert response.headers["Location"] == "/admin/"
+    assert web.get("/admin/").status_code == 200
+
+
+def test_unknown_login_and_wrong_password_answer_the_same(web, client_user):
+    wrong = web.post_form("/login", {"login": "client@example.com", "password": "nope nope nope"})
+    unknown = web.post_form("/login", {"login": "ghost@example.com", "password": "nope nope nope"})
+    assert wrong.status_code == unknown.status_code == 200
+
+    def strip(html):
+        return re.sub(r'value="[^"]*"', "", html)
+
+    assert strip(wrong.get_data(as_text=True)) == strip(unknown.get_data(as_text=True)).replace(
+        "ghost@example.com", "client@example.com")
+    assert "Wrong login or password." in wrong.get_data(as_text=True)
+    events = db.session.execute(select(AuthEvent.event, AuthEvent.login)).all()
+    assert ("login_failed", "ghost@example.com") in events
+
+
+def test_rejected_login_keeps_login_but_not_password(web, client_user):
+    body = web.post_form("/login", {"login": "client@example.com", "password": "wrong pass 1"}
+                         ).get_data(as_text=True)
+    assert 'value="client@example.com"' in body
+    assert "wrong pass 1" not in body
+
+
+def test_denied_or_deactivated_account_cannot_log_in(web, factories):
+    factories.client_user(email="denied@example.com", access_denied=True)
+    factories.client_user(email="gone@example.com", is_active_account=False)
+    for email in ("denied@example.com", "gone@example.com"):
+        response = web.post_form("/login", {"login": email, "password": "client password 1"})
+        assert "Wrong login or password." in response.get_data(as_text=True)
+
+
+def test_password_rehashed_when_parameters_change(make_app, factories):
+    user = factories.client_user(email="old@example.com")
+    old_hash = user.password_hash
+    stronger = make_app(ARGON2_TIME_COST=2)
+    WebClient(stronger.test_client()).login("old@example.com", "client password 1")
+    db.session.expire_all()
+    new_hash = db.session.get(User, user.id).password_hash
+    assert new_hash != old_hash and "t=2" in new_hash
+
+
+def test_session_cookie_changes_at_login(web, client_user):
+    web.get("/login")
+    before = cookie_value(web, "portal_session")
+    web.login("client@example.com", "client password 1")
+    after = cookie_value(web, "portal_session")
+    assert before and after and before != after
+
+
+def test_logout_is_post_only(client_web):
+    assert client_web.get("/logout").status_code == 405
+    assert client_web.get("/home").status_code == 200
+
+
+def test_copied_cookie_refused_after_logout(app, client_web):
+    stolen = cookie_value(client_web, "portal_session")
+    client_web.post_form("/logout", {}, page_url="/home")
+    thief = app.test_client()
+    thief.set_cookie("portal_session", stolen)
+    response = thief.get("/home")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_revoked_session_row_ends_the_browser(client_web):
+    assert client_web.get("/home").status_code == 200
+    row = db.session.execute(select(UserSession)).scalar_one()
+    row.revoked_at = utcnow()
+    db.session.commit()
+    assert client_web.get("/home").status_code == 302
+
+
+def test_remember_cookie_bound_to_its_session(app, web, client_user):
+    web.login("client@example.com", "client password 1", remember=True)
+    remember = cookie_value(web, "portal_remember")
+    fresh_browser = app.test_client()
+    fresh_browser.set_cookie("portal_remember", remember)
+    assert fresh_browser.get("/home").status_code == 200  # remember-me works
+    db.session.execute(db.update(UserSession).values(revoked_at=utcnow()))
+    db.session.commit()
+    other = app.test_client()
+    other.set_cookie("portal_remember", remember)
+    assert other.get("/home").status_code == 302  # revoked with its row
+
+
+@pytest.mark.parametrize("staff, idle_minutes", [(False, 61), (True, 31)])
+def test_idle_timeout_shorter_for_staff(web, client_user, staff_user, staff, idle_minutes):
+    web.login("boss" if staff else "client@example.com",
+              "staff password 1" if staff else "client password 1")
+    page = "/admin/" if staff else "/home"
+    row = db.session.execute(select(UserSession)).scalar_one()
+    row.last_seen_at = utcnow() - timedelta(minutes=idle_minutes - 2)
+    db.session.commit()
+    assert web.get(page).status_code == 200
+    row.last_seen_at = utcnow() - timedelta(minutes=idle_minutes)
+    db.session.commit()
+    assert web.get(page).status_code == 302
+
+
+def test_absolute_timeout(client_web):
+    row = db.session.execute(select(UserSession)).scalar_one()
+    row.created_at = utcnow() - timedelta(hours=25)
+    db.session.commit()
+    assert client_web.get("/home").status_code == 302
+
+
+def test_staff_cannot_use_remember_me(web, staff_user):
+    web.login("boss", "staff password 1", remember=True)
+    assert cookie_value(web, "portal_remember") is None
+
+
+def test_csrf_refused_without_token_on_forms(web, client_user):
+    response = web.post("/login", data={"login": "client@example.com", "password": "client password 1"})
+    assert response.status_code == 400
+    assert db.session.execute(select(UserSession)).first() is None
+
+
+def test_csrf_refused_without_token_on_htmx_posts(client_web):
+    response = client_web.post("/logout", headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    assert "<html" not in response.get_data(as_text=True)  # a fragment for htmx
+    assert client_web.get("/home").status_code == 200  # still signed in
+
+
+def test_htmx_post_with_header_token_accepted(client_web):
+    response = client_web.htmx("POST", "/logout", page_url="/home")
+    assert response.status_code == 302
+    assert client_web.get("/home").status_code == 302
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "https://evil.example/x", "/\\evil.example",
+                                    "javascript:alert(1)"])
+def test_next_to_another_site_is_ignored(web, client_user, target):
+    response = web.post_form("/login", {"login": "client@example.com",
+                                        "password": "client password 1", "next": target})
+    assert response.headers["Location"] == "/home"
+
+
+def test_next_local_path_is_followed(web, client_user):
+    response = web.post_form("/login", {"login": "client@example.com",
+                                        "password": "client password 1", "next": "/home?tab=1"})
+    assert response.headers["Location"] == "/home?tab=1"
+
+
+def test_client_user_gets_403_in_admin(client_web):
+    assert client_web.get("/admin/").status_code == 403
+
+
+def test_anonymous_sent_to_login_from_admin(web):
+    response = web.get("/admin/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def register(web, email="new@example.com", name="New Person", password="new password 1",
+             confirm=None):
+    return web.post_form("/register", {"email": email, "name": name, "password": password,
+                                       "confirm": confirm or password})
+
+
+def link_in_outbox(recipient):
+    body = db.session.execute(
+        select(OutboxMessage.body).where(OutboxMessage.recipient == recipient)
+        .order_by(OutboxMessage.id.desc())
+    ).scalars().first()
+    return re.search(r"http://portal\.test(/\S+)", body).group(1)
+
+
+def test_register_confirm_and_land_in_client_area(web):
+    response = register(web)
+    assert "Check your email" in response.get_data(as_text=True)
+    assert db.session.execute(select(User)).first() is None  # nothing until the link is used
+    path = link_in_outbox("new@example.com")
+    assert web.get(path).status_code == 200  # GET changes nothing
+    assert db.session.execute(select(User)).first() is None
+    response = web.post_form(path, {})
+    assert response.headers["Location"] == "/home"
+    user = db.session.execute(select(User)).scalar_one()
+    assert user.client.owner_id == user.id and user.name == "New Person"
+    assert web.post_form(path, {}, page_url="/register").headers["Location"] == "/register"
+
+
+def test_register_answers_the_same_for_a_known_email(web, client_user):
+    known = register(web, email="client@example.com").get_data(as_text=True)
+    unknown = register(web, email="other@example.com").get_data(as_text=True)
+    assert known.replace("client@example.com", "X") == unknown.replace("other@example.com", "X")
+    notice = db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.recipient == "client@example.com")).scalar_one()
+    assert "already have an account" in notice.body
+
+
+def test_register_errors_keep_input_but_not_passwords(web):
+    body = register(web, email="not-an-email", name="Kept Name", password="short",
+                    confirm="shorter").get_data(as_text=True)
+    assert 'value="Kept Name"' in body and 'value="not-an-email"' in body
+    assert "short" not in re.findall(r'type="password"[^>]*', body).__str__()
+    assert "Invalid email address." in body
+    assert "Use at least 8 characters." in body
+    assert db.session.execute(select(OutboxMessage)).first() is None
+
+
+def test_register_passwords_must_match(web):
+    body = register(web, password="good password 1", confirm="good password 2").get_data(as_text=True)
+    assert "The passwords do not match." in body

@@ -1,0 +1,91 @@
+"""App factory, configuration precedence, headers and error pages."""
+
+import pytest
+
+from portal import create_app
+
+
+def test_config_precedence(tmp_path, monkeypatch):
+    (tmp_path / "config.py").write_text(
+        "PUBLIC_URL = 'https://from-instance.example'\nPassExpirePeriod = 90\nSMS_SENDER = 'Inst'\n"
+    )
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("PORTAL_SMS_SENDER", "FromEnv")
+    monkeypatch.setenv("PORTAL_SESSION_IDLE_MINUTES", "15")
+    app = create_app({"SESSION_IDLE_MINUTES": 5})
+    assert app.config["PUBLIC_URL"] == "https://from-instance.example"  # instance over default
+    assert app.config["PASS_EXPIRE_PERIOD"] == 90  # BILLmanager's spelling accepted
+    assert app.config["SMS_SENDER"] == "FromEnv"  # environment over instance
+    assert app.config["SESSION_IDLE_MINUTES"] == 5  # test mapping over environment
+    assert app.config["SESSION_COOKIE_SECURE"] is True  # https PUBLIC_URL
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'portal.sqlite'}"
+
+
+def test_secret_key_generated_once_into_instance(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
+    first = create_app().config["SECRET_KEY"]
+    second = create_app().config["SECRET_KEY"]
+    assert first == second and len(first) == 64
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_security_headers_on_pages(web):
+    response = web.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "HX-Request" in response.headers["Vary"]
+
+
+def test_authenticated_pages_are_not_stored(client_web):
+    response = client_web.get("/home")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_cookies_are_httponly_and_lax(web, client_user):
+    response = web.login("client@example.com", "client password 1", remember=True)
+    cookies = response.headers.getlist("Set-Cookie")
+    session_cookie = next(c for c in cookies if c.startswith("portal_session="))
+    remember_cookie = next(c for c in cookies if c.startswith("portal_remember="))
+    for cookie in (session_cookie, remember_cookie):
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_secure_cookies_over_https(make_app, factories):
+    factories.client_user(email="s@example.com", password="client password 1")
+    app = make_app(PUBLIC_URL="https://portal.example")
+    client = app.test_client()
+    from tests.web import WebClient
+
+    web = WebClient(client)
+    token = web.csrf_token("/login")
+    response = client.post("/login", data={"csrf_token": token, "login": "s@example.com",
+                                           "password": "client password 1"},
+                           base_url="https://portal.example")
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("portal_session="))
+    assert "Secure" in cookie
+
+
+@pytest.mark.parametrize("htmx, fragment", [(False, False), (True, True)])
+def test_error_pages_page_or_fragment(web, htmx, fragment):
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = web.get("/no-such-page", headers=headers)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 404
+    assert "This page does not exist." in body
+    assert ("<html" in body) is not fragment
+
+
+def test_unexpected_error_is_a_500_page_not_a_trace(make_app):
+    app = make_app(TESTING=False)
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("secret detail")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    assert "secret detail" not in response.get_data(as_text=True)
+    assert "Something went wrong" in response.get_data(as_text=True)

@@ -1,0 +1,41 @@
+"""A Flask test client that submits forms with their CSRF token, as a browser does."""
+
+import re
+
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+CSRF_HEADER = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+
+class WebClient:
+    """Wraps `app.test_client()`; `post_form` fetches the page first and sends its token."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def csrf_token(self, page_url: str) -> str:
+        html = self.client.get(page_url).get_data(as_text=True)
+        match = CSRF_FIELD.search(html) or CSRF_HEADER.search(html)
+        assert match, f"no CSRF token on {page_url}"
+        return next(group for group in match.groups() if group) if match.re is CSRF_FIELD else match.group(1)
+
+    def post_form(self, url: str, data: dict, page_url: str | None = None, **kwargs):
+        """POST `data` to `url` with the CSRF token of `page_url` (default: `url`)."""
+        token = self.csrf_token(page_url or url)
+        return self.client.post(url, data={"csrf_token": token, **data}, **kwargs)
+
+    def htmx(self, method: str, url: str, page_url: str, data: dict | None = None, **kwargs):
+        """An htmx request: HX-Request header and the token in X-CSRFToken, as base.html sends it."""
+        token = self.csrf_token(page_url)
+        headers = {"HX-Request": "true", "X-CSRFToken": token, **kwargs.pop("headers", {})}
+        return self.client.open(url, method=method, data=data or {}, headers=headers, **kwargs)
+
+    def login(self, login: str, password: str, remember: bool = False):
+        data = {"login": login, "password": password}
+        if remember:
+            data["remember"] = "y"
+        response = self.post_form("/login", data)
+        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+        return response
