@@ -5,6 +5,7 @@ from portal.models.audit import AuditEvent
 from portal.models.auth import AuthEvent, UserSession
 from portal.models.billing import Expense, Order, Payment, ProductType, Tariff
 from portal.models.messaging import OutboxMessage
+from portal.models.settings import Setting
 
 __all__ = [
     "AuditEvent",
@@ -17,6 +18,7 @@ __all__ = [
     "PendingRegistration",
     "ProductType",
     "Provider",
+    "Setting",
     "Tariff",
     "User",
     "UserKind",

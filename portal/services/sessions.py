@@ -99,6 +99,11 @@ def revoke_user_sessions(user: User, keep: UserSession | None = None) -> int:
     return db.session.execute(stmt).rowcount
 
 
+def revoke_everything(user: User) -> int:
+    """Shut every door of `user` at once: sessions, remember cookies and (once they exist) API tokens."""
+    return revoke_user_sessions(user)
+
+
 def active_sessions(user: User) -> list[UserSession]:
     """The user's live sessions, newest use first."""
     return list(

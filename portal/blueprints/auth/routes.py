@@ -4,6 +4,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.blueprints.auth import bp
+from portal.blueprints.auth.flow import complete_sign_in, home_for
 from portal.blueprints.auth.forms import LoginForm, RegisterForm
 from portal.extensions import db
 from portal.forms import ActionForm
@@ -11,12 +12,7 @@ from portal.services import registration, sessions, signin
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
 from portal.services.permissions import public, requires
-from portal.services.redirects import safe_next
 from portal.services.throttle import per_account, per_ip
-
-
-def home_for(user) -> str:
-    return url_for("admin.dashboard") if user.is_staff else url_for("client.home")
 
 
 @bp.route("/")
@@ -41,10 +37,7 @@ def login():
         except signin.SignInFailed as failure:
             form.password.errors.append(failure.message)
         else:
-            sessions.start_session(user, remember=form.remember.data)
-            log_auth("login", user=user)
-            db.session.commit()
-            return redirect(safe_next(form.next.data, home_for(user)))
+            return complete_sign_in(user, form.remember.data, form.next.data)
     return render_template("auth/login.html", form=form)
 
 
@@ -90,8 +83,5 @@ def confirm_registration_post(token):
     except registration.RegistrationLinkInvalid as error:
         flash(error.message, "error")
         return redirect(url_for("auth.register"))
-    sessions.start_session(user)
-    log_auth("login", user=user)
-    db.session.commit()
     flash("Welcome! Your account is ready.", "success")
-    return redirect(url_for("client.home"))
+    return complete_sign_in(user, method="registration")

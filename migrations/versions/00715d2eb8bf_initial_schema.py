@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 5fcb7168b5bc
+Revision ID: 00715d2eb8bf
 Revises: 
-Create Date: 2026-11-26 14:40:08.337302
+Create Date: 2026-11-26 14:44:02.997462
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import portal.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '5fcb7168b5bc'
+revision = '00715d2eb8bf'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -75,6 +75,15 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_client_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_client_provider_id'), ['provider_id'], unique=False)
 
+    op.create_table('setting',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('provider_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=80), nullable=False),
+    sa.Column('value', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['provider_id'], ['provider.id'], name=op.f('fk_setting_provider_id_provider')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_setting')),
+    sa.UniqueConstraint('provider_id', 'key', name='uq_setting_provider_id_key')
+    )
     op.create_table('tariff',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('product_type_id', sa.Integer(), nullable=False),
@@ -262,6 +271,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_tariff_product_type_id'))
 
     op.drop_table('tariff')
+    op.drop_table('setting')
     with op.batch_alter_table('client', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_client_provider_id'))
         batch_op.drop_index(batch_op.f('ix_client_name'))

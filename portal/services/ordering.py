@@ -1,0 +1,37 @@
+"""Placing orders: the one path for the order form and the API."""
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Order, Tariff, User
+
+
+class OrderRefused(Exception):
+    """An order that may not be placed; `code` is stable for API clients."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def get_tariff(tariff_id: int) -> Tariff | None:
+    return db.session.get(Tariff, tariff_id)
+
+
+def place_order(user: User, tariff: Tariff) -> Order:
+    """Store a new order for the user's client; raises OrderRefused. The caller commits."""
+    if user.client_id is None:
+        raise OrderRefused("not_a_client", "Only client users can order services.")
+    order = Order(client_id=user.client_id, user_id=user.id, tariff_id=tariff.id,
+                  status="new", price=tariff.price)
+    db.session.add(order)
+    db.session.flush()
+    return order
+
+
+def orders_of_client(client_id: int, limit: int = 50, offset: int = 0) -> list[Order]:
+    return list(db.session.execute(
+        select(Order).where(Order.client_id == client_id)
+        .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit).offset(offset)
+    ).scalars())

@@ -1,0 +1,76 @@
+"""Run-time settings: a registry of keys with defaults; values per provider in the database."""
+
+from dataclasses import dataclass
+
+from flask import g
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models.settings import Setting
+from portal.services.events import log_audit
+
+
+@dataclass(frozen=True)
+class SettingKey:
+    key: str
+    default: object
+    label: str
+
+
+_KEYS: dict[str, SettingKey] = {}
+
+
+def define(key: str, default, label: str) -> str:
+    """Declare a setting (at import time of the module that owns it); returns the key."""
+    _KEYS[key] = SettingKey(key, default, label)
+    return key
+
+
+def _provider_id(provider_id: int | None) -> int:
+    if provider_id is not None:
+        return provider_id
+    from portal.services.registration import default_provider
+
+    return default_provider().id
+
+
+def _values(provider_id: int) -> dict:
+    """All stored values of a provider, read once per request."""
+    cache = g.setdefault("_settings_cache", {})
+    if provider_id not in cache:
+        rows = db.session.execute(
+            select(Setting.key, Setting.value).where(Setting.provider_id == provider_id)
+        ).all()
+        cache[provider_id] = dict(rows)
+    return cache[provider_id]
+
+
+def get(key: str, provider_id: int | None = None):
+    """The value of `key` for the provider (default provider when None)."""
+    spec = _KEYS[key]
+    return _values(_provider_id(provider_id)).get(key, spec.default)
+
+
+def update(values: dict, provider_id: int | None = None, audit_action: str = "settings_changed") -> dict:
+    """Store changed values and audit them as {key: [before, after]}; the caller commits."""
+    provider_id = _provider_id(provider_id)
+    stored = {
+        row.key: row
+        for row in db.session.execute(
+            select(Setting).where(Setting.provider_id == provider_id, Setting.key.in_(values))
+        ).scalars()
+    }
+    changes = {}
+    for key, value in values.items():
+        before = stored[key].value if key in stored else _KEYS[key].default
+        if before == value:
+            continue
+        changes[key] = [before, value]
+        if key in stored:
+            stored[key].value = value
+        else:
+            db.session.add(Setting(provider_id=provider_id, key=key, value=value))
+    if changes:
+        log_audit(audit_action, changes=changes)
+    g.pop("_settings_cache", None)
+    return changes
