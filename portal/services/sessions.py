@@ -99,6 +99,15 @@ def revoke_user_sessions(user: User, keep: UserSession | None = None) -> int:
     return db.session.execute(stmt).rowcount
 
 
+def end_session_of(user: User, session_id: int) -> bool:
+    """End one of the user's own sessions; False if it is not theirs or already over."""
+    row = db.session.get(UserSession, session_id)
+    if row is None or row.user_id != user.id or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    return True
+
+
 def revoke_everything(user: User) -> int:
     """Shut every door of `user` at once: sessions, remember cookies and (once they exist) API tokens."""
     return revoke_user_sessions(user)

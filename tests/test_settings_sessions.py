@@ -1,0 +1,51 @@
+"""Security settings: the user's sessions, ended one by one or all others at once."""
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import UserSession
+from tests.web import WebClient
+
+
+def second_browser(app):
+    other = WebClient(app.test_client())
+    other.login("client@example.com", "client password 1")
+    return other
+
+
+def test_sessions_listed_with_ip_and_browser(client_web):
+    body = client_web.get("/settings/security", headers={"User-Agent": "TestBrowser/1.0"}
+                          ).get_data(as_text=True)
+    assert "Active sessions" in body and "this browser" in body and "127.0.0.1" in body
+
+
+def test_end_one_other_session_with_htmx(app, client_web):
+    other = second_browser(app)
+    other_row = db.session.execute(
+        select(UserSession).order_by(UserSession.id.desc())).scalars().first()
+    response = client_web.htmx("POST", f"/settings/security/sessions/{other_row.id}/end",
+                               page_url="/settings/security")
+    assert response.status_code == 200 and "<html" not in response.get_data(as_text=True)
+    assert other.get("/home").status_code == 302
+    assert client_web.get("/home").status_code == 200
+
+
+def test_cannot_end_someone_elses_session(app, client_web, factories):
+    factories.client_user(email="victim@example.com", password="client password 1")
+    victim = WebClient(app.test_client())
+    victim.login("victim@example.com", "client password 1")
+    victim_row = db.session.execute(
+        select(UserSession).order_by(UserSession.id.desc())).scalars().first()
+    response = client_web.post_form(f"/settings/security/sessions/{victim_row.id}/end", {},
+                                    page_url="/settings/security")
+    assert response.status_code == 404
+    assert victim.get("/home").status_code == 200
+
+
+def test_sign_out_everywhere_else(app, client_web):
+    others = [second_browser(app) for _ in range(2)]
+    response = client_web.post_form("/settings/security/sessions/end-others", {},
+                                    page_url="/settings/security")
+    assert response.status_code == 302
+    assert all(o.get("/home").status_code == 302 for o in others)
+    assert client_web.get("/home").status_code == 200
