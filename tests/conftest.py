@@ -17,7 +17,7 @@ from portal.extensions import db
 from tests.factories import Factories
 from tests.web import WebClient
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.servers.fixtures"]
 
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
 
@@ -186,8 +186,9 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(make_app):
-    """Start with `live_server()` or `live_server(SETTING=value)`; stopped after the test."""
+def live_server(app, make_app):
+    """Start with `live_server()` or `live_server(SETTING=value)`; stopped after the test.
+    The test body keeps the `app` fixture's context for database access."""
     servers = []
 
     def start(**overrides):
