@@ -6,6 +6,13 @@ CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="
 CSRF_HEADER = re.compile(r'"X-CSRFToken": "([^"]+)"')
 
 
+def csrf_token_in(html: str, page_url: str) -> str:
+    """The CSRF token of a page: a form's hidden field, or the htmx header on <body>."""
+    match = CSRF_FIELD.search(html) or CSRF_HEADER.search(html)
+    assert match, f"no CSRF token on {page_url}"
+    return next(group for group in match.groups() if group) if match.re is CSRF_FIELD else match.group(1)
+
+
 class WebClient:
     """Wraps `app.test_client()`; `post_form` fetches the page first and sends its token."""
 
@@ -16,10 +23,7 @@ class WebClient:
         return getattr(self.client, name)
 
     def csrf_token(self, page_url: str) -> str:
-        html = self.client.get(page_url).get_data(as_text=True)
-        match = CSRF_FIELD.search(html) or CSRF_HEADER.search(html)
-        assert match, f"no CSRF token on {page_url}"
-        return next(group for group in match.groups() if group) if match.re is CSRF_FIELD else match.group(1)
+        return csrf_token_in(self.client.get(page_url).get_data(as_text=True), page_url)
 
     def post_form(self, url: str, data: dict, page_url: str | None = None, **kwargs):
         """POST `data` to `url` with the CSRF token of `page_url` (default: `url`)."""

@@ -6,6 +6,8 @@ Session-scoped, started once per test process (each xdist worker gets its own po
 Function-scoped, the same objects made clean for one test: ``smtp``, ``vonage``,
 ``recaptcha`` (collected state and faults cleared, the server restarted if a test stopped it)
 and ``oidc`` (running; users persist across tests, so use unique subs).
+``gunicorn_server(**config)`` starts the portal under gunicorn (2 workers, ``workers=`` to
+change) on the run's database, with the test config and ``config`` as PORTAL_* variables.
 
 Point the app at them by merging their ``app_config()`` into the test config, e.g.
 
@@ -33,6 +35,7 @@ import json
 
 import pytest
 
+from tests.servers.gunicorn import GunicornServer
 from tests.servers.oidc import OidcServer
 from tests.servers.recaptcha import RecaptchaServer
 from tests.servers.smtp import SmtpServer
@@ -103,3 +106,20 @@ def recaptcha(recaptcha_server):
     yield recaptcha_server
     recaptcha_server.reset()
     recaptcha_server.start()
+
+
+@pytest.fixture
+def gunicorn_server(app, base_config):
+    """Start with ``gunicorn_server(**config)``; every server started is stopped after the test."""
+    servers = []
+
+    def start(workers: int = 2, **config) -> GunicornServer:
+        settings = {key: value for key, value in base_config.items() if key != "TESTING"}
+        server = GunicornServer(portal_env({**settings, **config}), workers=workers)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+        server.log_path.unlink(missing_ok=True)

@@ -1,0 +1,142 @@
+"""`python -m bench`: data at scale, the portal and a bare Flask app under gunicorn, the results table."""
+
+import argparse
+import json
+import secrets
+import shlex
+import sys
+import tempfile
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import text
+
+from bench import data
+from bench.measure import (
+    Target,
+    cookie_header,
+    list_latency,
+    login_against_verify,
+    not_built,
+    signed_in,
+    throughput,
+)
+from bench.report import machine, write_results
+from portal import create_app
+from portal.extensions import db
+from tests.servers.gunicorn import GunicornServer
+
+UNLIMITED = "1000000 per minute"  # the bench signs in far more often than any rate limit allows
+
+
+def fresh_postgres(url: str):
+    """A new database on the server of `url` (dropped afterwards), so no existing data is touched."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"portal_bench_{secrets.token_hex(4)}"
+    admin = urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")), drop
+
+
+def build(config: dict, scale: data.Scale) -> dict:
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+        facts = data.generate(app.config, scale)
+        db.session.execute(text("ANALYZE"))  # statistics, as a running database keeps them
+        db.session.commit()
+        facts["password_hash"] = db.session.execute(
+            text('SELECT password_hash FROM "user" WHERE id = 1')).scalar()
+        db.engine.dispose()
+    facts["argon2"] = {key: app.config[key] for key in
+                       ("ARGON2_TIME_COST", "ARGON2_MEMORY_COST", "ARGON2_PARALLELISM")}
+    return facts
+
+
+def measure(portal: GunicornServer, bare: GunicornServer, facts: dict, args) -> tuple[list, str]:
+    client = signed_in(portal.url, facts["client_login"], facts["password"])
+    staff = signed_in(portal.url, facts["staff_login"], facts["password"])
+    targets = [Target("client page: General settings", "/settings/general", 0.35, cookie_header(client))]
+    if staff.get("/admin/administrators").status_code == 200:
+        targets.append(Target("admin list: Administrators (50 rows)", "/admin/administrators", 0.35,
+                              cookie_header(staff)))
+    rows, tool = throughput(portal.url, bare.url, targets, args.rounds, args.seconds, args.connections)
+    if len(targets) == 1:
+        rows.append(not_built("admin list: Administrators (50 rows)", "≥ 0.35", "page not on main yet"))
+    rows.append(not_built("Deny access toggle", "≥ 0.30", "toggle not on main yet"))
+    logins = [f"user{n}@example.com" for n in range(2, 22)]
+    rows.append(login_against_verify(portal.url, logins, facts["password"], facts["password_hash"],
+                                     facts["argon2"]))
+    for name, path, queries in [("users list", "/admin/users?q={}", ["user12", "Client 0042", "staff00"]),
+                                ("auth log", "/admin/auth-log?q={}", ["user77", "198.51.7", "login"]),
+                                ("orders list", "/admin/orders?q={}", ["Client 0099", "VPS 2", "active"])]:
+        if staff.get(path.format("")).status_code == 200:
+            rows.append(list_latency(staff, name, [path.format(q) for q in queries]))
+        else:
+            rows.append(not_built(f"{name}: p50 / p95", "p95 ≤ 50 ms", "page not on main yet"))
+    rows.append(not_built("clear data (1,000 users, 100,000 log rows)", "≤ 2 s", "not on main yet"))
+    rows.append(not_built("auth-log purge (1,000,000 rows)", "≤ 10 s", "not on main yet"))
+    return rows, tool
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--database-url", help="a PostgreSQL server (postgresql+psycopg://user@host/db): "
+                        "the bench creates a fresh database there and drops it after; default SQLite")
+    parser.add_argument("--seconds", type=float, default=10, help="length of one load round (10)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating bare/portal rounds (3)")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
+    parser.add_argument("--divide", type=int, default=1, help="divide the data scale, for trial runs")
+    parser.add_argument("--no-write", action="store_true", help="print only; keep bench/RESULTS.md")
+    args = parser.parse_args(argv)
+
+    workdir = tempfile.mkdtemp(prefix="portal-bench-")
+    drop = None
+    if args.database_url:
+        database_url, drop = fresh_postgres(args.database_url)
+    else:
+        database_url = f"sqlite:///{workdir}/bench.sqlite"
+    config = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": secrets.token_hex(32),
+              "PUBLIC_URL": "http://127.0.0.1", "RATELIMIT_LOGIN_PER_IP": UNLIMITED,
+              "RATELIMIT_LOGIN_PER_ACCOUNT": UNLIMITED}
+    env = {"PORTAL_INSTANCE_PATH": workdir,
+           **{f"PORTAL_{key}": value if isinstance(value, str) else json.dumps(value)
+              for key, value in config.items()}}
+    scale = data.Scale.divided(args.divide) if args.divide > 1 else data.Scale()
+    facts = {"machine": machine(), "command": shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
+             "database": "PostgreSQL" if drop else "SQLite", "scale": ", ".join(
+                 f"{key.replace('_', ' ')} {value:,}" for key, value in vars(scale).items()),
+             "gunicorn": "2 sync workers, gunicorn.conf.py", "connections": args.connections,
+             "seconds": args.seconds, "rounds": args.rounds}
+    try:
+        print(f"Generating data ({facts['scale']}) into {facts['database']}…")
+        started = time.perf_counter()
+        facts.update(build({**config, "TESTING": False}, scale))
+        print(f"  done in {time.perf_counter() - started:.0f} s")
+        with GunicornServer(env, workers=2) as portal, \
+                GunicornServer({}, workers=2, app="bench.bare:app") as bare:
+            print("Measuring…")
+            rows, facts["tool"] = measure(portal, bare, facts, args)
+    finally:
+        if drop:
+            drop()
+    notes = ["Login is timed end to end over loopback (client side), so it includes the HTTP round trip."]
+    if args.no_write:
+        from bench.report import table
+
+        print(table(rows))
+    else:
+        print(write_results(rows, facts, notes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Load from a separate process: Debian's wrk when it is there (installed on demand), else a Python generator."""
+
+import http.client
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+WRK_POST = """
+wrk.method = "POST"
+wrk.body = ""
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+"""
+
+
+@dataclass
+class Throughput:
+    requests_per_second: float
+    requests: int
+    bad: int  # non-2xx/3xx answers and socket errors: a figure with bad > 0 is not trusted
+    tool: str
+
+
+def find_wrk() -> str | None:
+    """wrk on the PATH; as root on Debian, install it once if missing (BENCH_NO_INSTALL=1 skips)."""
+    if shutil.which("wrk"):
+        return shutil.which("wrk")
+    if os.geteuid() == 0 and shutil.which("apt-get") and not os.environ.get("BENCH_NO_INSTALL"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return shutil.which("wrk")
+
+
+def hammer(url: str, seconds: float, connections: int, headers: dict | None = None,
+           method: str = "GET") -> Throughput:
+    """Requests per second on `url` from `connections` concurrent connections."""
+    wrk = find_wrk()
+    if wrk:
+        return _wrk(wrk, url, seconds, connections, headers or {}, method)
+    return _python(url, seconds, connections, headers or {}, method)
+
+
+def _wrk(wrk, url, seconds, connections, headers, method) -> Throughput:
+    command = [wrk, f"-t{min(2, connections)}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if method == "POST":
+            script.write(WRK_POST)
+            script.flush()
+            command += ["-s", script.name]
+        output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    if errors:  # reads that end because gunicorn's sync workers close each connection are no error
+        bad += int(errors.group(1)) + int(errors.group(3)) + int(errors.group(4))
+    return Throughput(rate, total, bad, "wrk")
+
+
+def _python(url, seconds, connections, headers, method) -> Throughput:
+    """Threads with http.client, one connection each (reopened when the server closes it)."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    counts = [0] * connections
+    bad = [0] * connections
+    deadline = time.monotonic() + seconds
+
+    def worker(index):
+        conn = None
+        while time.monotonic() < deadline:
+            try:
+                conn = conn or http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+                conn.request(method, path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                counts[index] += 1
+                if response.status >= 400:
+                    bad[index] += 1
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except OSError:
+                bad[index] += 1
+                conn = None
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    total = sum(counts)
+    return Throughput(total / (time.monotonic() - started), total, sum(bad), "python")
+
+
+def latencies(fetch, count: int) -> list[float]:
+    """Milliseconds of `count` sequential calls of `fetch(i)`."""
+    times = []
+    for i in range(count):
+        started = time.perf_counter()
+        fetch(i)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]

@@ -1,0 +1,101 @@
+"""The measurements: throughput against the bare app, login against one hash verify, list latency."""
+
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+
+from bench.load import hammer, latencies, percentile
+from bench.report import Row
+from tests.live import LiveBrowser
+
+
+@dataclass
+class Target:
+    """A URL to load, with what a signed-in browser sends, and the fraction of bare to reach."""
+
+    name: str
+    path: str
+    minimum: float
+    headers: dict = field(default_factory=dict)
+    method: str = "GET"
+    rates: list = field(default_factory=list)
+    bad: int = 0
+
+
+def signed_in(url: str, login: str, password: str) -> LiveBrowser:
+    browser = LiveBrowser(url)
+    response = browser.login(login, password)
+    if response.status_code != 302:
+        raise RuntimeError(f"bench login of {login} failed: {response.status_code} {response.text[:500]}")
+    return browser
+
+
+def cookie_header(browser: LiveBrowser) -> dict:
+    return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in browser.http.cookies)}
+
+
+def throughput(portal_url: str, bare_url: str, targets: list[Target], rounds: int, seconds: float,
+               connections: int, log=print) -> tuple[list[Row], str]:
+    """Alternate bare and portal rounds (so a busy moment hits both); medians and their ratios."""
+    bare_rates, tool = [], ""
+    for round_ in range(1, rounds + 1):
+        bare = hammer(bare_url + "/", seconds, connections)
+        bare_rates.append(bare.requests_per_second)
+        tool = bare.tool
+        log(f"  round {round_}: bare {bare.requests_per_second:.0f} req/s")
+        for target in targets:
+            result = hammer(portal_url + target.path, seconds, connections, target.headers, target.method)
+            target.rates.append(result.requests_per_second)
+            target.bad += result.bad
+            log(f"  round {round_}: {target.name} {result.requests_per_second:.0f} req/s"
+                f"{f' ({result.bad} bad answers)' if result.bad else ''}")
+    bare_median = statistics.median(bare_rates)
+    rows = []
+    for target in targets:
+        rate = statistics.median(target.rates)
+        ratio = rate / bare_median
+        rows.append(Row(target.name, f"{rate:.0f} req/s", f"{bare_median:.0f} req/s", f"{ratio:.2f}",
+                        f"≥ {target.minimum:.2f}", ratio >= target.minimum and target.bad == 0))
+    return rows, tool
+
+
+def login_against_verify(url: str, logins: list[str], password: str, password_hash: str,
+                         config) -> Row:
+    """Median time of a whole password sign-in over HTTP, divided by the median of one argon2 verify."""
+    hasher = PasswordHasher(time_cost=config["ARGON2_TIME_COST"], memory_cost=config["ARGON2_MEMORY_COST"],
+                            parallelism=config["ARGON2_PARALLELISM"])
+    verify = statistics.median(latencies(lambda i: hasher.verify(password_hash, password), len(logins)))
+    times = []
+    for login in logins:
+        browser = LiveBrowser(url)
+        token = browser.csrf_token("/login")
+        started = time.perf_counter()
+        response = browser.http.post(url + "/login", data={"csrf_token": token, "login": login,
+                                                           "password": password}, allow_redirects=False)
+        times.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 302:
+            raise RuntimeError(f"bench login of {login} failed: {response.status_code}")
+    login_ms = statistics.median(times)
+    ratio = login_ms / verify
+    return Row("login / one argon2 verify", f"{login_ms:.1f} ms", f"{verify:.1f} ms (verify)",
+               f"{ratio:.2f}", "≤ 1.10", ratio <= 1.10)
+
+
+def list_latency(browser: LiveBrowser, name: str, paths: list[str], limit_ms: float = 50) -> Row:
+    """p50 / p95 of sequential requests of a searchable list (each path once, in turn)."""
+    def fetch(i):
+        response = browser.get(paths[i % len(paths)])
+        if response.status_code != 200:
+            raise RuntimeError(f"{paths[i % len(paths)]} answered {response.status_code}")
+
+    fetch(0)  # warm up
+    times = latencies(fetch, max(len(paths), 60))
+    p50, p95 = percentile(times, 0.50), percentile(times, 0.95)
+    return Row(f"{name}: p50 / p95", f"{p50:.1f} / {p95:.1f} ms", "", "", f"p95 ≤ {limit_ms:.0f} ms",
+               p95 <= limit_ms)
+
+
+def not_built(name: str, target: str, why: str) -> Row:
+    return Row(name, why, "", "", target, None)
