@@ -4,6 +4,7 @@ import argparse
 import json
 import secrets
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -128,6 +129,7 @@ def main(argv=None) -> int:
     finally:
         if drop:
             drop()
+        shutil.rmtree(workdir, ignore_errors=True)
     notes = ["Login is timed end to end over loopback (client side), so it includes the HTTP round trip."]
     if args.no_write:
         from bench.report import table

@@ -5,6 +5,7 @@ from datetime import timedelta
 from flask import current_app, g, request, session
 from flask_login import login_user, logout_user
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from portal.extensions import db, login_manager
 from portal.models import User, UserSession
@@ -47,7 +48,8 @@ def current_session() -> UserSession | None:
 def load_user(token: str) -> User | None:
     """Flask-Login's loader: the cookie's token must name a live row of an account that may sign in."""
     row = db.session.execute(
-        select(UserSession).where(UserSession.token_hash == digest(token))
+        select(UserSession).options(joinedload(UserSession.user))
+        .where(UserSession.token_hash == digest(token))
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         return None
