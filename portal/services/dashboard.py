@@ -14,8 +14,8 @@ from portal.services.listing import period
 # Auth-log events counted in each series of the chart.
 SERIES = {
     "Sign-ins": ("login",),
-    "Failures": ("login_failed", "2fa_failed", "recovery_failed"),
-    "Lockouts": ("lockout", "account_locked"),
+    "Failures": ("login_failed", "recovery_code_failed"),
+    "Lockouts": ("account_locked",),
 }
 WIDTH, HEIGHT, PAD = 640, 200, 30
 
