@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import AuditEvent, AuthEvent, User, UserKind, UserSession
 from portal.models.base import utcnow
-from portal.services.listing import period
+from portal.services.listing import period, period_label
 
 # Auth-log events counted in each series of the chart.
 SERIES = {
@@ -54,7 +54,8 @@ def sign_in_chart(days: int = 14) -> Chart:
     ).all()
     counts = {name: [0] * days for name in SERIES}
     index = {label: i for i, label in enumerate(labels)}
-    for label, event, count in rows:
+    for value, event, count in rows:
+        label = period_label(value, "day")
         for name, events in SERIES.items():
             if event in events and label in index:
                 counts[name][index[label]] += count

@@ -9,7 +9,7 @@ from sqlalchemy import func, or_, select
 from portal.extensions import db
 from portal.models import Client, Expense, Order, Payment, Tariff, User
 from portal.models.base import utcnow
-from portal.services.listing import Page, contains, keyset, period
+from portal.services.listing import Page, contains, keyset, period, period_label
 
 ZERO = Decimal("0.00")
 
@@ -93,8 +93,8 @@ def monthly_report(months: int = 12) -> list[MonthTotals]:
 
     def per_month(column, model):
         month = period(model.created_at, "month")
-        return dict(db.session.execute(
-            select(month, column).where(model.created_at >= since).group_by(month)).all())
+        rows = db.session.execute(select(month, column).where(model.created_at >= since).group_by(month))
+        return {period_label(value, "month"): total for value, total in rows}
 
     paid = per_month(func.sum(Payment.amount), Payment)
     spent = per_month(func.sum(Expense.amount), Expense)

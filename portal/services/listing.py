@@ -60,8 +60,16 @@ def contains(column, text: str):
     return column.ilike(f"%{escaped}%", escape="\\")
 
 
+FORMATS = {"day": "%Y-%m-%d", "month": "%Y-%m"}
+
+
 def period(column, unit: str):
-    """The UTC day ("YYYY-MM-DD") or month ("YYYY-MM") of a timestamp column, as text."""
+    """The UTC day or month of a timestamp column, to group by (read it back with `period_label`)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD" if unit == "day" else "YYYY-MM")
-    return func.strftime("%Y-%m-%d" if unit == "day" else "%Y-%m", column)
+        return func.date_trunc(unit, func.timezone("UTC", column))  # cheaper per row than to_char
+    return func.strftime(FORMATS[unit], column)
+
+
+def period_label(value, unit: str) -> str:
+    """A `period` value as "YYYY-MM-DD" (day) or "YYYY-MM" (month)."""
+    return value if isinstance(value, str) else value.strftime(FORMATS[unit])
