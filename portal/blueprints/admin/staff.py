@@ -68,37 +68,32 @@ def _put_error(form, error: access.AccessError, default_field: str = "login") ->
 @bp.route("/administrators/new", methods=["GET", "POST"])
 @requires("admins.manage")
 def new_administrator():
-    form = _admin_form(AdminForm())
-    if form.validate_on_submit():
-        try:
-            user = access.create_admin(current_user, _admin_input(form))
-            db.session.commit()
-        except access.AccessError as refused:
-            db.session.rollback()
-            _put_error(form, refused)
-        else:
-            flash(f"Administrator {user.login} created.", "success")
-            return redirect(url_for("admin.administrators"))
-    return _render_admin_form(form)
+    return _save_admin(None)
 
 
 @bp.route("/administrators/<int:user_id>", methods=["GET", "POST"])
 @requires("admins.manage")
 def edit_administrator(user_id):
-    target = access.get_admin(user_id) or abort(404)
-    form = _admin_form(AdminForm(data={
+    return _save_admin(access.get_admin(user_id) or abort(404))
+
+
+def _save_admin(target):
+    form = _admin_form(AdminForm(data=None if target is None else {
         "login": target.login, "email": target.email, "name": target.name,
         "full_access": target.full_access, "groups": access.group_ids_of(target),
         "functions": access.own_functions(target)}))
     if form.validate_on_submit():
         try:
-            access.update_admin(current_user, target, _admin_input(form))
+            if target is None:
+                access.create_admin(current_user, _admin_input(form))
+            else:
+                access.update_admin(current_user, target, _admin_input(form))
             db.session.commit()
         except access.AccessError as refused:
             db.session.rollback()
             _put_error(form, refused)
         else:
-            flash(f"Administrator {target.login} saved.", "success")
+            flash(f"Administrator {form.login.data.strip()} saved.", "success")
             return redirect(url_for("admin.administrators"))
     return _render_admin_form(form, target)
 
