@@ -5,6 +5,7 @@ import pytest
 from portal.extensions import db
 from portal.models import User
 from portal.models.base import utcnow
+from portal.services.personal_data import registered
 from portal.services.phone_filter import PhoneRefused, PhoneRules, check, parse_countries
 from tests.fraud_support import (
     LANDLINE_GB,
@@ -44,8 +45,9 @@ def signed_in(make_app, factories):
 
 def test_anonymous_visitors_never_trigger_a_message(web, app):
     protect()
-    response = web.post_form("/verify-phone/send", {"phone": MOBILE_GB}, page_url="/login")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    for url in ("/verify-phone/send", "/verify-phone/check", "/settings/phone"):
+        response = web.post_form(url, {"phone": MOBILE_GB, "code": "123456"}, page_url="/login")
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert outbox_count() == 0
 
 
@@ -130,3 +132,22 @@ def test_a_number_verified_by_another_account(client_web, factories, policy):
     assert row.status == "verified" and row.flagged
     assert db.session.get(User, row.user_id).phone_verified_at is not None
     assert len(auth_events("phone_verification_flagged")) == 1
+
+
+def test_code_checks_are_throttled_per_account(signed_in):
+    protect()
+    web = signed_in(RATELIMIT_PHONE_CODE_PER_ACCOUNT="2 per hour")()
+    send(web, MOBILE_GB)
+    statuses = [web.post_form("/verify-phone/check", {"code": "00000000"}, page_url=PAGE).status_code
+                for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_gdpr_erasure_finds_the_verifications(client_web, client_user):
+    protect()
+    send(client_web, MOBILE_GB)
+    (entry,) = [e for e in registered() if e.name == "phone_verification"]
+    assert {"number", "ip"} <= set(entry.fields)
+    assert entry.erase([client_user.id]) == 1
+    db.session.commit()
+    assert verifications() == []

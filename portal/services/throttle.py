@@ -29,7 +29,7 @@ def per_user(config_key: str):
     """Limit POSTs of the signed-in user, whatever the address (a code or password they type)."""
     return limiter.limit(
         lambda: current_app.config[config_key],
-        key_func=lambda: f"user:{current_user.id}",
+        key_func=lambda: f"user:{getattr(current_user, 'id', 'anonymous')}",
         methods=["POST"],
         scope=lambda endpoint: f"{endpoint}:user",
     )
