@@ -1,7 +1,7 @@
 """access control
 
 Revision ID: 9f4f5e794344
-Revises: 00715d2eb8bf
+Revises: ec23160908a3
 Create Date: 2026-11-26 14:53:45.004056
 
 """
@@ -13,7 +13,7 @@ import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = '9f4f5e794344'
-down_revision = '00715d2eb8bf'
+down_revision = 'ec23160908a3'
 branch_labels = None
 depends_on = None
 
