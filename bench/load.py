@@ -13,8 +13,13 @@ from urllib.parse import urlsplit
 
 WRK_POST = """
 wrk.method = "POST"
-wrk.body = ""
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+local bodies = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, bodies[(n %% #bodies) + 1])
+end
 """
 
 
@@ -38,21 +43,22 @@ def find_wrk() -> str | None:
 
 
 def hammer(url: str, seconds: float, connections: int, headers: dict | None = None,
-           method: str = "GET") -> Throughput:
-    """Requests per second on `url` from `connections` concurrent connections."""
+           bodies: list[str] | None = None) -> Throughput:
+    """Requests per second on `url` from `connections` concurrent connections; with `bodies`,
+    form POSTs that take the bodies in turn (a toggle: on, off, on...)."""
     wrk = find_wrk()
     if wrk:
-        return _wrk(wrk, url, seconds, connections, headers or {}, method)
-    return _python(url, seconds, connections, headers or {}, method)
+        return _wrk(wrk, url, seconds, connections, headers or {}, bodies)
+    return _python(url, seconds, connections, headers or {}, bodies)
 
 
-def _wrk(wrk, url, seconds, connections, headers, method) -> Throughput:
+def _wrk(wrk, url, seconds, connections, headers, bodies) -> Throughput:
     command = [wrk, f"-t{min(2, connections)}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        if method == "POST":
-            script.write(WRK_POST)
+        if bodies is not None:
+            script.write(WRK_POST % ", ".join(f'"{body}"' for body in bodies))
             script.flush()
             command += ["-s", script.name]
         output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
@@ -65,8 +71,11 @@ def _wrk(wrk, url, seconds, connections, headers, method) -> Throughput:
     return Throughput(rate, total, bad, "wrk")
 
 
-def _python(url, seconds, connections, headers, method) -> Throughput:
+def _python(url, seconds, connections, headers, bodies) -> Throughput:
     """Threads with http.client, one connection each (reopened when the server closes it)."""
+    method = "GET" if bodies is None else "POST"
+    if bodies is not None:
+        headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
     parts = urlsplit(url)
     path = parts.path or "/"
     counts = [0] * connections
@@ -78,7 +87,8 @@ def _python(url, seconds, connections, headers, method) -> Throughput:
         while time.monotonic() < deadline:
             try:
                 conn = conn or http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-                conn.request(method, path, headers=headers)
+                body = None if bodies is None else bodies[counts[index] % len(bodies)]
+                conn.request(method, path, body=body, headers=headers)
                 response = conn.getresponse()
                 response.read()
                 counts[index] += 1

@@ -19,7 +19,7 @@ class Target:
     path: str
     minimum: float
     headers: dict = field(default_factory=dict)
-    method: str = "GET"
+    bodies: list | None = None  # form POSTs taken in turn (the htmx toggle)
     rates: list = field(default_factory=list)
     bad: int = 0
 
@@ -37,6 +37,11 @@ def cookie_header(browser: LiveBrowser) -> dict:
     return {"Cookie": "; ".join(f"{c.name}={c.value}" for c in browser.http.cookies)}
 
 
+def htmx_headers(browser: LiveBrowser, page: str) -> dict:
+    """What htmx sends from `page`: the cookie, HX-Request and the CSRF token of the page."""
+    return {**cookie_header(browser), "HX-Request": "true", "X-CSRFToken": browser.csrf_token(page)}
+
+
 def throughput(portal_url: str, bare_url: str, targets: list[Target], rounds: int, seconds: float,
                connections: int, log=print) -> tuple[list[Row], str]:
     """Alternate bare and portal rounds (so a busy moment hits both); medians and their ratios."""
@@ -47,7 +52,7 @@ def throughput(portal_url: str, bare_url: str, targets: list[Target], rounds: in
         tool = bare.tool
         log(f"  round {round_}: bare {bare.requests_per_second:.0f} req/s")
         for target in targets:
-            result = hammer(portal_url + target.path, seconds, connections, target.headers, target.method)
+            result = hammer(portal_url + target.path, seconds, connections, target.headers, target.bodies)
             target.rates.append(result.requests_per_second)
             target.bad += result.bad
             log(f"  round {round_}: {target.name} {result.requests_per_second:.0f} req/s"
@@ -86,15 +91,18 @@ def login_against_verify(url: str, logins: list[str], password: str, password_ha
                f"{ratio:.2f}", "≤ 1.10", ratio <= 1.10)
 
 
-def list_latency(browser: LiveBrowser, name: str, paths: list[str], limit_ms: float = 50) -> Row:
-    """p50 / p95 of sequential requests of a searchable list (each path once, in turn)."""
+def list_latency(browser: LiveBrowser, name: str, path: str, queries: list[str],
+                 limit_ms: float = 50) -> Row:
+    """p50 / p95 of sequential requests of a searchable list: first page, searches, filters and
+    later pages (`queries` are query strings, taken in turn)."""
     def fetch(i):
-        response = browser.get(paths[i % len(paths)])
+        url = f"{path}?{queries[i % len(queries)]}"
+        response = browser.get(url)
         if response.status_code != 200:
-            raise RuntimeError(f"{paths[i % len(paths)]} answered {response.status_code}")
+            raise RuntimeError(f"{url} answered {response.status_code}")
 
     fetch(0)  # warm up
-    times = latencies(fetch, max(len(paths), 60))
+    times = latencies(fetch, 20 * len(queries))
     p50, p95 = percentile(times, 0.50), percentile(times, 0.95)
     return Row(f"{name}: p50 / p95", f"{p50:.1f} / {p95:.1f} ms", "", "", f"p95 ≤ {limit_ms:.0f} ms",
                p95 <= limit_ms)
