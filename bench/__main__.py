@@ -82,7 +82,7 @@ def measure(portal: GunicornServer, bare: GunicornServer, facts: dict, args) -> 
         Target("Deny access htmx toggle", f"/admin/administrators/{toggled}/deny-access", 0.30,
                htmx_headers(staff, "/admin/administrators"), bodies=["denied=y", ""]),
     ]
-    rows, tool = throughput(portal.url, bare.url, targets, args.rounds, args.seconds, args.connections)
+    rows, tool = throughput(portal, bare, targets, args.rounds, args.seconds, args.connections)
     logins = [f"user{n}@example.com" for n in range(2, 22)]
     rows.append(login_against_verify(portal.url, logins, facts["password"], facts["password_hash"],
                                      facts["argon2"]))

@@ -9,6 +9,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 WRK_POST = """
@@ -109,6 +110,24 @@ def _python(url, seconds, connections, headers, bodies) -> Throughput:
         thread.join()
     total = sum(counts)
     return Throughput(total / (time.monotonic() - started), total, sum(bad), "python")
+
+
+def server_cpu(master_pid: int) -> float:
+    """CPU seconds the gunicorn workers used so far: the live ones, and those already reaped
+    (recycled), which the master's children times hold. Linux /proc; 0.0 elsewhere."""
+    try:
+        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+        total = _cpu_fields(master_pid)[2:4]
+        for pid in children:
+            total += _cpu_fields(int(pid))[0:2]
+    except OSError:
+        return 0.0
+    return sum(total) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_fields(pid: int) -> list[int]:
+    """utime, stime, cutime, cstime of a process (clock ticks)."""
+    return [int(v) for v in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:15]]
 
 
 def latencies(fetch, count: int) -> list[float]:
