@@ -104,7 +104,8 @@ def test_pending_session_is_refused_on_every_route(app, client_web, client_user)
         view = app.view_functions[rule.endpoint]
         if rule.endpoint in open_to_anyone or getattr(view, "required_function", "x") is None:
             continue
-        url = rule.build({arg: 1 if arg != "kind" else "totp" for arg in rule.arguments}, append_unknown=False)[1]
+        samples = {"kind": "totp", "provider": "google"}
+        url = rule.build({arg: samples.get(arg, 1) for arg in rule.arguments}, append_unknown=False)[1]
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             for headers in ({}, {"HX-Request": "true", "X-CSRFToken": token}):
                 response = browser.open(url, method=method, headers=headers, data={"csrf_token": token})
