@@ -6,7 +6,10 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent, KeycloakRoleMapping
 from portal.services import auth_methods
+from portal.services.personal_data import registered
 from portal.services.registration import default_provider
+from tests.methods_helpers import enrol_totp
+from tests.test_api import make_token
 from tests.web import WebClient
 
 
@@ -80,3 +83,14 @@ def test_role_mapping_added_and_removed(staff_web):
     assert db.session.execute(select(KeycloakRoleMapping.role)).scalars().all() == ["portal-admin"]
     actions = db.session.execute(select(AuditEvent.action)).scalars().all()
     assert actions.count("keycloak_role_mapped") == 2 and "keycloak_role_unmapped" in actions
+
+
+def test_personal_data_of_the_methods_is_registered_and_erasable(client_web, client_user):
+    enrol_totp(client_web, "client password 1")
+    make_token(client_web)
+    entries = {entry.name: entry for entry in registered()}
+    names = {"second_factor", "recovery_code", "sign_in_code", "temp_key", "oauth_link", "api_token"}
+    assert names <= set(entries)
+    erased = sum(entries[name].erase([client_user.id]) for name in names)
+    db.session.commit()
+    assert erased == 1 + 10 + 1

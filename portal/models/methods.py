@@ -64,6 +64,7 @@ class SignInCode(db.Model):
 class OAuthLink(db.Model):
     """An account at Google or Keycloak, known by (issuer, subject) and never by email alone."""
 
+    __tablename__ = "oauth_link"
     __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_oauth_link_issuer_subject"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -131,3 +131,5 @@ def remove_role_mapping(provider_id: int, mapping_id: int) -> bool:
     log_audit("keycloak_role_unmapped", target=row, changes={"role": [row.role, None]})
     db.session.delete(row)
     return True
+
+from portal.services import methods_personal_data  # noqa: E402,F401  (registers this area's personal data)

@@ -1,5 +1,6 @@
 """Google (clients) and Keycloak (staff) over OIDC: accounts linked by (issuer, subject), never by email alone."""
 
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import FlaskIntegration, FlaskOAuth2App
 from flask import current_app
 from sqlalchemy import func, select
@@ -36,6 +37,18 @@ def client(provider: str) -> FlaskOAuth2App:
             client_secret=cfg[f"{prefix}_CLIENT_SECRET"], server_metadata_url=cfg[f"{prefix}_SERVER_METADATA_URL"],
             client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256", "timeout": 10})
     return clients[provider]
+
+
+def verified_claims(provider: str) -> dict:
+    """Finish the code flow of this callback (state, PKCE) and return the ID token's claims, checked
+    for signature, issuer, audience, expiry and nonce; raises authlib's OAuthError or joserfc's JoseError."""
+    app = client(provider)
+    options = {"iss": {"essential": True, "values": [app.load_server_metadata()["issuer"]]},
+               "aud": {"essential": True, "values": [app.client_id]}, "sub": {"essential": True}}
+    claims = app.authorize_access_token(claims_options=options).get("userinfo")
+    if not claims:
+        raise OAuthError(description="the provider sent no ID token")
+    return dict(claims)
 
 
 def keycloak_roles(claims: dict) -> set[str]:

@@ -6,9 +6,9 @@ bind it to the browser that started the flow, so a forged or replayed link chang
 
 import requests
 from authlib.integrations.base_client import OAuthError
-from authlib.jose.errors import JoseError
 from flask import abort, flash, redirect, session, url_for
 from flask_login import current_user
+from joserfc.errors import JoseError
 
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.flow import complete_sign_in
@@ -58,10 +58,7 @@ def oauth_callback(provider):
     _enabled_or_404(provider)
     linking = session.pop(LINKING, None)
     try:
-        token = oauth_signin.client(provider).authorize_access_token()
-        claims = token.get("userinfo")
-        if not claims:
-            raise OAuthError(description="no ID token")
+        claims = oauth_signin.verified_claims(provider)
     except (OAuthError, JoseError, requests.RequestException, ValueError, KeyError) as error:
         log_auth("oauth_failed", detail=f"{provider}: {type(error).__name__}: {error}"[:300])
         db.session.commit()

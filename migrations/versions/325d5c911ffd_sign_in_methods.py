@@ -1,8 +1,8 @@
 """sign-in methods
 
-Revision ID: 5d58d2e93ab4
+Revision ID: 325d5c911ffd
 Revises: 00715d2eb8bf
-Create Date: 2026-11-26 14:53:24.900205
+Create Date: 2026-11-26 15:09:01.228345
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import portal.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '5d58d2e93ab4'
+revision = '325d5c911ffd'
 down_revision = '00715d2eb8bf'
 branch_labels = None
 depends_on = None
@@ -51,7 +51,7 @@ def upgrade():
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_token_user_id'), ['user_id'], unique=False)
 
-    op.create_table('o_auth_link',
+    op.create_table('oauth_link',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('provider', sa.String(length=20), nullable=False),
@@ -60,12 +60,12 @@ def upgrade():
     sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('created_at', portal.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_login_at', portal.models.base.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_o_auth_link_user_id_user'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_o_auth_link')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_oauth_link_user_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_oauth_link')),
     sa.UniqueConstraint('issuer', 'subject', name='uq_oauth_link_issuer_subject')
     )
-    with op.batch_alter_table('o_auth_link', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_o_auth_link_user_id'), ['user_id'], unique=False)
+    with op.batch_alter_table('oauth_link', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_oauth_link_user_id'), ['user_id'], unique=False)
 
     op.create_table('recovery_code',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -141,10 +141,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_recovery_code_user_id'))
 
     op.drop_table('recovery_code')
-    with op.batch_alter_table('o_auth_link', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_o_auth_link_user_id'))
+    with op.batch_alter_table('oauth_link', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_oauth_link_user_id'))
 
-    op.drop_table('o_auth_link')
+    op.drop_table('oauth_link')
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_token_user_id'))
 
