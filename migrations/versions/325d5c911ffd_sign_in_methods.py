@@ -1,7 +1,7 @@
 """sign-in methods
 
 Revision ID: 325d5c911ffd
-Revises: 00715d2eb8bf
+Revises: ec23160908a3
 Create Date: 2026-11-26 15:09:01.228345
 
 """
@@ -13,7 +13,7 @@ import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = '325d5c911ffd'
-down_revision = '00715d2eb8bf'
+down_revision = 'ec23160908a3'
 branch_labels = None
 depends_on = None
 

@@ -4,6 +4,7 @@ from portal.models.accounts import Client, PendingRegistration, Provider, User, 
 from portal.models.audit import AuditEvent
 from portal.models.auth import AuthEvent, UserSession
 from portal.models.billing import Expense, Order, Payment, ProductType, Tariff
+from portal.models.fraud import PhoneVerification
 from portal.models.messaging import OutboxMessage
 from portal.models.methods import (  # noqa: F401
     ApiToken,
@@ -25,6 +26,7 @@ __all__ = [
     "OutboxMessage",
     "Payment",
     "PendingRegistration",
+    "PhoneVerification",
     "ProductType",
     "Provider",
     "Setting",

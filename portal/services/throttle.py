@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from flask import current_app, request
+from flask_login import current_user
 
 from portal.extensions import limiter
 
@@ -31,4 +32,14 @@ def per_account_of(config_key: str, account: Callable[[], str | None], methods: 
         key_func=lambda: "account:" + named(),
         methods=methods,
         exempt_when=lambda: not named(),
+    )
+
+
+def per_user(config_key: str):
+    """Limit POSTs of the signed-in user, whatever the address (a code or password they type)."""
+    return limiter.limit(
+        lambda: current_app.config[config_key],
+        key_func=lambda: f"user:{getattr(current_user, 'id', 'anonymous')}",
+        methods=["POST"],
+        scope=lambda endpoint: f"{endpoint}:user",
     )

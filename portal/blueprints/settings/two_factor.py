@@ -11,15 +11,10 @@ from portal.forms import ActionForm
 from portal.services import second_factor
 from portal.services.auth_methods import requires_method
 from portal.services.permissions import requires
-from portal.services.throttle import per_account_of, per_ip
-
-
-def _me() -> str | None:
-    return current_user.login if current_user.is_authenticated else None
-
+from portal.services.throttle import per_ip, per_user
 
 throttled_ip = per_ip("RATELIMIT_LOGIN_PER_IP")
-throttled_account = per_account_of("RATELIMIT_LOGIN_PER_ACCOUNT", _me, methods=["POST"])
+throttled_account = per_user("RATELIMIT_LOGIN_PER_ACCOUNT")  # current-password fields
 
 
 @bp.route("/security/totp/begin", methods=["POST"])
