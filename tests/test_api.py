@@ -174,3 +174,11 @@ def test_revoke_everything_kills_tokens(client_web, client_user, app):
     db.session.commit()
     assert app.test_client().get("/api/v1/whoami", headers=bearer(secret)).status_code == 401
     assert client_web.get("/home").status_code == 302
+
+
+def test_ids_beyond_a_database_integer_are_404_not_500(staff_web, app):
+    secret = make_token(staff_web, scopes=("self.account", "admins.manage"))
+    response = app.test_client().post("/api/v1/administrators/99999999999999999999/deny-access", json={},
+                                      headers=bearer(secret))
+    assert response.status_code == 404 and response.is_json
+    assert staff_web.get("/admin/providers/99999999999999999999/auth-methods").status_code == 404
