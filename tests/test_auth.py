@@ -223,7 +223,7 @@ def test_register_errors_keep_input_but_not_passwords(web):
     assert 'value="Kept Name"' in body and 'value="not-an-email"' in body
     assert "short" not in re.findall(r'type="password"[^>]*', body).__str__()
     assert "Invalid email address." in body
-    assert "Use at least 8 characters." in body
+    assert "Use at least 12 characters." in body
     assert db.session.execute(select(OutboxMessage)).first() is None
 
 

@@ -5,6 +5,7 @@ from portal.models.audit import AuditEvent
 from portal.models.auth import AuthEvent, UserSession
 from portal.models.billing import Expense, Order, Payment, ProductType, Tariff
 from portal.models.messaging import OutboxMessage
+from portal.models.passwords import PasswordHistory, RecoveryCode, RecoveryLink, SpentCaptcha  # noqa: F401
 from portal.models.settings import Setting
 
 __all__ = [

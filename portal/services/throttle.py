@@ -1,6 +1,7 @@
 """Flask-Limiter decorators for credential checks: per IP and per account."""
 
 from flask import current_app, request
+from flask_login import current_user
 
 from portal.extensions import limiter
 
@@ -21,4 +22,17 @@ def per_account(config_key: str, field: str = "login"):
         key_func=account_key,
         methods=["POST"],
         scope=lambda endpoint: f"{endpoint}:account",
+    )
+
+
+def per_user(config_key: str):
+    """Limit POSTs of the signed-in user (current-password fields), whatever the address."""
+    def user_key() -> str:
+        return f"user:{current_user.id}" if current_user.is_authenticated else "user:anonymous"
+
+    return limiter.limit(
+        lambda: current_app.config[config_key],
+        key_func=user_key,
+        methods=["POST"],
+        scope=lambda endpoint: f"{endpoint}:user",
     )
