@@ -48,6 +48,7 @@ VONAGE_API_SECRET = None
 VONAGE_API_HOST = None
 VONAGE_REST_HOST = None
 VONAGE_TIMEOUT = 10
+VONAGE_CA_BUNDLE = None  # a PEM file to trust instead of the system CAs (tests)
 
 MAIL_BACKEND = "console"  # console | smtp
 MAIL_SERVER = "127.0.0.1"
