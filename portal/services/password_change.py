@@ -27,8 +27,8 @@ def set_new_password(user: User, password: str, event: str) -> None:
     `event` is "password_changed" or "password_reset" (auth log and the notice's wording).
     """
     password_policy.enforce(password, user=user)
+    password_policy.remember_outgoing(user)
     passwords.set_password(user, password)
-    password_policy.remember(user)
     db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id == user.id))
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     lockout.unlock(user, reason="password reset" if event == "password_reset" else "password changed")

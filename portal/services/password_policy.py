@@ -119,6 +119,8 @@ def enforce(password: str, user=None, login: str = "", email: str = "", name: st
 
 
 def _recent_hashes(user, count: int) -> list[str]:
+    if count <= 0:
+        return []
     return list(db.session.execute(
         select(PasswordHistory.password_hash).where(PasswordHistory.user_id == user.id)
         .order_by(PasswordHistory.id.desc()).limit(count)
@@ -126,21 +128,23 @@ def _recent_hashes(user, count: int) -> list[str]:
 
 
 def used_before(user, password: str) -> bool:
-    """True when `password` is the current one or among the last N remembered."""
+    """True when `password` is one of the last N: the current one or N-1 remembered before it."""
     count = int(settings.get(HISTORY, user.provider_id))
     if count <= 0:
         return False
-    hashes = {user.password_hash, *_recent_hashes(user, count)} - {None}
+    hashes = {user.password_hash, *_recent_hashes(user, count - 1)} - {None}
     return any(passwords.verify_password(stored, password) for stored in hashes)
 
 
-def remember(user) -> None:
-    """Keep the user's (new) current hash in the history, trimmed to N (the caller commits)."""
-    count = int(settings.get(HISTORY, user.provider_id))
+def remember_outgoing(user) -> None:
+    """Before a new password is set: keep the outgoing hash, trimmed to N-1 (the caller commits)."""
+    if user.password_hash is None:
+        return
+    keep_count = max(int(settings.get(HISTORY, user.provider_id)) - 1, 0)
     db.session.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash))
     db.session.flush()
     keep = select(PasswordHistory.id).where(PasswordHistory.user_id == user.id).order_by(
-        PasswordHistory.id.desc()).limit(max(count, 0))
+        PasswordHistory.id.desc()).limit(keep_count)
     db.session.execute(delete(PasswordHistory).where(
         PasswordHistory.user_id == user.id, PasswordHistory.id.not_in(keep.scalar_subquery())))
 

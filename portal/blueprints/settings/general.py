@@ -52,7 +52,8 @@ def _change_password(form, done_endpoint: str):
     if not form.validate_on_submit():
         return None
     try:
-        password_change.change_password(current_user, form.current_password.data, form.password.data)
+        password_change.change_password(current_user._get_current_object(), form.current_password.data,
+                                        form.password.data)
     except password_change.CurrentPasswordWrong as error:
         form.current_password.errors.append(error.message)
     except password_policy.PasswordRejected as error:
