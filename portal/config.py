@@ -93,3 +93,15 @@ ALTCHA_COST = 1000
 ALTCHA_MAX_NUMBER = 5000
 PASS_EXPIRE_WARN_DAYS = 7  # warn this many days before the maximum password age is reached
 INVITE_LINK_HOURS = 24  # a new administrator's set-password link (recovery links live an hour at most)
+
+# SMS-pumping budgets for phone verification codes (moving windows in the rate-limit storage).
+FRAUD_SMS_PER_ACCOUNT = "5 per hour"
+FRAUD_SMS_PER_IP = "10 per hour"
+FRAUD_SMS_PER_NUMBER = "3 per hour"
+FRAUD_SMS_PER_COUNTRY = "200 per hour"
+FRAUD_SMS_DAILY_CAP = "1000 per day"
+# Phone code checks and phone changes (a current-password field), per IP and per account.
+RATELIMIT_PHONE_CODE_PER_IP = "30 per hour"
+RATELIMIT_PHONE_CODE_PER_ACCOUNT = "10 per 10 minutes"
+RATELIMIT_PHONE_CHANGE_PER_IP = "20 per hour"
+RATELIMIT_PHONE_CHANGE_PER_ACCOUNT = "10 per hour"

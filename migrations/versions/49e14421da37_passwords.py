@@ -1,7 +1,7 @@
 """passwords: password history, recovery links and codes, spent captcha solutions
 
 Revision ID: 49e14421da37
-Revises: 00715d2eb8bf
+Revises: 9f4f5e794344
 Create Date: 2026-11-26 14:56:22.794407
 
 """
@@ -13,7 +13,7 @@ import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = '49e14421da37'
-down_revision = '00715d2eb8bf'
+down_revision = '9f4f5e794344'
 branch_labels = None
 depends_on = None
 

@@ -1,9 +1,11 @@
 """One SQLAlchemy model set; a module per area."""
 
+from portal.models.access import AccessGroup, GroupFunction, UserFunction  # noqa: F401
 from portal.models.accounts import Client, PendingRegistration, Provider, User, UserKind
 from portal.models.audit import AuditEvent
 from portal.models.auth import AuthEvent, UserSession
 from portal.models.billing import Expense, Order, Payment, ProductType, Tariff
+from portal.models.fraud import PhoneVerification
 from portal.models.messaging import OutboxMessage
 from portal.models.passwords import PasswordHistory, RecoveryCode, RecoveryLink, SpentCaptcha  # noqa: F401
 from portal.models.settings import Setting
@@ -17,6 +19,7 @@ __all__ = [
     "OutboxMessage",
     "Payment",
     "PendingRegistration",
+    "PhoneVerification",
     "ProductType",
     "Provider",
     "Setting",

@@ -26,13 +26,10 @@ def per_account(config_key: str, field: str = "login"):
 
 
 def per_user(config_key: str):
-    """Limit POSTs of the signed-in user (current-password fields), whatever the address."""
-    def user_key() -> str:
-        return f"user:{current_user.id}" if current_user.is_authenticated else "user:anonymous"
-
+    """Limit POSTs of the signed-in user, whatever the address (a code or password they type)."""
     return limiter.limit(
         lambda: current_app.config[config_key],
-        key_func=user_key,
+        key_func=lambda: f"user:{getattr(current_user, 'id', 'anonymous')}",
         methods=["POST"],
         scope=lambda endpoint: f"{endpoint}:user",
     )

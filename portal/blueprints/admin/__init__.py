@@ -7,4 +7,11 @@ from portal.services.permissions import guard
 bp = Blueprint("admin", __name__)
 guard(bp, "staff")
 
-from portal.blueprints.admin import routes, security_settings  # noqa: E402,F401
+from portal.blueprints.admin import (  # noqa: E402,F401
+    finance,
+    logs,
+    routes,
+    security_settings,
+    staff,
+    users,
+)
