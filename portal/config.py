@@ -82,6 +82,7 @@ REGISTRATION_LINK_HOURS = 24
 RATELIMIT_RECOVER_PER_IP = "10 per hour"
 RATELIMIT_RECOVER_PER_ACCOUNT = "5 per hour"
 RATELIMIT_RECOVERY_CODE_PER_IP = "20 per hour"
+RATELIMIT_RECOVERY_CODE_PER_ACCOUNT = "10 per 10 minutes"
 # Current-password fields (General settings, expired password).
 RATELIMIT_REAUTH_PER_IP = "20 per hour"
 RATELIMIT_REAUTH_PER_ACCOUNT = "10 per hour"

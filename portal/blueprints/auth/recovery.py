@@ -42,7 +42,7 @@ def recover():
 @bp.route("/recover/code", methods=["GET", "POST"])
 @public
 @per_ip("RATELIMIT_RECOVERY_CODE_PER_IP")
-@_per_ticket("RATELIMIT_LOGIN_PER_ACCOUNT")
+@_per_ticket("RATELIMIT_RECOVERY_CODE_PER_ACCOUNT")
 def recover_code():
     if TICKET not in session:
         return redirect(url_for("auth.recover"))
