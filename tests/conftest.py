@@ -19,6 +19,7 @@ from tests.web import WebClient
 pytest_plugins = ["tests.servers.fixtures"]
 
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
+FAST_ALTCHA = {"ALTCHA_COST": 10, "ALTCHA_MAX_NUMBER": 50}  # proof of work a test solves at once
 
 
 def _create_postgres_database(url: str) -> tuple[str, callable]:
@@ -68,6 +69,7 @@ def base_config(database_url, instance_path):
         "PUBLIC_URL": "http://portal.test",
         "SERVER_NAME": None,
         **FAST_ARGON2,
+        **FAST_ALTCHA,
     }
     app = create_app(config)
     with app.app_context():
