@@ -223,7 +223,9 @@ def browser_instance():
     """Debian's Chromium driven by Playwright; in CI a browser that will not start fails the run."""
     chromium = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
+
+        expect.set_options(timeout=15_000)  # a loaded 2-core machine is slower than a laptop
 
         playwright = sync_playwright().start()
         browser = playwright.chromium.launch(
@@ -244,7 +246,7 @@ def browser_instance():
 @pytest.fixture
 def page(browser_instance):
     context = browser_instance.new_context()
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
     context.close()
