@@ -5,6 +5,7 @@ portal (PROXY_FIX_*) trust X-Forwarded-* headers from that proxy alone. Every va
 from the environment without editing this file.
 """
 
+import logging
 import os
 import re
 
@@ -28,29 +29,29 @@ keepalive = 5
 control_socket_disable = True
 
 # Recycle workers now and then so that slow leaks cannot grow; jitter keeps them from restarting together.
-max_requests = 10000
-max_requests_jitter = 1000
+max_requests = 100000
+max_requests_jitter = 10000
 
 # The proxy's address(es): gunicorn takes X-Forwarded-Proto (https) only from these.
 # Keep it equal to the portal's PROXY_FIX_TRUSTED.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
-# Access log on stdout, errors and the portal's own warnings on stderr, with time and worker pid.
-# No query strings, cookies or referers: links in messages carry secrets (see RedactingLogger).
+# Access log on stdout (each line starts with the worker's pid), errors on stderr. No query
+# strings, cookies or referers: links in messages carry secrets (see RedactingLogger).
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
-access_log_format = '%({x-forwarded-for}i)s %(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms "%(a)s"'
-logconfig_dict = {
-    "root": {"level": "WARNING", "handlers": ["error_console"]},
-    "loggers": {
-        "portal": {"level": "INFO", "handlers": [], "propagate": True},
-        "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False,
-                           "qualname": "gunicorn.error"},
-        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False,
-                            "qualname": "gunicorn.access"},
-    },
-}
+access_log_format = '%(p)s %({x-forwarded-for}i)s %(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms "%(a)s"'
+
+
+def post_fork(server, worker):
+    """Before the worker builds the app: the portal's (and its libraries') warnings go to
+    gunicorn's error log, with its time and pid, instead of a bare line on stderr."""
+    root = logging.getLogger()
+    for handler in logging.getLogger("gunicorn.error").handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+
 
 SECRET_IN_PATH = re.compile(r"[A-Za-z0-9_\-]{20,}")
 

@@ -56,8 +56,8 @@ def post_prepared(browser: LiveBrowser, path: str):
                                      allow_redirects=False, timeout=30)
 
 
-def test_registration_link_used_twice_at_once_works_once(gunicorn_server):
-    server = gunicorn_server()
+def test_registration_link_used_twice_at_once_works_once(app, gunicorn):
+    server = gunicorn()
     for round_ in range(ROUNDS):
         path = f"/register/confirm/{pending_registration(f'racer{round_}@example.com')}"
         first, second = race(post_prepared(LiveBrowser(server.url), path),

@@ -69,9 +69,9 @@ def wrong_password(browser: LiveBrowser, login: str):
     return browser.post_form("/login", {"login": login, "password": "not the password"})
 
 
-def test_redis_stopped_throttling_falls_back_to_each_worker(gunicorn_server, factories, throwaway_redis):
+def test_redis_stopped_throttling_falls_back_to_each_worker(gunicorn, factories, throwaway_redis):
     factories.client_user(email="r@example.com", password="client password 1")
-    server = gunicorn_server(RATELIMIT_STORAGE_URI=throwaway_redis.url,
+    server = gunicorn(RATELIMIT_STORAGE_URI=throwaway_redis.url,
                              RATELIMIT_LOGIN_PER_IP="3 per minute")
     browser = LiveBrowser(server.url)
     assert browser.login("r@example.com", "client password 1").status_code == 302
@@ -87,10 +87,10 @@ def test_redis_stopped_throttling_falls_back_to_each_worker(gunicorn_server, fac
     assert "falling back to in-memory storage" in server.output()
 
 
-def test_redis_stopped_fail_closed_refuses_credential_checks_only(gunicorn_server, factories,
+def test_redis_stopped_fail_closed_refuses_credential_checks_only(gunicorn, factories,
                                                                   throwaway_redis):
     factories.client_user(email="c@example.com", password="client password 1")
-    server = gunicorn_server(RATELIMIT_STORAGE_URI=throwaway_redis.url, RATELIMIT_FAIL_CLOSED=True)
+    server = gunicorn(RATELIMIT_STORAGE_URI=throwaway_redis.url, RATELIMIT_FAIL_CLOSED=True)
     browser = LiveBrowser(server.url)
     assert browser.login("c@example.com", "client password 1").status_code == 302
     throwaway_redis.kill()

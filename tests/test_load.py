@@ -96,10 +96,10 @@ def run_visitors(url: str) -> list[Tally]:
     return tallies
 
 
-def test_sustained_load_without_errors_or_lost_writes(gunicorn_server, factories):
+def test_sustained_load_without_errors_or_lost_writes(gunicorn, factories):
     users = {factories.client_user(email=f"load{n}@example.com", password=PASSWORD).id: n
              for n in range(CONNECTIONS)}
-    server = gunicorn_server(workers=2, **NO_LIMITS)
+    server = gunicorn(workers=2, **NO_LIMITS)
     tallies = run_visitors(server.url)
 
     statuses = sum((t.statuses for t in tallies), Counter())

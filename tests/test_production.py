@@ -81,8 +81,8 @@ def test_https_behind_the_proxy_secure_cookies_and_hsts(make_app, factories):
     assert "Strict-Transport-Security" not in direct.headers
 
 
-def test_gunicorn_access_log_keeps_secrets_out(gunicorn_server):
-    server = gunicorn_server()
+def test_gunicorn_access_log_keeps_secrets_out(gunicorn):
+    server = gunicorn()
     browser = LiveBrowser(server.url)
     token = secrets.token_urlsafe(32)
     assert browser.get(f"/register/confirm/{token}?next=secret-query").status_code == 200

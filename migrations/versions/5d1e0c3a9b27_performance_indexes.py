@@ -1,7 +1,7 @@
 """performance indexes: accounts found by lower(login)
 
 Revision ID: 5d1e0c3a9b27
-Revises: 9f4f5e794344
+Revises: 49e14421da37
 Create Date: 2026-11-26 15:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5d1e0c3a9b27'
-down_revision = '9f4f5e794344'
+down_revision = '49e14421da37'
 branch_labels = None
 depends_on = None
 

@@ -7,6 +7,16 @@ from portal.models.auth import AuthEvent, UserSession
 from portal.models.billing import Expense, Order, Payment, ProductType, Tariff
 from portal.models.fraud import PhoneVerification
 from portal.models.messaging import OutboxMessage
+from portal.models.methods import (  # noqa: F401
+    ApiToken,
+    KeycloakRoleMapping,
+    OAuthLink,
+    RecoveryCode,
+    SecondFactor,
+    SignInCode,
+    TempKey,
+)
+from portal.models.passwords import PasswordHistory, RecoveryLink, ResetCode, SpentCaptcha  # noqa: F401
 from portal.models.settings import Setting
 
 __all__ = [

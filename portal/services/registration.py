@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from portal.extensions import db
 from portal.models import Client, PendingRegistration, Provider, User, UserKind
 from portal.models.base import utcnow
-from portal.services import passwords
+from portal.services import password_policy, passwords
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
 from portal.services.links import public_url
@@ -33,8 +33,12 @@ def default_provider() -> Provider:
 
 
 def request_registration(email: str, name: str, password: str) -> None:
-    """Email a confirmation link, or a notice if the address already has an account."""
+    """Email a confirmation link, or a notice if the address already has an account.
+
+    Raises PasswordRejected when the password breaks the policy (before anything is stored).
+    """
     email = email.strip().lower()
+    password_policy.enforce(password, login=email, email=email, name=name)
     password_hash = passwords.hash_password(password)  # spent in both branches alike
     existing = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
     if existing is not None:

@@ -6,8 +6,8 @@ Session-scoped, started once per test process (each xdist worker gets its own po
 Function-scoped, the same objects made clean for one test: ``smtp``, ``vonage``,
 ``recaptcha`` (collected state and faults cleared, the server restarted if a test stopped it)
 and ``oidc`` (running; users persist across tests, so use unique subs).
-``gunicorn_server(**config)`` starts the portal under gunicorn (2 workers, ``workers=`` to
-change) on the run's database, with the test config and ``config`` as PORTAL_* variables.
+``gunicorn(workers=2, **config)`` starts the portal under gunicorn on the run's database, with
+the test config and ``config`` as PORTAL_* variables.
 
 Point the app at them by merging their ``app_config()`` into the test config, e.g.
 
@@ -32,6 +32,8 @@ works too when that key is unset). In a test:
 """
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -109,17 +111,21 @@ def recaptcha(recaptcha_server):
 
 
 @pytest.fixture
-def gunicorn_server(app, base_config):
-    """Start with ``gunicorn_server(**config)``; every server started is stopped after the test."""
+def gunicorn(base_config):
+    """Start the portal under gunicorn: `gunicorn(workers=2, **config)`; stopped after the test.
+
+    The workers share the test database, secret and rate-limit store of `base_config`
+    (overrides on top), and the checkout the tests import the portal from.
+    """
     servers = []
 
-    def start(workers: int = 2, **config) -> GunicornServer:
-        settings = {key: value for key, value in base_config.items() if key != "TESTING"}
-        server = GunicornServer(portal_env({**settings, **config}), workers=workers)
-        servers.append(server)
-        return server.start()
+    def start(workers: int = 2, **config):
+        root = Path(__file__).resolve().parents[2]
+        values = {key: value for key, value in {**base_config, **config}.items() if value is not None}
+        env = {**portal_env(values), "PORTAL_INSTANCE_PATH": os.environ["PORTAL_INSTANCE_PATH"]}
+        servers.append(GunicornServer(root, env, workers=workers).start())
+        return servers[-1]
 
     yield start
     for server in servers:
         server.stop()
-        server.log_path.unlink(missing_ok=True)

@@ -1,12 +1,15 @@
 """The portal under real gunicorn (several worker processes) on a free loopback port.
 
-    server = GunicornServer(portal_env(config), workers=2).start()   # waits until it answers
+    server = GunicornServer(root, env, workers=2).start()   # env: PORTAL_* keys (see portal_env)
     requests.get(server.url + "/login")
-    server.output()                                                   # its access and error log
+    server.worker_pids()      # the pids that answered so far, read from the access log
+    server.output()           # error log (gunicorn's and the portal's warnings) and access log
     server.stop()
 
-It runs `gunicorn wsgi:app` in this checkout with the checkout's gunicorn.conf.py, so the test
-sees the production settings, except the port and the number of workers.
+start() returns once every worker has answered (probe requests to /login are in the log).
+It runs with the checkout's gunicorn.conf.py, so tests see the production settings (log format
+included: each access line starts with the worker's pid) except the port, the number of
+workers and the log files. `app="bench.bare:app"` serves another WSGI app the same way.
 """
 
 import os
@@ -14,65 +17,72 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
 
 from tests.servers.smtp import free_port
 
-CHECKOUT = Path(__file__).resolve().parents[2]
-
 
 class GunicornServer:
-    """`gunicorn -w N wsgi:app` with `env` added to this process's environment."""
-
-    def __init__(self, env: dict, workers: int = 2, app: str = "wsgi:app", log_path=None):
-        self.env = {**os.environ, **env}
-        self.workers = workers
-        self.app = app
+    def __init__(self, root: str | Path, env: dict, workers: int = 2, timeout: float = 30.0,
+                 app: str = "wsgi:app"):
+        self.root, self.env, self.workers, self.timeout, self.app = str(root), env, workers, timeout, app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self._dir = tempfile.TemporaryDirectory(prefix="gunicorn-")
+        self.access_log = Path(self._dir.name) / "access.log"
+        self.error_log = Path(self._dir.name) / "error.log"
         self.process: subprocess.Popen | None = None
-        self.log_path = Path(log_path or tempfile.mkstemp(prefix="gunicorn-", suffix=".log")[1])
 
-    def start(self, timeout: float = 30) -> "GunicornServer":
-        command = [sys.executable, "-m", "gunicorn", "-w", str(self.workers),
-                   "-b", f"127.0.0.1:{self.port}", "--chdir", str(CHECKOUT), self.app]
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(command, cwd=CHECKOUT, env=self.env, stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def start(self) -> "GunicornServer":
+        command = [sys.executable, "-m", "gunicorn", "--config", str(Path(self.root) / "gunicorn.conf.py"),
+                   "--chdir", self.root, "--workers", str(self.workers),
+                   "--bind", f"127.0.0.1:{self.port}", "--access-logfile", str(self.access_log),
+                   "--error-logfile", str(self.error_log), "--graceful-timeout", "5", self.app]
+        self.process = subprocess.Popen(command, cwd=self.root, env={**os.environ, **self.env},
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:  # until every worker has answered a probe
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.output()}")
-            if self._answers():
+                raise RuntimeError(f"gunicorn exited: {self.output()[-3000:]}")
+            with ThreadPoolExecutor(2 * self.workers) as pool:
+                list(pool.map(self._probe, range(2 * self.workers)))
+            if len(self.worker_pids()) >= self.workers:
                 return self
-            time.sleep(0.1)
+            time.sleep(0.2)
         self.stop()
-        raise TimeoutError(f"gunicorn did not answer in {timeout}s:\n{self.output()}")
+        raise RuntimeError(f"gunicorn workers did not all answer in {self.timeout}s: {self.output()[-3000:]}")
 
-    def _answers(self) -> bool:
+    def _probe(self, _index) -> None:
         try:
-            with urllib.request.urlopen(self.url + "/login", timeout=2):
-                return True
-        except urllib.error.HTTPError:
-            return True
-        except OSError:
-            return False
+            with urlopen(self.url + "/login", timeout=2):
+                time.sleep(0.05)
+        except (URLError, OSError):
+            time.sleep(0.2)
+
+    def worker_pids(self, request: str = "") -> set[str]:
+        """Pids of the workers that answered requests whose line contains `request` ("POST /login")."""
+        if not self.access_log.exists():
+            return set()
+        return {line.split()[0] for line in self.access_log.read_text().splitlines()
+                if line and request in line}
 
     def output(self) -> str:
-        """Everything gunicorn and the portal wrote so far (access log and errors)."""
-        return self.log_path.read_text(errors="replace")
+        """What was logged so far: the error log (with the portal's warnings), then the access log."""
+        return "".join(log.read_text(errors="replace") for log in (self.error_log, self.access_log)
+                       if log.exists())
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
             try:
-                self.process.wait(15)
+                process.wait(10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self.process = None
+                process.kill()
+                process.wait(5)
 
     def __enter__(self) -> "GunicornServer":
         return self.start()

@@ -7,4 +7,4 @@ from portal.services.permissions import guard
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 guard(bp, "self")
 
-from portal.blueprints.settings import general, phone, security  # noqa: E402,F401
+from portal.blueprints.settings import api_tokens, general, phone, security, two_factor  # noqa: E402,F401
