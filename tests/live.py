@@ -2,7 +2,7 @@
 
 import requests
 
-from tests.web import csrf_token_in
+from tests.web import ALTCHA_WIDGET, altcha_payload, csrf_token_in
 
 
 class LiveBrowser:
@@ -20,9 +20,13 @@ class LiveBrowser:
         return csrf_token_in(self.get(page).text, page)
 
     def post_form(self, path: str, data: dict, page: str | None = None, **kwargs) -> requests.Response:
-        """POST `data` with the CSRF token of `page` (default: `path`)."""
-        token = self.csrf_token(page or path)
-        return self.http.post(self.base_url + path, data={"csrf_token": token, **data},
+        """POST `data` with the CSRF token of `page` (default: `path`), solving its captcha if any."""
+        html = self.get(page or path).text
+        widget = ALTCHA_WIDGET.search(html)
+        if widget and widget.group(2) not in data:
+            challenge = self.http.get(self.base_url + widget.group(1), timeout=self.timeout).json()
+            data = {**data, widget.group(2): altcha_payload(challenge)}
+        return self.http.post(self.base_url + path, data={"csrf_token": csrf_token_in(html, path), **data},
                               allow_redirects=False, timeout=self.timeout, **kwargs)
 
     def htmx(self, path: str, page: str, data: dict | None = None, token: str | None = None

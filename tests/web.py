@@ -11,9 +11,13 @@ ALTCHA_WIDGET = re.compile(r'<altcha-widget challenge="([^"]+)" name="([^"]+)"')
 
 def solve_altcha(client, challenge_url: str) -> str:
     """Fetch a challenge and solve it as the widget's worker would; returns the payload."""
-    challenge = altcha.Challenge.from_dict(client.get(challenge_url).get_json())
-    solution = altcha.solve_challenge(challenge)
-    return altcha.Payload(challenge, solution).to_base64()
+    return altcha_payload(client.get(challenge_url).get_json())
+
+
+def altcha_payload(challenge: dict) -> str:
+    """The widget's answer to a challenge (as JSON from the portal's challenge URL)."""
+    challenge = altcha.Challenge.from_dict(challenge)
+    return altcha.Payload(challenge, altcha.solve_challenge(challenge)).to_base64()
 
 
 def csrf_token_in(html: str, page_url: str) -> str:
