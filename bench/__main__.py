@@ -9,7 +9,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import text
 
@@ -22,32 +21,17 @@ from bench.measure import (
     login_against_verify,
     not_built,
     signed_in,
+    signed_in_staff,
     throughput,
 )
 from bench.report import machine, write_results
 from portal import create_app
 from portal.extensions import db
+from tests.conftest import _create_postgres_database as create_postgres_database
 from tests.servers.gunicorn import GunicornServer
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 UNLIMITED = "1000000 per minute"  # the bench signs in far more often than any rate limit allows
-
-
-def fresh_postgres(url: str):
-    """A new database on the server of `url` (dropped afterwards), so no existing data is touched."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = f"portal_bench_{secrets.token_hex(4)}"
-    admin = urlunsplit(("postgresql", parts.netloc, parts.path, "", ""))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")), drop
 
 
 def build(config: dict, scale: data.Scale) -> dict:
@@ -76,7 +60,7 @@ LISTS = [  # (name, path, query strings: first page, searches common and rare, a
 
 def measure(portal: GunicornServer, bare: GunicornServer, facts: dict, args) -> tuple[list, str]:
     client = signed_in(portal.url, facts["client_login"], facts["password"])
-    staff = signed_in(portal.url, facts["staff_login"], facts["password"])
+    staff = signed_in_staff(portal.url, facts["staff_login"], facts["password"])
     toggled = facts["staff_ids"][0] + 1  # staff0001: no Full access, so Deny access always applies
     targets = [
         Target("client page: General settings", "/settings/general", 0.35, cookie_header(client)),
@@ -109,7 +93,7 @@ def main(argv=None) -> int:
     workdir = tempfile.mkdtemp(prefix="portal-bench-")
     drop = None
     if args.database_url:
-        database_url, drop = fresh_postgres(args.database_url)
+        database_url, drop = create_postgres_database(args.database_url)  # dropped at the end
     else:
         database_url = f"sqlite:///{workdir}/bench.sqlite"
     config = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": secrets.token_hex(32),
@@ -137,7 +121,16 @@ def main(argv=None) -> int:
         if drop:
             drop()
         shutil.rmtree(workdir, ignore_errors=True)
-    notes = ["Login is timed end to end over loopback (client side), so it includes the HTTP round trip."]
+    notes = [
+        "Throughput: wrk against each URL with a signed-in browser's cookie (the toggle also sends "
+        "HX-Request and the page's X-CSRFToken, alternating deny and restore).",
+        "Worker CPU per request: user+system time of the gunicorn workers (recycled ones included) "
+        "over the round, from /proc; unlike req/s it barely moves when other work shares the cores.",
+        "Login: a whole password sign-in over loopback (client side, so the HTTP round trip is in it), "
+        "taken in turns with one argon2 verify of the same parameters; medians of 20.",
+        "Lists: sequential requests, each list's first page, a common and a rare search, a filter "
+        "and a later keyset page in turn; p50 and p95 of 100.",
+    ]
     if args.no_write:
         from bench.report import table
 

@@ -54,23 +54,40 @@ def machine() -> str:
 
 
 def write_results(rows: list[Row], facts: dict, notes: list[str]) -> str:
-    """Replace bench/RESULTS.md with this run; returns the table."""
+    """Write this run's section of bench/RESULTS.md (one section per database, the latest run
+    of each); returns the table."""
     text = table(rows)
-    lines = [
-        "# Benchmark results",
+    section = [
+        f"## {facts['database']}",
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
         f"- Machine: {facts['machine']}",
         f"- Command: `{facts['command']}`",
-        f"- Database: {facts['database']}; data: {facts['scale']}",
+        f"- Data: {facts['scale']}",
         f"- Servers: gunicorn ({facts['gunicorn']}), the same settings for the portal and the bare app;"
         f" load: {facts['tool']}, {facts['connections']} connections, {facts['seconds']} s a round,"
         f" median of {facts['rounds']} alternating rounds",
         "",
         text,
         "",
-    ]
-    if notes:
-        lines += ["## Notes", ""] + [f"- {note}" for note in notes] + [""]
-    RESULTS.write_text("\n".join(lines))
+    ] + [f"- {note}" for note in notes] + [""]
+    sections = _sections(RESULTS.read_text() if RESULTS.exists() else "")
+    sections[facts["database"]] = "\n".join(section)
+    RESULTS.write_text("\n".join([HEADER, *[sections[name] for name in sorted(sections)]]))
     return text
+
+
+HEADER = """# Benchmark results
+
+Written by `python -m bench` (`make bench`): the latest run on each database. What the figures
+mean and what was done about them: see the notes under each table and the README.
+"""
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The existing "## <database>" sections of RESULTS.md, by database."""
+    sections = {}
+    for chunk in text.split("\n## ")[1:]:
+        name = chunk.split("\n", 1)[0].strip()
+        sections[name] = "## " + chunk.rstrip() + "\n"
+    return sections

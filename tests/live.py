@@ -24,7 +24,9 @@ class LiveBrowser:
         html = self.get(page or path).text
         widget = ALTCHA_WIDGET.search(html)
         if widget and widget.group(2) not in data:
-            challenge = self.http.get(self.base_url + widget.group(1), timeout=self.timeout).json()
+            answer = self.http.get(self.base_url + widget.group(1), timeout=self.timeout)
+            answer.raise_for_status()
+            challenge = answer.json()
             data = {**data, widget.group(2): altcha_payload(challenge)}
         return self.http.post(self.base_url + path, data={"csrf_token": csrf_token_in(html, path), **data},
                               allow_redirects=False, timeout=self.timeout, **kwargs)
