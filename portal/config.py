@@ -78,3 +78,5 @@ RATELIMIT_LOGIN_PER_IP = "30 per minute"
 RATELIMIT_LOGIN_PER_ACCOUNT = "10 per minute"
 RATELIMIT_REGISTER_PER_IP = "10 per hour"
 REGISTRATION_LINK_HOURS = 24
+RATELIMIT_CLEAR_DATA_PER_IP = "20 per hour"  # Clear data: the staff member's current password
+RATELIMIT_CLEAR_DATA_PER_USER = "5 per 10 minutes"

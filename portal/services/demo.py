@@ -9,7 +9,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Expense, Order, Payment, ProductType, Tariff, User
 from portal.models.base import utcnow
-from portal.services import passwords
+from portal.services import consent, passwords
 from portal.services.registration import create_client_user, default_provider
 from portal.services.staff import create_staff
 
@@ -45,6 +45,7 @@ def seed_demo() -> list[tuple[str, str]]:
         created.append(("colleague@example.com", password))
         _seed_billing(owner)
     _seed_catalog()
+    _seed_consent()
     db.session.commit()
     return created
 
@@ -78,3 +79,27 @@ def _seed_billing(owner: User) -> None:
                                reference=f"DEMO-{months_ago}", created_at=when))
         db.session.add(Expense(client=owner.client, order=order, amount=tariff.price,
                                description=f"{tariff.name}, monthly", created_at=when))
+
+
+CONSENT_DOCUMENTS = [
+    ("Privacy policy", True, "We process your name, email, phone number and sign-in records to run "
+     "your account and bill your services. We keep billing records for the legally required period."),
+    ("User agreement", True, "The terms under which we provide hosting services to you."),
+    ("Marketing messages", False, "We may email you about new services and offers. You can withdraw "
+     "this consent at any time in General settings."),
+]
+
+
+def _seed_consent() -> None:
+    """The three documents with a first version; demo client users have accepted the required ones."""
+    existing = {d.title for d in consent.documents()}
+    for title, required, text in CONSENT_DOCUMENTS:
+        if title not in existing:
+            document = consent.create_document(title, required)
+            consent.publish_version(document, text, utcnow() - timedelta(days=1))
+    db.session.flush()
+    for login in ("owner@example.com", "colleague@example.com"):
+        user = _user(login)
+        if user is not None and consent.missing_required(user):
+            for _document, version in consent.missing_required(user):
+                consent.record(user, version, consent.ACCEPTED)

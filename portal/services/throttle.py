@@ -22,3 +22,15 @@ def per_account(config_key: str, field: str = "login"):
         methods=["POST"],
         scope=lambda endpoint: f"{endpoint}:account",
     )
+
+
+def per_user(config_key: str):
+    """Limit POSTs by the signed-in user (current-password fields), whatever the address."""
+    from flask_login import current_user
+
+    return limiter.limit(
+        lambda: current_app.config[config_key],
+        key_func=lambda: f"user:{current_user.id if current_user.is_authenticated else '-'}",
+        methods=["POST"],
+        scope=lambda endpoint: f"{endpoint}:user",
+    )

@@ -6,6 +6,7 @@ from flask_login import current_user
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.flow import complete_sign_in, home_for
 from portal.blueprints.auth.forms import LoginForm, RegisterForm
+from portal.blueprints.gdpr.forms import consent_decisions, with_consents
 from portal.extensions import db
 from portal.forms import ActionForm
 from portal.services import registration, sessions, signin
@@ -55,10 +56,11 @@ def logout():
 @public
 @per_ip("RATELIMIT_REGISTER_PER_IP")
 def register():
-    form = RegisterForm()
+    form = with_consents(RegisterForm)()
     if form.validate_on_submit():
         try:
-            registration.request_registration(form.email.data, form.name.data, form.password.data)
+            registration.request_registration(form.email.data, form.name.data, form.password.data,
+                                              consents=consent_decisions(form))
         except DeliveryError as error:
             form.email.errors.append(error.message)
         else:
