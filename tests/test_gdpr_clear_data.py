@@ -3,10 +3,12 @@
 from decimal import Decimal
 
 import pytest
+from flask import render_template
+from flask_login import login_user
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, Client, Payment, User
+from portal.models import AuditEvent, AuthEvent, Client, Payment, User
 from portal.models.compliance import ErasureJob
 from portal.services import consent, gdpr, personal_data
 from portal.services.events import log_audit
@@ -186,12 +188,15 @@ def failing_eraser():
     personal_data._REGISTRY.pop("zz_failing")
 
 
-def test_a_stop_midway_leaves_whole_users_and_resumes(staff_web, factories, failing_eraser):
+def test_a_stop_midway_leaves_whole_users_and_resumes(app, staff_web, factories, failing_eraser):
     owner = factories.client_user(email="o@example.com", name="Olga Owner")
     for n in range(4):
         factories.client_user(email=f"m{n}@example.com", name=f"Member {n}", client=owner.client)
     staff = db.session.execute(select(User).where(User.login == "boss")).scalar_one()
+    member = WebClient(app.test_client())
+    member.login("m0@example.com", "client password 1", remember=True)
     job = gdpr.start(owner.client, staff, "staff password 1", "Olga Owner")
+    assert member.get("/home").status_code == 302  # refused before any batch has run
     assert db.session.execute(select(func.count(User.id)).where(
         User.client_id == owner.client_id, User.is_active_account.is_(True))).scalar_one() == 0
     gdpr.run_batch(job, batch_size=2)
@@ -206,3 +211,28 @@ def test_a_stop_midway_leaves_whole_users_and_resumes(staff_web, factories, fail
     assert job.finished_at is not None and job.done_users == 5
     assert set(db.session.execute(select(User.name).where(
         User.client_id == owner.client_id)).scalars()) == {"Erased user"}
+
+
+def test_password_guesses_are_logged_and_throttled(staff_web, factories):
+    install_clear_data()
+    client_id = factories.client_user(name="Tess Target").client_id
+    url = f"/admin/clients/{client_id}/clear-data"
+    statuses = [staff_web.post_form(url, {"password": f"guess {n}", "client_name": "Tess Target"}
+                                    ).status_code for n in range(6)]
+    assert statuses == [422] * 5 + [429]
+    failures = db.session.execute(select(func.count(AuthEvent.id)).where(
+        AuthEvent.event == "password_check_failed")).scalar_one()
+    assert failures == 5
+
+
+def test_clear_data_button_partial_follows_the_module(app, staff_user, factories):
+    client = factories.client_user().client
+
+    def button() -> str:
+        with app.test_request_context():
+            login_user(staff_user)
+            return render_template("gdpr/_clear_data_button.html", client=client)
+
+    assert "Clear data" not in button()
+    install_clear_data()
+    assert f'href="/admin/clients/{client.id}/clear-data"' in button()

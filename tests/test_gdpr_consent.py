@@ -128,3 +128,13 @@ def test_staff_add_document_and_publish_version(staff_web):
 
 def test_client_cannot_reach_consent_admin(client_web):
     assert client_web.get("/admin/consent").status_code == 403
+
+
+def test_seed_demo_adds_the_documents_once_and_demo_users_are_not_gated(runner, web):
+    first = runner.invoke(args=["seed-demo"])
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    assert [(d.title, d.required, len(d.versions)) for d in consent.documents()] == [
+        ("Privacy policy", True, 1), ("User agreement", True, 1), ("Marketing messages", False, 1)]
+    password = next(line.split()[3] for line in first.output.splitlines() if "owner@example.com" in line)
+    web.login("owner@example.com", password)
+    assert web.get("/home").status_code == 200

@@ -30,6 +30,8 @@ def set_days(days: int) -> None:
 
 
 def test_staff_set_the_period(staff_web):
+    page = staff_web.get("/admin/compliance").get_data(as_text=True)  # until Security settings exist
+    assert "Auth log retention (days)" in page
     response = staff_web.htmx("POST", "/admin/settings/security/retention", page_url="/admin/compliance",
                               data={"days": "90"})
     assert response.status_code == 200 and "Saved" in response.get_data(as_text=True)

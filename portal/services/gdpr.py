@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from portal.extensions import db
 from portal.models import Client, Payment, User
@@ -14,7 +14,7 @@ from portal.services import erasure, passwords, sessions
 from portal.services.events import log_audit, log_auth
 from portal.services.personal_data import PersonalData, registered
 
-BATCH_USERS = 200  # users erased per transaction
+BATCH_USERS = 100  # users erased per transaction
 STEP_SECONDS = 1.0  # work done per progress request before answering
 
 
@@ -64,7 +64,11 @@ def unfinished_job(client: Client) -> ErasureJob | None:
 
 
 def start(client: Client, staff: User, password: str, typed_name: str) -> ErasureJob:
-    """Check the confirmation, then shut every door of the client's users at once."""
+    """Check the confirmation, then deactivate the client and its users in one statement.
+
+    A deactivated account is refused on its next request, whatever it carries (session, remember
+    cookie, token); each batch then also revokes them (`revoke_everything`) before erasing.
+    """
     if not passwords.verify_password(staff.password_hash, password):
         log_auth("password_check_failed", user=staff, detail="clear data")
         db.session.commit()
@@ -74,15 +78,15 @@ def start(client: Client, staff: User, password: str, typed_name: str) -> Erasur
     job = unfinished_job(client)
     if job is not None:
         return job
-    users = users_of(client)
+    user_ids = list(db.session.execute(
+        select(User.id).where(User.client_id == client.id).order_by(User.id)).scalars())
+    db.session.execute(update(User).where(User.client_id == client.id)
+                       .values(is_active_account=False).execution_options(synchronize_session=False))
     client.is_active = False
-    for user in users:
-        user.is_active_account = False
-        sessions.revoke_everything(user)
-    job = ErasureJob(client_id=client.id, requested_by_id=staff.id, total_users=len(users),
+    job = ErasureJob(client_id=client.id, requested_by_id=staff.id, total_users=len(user_ids),
                      rows_changed={})
     db.session.add(job)
-    log_audit("client_data_clear_started", target=client, changes={"users": [None, len(users)]})
+    log_audit("client_data_clear_started", target=client, changes={"users": [None, len(user_ids)]})
     db.session.commit()
     return job
 
@@ -97,6 +101,8 @@ def run_batch(job: ErasureJob, batch_size: int = BATCH_USERS) -> None:
         return _finish(job)
     counts = dict(job.rows_changed or {})
     try:
+        for user in db.session.execute(select(User).where(User.id.in_(user_ids))).scalars().all():
+            sessions.revoke_everything(user)
         for entry in ordered_entries():
             counts[entry.name] = counts.get(entry.name, 0) + entry.erase(user_ids)
         job.rows_changed = counts
