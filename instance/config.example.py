@@ -36,6 +36,7 @@ live in the database and are edited in the admin area, not here.
 # VONAGE_API_SECRET = "..."
 # VONAGE_API_HOST = "api.nexmo.com"        # regional host, if any
 # VONAGE_REST_HOST = "rest.nexmo.com"
+# VONAGE_TIMEOUT = 10                      # seconds
 
 # Email: "console" keeps messages in /dev/outbox; "smtp" sends them.
 # MAIL_BACKEND = "smtp"

@@ -48,6 +48,7 @@ VONAGE_API_SECRET = None
 VONAGE_API_HOST = None
 VONAGE_REST_HOST = None
 VONAGE_TIMEOUT = 10
+VONAGE_CA_BUNDLE = None  # a PEM file to trust instead of the system CAs (tests)
 
 MAIL_BACKEND = "console"  # console | smtp
 MAIL_SERVER = "127.0.0.1"
@@ -78,5 +79,17 @@ RATELIMIT_LOGIN_PER_IP = "30 per minute"
 RATELIMIT_LOGIN_PER_ACCOUNT = "10 per minute"
 RATELIMIT_REGISTER_PER_IP = "10 per hour"
 REGISTRATION_LINK_HOURS = 24
+
+# SMS-pumping budgets for phone verification codes (moving windows in the rate-limit storage).
+FRAUD_SMS_PER_ACCOUNT = "5 per hour"
+FRAUD_SMS_PER_IP = "10 per hour"
+FRAUD_SMS_PER_NUMBER = "3 per hour"
+FRAUD_SMS_PER_COUNTRY = "200 per hour"
+FRAUD_SMS_DAILY_CAP = "1000 per day"
+# Phone code checks and phone changes (a current-password field), per IP and per account.
+RATELIMIT_PHONE_CODE_PER_IP = "30 per hour"
+RATELIMIT_PHONE_CODE_PER_ACCOUNT = "10 per 10 minutes"
+RATELIMIT_PHONE_CHANGE_PER_IP = "20 per hour"
+RATELIMIT_PHONE_CHANGE_PER_ACCOUNT = "10 per hour"
 RATELIMIT_CLEAR_DATA_PER_IP = "20 per hour"  # Clear data: the staff member's current password
 RATELIMIT_CLEAR_DATA_PER_USER = "5 per 10 minutes"

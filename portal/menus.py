@@ -39,6 +39,7 @@ ADMIN_MENU = [
     MenuItem("gdpr.compliance", "Compliance", "settings.consent"),
     MenuItem("admin.auth_log", "Auth log", "logs.auth"),
     MenuItem("admin.audit_log", "Audit log", "logs.audit"),
+    MenuItem("settings.general", "My settings", "self.account"),
     MenuItem("settings.security", "My security", "self.account"),
 ]
 

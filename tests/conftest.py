@@ -3,7 +3,6 @@
 import os
 import secrets
 import threading
-import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -17,7 +16,7 @@ from portal.extensions import db
 from tests.factories import Factories
 from tests.web import WebClient
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.servers.fixtures"]
 
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
 
@@ -65,6 +64,7 @@ def base_config(database_url, instance_path):
         "SECRET_KEY": "test-" + secrets.token_hex(16),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_STORAGE_URI": os.environ.get("PORTAL_TEST_REDIS_URL") or "memory://",
+        "RATELIMIT_KEY_PREFIX": f"test{os.getpid()}x{secrets.token_hex(4)}",
         "PUBLIC_URL": "http://portal.test",
         "SERVER_NAME": None,
         **FAST_ARGON2,
@@ -82,19 +82,33 @@ def make_app(base_config):
     apps = []
 
     def build(**overrides):
-        config = {**base_config, "RATELIMIT_KEY_PREFIX": f"t{uuid.uuid4().hex[:12]}", **overrides}
+        config = {**base_config, **overrides}
         app = create_app(config)
         app.test_client_class = FreshContextClient
         apps.append(app)
         return app
 
     yield build
+    _forget_rate_limits(base_config)
     if apps:
         with apps[0].app_context():
             _empty_tables()
         for app in apps:
             with app.app_context():
                 db.engine.dispose()
+
+
+def _forget_rate_limits(config) -> None:
+    """Redis keeps counters between tests (memory storage is new with each app): drop this run's."""
+    url = config["RATELIMIT_STORAGE_URI"]
+    if url.startswith("redis"):
+        import redis
+
+        client = redis.Redis.from_url(url)
+        keys = list(client.scan_iter(match=f"*{config['RATELIMIT_KEY_PREFIX']}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
 
 
 def _empty_tables() -> None:
@@ -186,8 +200,9 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(make_app):
-    """Start with `live_server()` or `live_server(SETTING=value)`; stopped after the test."""
+def live_server(app, make_app):
+    """Start with `live_server()` or `live_server(SETTING=value)`; stopped after the test.
+    The test body keeps the `app` fixture's context for database access."""
     servers = []
 
     def start(**overrides):

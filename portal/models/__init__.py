@@ -12,6 +12,7 @@ from portal.models.compliance import (  # noqa: F401
     PendingConsent,
     PurgeRun,
 )
+from portal.models.fraud import PhoneVerification
 from portal.models.messaging import OutboxMessage
 from portal.models.settings import Setting
 
@@ -24,6 +25,7 @@ __all__ = [
     "OutboxMessage",
     "Payment",
     "PendingRegistration",
+    "PhoneVerification",
     "ProductType",
     "Provider",
     "Setting",

@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Order, Tariff, User
+from portal.services import fraud
 
 
 class OrderRefused(Exception):
@@ -23,6 +24,9 @@ def place_order(user: User, tariff: Tariff) -> Order:
     """Store a new order for the user's client; raises OrderRefused. The caller commits."""
     if user.client_id is None:
         raise OrderRefused("not_a_client", "Only client users can order services.")
+    if fraud.order_blocked(user, tariff):
+        raise OrderRefused("phone_verification_required",
+                           "This service needs a verified phone number. Verify your phone number, then order.")
     order = Order(client_id=user.client_id, user_id=user.id, tariff_id=tariff.id,
                   status="new", price=tariff.price)
     db.session.add(order)

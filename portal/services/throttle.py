@@ -1,6 +1,7 @@
 """Flask-Limiter decorators for credential checks: per IP and per account."""
 
 from flask import current_app, request
+from flask_login import current_user
 
 from portal.extensions import limiter
 
@@ -25,12 +26,10 @@ def per_account(config_key: str, field: str = "login"):
 
 
 def per_user(config_key: str):
-    """Limit POSTs by the signed-in user (current-password fields), whatever the address."""
-    from flask_login import current_user
-
+    """Limit POSTs of the signed-in user, whatever the address (a code or password they type)."""
     return limiter.limit(
         lambda: current_app.config[config_key],
-        key_func=lambda: f"user:{current_user.id if current_user.is_authenticated else '-'}",
+        key_func=lambda: f"user:{getattr(current_user, 'id', 'anonymous')}",
         methods=["POST"],
         scope=lambda endpoint: f"{endpoint}:user",
     )

@@ -7,4 +7,4 @@ from portal.services.permissions import guard
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 guard(bp, "self")
 
-from portal.blueprints.settings import consents, general, security  # noqa: E402,F401
+from portal.blueprints.settings import consents, general, phone, security  # noqa: E402,F401

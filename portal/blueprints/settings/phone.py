@@ -1,0 +1,47 @@
+"""General settings: the user's phone number; a change clears its verified state and needs the password."""
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SubmitField, TelField
+from wtforms.validators import DataRequired, Length, Optional
+
+from portal.blueprints.settings import bp
+from portal.extensions import htmx
+from portal.services import phone_verification
+from portal.services.permissions import requires
+from portal.services.throttle import per_ip, per_user
+
+
+class PhoneChangeForm(FlaskForm):
+    phone = TelField("Phone number", validators=[Optional(), Length(max=32)])
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    submit = SubmitField("Save")
+
+
+@bp.context_processor
+def phone_change_form():
+    """The settings pages include settings/_phone.html, which builds its form with this."""
+    return {"phone_change_form": lambda: PhoneChangeForm(formdata=None, phone=current_user.phone or "")}
+
+
+@bp.route("/phone", methods=["POST"])
+@requires("self.account")
+@per_ip("RATELIMIT_PHONE_CHANGE_PER_IP")
+@per_user("RATELIMIT_PHONE_CHANGE_PER_ACCOUNT")
+def change_phone():
+    form = PhoneChangeForm()
+    if form.validate_on_submit():
+        try:
+            changed = phone_verification.change_phone(current_user, form.phone.data, form.current_password.data)
+        except phone_verification.VerificationError as error:
+            getattr(form, error.field).errors.append(error.message)
+        else:
+            message = "Phone number saved. Verify it before ordering services that need it." if changed \
+                else "Your phone number is unchanged."
+            if htmx:
+                return render_template("settings/_phone.html", phone_form=None, phone_message=message)
+            flash(message, "success")
+            return redirect(url_for("settings.general"))
+    template = "settings/_phone.html" if htmx else "settings/phone.html"
+    return render_template(template, phone_form=form)

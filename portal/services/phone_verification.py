@@ -1,0 +1,260 @@
+"""Phone verification: a code through Vonage Verify v2 (or the console outbox), its check, and
+the verified number written on the user. Every attempt goes to the auth log, never the code."""
+
+import hmac
+import logging
+import secrets
+from datetime import timedelta
+from hashlib import sha256
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from portal.extensions import db
+from portal.models import PhoneVerification, User
+from portal.models.base import utcnow
+from portal.models.fraud import mask
+from portal.services import fraud, passwords, phone_filter, sms_budget, vonage_client
+from portal.services.client_ip import client_ip
+from portal.services.delivery import DeliveryError
+from portal.services.events import log_auth
+from portal.services.personal_data import PersonalData, register
+from portal.services.sms import send_sms
+
+log = logging.getLogger(__name__)
+
+
+class VerificationError(Exception):
+    """A step that did not go through; `field` names where the message belongs."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _latest_pending(user: User, lock: bool = False) -> PhoneVerification | None:
+    query = (select(PhoneVerification)
+             .where(PhoneVerification.user_id == user.id, PhoneVerification.status == "pending")
+             .order_by(PhoneVerification.id.desc()).limit(1))
+    return db.session.execute(query.with_for_update() if lock else query).scalars().first()
+
+
+def pending(user: User) -> PhoneVerification | None:
+    """The verification waiting for its code, while the code is still valid."""
+    row = _latest_pending(user)
+    return row if row is not None and row.expires_at > utcnow() else None
+
+
+def _vonage() -> bool:
+    return current_app.config["SMS_BACKEND"] == "vonage"
+
+
+def _code_hash(row_id: int, code: str) -> str:
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, f"phone-code:{row_id}:{code}".encode(), sha256).hexdigest()
+
+
+def _refuse(user: User, number: str, reason: str, message: str, field: str = "phone"):
+    log_auth("phone_verification_refused", user=user, detail=f"{mask(number)}: {reason}"[:300])
+    db.session.commit()
+    raise VerificationError(field, message)
+
+
+def _fault(user: User, number: str, step: str, error: Exception, field: str = "phone"):
+    """Vonage (or the SMS backend) failed: undo this step, log it for staff, tell the user."""
+    db.session.rollback()
+    log.error("phone verification %s for %s failed: %r", step, mask(number), error)
+    log_auth("phone_verification_error", user=user, detail=f"{mask(number)}: {step}: {type(error).__name__}")
+    db.session.commit()
+    raise VerificationError(field, getattr(error, "user_message", None) or getattr(error, "message", ""))
+
+
+def _verified_elsewhere(user: User, number: str) -> bool:
+    return db.session.execute(
+        select(User.id).where(User.phone == number, User.phone_verified_at.is_not(None),
+                              User.id != user.id).limit(1)
+    ).first() is not None
+
+
+def _close(row: PhoneVerification, status: str) -> None:
+    row.status, row.finished_at = status, utcnow()
+
+
+def _cancel_at_vonage(row: PhoneVerification) -> None:
+    if _vonage() and row.request_id:
+        vonage_client.cancel_verification(current_app.config, row.request_id)
+
+
+def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVerification:
+    """Check the number and send a code; the same number again is a resend (tries are kept)."""
+    if user.phone and user.phone_verified_at is not None:
+        raise VerificationError("phone", "Your phone number is already verified. Change it in General settings.")
+    policy = fraud.policy(user.provider_id)
+    try:
+        number = phone_filter.check(raw_number, policy.rules)
+    except phone_filter.PhoneRefused as refusal:
+        _refuse(user, raw_number.strip()[:20], refusal.reason, refusal.message)
+    e164, region = phone_filter.e164(number), phone_filter.region_of(number)
+    reused = _verified_elsewhere(user, e164)
+    if reused and policy.reused_number == "refuse":
+        _refuse(user, e164, "verified by another account",
+                "This number cannot be used. Enter another number or contact support.")
+    ip = client_ip()
+    try:
+        sms_budget.ensure_allowed(user.id, ip, e164, region, policy.resend_cooldown)
+    except sms_budget.BudgetExceeded as exceeded:
+        _refuse(user, e164, f"budget: {exceeded.reason}", exceeded.message)
+    row = pending(user)
+    try:
+        if row is not None:
+            _cancel_at_vonage(row)
+    except vonage_client.VonageError as error:
+        _fault(user, e164, "cancel", error)
+    if row is None or row.number != e164:
+        for stale in db.session.execute(select(PhoneVerification).where(
+                PhoneVerification.user_id == user.id, PhoneVerification.status == "pending")).scalars():
+            _close(stale, "cancelled")
+        row = PhoneVerification(user_id=user.id, number=e164, country=region, attempts=0, sends=0)
+        db.session.add(row)
+    row.flagged, row.ip = reused, ip
+    row.return_to = return_to or row.return_to
+    _send(user, row, policy)
+    sms_budget.spend(user.id, ip, e164, region, policy.resend_cooldown)
+    event = "phone_verification_started" if row.sends == 1 else "phone_verification_resent"
+    log_auth(event, user=user, detail=f"{mask(e164)} by {'+'.join(policy.channels)}")
+    db.session.commit()
+    return row
+
+
+def _send(user: User, row: PhoneVerification, policy: fraud.Policy) -> None:
+    now = utcnow()
+    row.sent_at, row.sends = now, row.sends + 1
+    if _vonage():
+        try:
+            row.request_id = vonage_client.start_verification(
+                current_app.config, row.number, policy.brand, channels=policy.channels,
+                code_length=policy.code_length, channel_timeout=policy.code_validity)
+        except vonage_client.VonageError as error:
+            _fault(user, row.number, "start", error)
+        row.expires_at = now + timedelta(seconds=policy.code_validity * len(policy.channels))
+        return
+    row.expires_at = now + timedelta(seconds=policy.code_validity)
+    db.session.flush()  # the row id salts the code's hash
+    code = "".join(secrets.choice("0123456789") for _ in range(policy.code_length))
+    row.code_hash = _code_hash(row.id, code)
+    try:
+        send_sms(row.number, f"Your {policy.brand} verification code is {code}")
+    except DeliveryError as error:
+        _fault(user, row.number, "send", error)
+
+
+def check(user: User, code: str) -> PhoneVerification:
+    """Accept the code of the pending verification once; wrong tries count up to the limit."""
+    policy = fraud.policy(user.provider_id)
+    row = _latest_pending(user, lock=True)
+    if row is None:
+        raise VerificationError("code", "No code is waiting to be checked. Ask for a new code.")
+    if row.expires_at <= utcnow():
+        _close(row, "expired")
+        _refuse(user, row.number, "code expired", "This code has expired. Ask for a new code.", "code")
+    code = (code or "").strip()
+    if _vonage():
+        try:
+            accepted = vonage_client.check_code(current_app.config, row.request_id, code)
+        except vonage_client.VonageCodeRejected:
+            accepted = False
+        except vonage_client.VonageVerificationGone:
+            _close(row, "expired")
+            _refuse(user, row.number, "verification over at Vonage",
+                    vonage_client.VonageVerificationGone.user_message, "code")
+        except vonage_client.VonageError as error:
+            _fault(user, row.number, "check", error, field="code")
+    else:
+        accepted = hmac.compare_digest(row.code_hash or "", _code_hash(row.id, code))
+    if not accepted:
+        _wrong_code(user, row, policy)
+    return _verified(user, row, policy)
+
+
+def _wrong_code(user: User, row: PhoneVerification, policy: fraud.Policy):
+    row.attempts += 1
+    left = policy.max_attempts - row.attempts
+    if left > 0:
+        log_auth("phone_verification_failed", user=user, detail=f"{mask(row.number)}: wrong code, {left} left")
+        db.session.commit()
+        raise VerificationError("code", f"The code is not correct. {left} {'try' if left == 1 else 'tries'} left.")
+    _close(row, "failed")
+    try:
+        _cancel_at_vonage(row)
+    except vonage_client.VonageError as error:
+        log.warning("could not cancel a voided verification at Vonage: %r", error)
+    log_auth("phone_verification_voided", user=user, detail=f"{mask(row.number)}: too many wrong codes")
+    db.session.commit()
+    raise VerificationError("code", "Too many wrong codes. Ask for a new code.")
+
+
+def _verified(user: User, row: PhoneVerification, policy: fraud.Policy) -> PhoneVerification:
+    reused = _verified_elsewhere(user, row.number)
+    if reused and policy.reused_number == "refuse":
+        _close(row, "cancelled")
+        _refuse(user, row.number, "verified by another account",
+                "This number cannot be used. Enter another number or contact support.", "code")
+    _close(row, "verified")
+    row.flagged = reused
+    user.phone, user.phone_verified_at = row.number, row.finished_at
+    log_auth("phone_verified", user=user, detail=mask(row.number))
+    if reused:
+        log_auth("phone_verification_flagged", user=user,
+                 detail=f"{mask(row.number)} is verified by another account too")
+    db.session.commit()
+    return row
+
+
+def cancel(user: User) -> None:
+    """Drop the pending verification ("use another number")."""
+    row = pending(user)
+    if row is None:
+        return
+    _close(row, "cancelled")
+    try:
+        _cancel_at_vonage(row)
+    except vonage_client.VonageError as error:
+        log.warning("could not cancel a verification at Vonage: %r", error)
+    log_auth("phone_verification_cancelled", user=user, detail=mask(row.number))
+    db.session.commit()
+
+
+def change_phone(user: User, raw_number: str, current_password: str) -> bool:
+    """General settings: a new phone (or none) clears the verified state; needs the password."""
+    if not passwords.verify_password(user.password_hash, current_password or ""):
+        log_auth("phone_change_failed", user=user, detail="wrong current password")
+        db.session.commit()
+        raise VerificationError("current_password", "The current password is not correct.")
+    try:
+        new = phone_filter.e164(phone_filter.parse(raw_number)) if (raw_number or "").strip() else None
+    except phone_filter.PhoneRefused as refusal:
+        raise VerificationError("phone", refusal.message) from None
+    if new == user.phone:
+        return False
+    before = user.phone
+    user.phone, user.phone_verified_at = new, None
+    row = pending(user)
+    if row is not None:
+        _close(row, "cancelled")
+    log_auth("phone_changed", user=user, detail=f"{mask(before) or 'none'} -> {mask(new) or 'none'}")
+    db.session.commit()
+    return True
+
+
+def _erase(user_ids: list[int]) -> int:
+    result = db.session.execute(delete(PhoneVerification).where(PhoneVerification.user_id.in_(user_ids)))
+    db.session.flush()
+    return result.rowcount or 0
+
+
+register(PersonalData(
+    name="phone_verification",
+    fields={"number": "erased", "country": "erased", "ip": "erased", "request_id": "erased"},
+    erase=_erase,
+))

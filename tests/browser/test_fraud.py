@@ -1,0 +1,45 @@
+"""The fraud banner in a real browser: verify the phone through the loopback Vonage, then order."""
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.fraud_support import MOBILE_GB, make_catalog, orders, protect
+
+
+def test_banner_to_verified_phone_to_order(live_server, page, factories, vonage):
+    factories.client_user(email="buyer@example.com", password="client password 1")
+    tariff_id = make_catalog()["vps"]
+    protect()
+    server = live_server(**vonage.app_config())
+    page.goto(server.url + "/login")
+    page.get_by_label("Login").fill("buyer@example.com")
+    page.get_by_label("Password").fill("client password 1")
+    page.get_by_role("button", name="Log in").click()
+
+    page.goto(f"{server.url}/order/{tariff_id}")
+    expect(page.get_by_role("status")).to_contain_text("needs a verified phone number")
+    expect(page.get_by_role("button", name="Order")).to_have_count(0)
+    page.get_by_role("link", name="More information").click()
+    expect(page).to_have_url(re.compile(r"/verify-phone\?next=/order/\d+$"))
+
+    page.get_by_label("Phone number").fill("+44 7400 123456")
+    page.get_by_role("button", name="Send code").click()
+    code_field = page.get_by_label("Code", exact=True)
+    expect(code_field).to_be_visible()  # swapped in place by htmx
+    code_field.fill(vonage.code_for(MOBILE_GB))
+    page.get_by_role("button", name="Verify").click()
+    expect(page).to_have_url(f"{server.url}/order/{tariff_id}")
+    expect(page.get_by_text(f"Your phone number {MOBILE_GB} is verified.")).to_be_visible()
+    expect(page.get_by_role("link", name="More information")).to_have_count(0)
+
+    page.goto(server.url + "/settings/general")
+    phone_card = page.locator("#phone-settings")
+    expect(phone_card).to_contain_text(MOBILE_GB)
+    expect(phone_card.locator(".badge.ok")).to_have_text("verified")
+
+    page.goto(f"{server.url}/order/{tariff_id}")
+    page.get_by_role("button", name="Order").click()
+    expect(page).to_have_url(server.url + "/orders")
+    expect(page.get_by_text("VPS Start").first).to_be_visible()
+    assert len(orders()) == 1

@@ -1,0 +1,68 @@
+"""Sign-in in a real browser: register, land, log out, log in; staff and client areas."""
+
+import re
+
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import OutboxMessage
+
+
+def confirmation_path(email: str) -> str:
+    body = db.session.execute(
+        select(OutboxMessage.body).where(OutboxMessage.recipient == email)
+    ).scalars().first()
+    return re.search(r"http://127\.0\.0\.1:\d+(/register/confirm/\S+)", body).group(1)
+
+
+def test_register_land_logout_login(live_server, page):
+    server = live_server()
+    page.goto(server.url + "/register")
+    page.get_by_label("Email").fill("browser@example.com")
+    page.get_by_label("Name").fill("Browser Person")
+    page.get_by_label("Password", exact=True).fill("browser password 1")
+    page.get_by_label("Confirm password").fill("browser password 1")
+    page.get_by_role("button", name="Register").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+
+    page.goto(server.url + confirmation_path("browser@example.com"))
+    page.get_by_role("button", name="Confirm my account").click()
+    expect(page).to_have_url(server.url + "/home")
+    expect(page.get_by_role("heading", name="Welcome, Browser Person")).to_be_visible()
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(server.url + "/login")
+    page.get_by_label("Login").fill("browser@example.com")
+    page.get_by_label("Password").fill("browser password 1")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(server.url + "/home")
+
+
+def test_staff_reaches_admin_and_client_gets_403(live_server, page, factories):
+    factories.staff(login="chief", password="staff password 1", full_access=True)
+    factories.client_user(email="buyer@example.com", password="client password 1")
+    server = live_server()
+    for login, password in (("chief", "staff password 1"), ("buyer@example.com", "client password 1")):
+        page.goto(server.url + "/login")
+        page.get_by_label("Login").fill(login)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        response = page.goto(server.url + "/admin/")
+        if login == "chief":
+            assert response.status == 200
+            expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+        else:
+            assert response.status == 403
+            expect(page.get_by_text("You do not have access to this page.")).to_be_visible()
+        page.get_by_role("button", name="Log out").click()
+
+
+def test_page_loads_htmx_under_the_csp(live_server, page, factories):
+    """The vendored htmx runs: no CSP violation, and `htmx` exists on the page."""
+    violations = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    server = live_server()
+    page.goto(server.url + "/login")
+    assert page.evaluate("typeof htmx !== 'undefined' && htmx.version.startsWith('2.0.')")
+    assert violations == []

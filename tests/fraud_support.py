@@ -1,0 +1,58 @@
+"""Shared set-up of the fraud tests: a catalog with covered services, protection switched on."""
+
+import re
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuthEvent, Order, OutboxMessage, PhoneVerification, ProductType, Tariff
+from portal.services import settings
+
+MOBILE_GB = "+447400123456"
+MOBILE_GB_2 = "+447400123457"
+MOBILE_DE = "+4915123456789"
+LANDLINE_GB = "+442079460000"
+
+
+def make_catalog() -> dict:
+    """Virtual server (type covered), Dedicated server (one tariff covered), Hosting (free)."""
+    vps = ProductType(name="Virtual server", needs_phone_verification=True,
+                      tariffs=[Tariff(name="VPS Start", price=Decimal("5.00"))])
+    dedicated = ProductType(name="Dedicated server", tariffs=[
+        Tariff(name="Dedicated E3", price=Decimal("90.00"), needs_phone_verification=True),
+        Tariff(name="Dedicated Gold", price=Decimal("180.00"))])
+    hosting = ProductType(name="Hosting", tariffs=[Tariff(name="Hosting Lite", price=Decimal("3.00"))])
+    db.session.add_all([vps, dedicated, hosting])
+    db.session.commit()
+    return {"vps": vps.tariffs[0].id, "e3": dedicated.tariffs[0].id,
+            "gold": dedicated.tariffs[1].id, "hosting": hosting.tariffs[0].id}
+
+
+def protect(**values) -> None:
+    """Switch fraud protection on (and set any other fraud.* setting by its short name)."""
+    settings.update({f"fraud.{key}": value for key, value in {"enabled": True, **values}.items()})
+    db.session.commit()
+
+
+def code_from_outbox(number: str) -> str:
+    body = db.session.execute(select(OutboxMessage.body).where(OutboxMessage.recipient == number)
+                              .order_by(OutboxMessage.id.desc())).scalars().first()
+    return re.search(r"code is (\d+)", body).group(1)
+
+
+def outbox_count() -> int:
+    return len(db.session.execute(select(OutboxMessage.id)).all())
+
+
+def auth_events(event: str) -> list[AuthEvent]:
+    return list(db.session.execute(select(AuthEvent).where(AuthEvent.event == event)
+                                   .order_by(AuthEvent.id)).scalars())
+
+
+def orders() -> list[Order]:
+    return list(db.session.execute(select(Order)).scalars())
+
+
+def verifications() -> list[PhoneVerification]:
+    return list(db.session.execute(select(PhoneVerification).order_by(PhoneVerification.id)).scalars())

@@ -1,0 +1,94 @@
+"""The catalog, the order form's banner and the fraud check inside place_order."""
+
+import pytest
+
+from portal.extensions import db
+from portal.models import Tariff, User
+from portal.models.base import utcnow
+from portal.services import ordering
+from tests.fraud_support import MOBILE_GB, make_catalog, orders, protect
+
+
+@pytest.fixture
+def tariffs(app):
+    return make_catalog()
+
+
+def test_catalog_lists_types_and_tariffs_with_what_needs_verification(client_web, tariffs):
+    protect()
+    body = client_web.get("/order").get_data(as_text=True)
+    for name in ("Virtual server", "VPS Start", "Dedicated Gold", "Hosting Lite", "90.00"):
+        assert name in body
+    assert body.count("needs a verified phone number") == 2  # VPS Start (its type) and Dedicated E3
+
+
+def test_banner_replaces_the_order_button_on_a_covered_tariff(client_web, tariffs):
+    protect()
+    body = client_web.get(f"/order/{tariffs['vps']}").get_data(as_text=True)
+    assert 'class="banner"' in body and ">More information</a>" in body
+    assert f'href="/verify-phone?next=/order/{tariffs["vps"]}"' in body
+    assert 'value="Order"' not in body
+    free = client_web.get(f"/order/{tariffs['gold']}").get_data(as_text=True)
+    assert "More information" not in free and 'value="Order"' in free
+
+
+def test_forged_order_post_is_refused_and_nothing_is_stored(client_web, tariffs):
+    protect()
+    token_page = f"/order/{tariffs['hosting']}"  # a page that does show the Order form
+    for key in ("vps", "e3"):
+        response = client_web.post_form(f"/order/{tariffs[key]}", {}, page_url=token_page)
+        assert response.status_code == 403
+        assert "needs a verified phone number" in response.get_data(as_text=True)
+    assert orders() == []
+
+
+def test_free_tariff_orders_and_shows_on_the_orders_page(client_web, tariffs):
+    protect()
+    response = client_web.post_form(f"/order/{tariffs['hosting']}", {})
+    assert response.status_code == 302 and response.headers["Location"] == "/orders"
+    (order,) = orders()
+    assert order.status == "new" and str(order.price) == "3.00"
+    body = client_web.get("/orders").get_data(as_text=True)
+    assert f"#{order.id}" in body and "Hosting Lite" in body and "placed" in body
+
+
+def test_protection_off_lets_every_order_through(client_web, tariffs):
+    body = client_web.get(f"/order/{tariffs['vps']}").get_data(as_text=True)
+    assert "More information" not in body
+    assert client_web.post_form(f"/order/{tariffs['vps']}", {}).status_code == 302
+    assert len(orders()) == 1
+
+
+def test_verified_phone_lifts_the_banner_and_the_order_goes_through(client_web, client_user, tariffs):
+    protect()
+    user = db.session.get(User, client_user.id)
+    user.phone, user.phone_verified_at = MOBILE_GB, utcnow()
+    db.session.commit()
+    assert "More information" not in client_web.get(f"/order/{tariffs['vps']}").get_data(as_text=True)
+    assert client_web.post_form(f"/order/{tariffs['vps']}", {}).status_code == 302
+    assert len(orders()) == 1
+
+
+def test_place_order_refuses_with_a_stable_code_for_the_api(app, client_user, tariffs):
+    protect()
+    user, tariff = db.session.get(User, client_user.id), db.session.get(Tariff, tariffs["vps"])
+    with pytest.raises(ordering.OrderRefused) as refused:
+        ordering.place_order(user, tariff)
+    assert refused.value.code == "phone_verification_required"
+    assert ordering.place_order(user, db.session.get(Tariff, tariffs["hosting"])).id
+
+
+def test_unknown_tariff_is_404_and_staff_cannot_order(client_web, staff_user, app, tariffs):
+    assert client_web.get("/order/99999").status_code == 404
+    from tests.web import WebClient
+
+    staff = WebClient(app.test_client())
+    staff.login("boss", "staff password 1")
+    assert staff.get("/order").status_code == 403
+    assert staff.get("/verify-phone").status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_login(web, tariffs):
+    for path in ("/order", f"/order/{tariffs['vps']}", "/verify-phone", "/orders"):
+        response = web.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"]

@@ -1,0 +1,103 @@
+"""Staff's fraud protection page, and the phone number in General settings."""
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuditEvent, ProductType, Tariff, User
+from portal.models.base import utcnow
+from portal.services import settings
+from tests.fraud_support import (
+    MOBILE_DE,
+    MOBILE_GB,
+    auth_events,
+    code_from_outbox,
+    make_catalog,
+    protect,
+)
+from tests.web import WebClient
+
+PAGE = "/admin/fraud-protection"
+VALID = {"method": "sms_voice", "brand": "Acme", "code_length": "8", "code_validity": "600",
+         "max_attempts": "5", "resend_cooldown": "30", "countries": "gb, +49",
+         "pattern": r"^(44|49)", "reused_number": "flag", "enabled": "y", "mobile_only": "y"}
+
+
+def test_staff_save_settings_and_services_tree_with_audit(staff_web):
+    ids = make_catalog()
+    dedicated = db.session.execute(select(ProductType).where(ProductType.name == "Dedicated server")).scalar_one()
+    data = {**VALID, "product_types": [str(dedicated.id)], "tariffs": [str(ids["gold"])]}
+    response = staff_web.post_form(PAGE, data)
+    assert response.status_code == 302
+    assert settings.get("fraud.countries") == ["GB", "+49"] and settings.get("fraud.code_length") == 8
+    assert settings.get("fraud.method") == "sms_voice" and settings.get("fraud.enabled") is True
+    assert db.session.get(ProductType, dedicated.id).needs_phone_verification
+    assert not db.session.get(Tariff, ids["e3"]).needs_phone_verification  # unticked
+    assert db.session.get(Tariff, ids["gold"]).needs_phone_verification
+    assert not db.session.get(Tariff, ids["vps"]).product_type.needs_phone_verification
+    audits = {row.action: row.changes for row in db.session.execute(select(AuditEvent)).scalars()}
+    assert audits["fraud_settings_changed"]["fraud.code_length"] == [6, 8]
+    assert audits["fraud_services_changed"]["Virtual server"] == [True, False]
+    assert audits["fraud_services_changed"]["Dedicated server / Dedicated E3"] == [True, False]
+    body = staff_web.get(PAGE).get_data(as_text=True)
+    assert 'value="GB, +49"' in body and "Dedicated Gold" in body
+
+
+def test_bad_values_are_shown_next_to_the_field_and_kept(staff_web):
+    make_catalog()
+    data = {**VALID, "countries": "GB, Narnia", "pattern": "([", "code_length": "3"}
+    response = staff_web.post_form(PAGE, data)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Narnia is neither a country code" in body and "not a valid regular expression" in body
+    assert "Number must be between 4 and 10" in body and 'value="(["' in body
+    assert settings.get("fraud.enabled") is False
+
+
+def test_flagged_numbers_are_listed_for_staff(staff_web, app, factories):
+    make_catalog()
+    protect(reused_number="flag")
+    factories.client_user(email="first@example.com", phone=MOBILE_GB, phone_verified_at=utcnow())
+    factories.client_user(email="second@example.com")
+    second = WebClient(app.test_client())
+    second.login("second@example.com", "client password 1")
+    second.post_form("/verify-phone/send", {"phone": MOBILE_GB}, page_url="/verify-phone")
+    second.post_form("/verify-phone/check", {"code": code_from_outbox(MOBILE_GB)}, page_url="/verify-phone")
+    body = staff_web.get(PAGE).get_data(as_text=True)
+    assert "second@example.com" in body and MOBILE_GB in body
+
+
+def test_clients_and_limited_staff_may_not_open_the_page(client_web, app, factories):
+    assert client_web.get(PAGE).status_code == 403
+    factories.staff(login="clerk", password="staff password 1")
+    clerk = WebClient(app.test_client())
+    clerk.login("clerk", "staff password 1")
+    assert clerk.get(PAGE).status_code == 403
+
+
+def test_changing_the_phone_needs_the_password_and_clears_verified(client_web, client_user):
+    user = db.session.get(User, client_user.id)
+    user.phone, user.phone_verified_at = MOBILE_GB, utcnow()
+    db.session.commit()
+    page = client_web.get("/settings/general").get_data(as_text=True)
+    assert MOBILE_GB in page and "badge ok" in page and "Current password" in page
+    wrong = client_web.post_form("/settings/phone", {"phone": MOBILE_DE, "current_password": "nope"},
+                                 page_url="/settings/general")
+    body = wrong.get_data(as_text=True)
+    assert "The current password is not correct" in body and f'value="{MOBILE_DE}"' in body
+    assert db.session.get(User, client_user.id).phone == MOBILE_GB
+    assert len(auth_events("phone_change_failed")) == 1
+    ok = client_web.post_form("/settings/phone", {"phone": "+49 151 23456789",
+                                                  "current_password": "client password 1"},
+                              page_url="/settings/general")
+    assert ok.status_code == 302
+    user = db.session.get(User, client_user.id)
+    assert user.phone == MOBILE_DE and user.phone_verified_at is None
+    assert "not verified" in client_web.get("/settings/general").get_data(as_text=True)
+    assert MOBILE_DE not in auth_events("phone_changed")[0].detail
+
+
+def test_phone_change_with_htmx_swaps_the_card(client_web):
+    response = client_web.htmx("POST", "/settings/phone", page_url="/settings/general",
+                               data={"phone": "garbage", "current_password": "client password 1"})
+    body = response.get_data(as_text=True)
+    assert "<html" not in body and 'id="phone-settings"' in body and "international form" in body

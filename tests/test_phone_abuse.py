@@ -1,0 +1,153 @@
+"""SMS-pumping defences and the numbers' filter: budgets, cooldown, daily cap, reused numbers."""
+
+import pytest
+
+from portal.extensions import db
+from portal.models import User
+from portal.models.base import utcnow
+from portal.services.personal_data import registered
+from portal.services.phone_filter import PhoneRefused, PhoneRules, check, parse_countries
+from tests.fraud_support import (
+    LANDLINE_GB,
+    MOBILE_DE,
+    MOBILE_GB,
+    MOBILE_GB_2,
+    auth_events,
+    code_from_outbox,
+    outbox_count,
+    protect,
+    verifications,
+)
+from tests.web import WebClient
+
+PAGE = "/verify-phone"
+TOO_MANY = "Too many codes were requested"
+
+
+def send(web, number):
+    return web.post_form("/verify-phone/send", {"phone": number}, page_url=PAGE).get_data(as_text=True)
+
+
+@pytest.fixture
+def signed_in(make_app, factories):
+    """signed_in(**config) -> a function that signs a new client user in on that app."""
+    def build(**config):
+        app = make_app(**config)
+
+        def user():
+            login = factories.client_user().email
+            web = WebClient(app.test_client())
+            web.login(login, "client password 1")
+            return web
+        return user
+    return build
+
+
+def test_anonymous_visitors_never_trigger_a_message(web, app):
+    protect()
+    for url in ("/verify-phone/send", "/verify-phone/check", "/settings/phone"):
+        response = web.post_form(url, {"phone": MOBILE_GB, "code": "123456"}, page_url="/login")
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert outbox_count() == 0
+
+
+def test_resend_cooldown(client_web):
+    protect(resend_cooldown=60)
+    send(client_web, MOBILE_GB)
+    assert "Please wait" in send(client_web, MOBILE_GB) and outbox_count() == 1
+    assert auth_events("phone_verification_refused")[0].detail.endswith("budget: cooldown")
+
+
+@pytest.mark.parametrize("config, numbers, same_user", [
+    ({"FRAUD_SMS_PER_ACCOUNT": "2 per hour"}, [MOBILE_GB, MOBILE_GB_2, MOBILE_DE], True),
+    ({"FRAUD_SMS_PER_IP": "2 per hour"}, [MOBILE_GB, MOBILE_GB_2, MOBILE_DE], False),
+    ({"FRAUD_SMS_PER_NUMBER": "2 per hour"}, [MOBILE_GB, MOBILE_GB, MOBILE_GB], False),
+    ({"FRAUD_SMS_PER_COUNTRY": "2 per hour"}, [MOBILE_GB, MOBILE_GB_2, "+447400123458"], False),
+    ({"FRAUD_SMS_DAILY_CAP": "2 per day"}, [MOBILE_GB, MOBILE_DE, "+33612345678"], False),
+])
+def test_budgets_stop_the_third_message(signed_in, config, numbers, same_user):
+    protect(resend_cooldown=10)
+    user = signed_in(**config)
+    webs = [user()] * 3 if same_user else [user(), user(), user()]
+    for web, number in zip(webs[:2], numbers[:2], strict=True):
+        assert TOO_MANY not in send(web, number)
+    assert TOO_MANY in send(webs[2], numbers[2])
+    assert outbox_count() == 2 and len(verifications()) == 2
+
+
+def test_country_budget_is_per_country(signed_in):
+    protect()
+    user = signed_in(FRAUD_SMS_PER_COUNTRY="1 per hour")
+    send(user(), MOBILE_GB)
+    assert TOO_MANY in send(user(), MOBILE_GB_2)
+    assert TOO_MANY not in send(user(), MOBILE_DE)
+
+
+REFUSALS = [
+    ({"countries": ["DE"]}, MOBILE_GB, "Numbers from United Kingdom are not accepted", "country"),
+    ({"mobile_only": True}, LANDLINE_GB, "Only mobile numbers are accepted", "not_mobile"),
+    ({"pattern": "^49"}, MOBILE_GB, "This number is not accepted", "pattern"),
+    ({}, "07400 123456", "international form", "malformed"),
+    ({}, "+44 abc", "does not look like a phone number", "malformed"),
+    ({}, "+44 12", "does not exist", "invalid"),
+]
+
+
+@pytest.mark.parametrize("rules, number, message, reason", REFUSALS)
+def test_the_filter_refuses_with_its_reason(client_web, rules, number, message, reason):
+    protect(**rules)
+    body = send(client_web, number)
+    assert message in body and 'class="error"' in body
+    assert f'value="{number}"' in body  # what the customer typed stays in the field
+    assert outbox_count() == 0 and verifications() == []
+    (logged,) = auth_events("phone_verification_refused")
+    assert logged.detail.endswith(reason)
+
+
+def test_the_filter_accepts_by_region_or_calling_code_and_ignores_formatting():
+    rules = PhoneRules(countries=("+49", "GB"), mobile_only=True, pattern=r"^(44|49)\d+$")
+    assert check("+44 (7400) 123-456", rules).national_number == 7400123456
+    assert check("0049 151 23456789", rules).country_code == 49
+    with pytest.raises(PhoneRefused) as refused:
+        check("+33 6 12 34 56 78", rules)
+    assert refused.value.reason == "country"
+
+
+def test_countries_list_is_checked():
+    assert parse_countries("gb, +49;DE  gb") == ["GB", "+49", "DE"]
+    with pytest.raises(ValueError, match="XX"):
+        parse_countries("GB, XX")
+
+
+@pytest.mark.parametrize("policy", ["refuse", "flag"])
+def test_a_number_verified_by_another_account(client_web, factories, policy):
+    factories.client_user(email="first@example.com", phone=MOBILE_GB, phone_verified_at=utcnow())
+    protect(reused_number=policy)
+    body = send(client_web, MOBILE_GB)
+    if policy == "refuse":
+        assert "This number cannot be used" in body and outbox_count() == 0
+        return
+    client_web.post_form("/verify-phone/check", {"code": code_from_outbox(MOBILE_GB)}, page_url=PAGE)
+    (row,) = verifications()
+    assert row.status == "verified" and row.flagged
+    assert db.session.get(User, row.user_id).phone_verified_at is not None
+    assert len(auth_events("phone_verification_flagged")) == 1
+
+
+def test_code_checks_are_throttled_per_account(signed_in):
+    protect()
+    web = signed_in(RATELIMIT_PHONE_CODE_PER_ACCOUNT="2 per hour")()
+    send(web, MOBILE_GB)
+    statuses = [web.post_form("/verify-phone/check", {"code": "00000000"}, page_url=PAGE).status_code
+                for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_gdpr_erasure_finds_the_verifications(client_web, client_user):
+    protect()
+    send(client_web, MOBILE_GB)
+    (entry,) = [e for e in registered() if e.name == "phone_verification"]
+    assert {"number", "ip"} <= set(entry.fields)
+    assert entry.erase([client_user.id]) == 1
+    db.session.commit()
+    assert verifications() == []

@@ -1,0 +1,148 @@
+"""Phone verification through the console backend: the flow, code reuse, expiry, wrong tries."""
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from portal.extensions import db
+from portal.models import User
+from portal.models.base import utcnow
+from tests.fraud_support import (
+    MOBILE_GB,
+    MOBILE_GB_2,
+    auth_events,
+    code_from_outbox,
+    make_catalog,
+    orders,
+    protect,
+    verifications,
+)
+
+PAGE = "/verify-phone"
+
+
+@pytest.fixture
+def tariffs(app):
+    tariffs = make_catalog()
+    protect(resend_cooldown=10)
+    return tariffs
+
+
+def send(web, number=MOBILE_GB, next_url="", htmx=False):
+    data = {"phone": number, "next": next_url}
+    if htmx:
+        return web.htmx("POST", "/verify-phone/send", page_url=PAGE, data=data)
+    return web.post_form("/verify-phone/send", data, page_url=PAGE)
+
+
+def check(web, code, next_url="", htmx=False):
+    data = {"code": code, "next": next_url}
+    if htmx:
+        return web.htmx("POST", "/verify-phone/check", page_url=PAGE, data=data)
+    return web.post_form("/verify-phone/check", data, page_url=PAGE)
+
+
+def test_whole_flow_back_to_the_order_form_and_order(client_web, client_user, tariffs):
+    order_path = f"/order/{tariffs['vps']}"
+    response = send(client_web, "+44 7400 123456", next_url=order_path)
+    assert response.status_code == 302
+    page = client_web.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'name="code"' in page and MOBILE_GB in page and order_path in page
+    response = check(client_web, code_from_outbox(MOBILE_GB), next_url=order_path)
+    assert response.status_code == 302 and response.headers["Location"] == order_path
+    user = db.session.get(User, client_user.id)
+    assert user.phone == MOBILE_GB and user.phone_verified_at is not None
+    assert "More information" not in client_web.get(order_path).get_data(as_text=True)
+    assert client_web.post_form(order_path, {}).status_code == 302 and len(orders()) == 1
+    general = client_web.get("/settings/general").get_data(as_text=True)
+    assert MOBILE_GB in general and "verified" in general
+
+
+def test_steps_swap_in_place_with_htmx(client_web, tariffs):
+    response = send(client_web, htmx=True, next_url="/order/1")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body
+    assert 'id="verify-phone"' in body and 'name="code"' in body and 'value="Verify"' in body
+    response = check(client_web, code_from_outbox(MOBILE_GB), next_url="/order/1", htmx=True)
+    assert response.headers["HX-Redirect"] == "/order/1"
+
+
+def test_next_must_be_local(client_web, tariffs):
+    send(client_web, next_url="https://evil.example/order")
+    response = check(client_web, code_from_outbox(MOBILE_GB), next_url="//evil.example/")
+    assert response.headers["Location"] == "/order"
+
+
+def test_the_log_has_every_step_and_never_the_code(client_web, tariffs):
+    send(client_web)
+    code = code_from_outbox(MOBILE_GB)
+    check(client_web, "000000" if code != "000000" else "111111")
+    check(client_web, code)
+    names = ["phone_verification_started", "phone_verification_failed", "phone_verified"]
+    rows = [row for name in names for row in auth_events(name)]
+    assert len(rows) == 3
+    assert all(code not in (row.detail or "") and MOBILE_GB not in (row.detail or "") for row in rows)
+    assert all(row.ip == "127.0.0.1" for row in rows)
+    assert verifications()[0].code_hash and code not in verifications()[0].code_hash
+
+
+def test_a_code_works_once(client_web, tariffs):
+    send(client_web)
+    code = code_from_outbox(MOBILE_GB)
+    assert check(client_web, code).status_code == 302
+    body = check(client_web, code).get_data(as_text=True)
+    assert "No code is waiting to be checked" in body
+
+
+def test_an_expired_code_is_refused(client_web, tariffs):
+    send(client_web)
+    row = verifications()[0]
+    row.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    body = check(client_web, code_from_outbox(MOBILE_GB)).get_data(as_text=True)
+    assert "This code has expired" in body
+    assert db.session.get(User, row.user_id).phone_verified_at is None
+
+
+def test_wrong_tries_void_the_verification_and_a_resend_does_not_reset_them(client_web, tariffs):
+    protect(max_attempts=3, resend_cooldown=1)
+    send(client_web)
+    code = code_from_outbox(MOBILE_GB)
+    wrong = "999999" if code != "999999" else "888888"
+    assert "2 tries left" in check(client_web, wrong).get_data(as_text=True)
+    assert "1 try left" in check(client_web, wrong).get_data(as_text=True)
+    time.sleep(1.1)  # the one-second resend cooldown
+    send(client_web)  # a resend: the same row, a new code, the tries kept
+    assert len(verifications()) == 1 and verifications()[0].sends == 2
+    new_code = code_from_outbox(MOBILE_GB)
+    body = check(client_web, wrong if wrong != new_code else "777777").get_data(as_text=True)
+    assert "Too many wrong codes" in body
+    assert verifications()[0].status == "failed"
+    assert "No code is waiting" in check(client_web, new_code).get_data(as_text=True)
+    assert len(auth_events("phone_verification_voided")) == 1
+
+
+def test_another_number_starts_a_new_verification(client_web, tariffs):
+    send(client_web)
+    first_code = code_from_outbox(MOBILE_GB)
+    send(client_web, MOBILE_GB_2)
+    assert [v.status for v in verifications()] == ["cancelled", "pending"]
+    body = check(client_web, first_code).get_data(as_text=True)
+    if first_code != code_from_outbox(MOBILE_GB_2):
+        assert "not correct" in body
+
+
+def test_use_another_number_cancels(client_web, tariffs):
+    send(client_web)
+    response = client_web.post_form("/verify-phone/cancel", {"next": ""}, page_url=PAGE)
+    assert response.status_code == 302 and verifications()[0].status == "cancelled"
+    assert 'value="Send code"' in client_web.get(PAGE).get_data(as_text=True)
+
+
+def test_an_already_verified_user_changes_the_number_in_general_settings(client_web, client_user, tariffs):
+    user = db.session.get(User, client_user.id)
+    user.phone, user.phone_verified_at = MOBILE_GB, utcnow()
+    db.session.commit()
+    body = send(client_web, MOBILE_GB_2).get_data(as_text=True)
+    assert "already verified" in body and verifications() == []

@@ -1,0 +1,120 @@
+"""Phone verification through the real vonage SDK and the loopback Vonage server, faults included."""
+
+import time
+
+import pytest
+
+from portal.extensions import db
+from portal.models import User
+from tests.fraud_support import MOBILE_GB, auth_events, make_catalog, protect, verifications
+from tests.web import WebClient
+
+PAGE = "/verify-phone"
+
+
+@pytest.fixture
+def vweb(make_app, vonage, client_user):
+    """A signed-in client of an app whose SMS backend is the loopback Vonage."""
+    app = make_app(**vonage.app_config(), VONAGE_TIMEOUT=1)
+    web = WebClient(app.test_client())
+    web.login("client@example.com", "client password 1")
+    make_catalog()
+    protect(method="sms_voice", brand="Acme Hosting", code_length=8)
+    return web
+
+
+def send(web, number=MOBILE_GB):
+    return web.post_form("/verify-phone/send", {"phone": number, "next": "/order/1"}, page_url=PAGE)
+
+
+def check(web, code):
+    return web.post_form("/verify-phone/check", {"code": code, "next": "/order/1"}, page_url=PAGE)
+
+
+def test_code_from_vonage_verifies_the_number(vweb, vonage, client_user):
+    assert send(vweb).status_code == 302
+    (row,) = verifications()
+    assert row.request_id and row.code_hash is None  # the code never reaches us
+    started = vonage.verifications[row.request_id]
+    assert started.brand == "Acme Hosting" and started.code_length == 8
+    assert [step["channel"] for step in started.workflow] == ["sms", "voice"]
+    assert check(vweb, vonage.code_for(MOBILE_GB)).headers["Location"] == "/order/1"
+    assert db.session.get(User, client_user.id).phone == MOBILE_GB
+    assert vonage.verifications[row.request_id].status == "completed"
+
+
+def test_resend_cancels_the_running_request_and_keeps_the_tries(vweb, vonage):
+    protect(method="sms", resend_cooldown=1, max_attempts=3)
+    send(vweb)
+    check(vweb, "00000000")
+    first = verifications()[0].request_id
+    time.sleep(1.1)  # the one-second resend cooldown
+    assert send(vweb).status_code == 302
+    (row,) = verifications()
+    assert row.request_id != first and row.attempts == 1 and row.sends == 2
+    assert vonage.verifications[first].status == "cancelled"
+    assert check(vweb, vonage.code_for(MOBILE_GB)).status_code == 302
+
+
+def test_wrong_codes_void_at_our_limit(vweb, vonage):
+    protect(max_attempts=2)
+    send(vweb)
+    assert "1 try left" in check(vweb, "00000000").get_data(as_text=True)
+    assert "Too many wrong codes" in check(vweb, "00000001").get_data(as_text=True)
+    assert "No code is waiting" in check(vweb, vonage.code_for(MOBILE_GB)).get_data(as_text=True)
+
+
+def test_a_request_vonage_has_expired_asks_for_a_new_code(vweb, vonage):
+    send(vweb)
+    vonage.expire(verifications()[0].request_id)
+    body = check(vweb, vonage.code_for(MOBILE_GB)).get_data(as_text=True)
+    assert "no longer valid" in body and verifications()[0].status == "expired"
+
+
+FAULTS = {
+    401: "not available. Please contact support",
+    429: "Too many messages are being sent right now",
+    500: "not reachable right now",
+    503: "not reachable right now",
+}
+
+
+@pytest.mark.parametrize("status", sorted(FAULTS))
+def test_faults_on_send_show_a_message_keep_the_number_and_allow_a_retry(vweb, vonage, status):
+    vonage.fail_with(status)
+    response = send(vweb)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and FAULTS[status] in body
+    assert f'value="{MOBILE_GB}"' in body  # nothing the customer typed is lost
+    assert verifications() == []
+    assert [row.detail.split(": ")[1] for row in auth_events("phone_verification_error")] == ["start"]
+    vonage.reset()
+    assert send(vweb).status_code == 302 and verifications()[0].status == "pending"
+
+
+@pytest.mark.parametrize("fault", ["hang", "stop"])
+def test_vonage_not_answering_is_a_message_not_a_500(vweb, vonage, fault):
+    getattr(vonage, fault)()
+    response = send(vweb)
+    assert response.status_code == 200
+    assert "not reachable right now" in response.get_data(as_text=True)
+    vonage.reset()
+    vonage.start()
+    assert send(vweb).status_code == 302
+
+
+def test_a_fault_while_checking_counts_no_try_and_loses_nothing(vweb, vonage):
+    send(vweb)
+    code = vonage.code_for(MOBILE_GB)
+    vonage.fail_with(503, times=1)
+    body = check(vweb, code).get_data(as_text=True)
+    assert "not reachable right now" in body and 'name="code"' in body
+    assert verifications()[0].attempts == 0 and verifications()[0].status == "pending"
+    assert check(vweb, code).status_code == 302
+
+
+def test_credentials_refused_while_checking(vweb, vonage):
+    send(vweb)
+    vonage.fail_with(401)
+    body = check(vweb, vonage.code_for(MOBILE_GB)).get_data(as_text=True)
+    assert "contact support" in body and verifications()[0].status == "pending"
