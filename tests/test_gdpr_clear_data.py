@@ -13,11 +13,12 @@ from portal.models.compliance import ErasureJob
 from portal.services import consent, gdpr, personal_data
 from portal.services.events import log_audit
 from portal.services.mail import send_mail
-from tests.gdpr_support import install_clear_data, register, standard_documents
+from tests.fraud_support import code_from_outbox, protect
+from tests.gdpr_support import accept_all_required, install_clear_data, register, standard_documents
 from tests.web import WebClient
 
 CLIENT_IP, COLLEAGUE_IP = "203.0.113.77", "198.51.100.42"
-SECRETS = ["zelda", "quixote", "yorick", "vandersloot", "447700900123", "447700900456",
+SECRETS = ["zelda", "quixote", "yorick", "vandersloot", "447700900123", "447400123456",
            CLIENT_IP, COLLEAGUE_IP, "zeldabrowser"]
 
 
@@ -36,17 +37,22 @@ def zelda(app, factories):
     register(web, "zelda@example.com", "Zelda Quixote",
              {version: True for _document, version in docs.values()})
     owner = db.session.execute(select(User).where(User.email == "zelda@example.com")).scalar_one()
-    owner.phone = "+447700900123"
     colleague = factories.client_user(email="yorick@example.org", name="Yorick Vandersloot",
-                                      client=owner.client, phone="+447700900456")
+                                      client=owner.client, phone="+447700900123")
+    accept_all_required(colleague)
     db.session.add_all([Payment(client_id=owner.client_id, amount=Decimal("120.50"), reference="INV-1"),
                         Payment(client_id=owner.client_id, amount=Decimal("30.00"), reference="INV-2")])
     log_audit("user_changed", target=colleague, actor=owner,
               changes={"email": ["yorick.old@example.org", "yorick@example.org"]})
     db.session.commit()
-    send_mail("+447700900456", "", "code")  # an outbox row addressed by phone
+    send_mail("+447400123456", "", "code")  # an outbox row addressed by phone
     remembered = browser(app, COLLEAGUE_IP)
     remembered.login("yorick@example.org", "client password 1", remember=True)
+    protect()  # the owner verifies a phone number: a fraud-protection record with an IP
+    web.post_form("/verify-phone/send", {"phone": "+447400123456"}, page_url="/verify-phone")
+    web.post_form("/verify-phone/check", {"code": code_from_outbox("+447400123456")},
+                  page_url="/verify-phone")
+    assert db.session.get(User, owner.id).phone == "+447400123456"
     browser(app, COLLEAGUE_IP).post_form("/login", {"login": "yorick@example.org", "password": "wrong"})
     return {"client_id": owner.client_id, "web": web, "remembered": remembered,
             "user_ids": [owner.id, colleague.id]}
@@ -99,7 +105,7 @@ def test_clear_data_needs_its_function(web, factories):
 def test_preview_shows_what_is_erased_and_what_is_kept(staff_web, zelda):
     install_clear_data()
     page = staff_web.get(f"/admin/clients/{zelda['client_id']}/clear-data").get_data(as_text=True)
-    for text in ["Zelda Quixote", "yorick@example.org", "+447700900456", "auth_event",
+    for text in ["Zelda Quixote", "yorick@example.org", "+447700900123", "auth_event",
                  "unique random placeholders", "Art. 17(3)(b)", "2 payments totalling 150.50",
                  "Current password", "Client name", "Clear data"]:
         assert text in page, text
