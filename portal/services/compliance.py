@@ -107,20 +107,27 @@ def staff_2fa_answer() -> Answer:
     question = "Is two-factor sign-in enforced for staff?"
     try:
         second_factor = importlib.import_module("portal.services.second_factor")
+        auth_methods = importlib.import_module("portal.services.auth_methods")
         required = settings.get("security.staff_2fa_required")
-        has_factor = second_factor.has_second_factor
+        has_factor, kinds = second_factor.has_second_factor, second_factor.KINDS
+        offered = any(auth_methods.enabled(method) for method in kinds.values())
     except (ImportError, KeyError, AttributeError):
         return Answer(question, "unknown", "This portal has no staff 2FA enforcement yet "
                       "(the two-factor module is not installed).", None)
+    fix = next((e for e in ("admin.auth_methods_default", "admin.security_settings")
+                if e in current_app.view_functions), None)
     staff = db.session.execute(select(User).where(
         User.kind == UserKind.STAFF, User.is_active_account.is_(True),
         User.access_denied.is_(False))).scalars()
     lacking = sum(1 for user in staff if not has_factor(user))
     if not required:
         return Answer(question, "no", f"Staff 2FA is switched off; {lacking} staff members have "
-                      "no second factor.", "admin.security_settings")
+                      "no second factor.", fix)
+    if not offered:
+        return Answer(question, "no", "Staff 2FA is required, but neither TOTP nor SMS codes are "
+                      f"switched on, so nobody can enrol; {lacking} staff members have none.", fix)
     return Answer(question, "yes", f"Staff 2FA is enforced; {lacking} staff members have not "
-                  "enrolled yet and will have to at their next login.", "admin.security_settings")
+                  "enrolled yet and must do so right after their next login.", fix)
 
 
 def transfer_bases() -> list[tuple[ThirdParty, bool, str]]:
