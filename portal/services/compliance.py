@@ -152,9 +152,11 @@ def providers_answer() -> Answer:
     if missing:
         return Answer(question, "no", f"No transfer basis recorded for {', '.join(missing)}.",
                       "gdpr.compliance", details)
-    names = ", ".join(p.name for p, _ in on) or "none"
-    return Answer(question, "yes", f"Providers on: {names}; every basis is recorded.",
-                  "gdpr.compliance", details)
+    if not on:
+        return Answer(question, "yes", "No third-party provider is on: no personal data leaves the "
+                      "portal.", "gdpr.compliance", details)
+    return Answer(question, "yes", f"Providers on: {', '.join(p.name for p, _ in on)}; every basis "
+                  "is recorded.", "gdpr.compliance", details)
 
 
 def answers() -> list[Answer]:
