@@ -86,3 +86,10 @@ def test_summary_partial_shows_period_oldest_row_and_last_run(app):
     with app.test_request_context():
         html = render_template("gdpr/_auth_log_retention.html")
     assert "30 days" in html and f"oldest row kept: {oldest}" in html and "(1 rows)" in html
+
+
+def test_auth_log_page_shows_the_retention(staff_web):
+    add_events([timedelta(days=2)])
+    set_days(30)
+    page = staff_web.get("/admin/auth-log").get_data(as_text=True)
+    assert "Retention: 30 days" in page and "last purge: never" in page

@@ -1,5 +1,6 @@
 """One SQLAlchemy model set; a module per area."""
 
+from portal.models.access import AccessGroup, GroupFunction, UserFunction  # noqa: F401
 from portal.models.accounts import Client, PendingRegistration, Provider, User, UserKind
 from portal.models.audit import AuditEvent
 from portal.models.auth import AuthEvent, UserSession

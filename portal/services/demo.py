@@ -8,10 +8,18 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Expense, Order, Payment, ProductType, Tariff, User
+from portal.models.access import user_access_group
 from portal.models.base import utcnow
 from portal.services import consent, passwords
+from portal.services.access import seed_groups
 from portal.services.registration import create_client_user, default_provider
 from portal.services.staff import create_staff
+
+# Staff who work in one department: login -> (name, access group).
+DEPARTMENT_STAFF = {"finance": ("Demo finance officer", "Finance"),
+                    "support": ("Demo support engineer", "Technical support")}
+# More clients with a history, so lists, balances and reports have something to show.
+MORE_CLIENTS = ["Acme Hosting", "Blue Lake Studio", "Northwind Traders", "Orbit Labs", "Quartz Media"]
 
 CATALOG = {
     "Virtual server": [("VPS Start", "5.00"), ("VPS Pro", "20.00")],
@@ -45,6 +53,22 @@ def seed_demo() -> list[tuple[str, str]]:
         created.append(("colleague@example.com", password))
         _seed_billing(owner)
     _seed_catalog()
+    groups = seed_groups()
+    for login, (name, group_name) in DEPARTMENT_STAFF.items():
+        if _user(login) is None:
+            password = _new_password()
+            user = create_staff(login, f"{login}@example.com", name, password)
+            db.session.execute(user_access_group.insert().values(user_id=user.id, group_id=groups[group_name].id))
+            created.append((login, password))
+    for number, client_name in enumerate(MORE_CLIENTS, start=1):
+        email = f"client{number}@example.com"
+        if _user(email) is None:
+            password = _new_password()
+            owner = create_client_user(email, f"{client_name} owner",
+                                       password_hash=passwords.hash_password(password))
+            owner.client.name = client_name
+            created.append((email, password))
+            _seed_billing(owner, months=12, seed=number)
     _seed_consent()
     db.session.commit()
     return created
@@ -66,17 +90,19 @@ def _seed_catalog() -> None:
     db.session.flush()
 
 
-def _seed_billing(owner: User) -> None:
+def _seed_billing(owner: User, months: int = 6, seed: int = 0) -> None:
+    """A monthly order, payment and expense for `months` months; `seed` varies tariff and amount."""
     _seed_catalog()
-    tariff = db.session.execute(select(Tariff).order_by(Tariff.id)).scalars().first()
+    tariffs = db.session.execute(select(Tariff).order_by(Tariff.id)).scalars().all()
+    tariff = tariffs[seed % len(tariffs)]
     now = utcnow()
-    for months_ago in range(6):
+    for months_ago in range(months):
         when = now - timedelta(days=30 * months_ago)
         order = Order(client=owner.client, user=owner, tariff=tariff, status="active",
                       price=tariff.price, created_at=when)
         db.session.add(order)
-        db.session.add(Payment(client=owner.client, amount=Decimal("50.00"), method="card",
-                               reference=f"DEMO-{months_ago}", created_at=when))
+        db.session.add(Payment(client=owner.client, amount=Decimal(50 + 25 * seed), method="card",
+                               reference=f"DEMO-{seed}-{months_ago}", created_at=when))
         db.session.add(Expense(client=owner.client, order=order, amount=tariff.price,
                                description=f"{tariff.name}, monthly", created_at=when))
 
@@ -98,7 +124,8 @@ def _seed_consent() -> None:
             document = consent.create_document(title, required)
             consent.publish_version(document, text, utcnow() - timedelta(days=1))
     db.session.flush()
-    for login in ("owner@example.com", "colleague@example.com"):
+    demo_clients = [f"client{n}@example.com" for n in range(1, len(MORE_CLIENTS) + 1)]
+    for login in ["owner@example.com", "colleague@example.com", *demo_clients]:
         user = _user(login)
         if user is not None and consent.missing_required(user):
             for _document, version in consent.missing_required(user):

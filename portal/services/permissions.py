@@ -2,10 +2,13 @@
 
 from dataclasses import dataclass
 
-from flask import abort, current_app, request
+from flask import abort, current_app, g, has_request_context, request, url_for
 from flask_login import current_user
+from sqlalchemy import select, union
 
+from portal.extensions import db, htmx
 from portal.models import User
+from portal.models.access import GroupFunction, UserFunction, user_access_group
 
 
 @dataclass(frozen=True)
@@ -49,21 +52,94 @@ _REGISTRY = [
 FUNCTIONS: dict[str, Function] = {f.code: f for f in _REGISTRY}
 # Held by everyone of the area without being granted.
 BASELINE = {"staff": {"dashboard.view", "self.account"}, "client": {"client.home", "self.account"}}
+# What can be granted in each area: every function of the area but its baseline.
+GRANTABLE = {
+    area: [f.code for f in _REGISTRY if f.area == area and f.code not in BASELINE[area]]
+    for area in ("staff", "client")
+}
+
+
+def area_of(user: User) -> str:
+    return "staff" if user.is_staff else "client"
+
+
+def granted_codes(user: User) -> set[str]:
+    """What was granted to the user: own functions and (staff) their access groups' functions."""
+    own = select(UserFunction.code).where(UserFunction.user_id == user.id)
+    via_groups = (
+        select(GroupFunction.code)
+        .join(user_access_group, user_access_group.c.group_id == GroupFunction.group_id)
+        .where(user_access_group.c.user_id == user.id)
+    )
+    return set(db.session.execute(union(own, via_groups)).scalars())
+
+
+def assigned_functions(user: User) -> frozenset[str]:
+    """What the user's rights amount to, signed in or not: Full access (or, for a client, being
+    its owner) is every function of the area; otherwise the baseline plus what was granted."""
+    area = area_of(user)
+    if user.full_access if user.is_staff else user.is_client_owner:
+        held = set(GRANTABLE[area])
+    else:
+        held = granted_codes(user) & set(GRANTABLE[area])
+    return frozenset(held | BASELINE[area])
+
+
+def functions_of(user) -> frozenset[str]:
+    """Every function the user may use now (none once access is denied). Cached for the request."""
+    if not user.is_authenticated or not user.can_sign_in:
+        return frozenset()
+    if not has_request_context():
+        return assigned_functions(user)
+    cache = g.setdefault("_functions", {})
+    if user.id not in cache:
+        cache[user.id] = assigned_functions(user)
+    return cache[user.id]
+
+
+def forget(user: User) -> None:
+    """Drop the cached functions of `user` after their grants changed."""
+    if has_request_context():
+        g.get("_functions", {}).pop(user.id, None)
 
 
 def has_function(user: User, code: str) -> bool:
     """The single answer to "may this user use this function?"."""
-    function = FUNCTIONS[code]
-    if not user.is_authenticated or not user.can_sign_in:
-        return False
-    area = "staff" if user.is_staff else "client"
-    if function.area not in (area, "self"):
-        return False
-    if code in BASELINE[area]:
-        return True
-    if user.is_staff:
-        return user.full_access
-    return user.is_client_owner
+    FUNCTIONS[code]  # an unknown code is a programming error, never a silent "no"
+    return code in functions_of(user)
+
+
+def grantable_by(actor: User, area: str) -> list[str]:
+    """The functions of `area` that `actor` may hand out: only what they hold themselves
+    (staff with "Edit users' rights" hand out any client function)."""
+    if area == "client" and actor.is_staff:
+        return list(GRANTABLE["client"]) if has_function(actor, "users.rights") else []
+    held = functions_of(actor)
+    return [code for code in GRANTABLE[area] if code in held]
+
+
+class GrantRefused(Exception):
+    """An attempt to hand out functions the actor does not hold."""
+
+    def __init__(self, codes):
+        labels = ", ".join(FUNCTIONS[code].label if code in FUNCTIONS else code for code in sorted(codes))
+        self.message = f"You cannot grant what you do not hold: {labels}."
+        super().__init__(self.message)
+
+
+def check_grantable(actor: User, area: str, codes) -> None:
+    """Raise GrantRefused unless every code is one `actor` may hand out in `area`."""
+    refused = set(codes) - set(grantable_by(actor, area))
+    if refused:
+        raise GrantRefused(refused)
+
+
+def modules(area: str) -> dict[str, list[Function]]:
+    """The grantable functions of an area grouped by module, in registry order."""
+    grouped: dict[str, list[Function]] = {}
+    for code in GRANTABLE[area]:
+        grouped.setdefault(FUNCTIONS[code].module, []).append(FUNCTIONS[code])
+    return grouped
 
 
 def requires(code: str):
@@ -103,10 +179,11 @@ def guard(blueprint, area: str) -> None:
         if not current_user.is_authenticated:
             if request.blueprint == "api":
                 abort(401)
+            if htmx:
+                return "", 401, {"HX-Redirect": url_for(current_app.login_manager.login_view)}
             return current_app.login_manager.unauthorized()
         if area != "self" and current_user.is_staff != (area == "staff"):
             abort(403)
         if not has_function(current_user, code):
             abort(403)
         return None
-

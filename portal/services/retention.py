@@ -55,15 +55,18 @@ def purge_auth_log(dry_run: bool = False, batch_size: int = BATCH_SIZE) -> Purge
         rows = db.session.execute(select(func.count(AuthEvent.id)).where(old)).scalar_one()
         return PurgeResult(days, cutoff, rows, time.monotonic() - clock)
     rows = 0
-    while True:
-        batch = select(AuthEvent.id).where(old).order_by(AuthEvent.created_at).limit(batch_size)
+    while True:  # each batch a range of the created_at index, in its own transaction
+        bound = db.session.execute(
+            select(AuthEvent.created_at).where(old).order_by(AuthEvent.created_at)
+            .offset(batch_size - 1).limit(1)
+        ).scalar_one_or_none()
+        batch = AuthEvent.created_at <= bound if bound is not None else old
         deleted = db.session.execute(
-            delete(AuthEvent).where(AuthEvent.id.in_(batch.scalar_subquery()))
-            .execution_options(synchronize_session=False)
+            delete(AuthEvent).where(batch).execution_options(synchronize_session=False)
         ).rowcount
         db.session.commit()
         rows += deleted
-        if deleted < batch_size:
+        if bound is None:
             break
     db.session.add(PurgeRun(started_at=started, finished_at=utcnow(), cutoff=cutoff,
                             period_days=days, rows_deleted=rows))

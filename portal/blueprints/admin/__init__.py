@@ -7,4 +7,4 @@ from portal.services.permissions import guard
 bp = Blueprint("admin", __name__)
 guard(bp, "staff")
 
-from portal.blueprints.admin import routes  # noqa: E402,F401
+from portal.blueprints.admin import finance, logs, routes, staff, users  # noqa: E402,F401

@@ -7,4 +7,4 @@ from portal.services.permissions import guard
 bp = Blueprint("client", __name__)
 guard(bp, "client")
 
-from portal.blueprints.client import orders, routes  # noqa: E402,F401
+from portal.blueprints.client import finance, orders, routes, users  # noqa: E402,F401

@@ -1,0 +1,61 @@
+"""Clients, balances, payments, expenses, reports and orders: the pages finance staff work in."""
+
+from flask import abort, render_template
+
+from portal.blueprints.admin import bp
+from portal.blueprints.lists import list_args, render_list
+from portal.services import finance, rights
+from portal.services.permissions import requires
+
+
+@bp.route("/clients")
+@requires("clients.view")
+def clients():
+    page = finance.list_clients(**list_args())
+    return render_list("admin/clients.html", "admin/_clients.html", page=page)
+
+
+@bp.route("/clients/<int:client_id>")
+@requires("clients.view")
+def client_card(client_id):
+    client = finance.get_client(client_id) or abort(404)
+    return render_template(
+        "admin/client_card.html", client=client, balance=finance.balances([client.id])[client.id],
+        users=rights.list_client_users(client_id=client.id, size=20).rows,
+        payments=finance.list_payments(client_id=client.id, size=10).rows,
+        expenses=finance.list_expenses(client_id=client.id, size=10).rows,
+        orders=finance.list_orders(client_id=client.id, size=10).rows)
+
+
+@bp.route("/finance/balance")
+@requires("finance.balance")
+def finance_balance():
+    page = finance.list_clients(**list_args())
+    balances = finance.balances([client.id for client, _owner in page.rows])
+    return render_list("admin/balance.html", "admin/_balance.html", page=page, balances=balances)
+
+
+@bp.route("/finance/payments")
+@requires("finance.payments")
+def finance_payments():
+    return render_list("admin/payments.html", "admin/_payments.html",
+                       page=finance.list_payments(**list_args()))
+
+
+@bp.route("/finance/expenses")
+@requires("finance.expenses")
+def finance_expenses():
+    return render_list("admin/expenses.html", "admin/_expenses.html",
+                       page=finance.list_expenses(**list_args()))
+
+
+@bp.route("/finance/reports")
+@requires("finance.reports")
+def finance_reports():
+    return render_template("admin/reports.html", months=finance.monthly_report())
+
+
+@bp.route("/orders")
+@requires("orders.view")
+def orders():
+    return render_list("admin/orders.html", "admin/_orders.html", page=finance.list_orders(**list_args()))

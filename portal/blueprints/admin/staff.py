@@ -1,0 +1,135 @@
+"""Administrators, their Deny access toggle, and access groups."""
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from portal.blueprints.admin import bp
+from portal.blueprints.admin.forms import AdminForm, DenyAccessForm, GroupForm
+from portal.blueprints.lists import list_args, render_list
+from portal.extensions import db, htmx
+from portal.models.access import AccessGroup
+from portal.services import access
+from portal.services.permissions import grantable_by, modules, requires
+
+
+@bp.route("/administrators")
+@requires("admins.view")
+def administrators():
+    page = access.list_admins(**list_args())
+    return render_list("admin/administrators.html", "admin/_administrators.html",
+                       page=page, can_manage=access.can_manage)
+
+
+@bp.route("/administrators/<int:user_id>/deny-access", methods=["POST"])
+@requires("admins.manage")
+def deny_access(user_id):
+    target = access.get_admin(user_id) or abort(404)
+    form = DenyAccessForm()
+    if not form.validate_on_submit():
+        abort(400)
+    error, status = None, 200
+    try:
+        access.set_access_denied(current_user, target, bool(form.denied.data))
+        db.session.commit()
+    except access.AccessError as refused:
+        db.session.rollback()
+        error, status = refused.message, 422
+    if not htmx:
+        if error:
+            flash(error, "error")
+        return redirect(url_for("admin.administrators"))
+    return render_template("admin/_admin_row.html", admin=target, can_manage=access.can_manage,
+                           error=error), status
+
+
+def _admin_form(form: AdminForm):
+    form.groups.choices = [(g.id, g.name) for g in access.groups()]
+    return form
+
+
+def _admin_input(form: AdminForm) -> access.AdminInput:
+    return access.AdminInput(
+        login=form.login.data, email=form.email.data, name=form.name.data or "",
+        full_access=form.full_access.data, group_ids=form.groups.data or [],
+        functions=form.chosen_functions(grantable_by(current_user, "staff")))
+
+
+def _render_admin_form(form, target=None):
+    return render_template("admin/administrator_form.html", form=form, target=target,
+                           modules=modules("staff"), grantable=set(grantable_by(current_user, "staff")),
+                           groups=access.groups())
+
+
+def _put_error(form, error: access.AccessError, default_field: str = "login") -> None:
+    """Show a refused change next to the field it concerns (the form was validated already)."""
+    getattr(form, error.field or default_field).errors.append(error.message)
+
+
+@bp.route("/administrators/new", methods=["GET", "POST"])
+@requires("admins.manage")
+def new_administrator():
+    return _save_admin(None)
+
+
+@bp.route("/administrators/<int:user_id>", methods=["GET", "POST"])
+@requires("admins.manage")
+def edit_administrator(user_id):
+    return _save_admin(access.get_admin(user_id) or abort(404))
+
+
+def _save_admin(target):
+    form = _admin_form(AdminForm(data=None if target is None else {
+        "login": target.login, "email": target.email, "name": target.name,
+        "full_access": target.full_access, "groups": access.group_ids_of(target),
+        "functions": access.own_functions(target)}))
+    if form.validate_on_submit():
+        try:
+            if target is None:
+                access.create_admin(current_user, _admin_input(form))
+            else:
+                access.update_admin(current_user, target, _admin_input(form))
+            db.session.commit()
+        except access.AccessError as refused:
+            db.session.rollback()
+            _put_error(form, refused)
+        else:
+            flash(f"Administrator {form.login.data.strip()} saved.", "success")
+            return redirect(url_for("admin.administrators"))
+    return _render_admin_form(form, target)
+
+
+@bp.route("/access-permissions")
+@requires("admins.view")
+def access_permissions():
+    return render_template("admin/access_permissions.html", groups=access.groups(),
+                           members=access.member_counts(), modules=modules("staff"))
+
+
+@bp.route("/access-permissions/new", methods=["GET", "POST"])
+@requires("admins.manage")
+def new_group():
+    return _save_group(None)
+
+
+@bp.route("/access-permissions/<int:group_id>", methods=["GET", "POST"])
+@requires("admins.manage")
+def edit_group(group_id):
+    return _save_group(db.session.get(AccessGroup, group_id) or abort(404))
+
+
+def _save_group(group: AccessGroup | None):
+    form = GroupForm(data=None if group is None else {
+        "name": group.name, "description": group.description, "functions": sorted(group.codes)})
+    if form.validate_on_submit():
+        try:
+            access.save_group(current_user, group, form.name.data, form.description.data or "",
+                              form.chosen_functions(grantable_by(current_user, "staff")))
+            db.session.commit()
+        except access.AccessError as refused:
+            db.session.rollback()
+            _put_error(form, refused, "name")
+        else:
+            flash("Access group saved.", "success")
+            return redirect(url_for("admin.access_permissions"))
+    return render_template("admin/group_form.html", form=form, group=group, modules=modules("staff"),
+                           grantable=set(grantable_by(current_user, "staff")))

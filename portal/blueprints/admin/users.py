@@ -1,0 +1,46 @@
+"""Client users and their Rights, as staff see them."""
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from portal.blueprints.admin import bp
+from portal.blueprints.admin.forms import RightsForm
+from portal.blueprints.lists import list_args, render_list
+from portal.extensions import db, htmx
+from portal.services import rights
+from portal.services.access import AccessError
+from portal.services.permissions import grantable_by, requires
+
+
+@bp.route("/users")
+@requires("users.view")
+def users():
+    return render_list("admin/users.html", "admin/_users.html", page=rights.list_client_users(**list_args()))
+
+
+@bp.route("/users/<int:user_id>/rights", methods=["GET", "POST"])
+@requires("users.rights")
+def user_rights(user_id):
+    target = rights.client_user_for(current_user, user_id) or abort(404)
+    return edit_rights(target, "admin.user_rights", "admin/user_rights.html", "admin.users")
+
+
+def edit_rights(target, endpoint: str, page_template: str, back_endpoint: str):
+    """The Rights form of `target`, saved through the one rights service (both areas use it)."""
+    form = RightsForm(data={"rights": rights.rights_of(target)})
+    saved = False
+    if form.validate_on_submit():
+        try:
+            rights.set_rights(current_user, target, form.rights.data or [])
+            db.session.commit()
+            saved = True
+        except AccessError as refused:
+            db.session.rollback()
+            form.rights.errors.append(refused.message)
+    if saved and not htmx:
+        flash(f"Rights of {target.email} saved.", "success")
+        return redirect(url_for(back_endpoint))
+    status = 422 if form.errors else 200
+    context = {"form": form, "target": target, "action": url_for(endpoint, user_id=target.id),
+               "grantable": grantable_by(current_user, "client"), "saved": saved}
+    return render_template("admin/_rights.html" if htmx else page_template, **context), status

@@ -1,0 +1,25 @@
+"""Rendering list pages: the whole page, or only the results for htmx active search and paging."""
+
+from flask import render_template, request, url_for
+
+from portal.extensions import htmx
+from portal.services.listing import cursor_args
+
+
+def list_args(*names: str) -> dict:
+    """The search text, the named filters (stripped) and the page cursor from the query string."""
+    values = {name: request.args.get(name, "").strip()[:100] for name in ("q", *names)}
+    return {"search": values.pop("q"), **values, **cursor_args(request.args)}
+
+
+def page_url(**cursor) -> str:
+    """This list's URL with its search and filters kept and the page cursor replaced."""
+    kept = {k: v for k, v in request.args.items() if k not in ("before", "after")}
+    return url_for(request.endpoint, **request.view_args, **kept, **cursor)
+
+
+def render_list(page_template: str, results_template: str, **context):
+    """A full page, or just its results when htmx asks (but not when it restores history)."""
+    partial = htmx and not htmx.history_restore_request
+    return render_template(results_template if partial else page_template, results=results_template,
+                           q=request.args.get("q", ""), page_url=page_url, **context)

@@ -1,0 +1,23 @@
+"""Helpers of the access-control tests: staff holding chosen functions, signed in in their own browser."""
+
+from portal.extensions import db
+from portal.models.access import UserFunction
+from tests.web import WebClient
+
+PASSWORD = "staff password 1"
+
+
+def staff_with(factories, *codes, login=None, **fields):
+    """A staff member who holds exactly `codes` (as own functions) besides the baseline."""
+    user = factories.staff(login=login, password=PASSWORD, **fields)
+    db.session.add_all(UserFunction(user_id=user.id, code=code) for code in codes)
+    db.session.commit()
+    return user
+
+
+def browser(app, login=None, password=PASSWORD) -> WebClient:
+    """A separate browser (its own cookies), signed in when `login` is given."""
+    web = WebClient(app.test_client())
+    if login is not None:
+        web.login(login, password)
+    return web

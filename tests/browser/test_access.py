@@ -1,0 +1,88 @@
+"""In a real browser: Deny access toggled in place, a finance-only menu, Rights that change a user's menu."""
+
+import re
+
+from playwright.sync_api import expect
+
+from portal.extensions import db
+from portal.models import User
+from portal.models.access import user_access_group
+from portal.services.access import seed_groups
+from tests.access_helpers import PASSWORD
+
+CLIENT_PASSWORD = "client password 1"
+
+
+def sign_in(page, server, login, password):
+    page.goto(server.url + "/login")
+    page.get_by_label("Login").fill(login)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/(admin/|home)$"))
+
+
+def test_deny_access_toggles_inline_without_reload(live_server, page, factories):
+    server = live_server()
+    factories.staff(login="boss", password=PASSWORD, full_access=True)
+    target = factories.staff(login="leaver", password=PASSWORD)
+    sign_in(page, server, "boss", PASSWORD)
+    page.goto(server.url + "/admin/administrators")
+    page.evaluate("window.pageMarker = 'still here'")
+    row = page.locator(f"#admin-{target.id}")
+    expect(row).not_to_have_class(re.compile("denied"))
+    row.get_by_label("Deny access").check()
+    expect(row).to_have_class(re.compile("denied"))
+    expect(row.get_by_label("Deny access")).to_be_checked()
+    assert page.evaluate("window.pageMarker") == "still here"
+    db.session.expire_all()
+    assert db.session.get(User, target.id).access_denied is True
+    row.get_by_label("Deny access").uncheck()
+    expect(row).not_to_have_class(re.compile("denied"))
+    assert page.evaluate("window.pageMarker") == "still here"
+    db.session.expire_all()
+    assert db.session.get(User, target.id).access_denied is False
+
+
+def test_finance_only_admin_sees_finance_menu_not_administrators(live_server, page, factories):
+    server = live_server()
+    officer = factories.staff(login="officer", password=PASSWORD)
+    finance = seed_groups()["Finance"]
+    db.session.execute(user_access_group.insert().values(user_id=officer.id, group_id=finance.id))
+    db.session.commit()
+    sign_in(page, server, "officer", PASSWORD)
+    nav = page.get_by_role("navigation", name="Main")
+    for label in ("Balance", "Payments", "Expenses", "Reports"):
+        expect(nav.get_by_role("link", name=label, exact=True)).to_be_visible()
+    expect(nav.get_by_role("link", name="Administrators")).to_have_count(0)
+    expect(nav.get_by_role("link", name="Access permissions")).to_have_count(0)
+    nav.get_by_role("link", name="Reports", exact=True).click()
+    expect(page.get_by_role("heading", name="Reports")).to_be_visible()
+
+
+def test_owner_gives_a_user_a_right_and_their_menu_changes(live_server, page, browser_instance, factories):
+    server = live_server()
+    owner = factories.client_user(email="owner@example.com", password=CLIENT_PASSWORD)
+    factories.client_user(email="member@example.com", password=CLIENT_PASSWORD, client=owner.client)
+    if "fraud.catalog" in server.app.view_functions:
+        right, entry = "Order services", "Order"
+    else:
+        right, entry = "View finance", "Finance"
+    member_context = browser_instance.new_context()
+    member_page = member_context.new_page()
+    sign_in(member_page, server, "member@example.com", CLIENT_PASSWORD)
+    member_nav = member_page.get_by_role("navigation", name="Main")
+    expect(member_nav.get_by_role("link", name=entry, exact=True)).to_have_count(0)
+
+    sign_in(page, server, "owner@example.com", CLIENT_PASSWORD)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Users", exact=True).click()
+    page.get_by_role("row", name=re.compile("member@example.com")).get_by_role("link", name="Rights").click()
+    page.get_by_label(right).check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved")
+    expect(page.get_by_label(right)).to_be_checked()
+
+    member_page.reload()
+    expect(member_nav.get_by_role("link", name=entry, exact=True)).to_be_visible()
+    member_nav.get_by_role("link", name=entry, exact=True).click()
+    expect(member_page).to_have_url(re.compile(r"/(order|finance)$"))
+    member_context.close()

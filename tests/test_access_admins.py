@@ -1,0 +1,228 @@
+"""Administrators: Deny access inline, add and edit, and no escalation by form or forged POST."""
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuditEvent, User, UserSession
+from portal.models.access import AccessGroup, UserFunction
+from portal.services.access import seed_groups
+from portal.services.permissions import functions_of
+from tests.access_helpers import PASSWORD, browser, staff_with
+
+
+def audit(action):
+    return db.session.execute(select(AuditEvent).where(AuditEvent.action == action)).scalars().all()
+
+
+def deny(web, user, denied=True, htmx=True):
+    data = {"denied": "y"} if denied else {}
+    url = f"/admin/administrators/{user.id}/deny-access"
+    if htmx:
+        return web.htmx("POST", url, page_url="/admin/administrators", data=data)
+    return web.post_form(url, data, page_url="/admin/administrators")
+
+
+def test_deny_access_ends_every_session_on_the_next_request(app, staff_web, staff_user, factories):
+    victim = factories.staff(login="leaver", password=PASSWORD)
+    first, second = browser(app, "leaver"), browser(app, "leaver")
+    assert first.get("/admin/").status_code == 200 and second.get("/admin/").status_code == 200
+    response = deny(staff_web, victim)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body
+    assert f'id="admin-{victim.id}"' in body and 'class="denied"' in body and "checked" in body
+    for web in (first, second):
+        refused = web.get("/admin/")
+        assert refused.status_code == 302 and "/login" in refused.headers["Location"]
+    assert db.session.execute(select(UserSession).where(
+        UserSession.user_id == victim.id, UserSession.revoked_at.is_(None))).first() is None
+    event = audit("access_denied")[0]
+    assert event.actor_id == staff_user.id and event.target_id == victim.id
+    assert event.changes == {"access_denied": [False, True]} and event.ip == "127.0.0.1"
+    login = browser(app).post_form("/login", {"login": "leaver", "password": PASSWORD})
+    assert login.status_code == 200 and "Wrong login or password." in login.get_data(as_text=True)
+
+
+def test_restore_access(app, staff_web, factories):
+    victim = factories.staff(login="back", password=PASSWORD, access_denied=True)
+    response = deny(staff_web, victim, denied=False)
+    assert response.status_code == 200 and "checked" not in response.get_data(as_text=True)
+    assert db.session.get(User, victim.id).access_denied is False
+    assert audit("access_restored")[0].target_id == victim.id
+    browser(app, "back")
+
+
+def test_deny_without_htmx_redirects_to_the_list(staff_web, factories):
+    victim = factories.staff(login="plain")
+    response = deny(staff_web, victim, htmx=False)
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/administrators"
+    assert db.session.get(User, victim.id).access_denied is True
+
+
+def test_nobody_denies_themselves(staff_web, staff_user):
+    response = deny(staff_web, staff_user)
+    assert response.status_code == 422
+    assert "You cannot deny your own access." in response.get_data(as_text=True)
+    assert db.session.get(User, staff_user.id).access_denied is False
+    assert staff_web.get("/admin/").status_code == 200
+
+
+def test_only_full_access_denies_full_access(app, factories):
+    full = factories.staff(login="last", full_access=True)
+    staff_with(factories, "admins.view", "admins.manage", login="manager")
+    response = deny(browser(app, "manager"), full)
+    assert response.status_code == 422
+    assert "holds functions you do not hold" in response.get_data(as_text=True)
+    assert db.session.get(User, full.id).access_denied is False
+
+
+def test_one_full_access_admin_may_deny_another(app, staff_web, factories):
+    other = factories.staff(login="other", full_access=True)
+    assert deny(staff_web, other).status_code == 200
+    assert db.session.get(User, other.id).access_denied is True
+
+
+def test_the_last_full_access_admin_keeps_it(staff_web, staff_user):
+    response = staff_web.post_form(f"/admin/administrators/{staff_user.id}", {
+        "login": "boss", "email": staff_user.email, "name": "Boss"})
+    assert response.status_code == 200
+    assert "This is the last administrator with Full access." in response.get_data(as_text=True)
+    assert db.session.get(User, staff_user.id).full_access is True
+
+
+def test_list_is_searchable_with_htmx(staff_web, factories):
+    factories.staff(login="alice")
+    factories.staff(login="bob")
+    response = staff_web.get("/admin/administrators?q=ali", headers={"HX-Request": "true"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body and 'id="results"' in body
+    assert "alice" in body and "bob" not in body
+    assert "Deny access" in body
+
+
+def test_add_administrator_with_groups_and_functions(staff_web, staff_user):
+    groups = seed_groups()
+    db.session.commit()
+    response = staff_web.post_form("/admin/administrators/new", {
+        "login": "newbie", "email": "Newbie@Example.com", "name": "New Bie",
+        "groups": str(groups["Finance"].id), "functions": ["logs.audit"], "modules": ["Users"]},
+        page_url="/admin/administrators/new")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    user = db.session.execute(select(User).where(User.login == "newbie")).scalar_one()
+    assert user.is_staff and user.email == "newbie@example.com" and user.password_hash is None
+    assert not user.full_access
+    assert functions_of(user) == {"dashboard.view", "self.account", "logs.audit", "users.view",
+                                  "users.rights"} | groups["Finance"].codes
+    created = audit("admin_created")[0]
+    assert created.actor_id == staff_user.id and created.changes["groups"] == [None, ["Finance"]]
+
+
+def test_add_administrator_keeps_input_on_error(staff_web, factories):
+    factories.staff(login="taken")
+    response = staff_web.post_form("/admin/administrators/new", {
+        "login": "taken", "email": "fresh@example.com", "name": "Fresh"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "already exists" in body and 'value="fresh@example.com"' in body
+
+
+def test_edit_administrator_is_audited_with_before_and_after(staff_web, factories):
+    target = staff_with(factories, "clients.view", login="editme")
+    response = staff_web.post_form(f"/admin/administrators/{target.id}", {
+        "login": "editme", "email": target.email, "name": "Edited", "functions": ["orders.view"]})
+    assert response.status_code == 302
+    assert functions_of(db.session.get(User, target.id)) == {"dashboard.view", "self.account", "orders.view"}
+    changes = audit("admin_changed")[0].changes
+    assert changes["functions"] == [["clients.view"], ["orders.view"]]
+    assert changes["name"] == ["Editme", "Edited"]
+
+
+def test_form_offers_only_what_the_actor_holds(app, factories):
+    staff_with(factories, "admins.view", "admins.manage", "clients.view", login="limited")
+    web = browser(app, "limited")
+    body = web.get("/admin/administrators/new").get_data(as_text=True)
+    assert not _disabled(body, 'value="clients.view"')
+    assert _disabled(body, 'value="finance.payments"') and _disabled(body, 'value="admins.manage"') is False
+    assert _disabled(body, 'name="full_access"')
+
+
+def _disabled(body, attribute):
+    """Whether the <input> carrying `attribute` is disabled."""
+    at = body.index(attribute)
+    return "disabled" in body[body.rindex("<input", 0, at):body.index(">", at)]
+
+
+def test_escalation_by_forged_post_is_refused(app, factories):
+    limited = staff_with(factories, "admins.view", "admins.manage", "clients.view", login="limited")
+    web = browser(app, "limited")
+    attempts = [
+        {"functions": ["finance.payments"]},
+        {"functions": ["clients.view", "logs.audit"]},
+        {"full_access": "y"},
+        {"groups": str(seed_groups()["Finance"].id)},
+    ]
+    db.session.commit()
+    for number, extra in enumerate(attempts):
+        response = web.post_form("/admin/administrators/new", {
+            "login": f"pawn{number}", "email": f"pawn{number}@example.com", **extra},
+            page_url="/admin/administrators/new")
+        assert response.status_code == 200, extra
+        assert "You cannot grant what you do not hold" in response.get_data(as_text=True) or \
+            "Only an administrator with Full access can grant Full access." in response.get_data(as_text=True)
+    assert db.session.execute(select(User).where(User.login.like("pawn%"))).first() is None
+    # ...nor on themselves
+    response = web.post_form(f"/admin/administrators/{limited.id}", {
+        "login": "limited", "email": limited.email, "functions": ["clients.view", "logs.audit"]})
+    assert response.status_code == 200
+    assert functions_of(db.session.get(User, limited.id)) == {
+        "dashboard.view", "self.account", "admins.view", "admins.manage", "clients.view"}
+    # ...and a module expands only to what the actor holds
+    response = web.post_form("/admin/administrators/new", {
+        "login": "moduled", "email": "moduled@example.com", "modules": ["Clients", "Finance"]},
+        page_url="/admin/administrators/new")
+    assert response.status_code == 302
+    codes = db.session.execute(select(UserFunction.code).join(User, User.id == UserFunction.user_id)
+                               .where(User.login == "moduled")).scalars().all()
+    assert codes == ["clients.view"]
+
+
+def test_nobody_changes_someone_who_holds_more(app, factories):
+    staff_with(factories, "admins.view", "admins.manage", login="limited")
+    stronger = staff_with(factories, "admins.manage", "logs.audit", login="stronger")
+    full = factories.staff(login="fullone", full_access=True)
+    web = browser(app, "limited")
+    for target in (stronger, full):
+        response = web.post_form(f"/admin/administrators/{target.id}", {
+            "login": target.login, "email": "stolen@example.com"})
+        assert "You cannot change an administrator who holds functions you do not hold." in \
+            response.get_data(as_text=True)
+        assert deny(web, target).status_code == 422
+        assert db.session.get(User, target.id).email != "stolen@example.com"
+        assert db.session.get(User, target.id).access_denied is False
+
+
+def test_access_groups_page_and_editing(staff_web):
+    groups = seed_groups()
+    db.session.commit()
+    body = staff_web.get("/admin/access-permissions").get_data(as_text=True)
+    assert all(name in body for name in ("Finance", "Technical support", "Sales"))
+    response = staff_web.post_form("/admin/access-permissions/new", {
+        "name": "Auditors", "description": "Read the logs", "modules": ["Logs"]})
+    assert response.status_code == 302
+    auditors = db.session.execute(select(AccessGroup).where(AccessGroup.name == "Auditors")).scalar_one()
+    assert auditors.codes == {"logs.auth", "logs.audit"}
+    response = staff_web.post_form(f"/admin/access-permissions/{groups['Sales'].id}", {
+        "name": "Sales", "functions": ["clients.view"]})
+    assert response.status_code == 302
+    assert audit("group_changed")[0].changes["functions"] == [
+        ["clients.view", "finance.reports", "orders.view"], ["clients.view"]]
+
+
+def test_group_cannot_carry_more_than_the_actor_holds(app, factories):
+    staff_with(factories, "admins.view", "admins.manage", "logs.auth", login="limited")
+    finance = seed_groups()["Finance"]
+    db.session.commit()
+    web = browser(app, "limited")
+    response = web.post_form("/admin/access-permissions/new", {"name": "Sneaky", "functions": ["logs.audit"]})
+    assert "You cannot grant what you do not hold" in response.get_data(as_text=True)
+    response = web.post_form(f"/admin/access-permissions/{finance.id}", {"name": "Finance"})
+    assert "You cannot change a group" in response.get_data(as_text=True)
+    assert db.session.execute(select(AccessGroup).where(AccessGroup.name == "Sneaky")).first() is None

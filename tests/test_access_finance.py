@@ -1,0 +1,151 @@
+"""Finance pages, clients, orders, logs and the dashboard: real data, search, keyset pages, widgets by function."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+from portal.extensions import db
+from portal.models import AuthEvent, Expense, Order, Payment, Tariff
+from portal.models.base import utcnow
+from portal.services import demo, passwords
+from portal.services.events import log_audit
+from portal.services.signin import find_account
+from tests.access_helpers import browser, staff_with
+
+
+def billing(factories, name, paid, spent, when=None):
+    owner = factories.client_user(email=f"{name.lower()}@example.com", name=name)
+    owner.client.name = name
+    when = when or utcnow()
+    db.session.add(Payment(client_id=owner.client_id, amount=Decimal(paid), reference=f"REF-{name}",
+                           created_at=when))
+    db.session.add(Expense(client_id=owner.client_id, amount=Decimal(spent), description=f"{name} hosting",
+                           created_at=when))
+    db.session.commit()
+    return owner
+
+
+def test_balance_per_client(app, factories):
+    billing(factories, "Acme", "100.00", "30.50")
+    billing(factories, "Zenith", "10.00", "25.00")
+    web = browser(app, staff_with(factories, "finance.balance").login)
+    body = web.get("/admin/finance/balance").get_data(as_text=True)
+    assert re.search(r"Acme.*?100\.00.*?30\.50.*?69\.50", body, re.S)
+    assert re.search(r"Zenith.*?10\.00.*?25\.00.*?-15\.00", body, re.S)
+    fragment = web.get("/admin/finance/balance?q=zen", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Zenith" in fragment and "Acme" not in fragment and "<html" not in fragment
+
+
+def test_payments_search_treats_wildcards_literally(app, factories):
+    billing(factories, "Acme", "1.00", "1.00")
+    billing(factories, "Bolt", "2.00", "2.00")
+    web = browser(app, staff_with(factories, "finance.payments").login)
+    assert "REF-Bolt" in web.get("/admin/finance/payments?q=bolt").get_data(as_text=True)
+    body = web.get("/admin/finance/payments?q=%25").get_data(as_text=True)
+    assert "No payments found." in body
+
+
+def test_keyset_pages_walk_every_row_once(app, factories):
+    owner = factories.client_user(email="many@example.com")
+    db.session.add_all(Payment(client_id=owner.client_id, amount=Decimal(n), reference=f"P{n:03d}")
+                       for n in range(1, 121))
+    db.session.commit()
+    web = browser(app, staff_with(factories, "finance.payments").login)
+    seen, url = [], "/admin/finance/payments"
+    while url:
+        body = web.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+        seen += re.findall(r"<td>(P\d{3})</td>", body)
+        older = re.search(r'href="([^"]*before=\d+[^"]*)"', body)
+        url = older.group(1).replace("&amp;", "&") if older else None
+    assert seen == [f"P{n:03d}" for n in range(120, 0, -1)]
+    newer = re.search(r'href="([^"]*after=\d+[^"]*)"', web.get(
+        "/admin/finance/payments?before=71").get_data(as_text=True)).group(1).replace("&amp;", "&")
+    assert re.findall(r"<td>(P\d{3})</td>", web.get(newer).get_data(as_text=True))[0] == "P120"
+
+
+def test_reports_total_by_month(app, factories):
+    now = utcnow().replace(day=15)
+    billing(factories, "Acme", "100.00", "40.00", when=now)
+    billing(factories, "Bolt", "50.00", "5.00", when=now)
+    billing(factories, "Old", "7.00", "1.00", when=now - timedelta(days=62))
+    web = browser(app, staff_with(factories, "finance.reports").login)
+    body = re.sub(r">\s+<", "><", web.get("/admin/finance/reports").get_data(as_text=True))
+    assert re.search(now.strftime("%Y-%m") + r"</td><td>150\.00</td><td>45\.00</td><td>105\.00</td>", body)
+    assert "<td>7.00</td><td>1.00</td>" in body
+
+
+def test_clients_list_card_and_orders(app, factories):
+    owner = billing(factories, "Acme", "100.00", "30.00")
+    demo._seed_catalog()
+    tariff = db.session.query(Tariff).first()
+    db.session.add(Order(client_id=owner.client_id, user_id=owner.id, tariff_id=tariff.id, price=tariff.price,
+                         status="active"))
+    db.session.commit()
+    web = browser(app, staff_with(factories, "clients.view", "orders.view").login)
+    assert "acme@example.com" in web.get("/admin/clients?q=acme").get_data(as_text=True)
+    card = web.get(f"/admin/clients/{owner.client_id}").get_data(as_text=True)
+    assert "Acme" in card and tariff.name in card and 'id="client-actions"' in card
+    assert "Latest payments" not in card  # no finance.payments function
+    assert tariff.name in web.get("/admin/orders?q=active").get_data(as_text=True)
+    assert web.get("/admin/clients/999999").status_code == 404
+
+
+def test_client_finance_shows_only_its_own_client(app, factories):
+    billing(factories, "Acme", "100.00", "30.00")
+    billing(factories, "Rival", "999.00", "1.00")
+    web = browser(app, "acme@example.com", "client password 1")
+    body = web.get("/finance").get_data(as_text=True)
+    assert "REF-Acme" in body and "70.00" in body and "REF-Rival" not in body and "999.00" not in body
+
+
+def test_finance_only_admin_sees_finance_not_administrators(app, factories):
+    demo.seed_demo()
+    passwords.set_password(find_account("finance"), "staff password 1")
+    db.session.commit()
+    web = browser(app, "finance")
+    nav = web.get("/admin/").get_data(as_text=True).split("</nav>")[0]
+    assert all(f">{label}</a>" in nav for label in ("Balance", "Payments", "Expenses", "Reports", "Clients"))
+    assert ">Administrators</a>" not in nav and ">Audit log</a>" not in nav
+    assert web.get("/admin/administrators").status_code == 403
+    assert web.get("/admin/finance/reports").status_code == 200
+
+
+def test_dashboard_widgets_follow_functions(app, factories, staff_web, staff_user):
+    failed = AuthEvent(event="login_failed", login="ghost")
+    old = AuthEvent(event="login", login="boss", created_at=utcnow() - timedelta(days=20))
+    db.session.add_all([failed, old])
+    log_audit("settings_changed", actor=staff_user, changes={"x": [1, 2]})
+    db.session.commit()
+    body = staff_web.get("/admin/").get_data(as_text=True)
+    assert "<svg" in body and "<script" not in body.split("<main")[1]
+    table = body.split('class="legend"')[1]
+    assert re.search(r"Sign-ins</td>(<td>0</td>){13}<td>1</td>", table.replace("\n", ""))
+    assert re.search(r"Failures</td>(<td>0</td>){13}<td>1</td>", table.replace("\n", ""))
+    assert "Administrators signed in now" in body and "settings_changed" in body
+    assert "Failed sign-ins in the last 24 hours: 1" in body
+    bare = browser(app, staff_with(factories, login="bare").login).get("/admin/").get_data(as_text=True)
+    assert "<svg" not in bare and "Administrators signed in now" not in bare and "settings_changed" not in bare
+
+
+def test_audit_log_filters(app, factories, staff_user):
+    target = factories.staff(login="somebody")
+    log_audit("access_denied", target=target, actor=staff_user, changes={"access_denied": [False, True]})
+    log_audit("group_created", actor=staff_user, changes={"name": [None, "X"]})
+    db.session.commit()
+    web = browser(app, staff_with(factories, "logs.audit", login="auditor").login)
+    body = web.get("/admin/audit-log?action=access_denied", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "access_denied" in body and "group_created" not in body and "<html" not in body
+    assert "False → True" in body.replace("&#8594;", "→")
+    body = web.get(f"/admin/audit-log?target=user:{target.id}").get_data(as_text=True)
+    assert "access_denied" in body.split('id="results"')[1] and "group_created" not in body.split('id="results"')[1]
+
+
+def test_auth_log_search(app, factories):
+    db.session.add_all([AuthEvent(event="login_failed", login="mallory", ip="203.0.113.9"),
+                        AuthEvent(event="login", login="alice", ip="198.51.100.1")])
+    db.session.commit()
+    web = browser(app, staff_with(factories, "logs.auth", login="reader").login)
+    body = web.get("/admin/auth-log?q=203.0.113", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "mallory" in body and "alice" not in body
+    body = web.get("/admin/auth-log?event=login").get_data(as_text=True).split('id="results"')[1]
+    assert "alice" in body and "mallory" not in body

@@ -1,0 +1,197 @@
+"""The functions registry: every route names a function, and the guard answers exactly as it says."""
+
+import pytest
+from flask import url_for
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models.access import AccessGroup, UserFunction, user_access_group
+from portal.models.compliance import ErasureJob
+from portal.services import modules, permissions
+from portal.services.access import seed_groups
+from portal.services.permissions import BASELINE, FUNCTIONS, GRANTABLE, functions_of, has_function
+from tests.access_helpers import browser, staff_with
+
+AREA_OF_BLUEPRINT = {"admin": {"staff", "self"}, "client": {"client", "self"}}
+
+
+def test_every_route_names_a_function_or_is_public(app):
+    """Walks the whole url_map, so blueprints added later are covered too."""
+    unnamed, unknown, public_staff = [], [], []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        view = app.view_functions[rule.endpoint]
+        if not hasattr(view, "required_function"):
+            unnamed.append(rule.rule)
+            continue
+        code = view.required_function
+        blueprint = rule.endpoint.partition(".")[0]
+        if code is None:
+            if blueprint in AREA_OF_BLUEPRINT:
+                public_staff.append(rule.rule)
+        elif code not in FUNCTIONS:
+            unknown.append(rule.rule)
+        elif blueprint in AREA_OF_BLUEPRINT and FUNCTIONS[code].area not in AREA_OF_BLUEPRINT[blueprint]:
+            unknown.append(f"{rule.rule} names {code} of another area")
+    assert unnamed == [] and unknown == [] and public_staff == []
+
+
+def test_every_blueprint_with_routes_is_guarded(app):
+    guarded = {name for name, hooks in app.before_request_funcs.items() if name and any(
+        hook.__name__ == "_check_function" for hook in hooks)}
+    blueprints = {rule.endpoint.partition(".")[0] for rule in app.url_map.iter_rules()
+                  if "." in rule.endpoint and app.view_functions[rule.endpoint].required_function}
+    assert blueprints <= guarded
+
+
+def test_unknown_function_is_an_error():
+    with pytest.raises(KeyError):
+        permissions.requires("no.such.function")
+
+
+def test_rights_are_full_access_or_groups_and_own_functions(app, factories):
+    groups = seed_groups()
+    db.session.commit()
+    plain = staff_with(factories, "logs.audit")
+    db.session.execute(user_access_group.insert().values(
+        user_id=plain.id, group_id=groups["Finance"].id))
+    db.session.commit()
+    assert functions_of(plain) == BASELINE["staff"] | groups["Finance"].codes | {"logs.audit"}
+    full = factories.staff(full_access=True)
+    assert functions_of(full) == set(GRANTABLE["staff"]) | BASELINE["staff"]
+    assert not has_function(full, "client.order")
+    denied = factories.staff(full_access=True, access_denied=True)
+    assert functions_of(denied) == frozenset()
+
+
+def test_client_owner_holds_every_right_and_a_new_user_none(app, factories):
+    owner = factories.client_user()
+    user = factories.client_user(client=owner.client)
+    assert functions_of(owner) == set(GRANTABLE["client"]) | BASELINE["client"]
+    assert functions_of(user) == BASELINE["client"]
+    db.session.add(UserFunction(user_id=user.id, code="admins.manage"))  # a staff code never counts
+    db.session.commit()
+    assert not has_function(user, "admins.manage")
+
+
+def test_seeded_groups(app):
+    seed_groups()
+    seed_groups()
+    db.session.commit()
+    names = db.session.execute(select(AccessGroup.name).order_by(AccessGroup.name)).scalars().all()
+    assert names == ["Finance", "Sales", "Technical support"]
+
+
+# --- the matrix ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(app, factories):
+    """One of everything an admin URL can point at."""
+    owner = factories.client_user(email="owner@example.com")
+    member = factories.client_user(email="member@example.com", client=owner.client)
+    target = factories.staff(login="target")
+    group = seed_groups()["Sales"]
+    modules.install(modules.GDPR_CLEAR_DATA)  # else Clear data's routes answer 404
+    erased = factories.client_user(email="erased@example.com").client
+    job = ErasureJob(client_id=erased.id, requested_by_id=target.id, rows_changed={})
+    db.session.add(job)
+    db.session.commit()
+    return {"owner": owner, "member": member, "target": target, "group": group, "client": owner.client,
+            "job": job}
+
+
+def _url_values(app, rule, world) -> dict:
+    job = {"client_id": world["job"].client_id, "job_id": world["job"].id}
+    by_endpoint = {"admin.user_rights": {"user_id": world["member"].id},
+                   "gdpr.clear_data_progress": job, "gdpr.clear_data_step": job,
+                   "gdpr.change_module": {"action": "install"}}
+    by_name = {"user_id": world["target"].id, "client_id": world["client"].id,
+               "group_id": world["group"].id}
+    values = {}
+    for name in rule.arguments:
+        converter = rule._converters[name]
+        fallback = 1 if type(converter).__name__ in ("IntegerConverter", "NumberConverter") else "x"
+        values[name] = by_endpoint.get(rule.endpoint, {}).get(name, by_name.get(name, fallback))
+    return values
+
+
+def _staff_rules(app):
+    """Every route that names a staff function, whichever blueprint serves it."""
+    rules = []
+    for rule in app.url_map.iter_rules():
+        code = getattr(app.view_functions[rule.endpoint], "required_function", None)
+        if code in FUNCTIONS and FUNCTIONS[code].area == "staff":
+            rules.append(rule)
+    return rules
+
+
+def _check(response, allowed: bool, anonymous: bool, hx: bool, method: str, rule):
+    where = f"{method} {rule.rule} hx={hx}"
+    body = response.get_data(as_text=True)
+    if anonymous:
+        if hx:
+            assert response.status_code == 401 and "/login" in response.headers["HX-Redirect"], where
+        else:
+            assert response.status_code == 302 and "/login" in response.headers["Location"], where
+    elif allowed:
+        assert response.status_code not in (401, 403) and response.status_code < 500, where
+        if method == "GET":
+            assert response.status_code in (200, 302), where
+            if response.status_code == 302:
+                assert "/login" not in response.headers["Location"], where
+    else:
+        assert response.status_code == 403, where
+        assert ("<html" in body) != hx, where
+        assert 'data-status="403"' in body, where
+
+
+@pytest.mark.parametrize("hx", [False, True], ids=["page", "htmx"])
+def test_matrix_of_admin_routes(app, factories, world, hx):
+    """Each admin route and partial, by a holder of its function, a staff member without it,
+    a client user and an anonymous visitor: allowed or refused exactly as the registry says."""
+    client_web = browser(app, "owner@example.com", "client password 1")
+    anonymous = browser(app)
+    bare = staff_with(factories, login="bare")
+    bare_web = browser(app, "bare")
+    rules = _staff_rules(app)
+    assert len(rules) >= 15
+    holders = {}  # one signed-in holder per function, so the logins stay under the IP limit
+    for number, rule in enumerate(rules):
+        code = app.view_functions[rule.endpoint].required_function
+        if code in BASELINE["staff"]:
+            holder_web = bare_web
+        elif code in holders:
+            holder_web = holders[code]
+        else:
+            holder = staff_with(factories, code, login=f"holder{number}")
+            holder_web = holders[code] = browser(app, holder.login)
+        with app.test_request_context():
+            url = url_for(rule.endpoint, **_url_values(app, rule, world))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            people = [(holder_web, True, False), (bare_web, code in BASELINE["staff"], False),
+                      (client_web, False, False), (anonymous, False, True)]
+            for web, allowed, is_anonymous in people:
+                headers = {"HX-Request": "true"} if hx else {}
+                if method == "GET":
+                    response = web.get(url, headers=headers)
+                else:
+                    token = web.csrf_token("/login" if is_anonymous else "/settings/general")
+                    response = web.open(url, method=method, headers={**headers, "X-CSRFToken": token})
+                _check(response, allowed, is_anonymous, hx, method, rule)
+
+
+def test_client_area_refuses_what_the_user_may_not_use(app, world):
+    member = browser(app, "member@example.com", "client password 1")
+    owner = browser(app, "owner@example.com", "client password 1")
+    for url in ("/finance", "/users", f"/users/{world['owner'].id}/rights"):
+        assert member.get(url).status_code == 403
+        assert member.get(url, headers={"HX-Request": "true"}).status_code == 403
+        assert owner.get(url).status_code == 200
+    assert browser(app).get("/finance").status_code == 302
+
+
+def test_staff_cannot_use_the_client_area(app, staff_web):
+    assert staff_web.get("/finance").status_code == 403
+    assert staff_web.get("/home").status_code == 403

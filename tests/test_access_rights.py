@@ -1,0 +1,95 @@
+"""Client users' Rights: chosen by staff or by the client's owner; the menu and URLs follow them."""
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuditEvent, User
+from portal.services.permissions import functions_of
+from tests.access_helpers import browser, staff_with
+
+CLIENT_PASSWORD = "client password 1"
+
+
+def make_client(factories, owner_email, *members):
+    owner = factories.client_user(email=owner_email)
+    return owner, [factories.client_user(email=email, client=owner.client) for email in members]
+
+
+def test_owner_gives_a_user_the_right_to_see_finance(app, factories):
+    owner, (member,) = make_client(factories, "owner@example.com", "member@example.com")
+    member_web = browser(app, "member@example.com", CLIENT_PASSWORD)
+    home = member_web.get("/home").get_data(as_text=True)
+    assert 'href="/finance"' not in home and member_web.get("/finance").status_code == 403
+    owner_web = browser(app, "owner@example.com", CLIENT_PASSWORD)
+    assert "member@example.com" in owner_web.get("/users").get_data(as_text=True)
+    response = owner_web.htmx("POST", f"/users/{member.id}/rights", page_url=f"/users/{member.id}/rights",
+                              data={"rights": ["client.finance"]})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body and "Saved" in body
+    assert 'href="/finance"' in member_web.get("/home").get_data(as_text=True)
+    assert member_web.get("/finance").status_code == 200
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "rights_changed")).scalar_one()
+    assert event.actor_id == owner.id and event.changes == {"rights": [[], ["client.finance"]]}
+
+
+def test_new_user_starts_with_no_rights(factories):
+    _owner, (member,) = make_client(factories, "owner@example.com", "member@example.com")
+    assert functions_of(member) == {"client.home", "self.account"}
+
+
+def test_staff_with_the_function_choose_rights(app, factories):
+    _owner, (member,) = make_client(factories, "owner@example.com", "member@example.com")
+    staff_with(factories, "users.view", "users.rights", login="support")
+    web = browser(app, "support")
+    assert "member@example.com" in web.get("/admin/users?q=member").get_data(as_text=True)
+    response = web.post_form(f"/admin/users/{member.id}/rights", {"rights": ["client.order", "client.users"]})
+    assert response.status_code == 302
+    assert functions_of(db.session.get(User, member.id)) >= {"client.order", "client.users"}
+
+
+def test_user_with_users_right_cannot_grant_more_than_they_hold(app, factories):
+    _owner, (manager, other) = make_client(factories, "owner@example.com", "manager@example.com",
+                                           "other@example.com")
+    staff_with(factories, "users.rights", login="support")
+    browser(app, "support").post_form(f"/admin/users/{manager.id}/rights", {"rights": ["client.users"]})
+    web = browser(app, "manager@example.com", CLIENT_PASSWORD)
+    response = web.post_form(f"/users/{other.id}/rights", {"rights": ["client.finance"]})
+    assert response.status_code == 422
+    assert "You cannot grant what you do not hold: View finance." in response.get_data(as_text=True)
+    response = web.post_form(f"/users/{manager.id}/rights", {"rights": ["client.users", "client.finance"]},
+                             page_url="/users")
+    assert response.status_code == 422 and "You cannot change your own rights." in response.get_data(as_text=True)
+    assert functions_of(db.session.get(User, manager.id)) == {"client.home", "self.account", "client.users"}
+    assert functions_of(db.session.get(User, other.id)) == {"client.home", "self.account"}
+
+
+def test_owner_rights_are_not_editable(app, factories):
+    owner, _members = make_client(factories, "owner@example.com")
+    staff_with(factories, "users.rights", login="support")
+    response = browser(app, "support").post_form(f"/admin/users/{owner.id}/rights", {"rights": []},
+                                                 page_url="/admin/users")
+    assert response.status_code == 422 and "holds every right." in response.get_data(
+        as_text=True)
+    assert functions_of(owner) >= {"client.order", "client.finance"}
+
+
+def test_another_clients_ids_get_404(app, factories):
+    make_client(factories, "owner@example.com", "member@example.com")
+    _other_owner, (stranger,) = make_client(factories, "rival@example.com", "stranger@example.com")
+    web = browser(app, "owner@example.com", CLIENT_PASSWORD)
+    for method in ("GET", "POST"):
+        url = f"/users/{stranger.id}/rights"
+        response = web.get(url) if method == "GET" else web.post_form(
+            url, {"rights": ["client.order"]}, page_url="/users")
+        assert response.status_code == 404
+    assert "stranger@example.com" not in web.get("/users").get_data(as_text=True)
+    assert "stranger@example.com" not in web.get("/users?q=stranger").get_data(as_text=True)
+    assert functions_of(db.session.get(User, stranger.id)) == {"client.home", "self.account"}
+
+
+def test_staff_ids_are_not_client_users(app, factories):
+    admin = factories.staff(login="admin1")
+    staff_with(factories, "users.rights", login="support")
+    assert browser(app, "support").get(f"/admin/users/{admin.id}/rights").status_code == 404
+    make_client(factories, "owner@example.com")
+    assert browser(app, "owner@example.com", CLIENT_PASSWORD).get(f"/users/{admin.id}/rights").status_code == 404
