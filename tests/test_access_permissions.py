@@ -153,7 +153,7 @@ def test_matrix_of_admin_routes(app, factories, world, hx):
     a client user and an anonymous visitor: allowed or refused exactly as the registry says."""
     client_web = browser(app, "owner@example.com", "client password 1")
     anonymous = browser(app)
-    bare = staff_with(factories, login="bare")
+    staff_with(factories, login="bare")
     bare_web = browser(app, "bare")
     rules = _staff_rules(app)
     assert len(rules) >= 15

@@ -11,17 +11,14 @@ from portal.models import PendingRegistration, User
 from portal.models.base import utcnow
 from portal.models.compliance import ConsentDocument, ConsentRecord, ConsentVersion, PendingConsent
 from portal.services.client_ip import client_ip
+from portal.services.errors import DomainError
 from portal.services.events import log_audit
 
 ACCEPTED, DECLINED, WITHDRAWN = "accepted", "declined", "withdrawn"
 
 
-class ConsentError(Exception):
-    """A consent change that is not allowed; `message` is safe to show."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class ConsentError(DomainError):
+    """A consent change that is not allowed."""
 
 
 def documents() -> list[ConsentDocument]:

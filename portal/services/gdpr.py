@@ -11,6 +11,7 @@ from portal.models import Client, Payment, User
 from portal.models.base import utcnow
 from portal.models.compliance import ErasureJob
 from portal.services import erasure, passwords, sessions
+from portal.services.errors import DomainError
 from portal.services.events import log_audit, log_auth
 from portal.services.personal_data import PersonalData, registered
 
@@ -18,13 +19,12 @@ BATCH_USERS = 100  # users erased per transaction
 STEP_SECONDS = 1.0  # work done per progress request before answering
 
 
-class ClearRefused(Exception):
+class ClearRefused(DomainError):
     """The confirmation did not hold; `field` names the form field the message belongs to."""
 
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,11 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models.compliance import ErasureJob
 from portal.services import settings
+from portal.services.errors import DomainError
 
 
-class ModuleError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class ModuleError(DomainError):
+    """A module change that is refused."""
 
 
 @dataclass(frozen=True)

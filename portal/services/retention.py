@@ -54,20 +54,21 @@ def purge_auth_log(dry_run: bool = False, batch_size: int = BATCH_SIZE) -> Purge
     if dry_run:
         rows = db.session.execute(select(func.count(AuthEvent.id)).where(old)).scalar_one()
         return PurgeResult(days, cutoff, rows, time.monotonic() - clock)
-    rows = 0
-    while True:  # each batch a range of the created_at index, in its own transaction
+    rows, done = 0, None  # `done`: the bound of the last batch; the index scan starts past it
+    while True:  # each batch a range of the created_at index, in its own short transaction
+        todo = old if done is None else old & (AuthEvent.created_at > done)
         bound = db.session.execute(
-            select(AuthEvent.created_at).where(old).order_by(AuthEvent.created_at)
+            select(AuthEvent.created_at).where(todo).order_by(AuthEvent.created_at)
             .offset(batch_size - 1).limit(1)
         ).scalar_one_or_none()
-        batch = AuthEvent.created_at <= bound if bound is not None else old
-        deleted = db.session.execute(
+        batch = todo & (AuthEvent.created_at <= bound) if bound is not None else todo
+        rows += db.session.execute(
             delete(AuthEvent).where(batch).execution_options(synchronize_session=False)
         ).rowcount
         db.session.commit()
-        rows += deleted
         if bound is None:
             break
+        done = bound
     db.session.add(PurgeRun(started_at=started, finished_at=utcnow(), cutoff=cutoff,
                             period_days=days, rows_deleted=rows))
     db.session.commit()
