@@ -122,13 +122,6 @@ def step(job: ErasureJob, seconds: float = STEP_SECONDS) -> ErasureJob:
     return job
 
 
-def run_to_end(job: ErasureJob, batch_size: int = BATCH_USERS) -> ErasureJob:
-    """Run every remaining batch (the CLI, benchmarks, and tests that resume a job)."""
-    while job.finished_at is None:
-        run_batch(job, batch_size)
-    return job
-
-
 def _finish(job: ErasureJob) -> None:
     """Close the job and write the receipt: who, when, which client, rows per kind; no names."""
     counts = dict(job.rows_changed or {})
