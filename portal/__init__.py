@@ -6,7 +6,7 @@ import os
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate, oauth
+from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
 from portal.settings_loader import load_config
 
 
@@ -34,7 +34,6 @@ def create_app(test_config=None) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
     htmx.init_app(app)
-    oauth.init_app(app)
 
     from portal import cli, errors, web
     from portal.blueprints import register_blueprints

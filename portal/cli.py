@@ -1,5 +1,6 @@
 """Operator commands: `flask --app portal <command>`."""
 
+import os
 import sys
 
 import click
@@ -9,11 +10,13 @@ from portal.extensions import db
 from portal.services import demo
 from portal.services.events import log_audit
 from portal.services.staff import AccountExists, create_staff
+from portal.services.temp_keys import TempKeyRefused, issue_key
 
 
 def init_app(app) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_admin_command)
+    app.cli.add_command(temp_key_command)
     app.cli.add_command(purge_auth_log_command)
 
 
@@ -51,6 +54,22 @@ def create_admin_command(login, email, full_access, password_stdin):
               changes={"login": [None, user.login], "full_access": [None, full_access]})
     db.session.commit()
     click.echo(f"Administrator {login} created{' with Full access' if full_access else ''}.")
+
+
+@click.command("temp-key")
+@click.argument("login")
+@click.option("--ttl", "minutes", type=int, default=None, help="Minutes the key stays valid (default 15).")
+def temp_key_command(login, minutes):
+    """Print a one-time sign-in URL for LOGIN (root only)."""
+    if os.geteuid() != 0:
+        raise click.ClickException("Only root can issue temporary keys (run it with sudo).")
+    minutes = minutes or current_app.config["TEMP_KEY_MINUTES"]
+    try:
+        user, url = issue_key(login, minutes)
+    except TempKeyRefused as refusal:
+        raise click.ClickException(refusal.message) from refusal
+    click.echo(f"One-time sign-in URL for {user.login}, valid {minutes} minutes:")
+    click.echo(url)
 
 
 @click.command("purge-auth-log")

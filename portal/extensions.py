@@ -1,6 +1,5 @@
 """Flask extensions, created unbound and initialised in create_app."""
 
-from authlib.integrations.flask_client import OAuth
 from flask_htmx import HTMX
 from flask_limiter import Limiter
 from flask_login import LoginManager
@@ -26,7 +25,6 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(key_func=client_ip)
 htmx = HTMX()
-oauth = OAuth()
 
 
 @event.listens_for(Engine, "connect")

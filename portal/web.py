@@ -2,6 +2,7 @@
 
 from flask import request
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from portal.menus import ADMIN_MENU, CLIENT_MENU, menu
 from portal.services import gates
@@ -23,7 +24,15 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+class DatabaseId(IntegerConverter):
+    """`<int:...>` in every URL: only ids a database integer column holds (else 404, never a 500)."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+        super().__init__(url_map, fixed_digits, min, max, signed)
+
+
 def init_app(app) -> None:
+    app.url_map.converters["int"] = DatabaseId  # before any blueprint adds its rules
     app.before_request(gates.enforce_gates)
     app.after_request(security_headers)
 

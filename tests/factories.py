@@ -1,7 +1,11 @@
 """Test data made through the portal's own services, committed to the real database."""
 
+from sqlalchemy import select
+
 from portal.extensions import db
+from portal.models import Setting
 from portal.services import passwords
+from portal.services.auth_methods import STAFF_2FA_REQUIRED
 from portal.services.registration import create_client_user
 from portal.services.staff import create_staff
 
@@ -26,11 +30,25 @@ class Factories:
         return user
 
     def staff(self, login: str | None = None, password: str = "staff password 1",
-              full_access: bool = False, **fields):
+              full_access: bool = False, staff_2fa: bool = False, **fields):
+        """A staff member; unless `staff_2fa`, the provider stops requiring staff 2FA so that
+        tests of other areas sign staff in with a password alone."""
         login = login or f"staff{self._next()}"
         user = create_staff(login, f"{login}@staff.example.com", login.title(), password,
                             full_access=full_access)
         for key, value in fields.items():
             setattr(user, key, value)
+        if not staff_2fa:
+            self.set_setting(STAFF_2FA_REQUIRED, False, user.provider_id)
         db.session.commit()
         return user
+
+    def set_setting(self, key: str, value, provider_id: int) -> None:
+        """Store a run-time setting directly (test data, not an audited change)."""
+        row = db.session.execute(select(Setting).where(
+            Setting.provider_id == provider_id, Setting.key == key)).scalar_one_or_none()
+        if row is None:
+            db.session.add(Setting(provider_id=provider_id, key=key, value=value))
+        else:
+            row.value = value
+        db.session.commit()

@@ -7,7 +7,8 @@ from decimal import Decimal
 from portal.extensions import db
 from portal.models import AuthEvent, Expense, Order, Payment, Tariff
 from portal.models.base import utcnow
-from portal.services import demo, passwords
+from portal.services import demo, passwords, settings
+from portal.services.auth_methods import STAFF_2FA_REQUIRED
 from portal.services.events import log_audit
 from portal.services.signin import find_account
 from tests.access_helpers import browser, staff_with
@@ -101,6 +102,7 @@ def test_client_finance_shows_only_its_own_client(app, factories):
 def test_finance_only_admin_sees_finance_not_administrators(app, factories):
     demo.seed_demo()
     passwords.set_password(find_account("finance"), "staff password 1")
+    settings.update({STAFF_2FA_REQUIRED: False})  # the enrolment gate is tested elsewhere
     db.session.commit()
     web = browser(app, "finance")
     nav = web.get("/admin/").get_data(as_text=True).split("</nav>")[0]

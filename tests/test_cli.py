@@ -37,4 +37,6 @@ def test_seed_demo_is_idempotent_and_prints_working_logins(runner, web):
     assert second.exit_code == 0 and "password:" not in second.output
     assert db.session.execute(select(db.func.count(User.id))).scalar() == count
     web.login("admin", logins["admin"])
-    assert web.get("/admin/").status_code == 200
+    landing = web.get("/admin/")  # staff without a second factor enrol first
+    assert landing.status_code == 302 and landing.headers["Location"] == "/settings/security"
+    assert "Set up an authenticator app" in web.get("/settings/security").get_data(as_text=True)

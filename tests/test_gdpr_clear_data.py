@@ -10,11 +10,13 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import AuditEvent, AuthEvent, Client, Payment, User
 from portal.models.compliance import ErasureJob
-from portal.services import consent, gdpr, personal_data
+from portal.services import api_tokens, consent, gdpr, personal_data
 from portal.services.events import log_audit
 from portal.services.mail import send_mail
 from tests.fraud_support import code_from_outbox, protect
 from tests.gdpr_support import accept_all_required, install_clear_data, register, standard_documents
+from tests.methods_helpers import enrol_totp
+from tests.test_methods_oauth import oauth_login, sub_name, switch_on
 from tests.web import WebClient
 
 CLIENT_IP, COLLEAGUE_IP = "203.0.113.77", "198.51.100.42"
@@ -54,7 +56,13 @@ def zelda(app, factories):
                   page_url="/verify-phone")
     assert db.session.get(User, owner.id).phone == "+447400123456"
     browser(app, COLLEAGUE_IP).post_form("/login", {"login": "yorick@example.org", "password": "wrong"})
-    return {"client_id": owner.client_id, "web": web, "remembered": remembered,
+    enrol_totp(web, "new password 12")  # a TOTP secret and recovery codes
+    _row, token = api_tokens.create_token(db.session.get(User, owner.id), "zelda's script", 30,
+                                          ["self.account"])
+    db.session.commit()
+    fresh = WebClient(app.test_client())
+    assert fresh.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    return {"client_id": owner.client_id, "web": web, "remembered": remembered, "token": token,
             "user_ids": [owner.id, colleague.id]}
 
 
@@ -144,6 +152,8 @@ def test_clear_data_leaves_no_trace_keeps_payments_and_shuts_every_door(app, sta
     assert cookie is not None
     remember_only.client.set_cookie("portal_remember", cookie.value)
     assert remember_only.get("/home").status_code == 302
+    api = WebClient(app.test_client())
+    assert api.get("/api/v1/whoami", headers={"Authorization": f"Bearer {zelda['token']}"}).status_code == 401
     for login in ("zelda@example.com", "yorick@example.org"):
         refused = WebClient(app.test_client()).post_form(
             "/login", {"login": login, "password": "client password 1"})
@@ -243,3 +253,27 @@ def test_clear_data_button_partial_follows_the_module(app, staff_user, factories
     assert "Clear data" not in button()
     install_clear_data()
     assert f'href="/admin/clients/{client.id}/clear-data"' in button()
+
+
+def test_google_sign_up_asks_for_consent_and_cannot_bring_a_cleared_account_back(
+        make_app, oidc, staff_web):
+    standard_documents()
+    install_clear_data()
+    google = make_app(**oidc.app_config("google"))
+    switch_on()
+    sub = sub_name()
+    oidc.add_user(sub, email=f"{sub}@gmail.test", name="Gina Google")
+    web = WebClient(google.test_client())
+    assert oauth_login(web, oidc, "google", sub).headers["Location"] == "/home"
+    assert web.get("/home").headers["Location"].endswith("/consent/accept")  # the same consents
+    first = db.session.execute(select(User).where(User.email == f"{sub}@gmail.test")).scalar_one()
+    web.post_form("/consent/accept", {"version": [str(v.id) for _d, v in consent.current_versions()]})
+    assert web.get("/home").status_code == 200
+
+    clear(staff_web, first.client_id)
+    assert web.get("/home").status_code == 302
+    again = WebClient(google.test_client())
+    assert oauth_login(again, oidc, "google", sub).status_code == 302
+    user = db.session.execute(select(User).where(User.email == f"{sub}@gmail.test")).scalar_one()
+    assert user.id != first.id and user.client_id != first.client_id
+    assert db.session.get(User, first.id).name == "Erased user"

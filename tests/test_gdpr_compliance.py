@@ -1,6 +1,5 @@
 """The compliance page: four live answers, each pointing at what fixes it."""
 
-import importlib.util
 from datetime import timedelta
 
 from portal.extensions import db
@@ -36,11 +35,19 @@ def test_answers_turn_yes_when_the_checks_hold(staff_web, factories):
     assert "the purge last ran" in page and "(1 rows deleted)" in page
 
 
-def test_staff_2fa_answer_says_unknown_without_the_two_factor_module(staff_web):
-    assert importlib.util.find_spec("portal.services.second_factor") is None
+def test_staff_2fa_answer_follows_the_switch_and_the_methods(staff_web, factories):
+    factories.staff(login="second")
+    answer = compliance.staff_2fa_answer()  # the factories switch the requirement off
+    assert answer.status == "no" and "switched off; 2 staff members have no second factor" in answer.summary
+    settings.update({"security.staff_2fa_required": True})
+    db.session.commit()
     answer = compliance.staff_2fa_answer()
-    assert answer.status == "unknown" and "not installed" in answer.summary
-    assert "unknown" in staff_web.get("/admin/compliance").get_data(as_text=True)
+    assert answer.status == "yes" and "2 staff members have not enrolled yet" in answer.summary
+    settings.update({"methods.totp": False, "methods.sms_2fa": False})
+    db.session.commit()
+    answer = compliance.staff_2fa_answer()
+    assert answer.status == "no" and "nobody can enrol" in answer.summary
+    assert answer.fix_endpoint == "admin.auth_methods_default"
 
 
 def test_transfer_basis_recorded_per_enabled_provider(make_app, factories):

@@ -15,6 +15,15 @@ from portal.models.compliance import (  # noqa: F401
 )
 from portal.models.fraud import PhoneVerification
 from portal.models.messaging import OutboxMessage
+from portal.models.methods import (  # noqa: F401
+    ApiToken,
+    KeycloakRoleMapping,
+    OAuthLink,
+    RecoveryCode,
+    SecondFactor,
+    SignInCode,
+    TempKey,
+)
 from portal.models.settings import Setting
 
 __all__ = [

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from portal.extensions import db, login_manager
 from portal.models import User, UserSession
 from portal.models.base import utcnow
+from portal.services.api_tokens import revoke_all_tokens
 from portal.services.client_ip import client_ip
 from portal.services.tokens import digest, new_token
 
@@ -109,8 +110,8 @@ def end_session_of(user: User, session_id: int) -> bool:
 
 
 def revoke_everything(user: User) -> int:
-    """Shut every door of `user` at once: sessions, remember cookies and (once they exist) API tokens."""
-    return revoke_user_sessions(user)
+    """Shut every door of `user` at once: sessions, remember cookies and API tokens."""
+    return revoke_user_sessions(user) + revoke_all_tokens(user)
 
 
 def active_sessions(user: User) -> list[UserSession]:

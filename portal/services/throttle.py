@@ -1,5 +1,7 @@
 """Flask-Limiter decorators for credential checks: per IP and per account."""
 
+from collections.abc import Callable
+
 from flask import current_app, request
 from flask_login import current_user
 
@@ -13,15 +15,23 @@ def per_ip(config_key: str):
 
 def per_account(config_key: str, field: str = "login"):
     """Limit POSTs naming one account (the form field `field`), whatever the address."""
+    return per_account_of(config_key, lambda: request.form.get(field), methods=["POST"])
 
-    def account_key() -> str:
-        return "account:" + (request.form.get(field) or "").strip().lower()[:254]
 
-    return limiter.limit(
+def per_account_of(config_key: str, account: Callable[[], str | None], methods: list[str] | None = None):
+    """Limit requests naming the account `account()` returns, whatever the address. Every route
+    limited by the same config key shares one counter per account (the login form and API
+    authinfo count together); a request naming no account is not counted here."""
+
+    def named() -> str:
+        return (account() or "").strip().lower()[:254]
+
+    return limiter.shared_limit(
         lambda: current_app.config[config_key],
-        key_func=account_key,
-        methods=["POST"],
-        scope=lambda endpoint: f"{endpoint}:account",
+        scope=config_key,
+        key_func=lambda: "account:" + named(),
+        methods=methods,
+        exempt_when=lambda: not named(),
     )
 
 

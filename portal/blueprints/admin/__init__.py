@@ -7,4 +7,11 @@ from portal.services.permissions import guard
 bp = Blueprint("admin", __name__)
 guard(bp, "staff")
 
-from portal.blueprints.admin import finance, logs, routes, staff, users  # noqa: E402,F401
+from portal.blueprints.admin import (  # noqa: E402,F401
+    auth_methods,
+    finance,
+    logs,
+    routes,
+    staff,
+    users,
+)

@@ -7,4 +7,4 @@ from portal.services.permissions import guard
 bp = Blueprint("auth", __name__)
 guard(bp, "self")
 
-from portal.blueprints.auth import routes  # noqa: E402,F401
+from portal.blueprints.auth import oauth, routes, temp_key, two_factor  # noqa: E402,F401

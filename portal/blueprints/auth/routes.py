@@ -1,6 +1,6 @@
 """Views of sign-in, sign-out and registration."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.blueprints.auth import bp
@@ -9,7 +9,7 @@ from portal.blueprints.auth.forms import LoginForm, RegisterForm
 from portal.blueprints.gdpr.forms import consent_decisions, with_consents
 from portal.extensions import db
 from portal.forms import ActionForm
-from portal.services import registration, sessions, signin
+from portal.services import auth_methods, registration, sessions, signin
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
 from portal.services.permissions import public, requires
@@ -31,6 +31,8 @@ def index():
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(home_for(current_user))
+    if request.method == "POST" and not auth_methods.enabled("web_login"):
+        abort(403)
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         try:

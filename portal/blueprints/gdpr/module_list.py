@@ -15,9 +15,19 @@ def modules():
     return render_template("gdpr/modules.html", rows=_rows(), action_form=ActionForm())
 
 
-@bp.route("/admin/integration/modules/<key>/<any(install, uninstall):action>", methods=["POST"])
+@bp.route("/admin/integration/modules/<key>/install", methods=["POST"])
 @requires("settings.modules")
-def change_module(key, action):
+def install_module(key):
+    return _change(key, module_service.install)
+
+
+@bp.route("/admin/integration/modules/<key>/uninstall", methods=["POST"])
+@requires("settings.modules")
+def uninstall_module(key):
+    return _change(key, module_service.uninstall)
+
+
+def _change(key, change):
     module = module_service.get(key)
     if module is None:
         abort(404)
@@ -25,7 +35,7 @@ def change_module(key, action):
         abort(400)
     error = None
     try:
-        (module_service.install if action == "install" else module_service.uninstall)(module)
+        change(module)
         db.session.commit()
     except module_service.ModuleError as refused:
         error = refused.message

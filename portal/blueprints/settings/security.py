@@ -1,20 +1,53 @@
-"""Security settings: active sessions, ended one by one or all others at once."""
+"""Security settings: active sessions, second factors and API tokens of the signed-in user."""
 
 from flask import abort, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.blueprints.settings import bp
+from portal.blueprints.settings.forms import CurrentPasswordForm, TokenForm, TotpConfirmForm
 from portal.extensions import db, htmx
 from portal.forms import ActionForm
-from portal.services import sessions
+from portal.services import api_tokens, auth_methods, second_factor, sessions
 from portal.services.events import log_auth
-from portal.services.permissions import requires
+from portal.services.permissions import FUNCTIONS, requires
 
 
 @bp.route("/security")
 @requires("self.account")
 def security():
-    return render_template("settings/security.html", **_sessions_context())
+    return render_security()
+
+
+def render_security(**overrides):
+    """The whole page; a step of one section passes its own forms (with errors) or one-time secrets."""
+    user = current_user._get_current_object()
+    factor = second_factor.pending_totp(user)
+    token_form = TokenForm(formdata=None)
+    token_form.scopes.choices = scope_choices(user)
+    context = {
+        **_sessions_context(),
+        "kinds": second_factor.active_kinds(user),
+        "totp_on": auth_methods.enabled("totp", user.provider_id),
+        "sms_on": auth_methods.enabled("sms_2fa", user.provider_id),
+        "api_on": auth_methods.enabled("api", user.provider_id),
+        "must_enrol": second_factor.staff_must_enrol(user),
+        "pending_totp": factor,
+        "totp_qr": second_factor.totp_qr_svg(user, factor) if factor else None,
+        "totp_secret": second_factor.totp_secret(factor) if factor else None,
+        "recovery_left": second_factor.remaining_recovery_codes(user),
+        "password_form": CurrentPasswordForm(formdata=None),
+        "totp_form": TotpConfirmForm(formdata=None),
+        "token_form": token_form,
+        "tokens": api_tokens.tokens_of(user),
+        "recovery_codes": None,
+        "new_token": None,
+    }
+    context.update(overrides)
+    return render_template("settings/security.html", **context)
+
+
+def scope_choices(user) -> list[tuple[str, str]]:
+    return [(code, f"{FUNCTIONS[code].label} ({code})") for code in api_tokens.grantable_scopes(user)]
 
 
 @bp.route("/security/sessions/<int:session_id>/end", methods=["POST"])
@@ -49,3 +82,4 @@ def _sessions_fragment_or_page():
 def _sessions_context() -> dict:
     return {"user_sessions": sessions.active_sessions(current_user),
             "this_session": sessions.current_session(), "action_form": ActionForm()}
+

@@ -1,0 +1,99 @@
+"""Methods of registration and authorization: switches per provider and the Keycloak role mapping."""
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from portal.blueprints.admin import bp
+from portal.extensions import db
+from portal.forms import ActionForm
+from portal.services import auth_methods
+from portal.services.permissions import requires
+from portal.services.registration import default_provider
+
+
+class MethodsForm(FlaskForm):
+    staff_2fa_required = BooleanField("Staff must use two-factor authentication")
+    submit = SubmitField("Save")
+
+
+for _method in auth_methods.METHODS:
+    setattr(MethodsForm, _method.name, BooleanField(_method.label))
+
+
+class RoleMappingForm(FlaskForm):
+    role = StringField("Keycloak role", validators=[DataRequired(), Length(max=255)])
+    full_access = BooleanField("Full access")
+    access_group = StringField("Access group", validators=[Length(max=100)])
+    submit = SubmitField("Add mapping")
+
+
+@bp.route("/providers/auth-methods")
+@requires("settings.methods")
+def auth_methods_default():
+    return redirect(url_for("admin.auth_methods_page", provider_id=default_provider().id))
+
+
+@bp.route("/providers/<int:provider_id>/auth-methods", methods=["GET", "POST"])
+@requires("settings.methods")
+def auth_methods_page(provider_id):
+    provider = _provider_or_404(provider_id)
+    form = MethodsForm(data=auth_methods.current_values(provider_id))
+    if form.validate_on_submit():
+        values = {name: field.data for name, field in form._fields.items() if isinstance(field, BooleanField)}
+        try:
+            auth_methods.save_switches(provider_id, values)
+        except auth_methods.MethodsRefused as refusal:
+            form.form_errors.append(refusal.message)
+        else:
+            db.session.commit()
+            flash("Sign-in methods saved.", "success")
+            return redirect(url_for("admin.auth_methods_page", provider_id=provider_id))
+    return _render(provider, form, RoleMappingForm(formdata=None))
+
+
+@bp.route("/providers/<int:provider_id>/auth-methods/roles", methods=["POST"])
+@requires("settings.methods")
+def add_role_mapping(provider_id):
+    provider = _provider_or_404(provider_id)
+    role_form = RoleMappingForm()
+    if role_form.validate_on_submit():
+        try:
+            auth_methods.add_role_mapping(provider_id, role_form.role.data, role_form.full_access.data,
+                                          role_form.access_group.data)
+        except auth_methods.MethodsRefused as refusal:
+            role_form.access_group.errors.append(refusal.message)
+        else:
+            db.session.commit()
+            flash("Role mapping added.", "success")
+            return redirect(url_for("admin.auth_methods_page", provider_id=provider_id))
+    form = MethodsForm(formdata=None, data=auth_methods.current_values(provider_id))
+    return _render(provider, form, role_form)
+
+
+@bp.route("/providers/<int:provider_id>/auth-methods/roles/<int:mapping_id>/delete", methods=["POST"])
+@requires("settings.methods")
+def remove_role_mapping(provider_id, mapping_id):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not auth_methods.remove_role_mapping(provider_id, mapping_id):
+        abort(404)
+    db.session.commit()
+    flash("Role mapping removed.", "success")
+    return redirect(url_for("admin.auth_methods_page", provider_id=provider_id))
+
+
+def _provider_or_404(provider_id: int):
+    provider = auth_methods.get_provider(provider_id)
+    if provider is None:
+        abort(404)
+    return provider
+
+
+def _render(provider, form, role_form):
+    return render_template(
+        "admin/auth_methods.html", provider=provider, form=form, role_form=role_form,
+        methods=auth_methods.METHODS, configured={m.name: auth_methods.configured(m.name) for m in auth_methods.METHODS},
+        mappings=auth_methods.role_mappings(provider.id), action_form=ActionForm(),
+    )

@@ -1,0 +1,77 @@
+"""Sign-in with Google (clients) and Keycloak (staff): /login/<provider> and its callback.
+
+The callback is a GET that signs in: OAuth redirects can only be GETs, and state, nonce and PKCE
+bind it to the browser that started the flow, so a forged or replayed link changes nothing.
+"""
+
+import requests
+from authlib.integrations.base_client import OAuthError
+from flask import abort, flash, redirect, session, url_for
+from flask_login import current_user
+from joserfc.errors import JoseError
+
+from portal.blueprints.auth import bp
+from portal.blueprints.auth.flow import complete_sign_in
+from portal.extensions import db
+from portal.forms import ActionForm
+from portal.services import auth_methods, oauth_signin
+from portal.services.events import log_auth
+from portal.services.links import public_url
+from portal.services.permissions import public, requires
+
+LINKING = "oauth_link"
+
+
+@bp.context_processor
+def sign_in_options():
+    return {"oauth_buttons": [(name, label) for name, label in oauth_signin.PROVIDERS.items()
+                              if auth_methods.enabled(name)],
+            "web_login_on": auth_methods.enabled("web_login")}
+
+
+def _enabled_or_404(provider: str) -> None:
+    if provider not in oauth_signin.PROVIDERS or not auth_methods.enabled(provider):
+        abort(404)
+
+
+@bp.route("/login/<any(google, keycloak):provider>")
+@public
+def oauth_start(provider):
+    _enabled_or_404(provider)
+    redirect_uri = public_url("auth.oauth_callback", provider=provider)
+    return oauth_signin.client(provider).authorize_redirect(redirect_uri)
+
+
+@bp.route("/login/<any(google, keycloak):provider>/link", methods=["POST"])
+@requires("self.account")
+def oauth_link_start(provider):
+    _enabled_or_404(provider)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    session[LINKING] = {"provider": provider, "uid": current_user.id}
+    return redirect(url_for("auth.oauth_start", provider=provider))
+
+
+@bp.route("/login/<any(google, keycloak):provider>/callback")
+@public
+def oauth_callback(provider):
+    _enabled_or_404(provider)
+    linking = session.pop(LINKING, None)
+    try:
+        claims = oauth_signin.verified_claims(provider)
+    except (OAuthError, JoseError, requests.RequestException, ValueError, KeyError) as error:
+        log_auth("oauth_failed", detail=f"{provider}: {type(error).__name__}: {error}"[:300])
+        db.session.commit()
+        flash(f"Sign-in with {oauth_signin.PROVIDERS[provider]} failed. Please try again.", "error")
+        return redirect(url_for("auth.login"))
+    try:
+        if linking and current_user.is_authenticated and linking == {"provider": provider, "uid": current_user.id}:
+            oauth_signin.link(current_user, provider, claims)
+            db.session.commit()
+            flash(f"{oauth_signin.PROVIDERS[provider]} is linked to your account.", "success")
+            return redirect(url_for("settings.security"))
+        user = oauth_signin.sign_in(provider, claims)
+    except oauth_signin.OAuthRefused as refusal:
+        flash(refusal.message, "error")
+        return redirect(url_for("auth.login"))
+    return complete_sign_in(user, method=provider, mfa_by_idp=provider == "keycloak" and oauth_signin.mfa_by_idp(claims))

@@ -1,0 +1,27 @@
+"""The sign-in methods' personal data (secrets bound to a person, linked accounts), for GDPR erasure."""
+
+from sqlalchemy import delete
+
+from portal.extensions import db
+from portal.models import ApiToken, OAuthLink, RecoveryCode, SecondFactor, SignInCode, TempKey
+from portal.services.personal_data import PersonalData, register
+
+
+def _deleter(model):
+    def erase(user_ids: list[int]) -> int:
+        return db.session.execute(delete(model).where(model.user_id.in_(user_ids))).rowcount
+
+    return erase
+
+
+TABLES = {
+    SecondFactor: {"secret": "erased (TOTP secret)", "kind": "erased"},
+    RecoveryCode: {"code_hash": "erased"},
+    SignInCode: {"code_hash": "erased"},
+    TempKey: {"key_hash": "erased", "used_at": "erased"},
+    OAuthLink: {"issuer": "erased", "subject": "erased", "email": "erased"},
+    ApiToken: {"name": "erased", "token_hash": "erased", "last_used_ip": "erased", "scopes": "erased"},
+}
+
+for _model, _fields in TABLES.items():
+    register(PersonalData(_model.__tablename__, _fields, _deleter(_model)))

@@ -1,0 +1,151 @@
+"""Google (clients) and Keycloak (staff) over OIDC: accounts linked by (issuer, subject), never by email alone."""
+
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.flask_client import FlaskIntegration, FlaskOAuth2App
+from flask import current_app
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import OAuthLink, User
+from portal.models.base import utcnow
+from portal.services import auth_methods
+from portal.services.events import log_audit, log_auth
+from portal.services.registration import create_client_user, default_provider
+from portal.services.staff import AccountExists, create_staff
+
+PROVIDERS = {"google": "Google", "keycloak": "Keycloak"}
+MFA_AMR = {"mfa", "otp", "hwk", "swk", "sms", "fido", "totp"}  # RFC 8176 values meaning a second factor
+REFUSED = ("We could not sign you in with {provider}. If you already have an account here, sign in "
+           "with your password and link {provider} in Security settings.")
+
+
+class OAuthRefused(Exception):
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason  # for the auth log, never shown
+
+
+def client(provider: str) -> FlaskOAuth2App:
+    """Authlib's Flask OIDC client for this app (state, nonce and PKCE S256), built once per app."""
+    clients = current_app.extensions.setdefault("portal.oidc_clients", {})
+    if provider not in clients:
+        prefix = provider.upper()
+        cfg = current_app.config
+        clients[provider] = FlaskOAuth2App(
+            FlaskIntegration(provider), provider, client_id=cfg[f"{prefix}_CLIENT_ID"],
+            client_secret=cfg[f"{prefix}_CLIENT_SECRET"], server_metadata_url=cfg[f"{prefix}_SERVER_METADATA_URL"],
+            client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256", "timeout": 10})
+    return clients[provider]
+
+
+def verified_claims(provider: str) -> dict:
+    """Finish the code flow of this callback (state, PKCE) and return the ID token's claims, checked
+    for signature, issuer, audience, expiry and nonce; raises authlib's OAuthError or joserfc's JoseError."""
+    app = client(provider)
+    options = {"iss": {"essential": True, "values": [app.load_server_metadata()["issuer"]]},
+               "aud": {"essential": True, "values": [app.client_id]}, "sub": {"essential": True}}
+    claims = app.authorize_access_token(claims_options=options).get("userinfo")
+    if not claims:
+        raise OAuthError(description="the provider sent no ID token")
+    return dict(claims)
+
+
+def keycloak_roles(claims: dict) -> set[str]:
+    """Realm roles as they are, client roles as "client-id:role"."""
+    roles = set((claims.get("realm_access") or {}).get("roles") or [])
+    for client_id, access in (claims.get("resource_access") or {}).items():
+        roles.update(f"{client_id}:{role}" for role in (access or {}).get("roles") or [])
+    return roles
+
+
+def mfa_by_idp(claims: dict) -> bool:
+    amr = set(claims.get("amr") or [])
+    acr = str(claims.get("acr") or "")
+    return bool(amr & MFA_AMR) or (acr.isdigit() and int(acr) >= 2) or "mfa" in acr.lower()
+
+
+def _link_of(claims: dict) -> OAuthLink | None:
+    return db.session.execute(select(OAuthLink).where(
+        OAuthLink.issuer == claims["iss"], OAuthLink.subject == str(claims["sub"]))).scalar_one_or_none()
+
+
+def _email(claims: dict) -> str | None:
+    email = claims.get("email")
+    return email.strip().lower() if isinstance(email, str) and "@" in email else None
+
+
+def _refuse(provider: str, reason: str, user: User | None = None):
+    """Undo this sign-in's changes, log why, and refuse with one message for every reason."""
+    user_id = user.id if user is not None else None
+    db.session.rollback()
+    user = db.session.get(User, user_id) if user_id else None
+    log_auth("oauth_refused", user=user, detail=f"{provider}: {reason}"[:300])
+    db.session.commit()
+    raise OAuthRefused(REFUSED.format(provider=PROVIDERS[provider]), reason)
+
+
+def link(user: User, provider: str, claims: dict) -> OAuthLink:
+    """Attach the provider account to `user` (from inside the signed-in account). The caller commits."""
+    existing = _link_of(claims)
+    if existing is not None and existing.user_id != user.id:
+        _refuse(provider, "linked to another account", user)
+    row = existing or OAuthLink(user_id=user.id, provider=provider, issuer=claims["iss"], subject=str(claims["sub"]))
+    row.email, row.last_login_at = _email(claims), utcnow()
+    db.session.add(row)
+    log_auth("oauth_linked", user=user, detail=provider)
+    return row
+
+
+def sign_in(provider: str, claims: dict) -> User:
+    """The account these verified ID-token claims open, created or linked when the rules allow."""
+    row = _link_of(claims)
+    user = db.session.get(User, row.user_id) if row else _first_login(provider, claims)
+    if not user.can_sign_in or user.is_staff != (provider == "keycloak"):
+        _refuse(provider, "account closed or of the other area", user)
+    if provider == "keycloak":
+        apply_roles(user, claims)
+    row = row or link(user, provider, claims)
+    row.email, row.last_login_at = _email(claims), utcnow()
+    return user
+
+
+def _first_login(provider: str, claims: dict) -> User:
+    email, verified = _email(claims), claims.get("email_verified") is True
+    if email is None or not verified:
+        _refuse(provider, "no verified email")
+    existing = db.session.execute(select(User).where(func.lower(User.email) == email)).scalar_one_or_none()
+    if existing is not None:
+        if existing.password_hash is not None:
+            _refuse(provider, "email of an existing account with a password", existing)
+        return existing
+    if provider == "google":
+        user = create_client_user(email, str(claims.get("name") or ""), password_hash=None)
+    else:
+        if not _mapped(default_provider().id, claims):
+            _refuse(provider, "no mapped role")  # nobody is created without a mapped role
+        login = str(claims.get("preferred_username") or email.split("@")[0])
+        try:
+            user = create_staff(login, email, str(claims.get("name") or login))
+        except AccountExists:
+            _refuse(provider, "login or email taken")
+    log_auth("registered", user=user, detail=provider)
+    return user
+
+
+def _mapped(provider_id: int, claims: dict) -> list:
+    roles = keycloak_roles(claims)
+    return [m for m in auth_methods.role_mappings(provider_id) if m.role in roles]
+
+
+def apply_roles(user: User, claims: dict) -> None:
+    """Re-read the mapped roles at every login: a role removed in Keycloak is gone now."""
+    mappings = _mapped(user.provider_id, claims)
+    if not mappings:
+        _refuse("keycloak", "no mapped role", user)
+    full_access = any(m.full_access for m in mappings)
+    groups = sorted({m.access_group for m in mappings if m.access_group})
+    if user.full_access != full_access:
+        log_audit("keycloak_roles_applied", target=user, actor=user, actor_label="Keycloak",
+                  changes={"full_access": [user.full_access, full_access], "access_groups": [None, groups]})
+        user.full_access = full_access

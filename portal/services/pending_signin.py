@@ -1,0 +1,36 @@
+"""A sign-in waiting for its second factor: kept in the signed Flask session, never a signed-in session."""
+
+import time
+
+from flask import session
+
+from portal.extensions import db
+from portal.models import User
+
+KEY = "pending_2fa"
+PENDING_SECONDS = 600
+
+
+def hold(user: User, remember: bool, next_url: str | None, method: str) -> None:
+    """Remember who passed the first factor; nothing else in this browser is signed in."""
+    session.clear()
+    session[KEY] = {"uid": user.id, "remember": bool(remember), "next": next_url or "",
+                    "method": method, "since": int(time.time())}
+
+
+def pending() -> dict | None:
+    data = session.get(KEY)
+    if not data or time.time() - data.get("since", 0) > PENDING_SECONDS:
+        return None
+    return data
+
+
+def pending_user() -> User | None:
+    """The user of a live pending sign-in who may still sign in."""
+    data = pending()
+    user = db.session.get(User, data["uid"]) if data else None
+    return user if user is not None and user.can_sign_in else None
+
+
+def drop() -> None:
+    session.pop(KEY, None)

@@ -1,0 +1,248 @@
+"""Second factors: TOTP with a server-rendered QR code, SMS codes to the verified phone, recovery codes."""
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+import pyotp
+import segno
+from cryptography.fernet import Fernet
+from flask import current_app, session
+from sqlalchemy import delete, select
+
+from portal.extensions import db
+from portal.models import RecoveryCode, SecondFactor, SignInCode, User
+from portal.models.base import utcnow
+from portal.services import auth_methods, passwords, settings
+from portal.services.events import log_auth
+from portal.services.gates import Gate, register_gate
+from portal.services.sms import send_sms
+
+KINDS = {"totp": "totp", "sms": "sms_2fa"}  # factor kind -> method switch
+RECOVERY_CODES = 10
+SMS_CODE_MINUTES = 5
+SMS_CODE_ATTEMPTS = 5
+
+
+class SecondFactorError(Exception):
+    """A refused code, password or step; `message` is safe to show next to the field."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _fernet() -> Fernet:
+    key = hashlib.sha256(b"portal totp secret\0" + str(current_app.config["SECRET_KEY"]).encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _code_digest(user_id: int, code: str) -> str:
+    """Keyed hash of a short code, so a copy of the database does not reveal it by brute force."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, f"{user_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _factor(user: User, kind: str) -> SecondFactor | None:
+    return db.session.execute(select(SecondFactor).where(
+        SecondFactor.user_id == user.id, SecondFactor.kind == kind)).scalar_one_or_none()
+
+
+def active_kinds(user: User) -> list[str]:
+    """The confirmed factors of the user whose method is on for the user's provider."""
+    kinds = db.session.execute(select(SecondFactor.kind).where(
+        SecondFactor.user_id == user.id, SecondFactor.confirmed_at.is_not(None))).scalars()
+    return sorted(k for k in kinds if auth_methods.enabled(KINDS[k], user.provider_id))
+
+
+def has_second_factor(user: User) -> bool:
+    return bool(active_kinds(user))
+
+
+def staff_must_enrol(user: User) -> bool:
+    """Staff without a second factor while the provider requires one (and offers a way to enrol)."""
+    if not user.is_staff or session.get("mfa_by_idp"):
+        return False
+    if not settings.get(auth_methods.STAFF_2FA_REQUIRED, user.provider_id):
+        return False
+    offered = any(auth_methods.enabled(method, user.provider_id) for method in KINDS.values())
+    return offered and not has_second_factor(user)
+
+
+def must_use_second_factor(user: User) -> bool:
+    """True when a password alone must not let this user in (API authinfo refuses them)."""
+    return has_second_factor(user) or staff_must_enrol(user)
+
+
+def check_current_password(user: User, password: str) -> None:
+    if not passwords.verify_password(user.password_hash, password or ""):
+        log_auth("2fa_change_refused", user=user, detail="wrong current password")
+        db.session.commit()
+        raise SecondFactorError("The current password is wrong.")
+
+
+# --- TOTP -------------------------------------------------------------------------------------
+
+def begin_totp(user: User) -> SecondFactor:
+    """A fresh, unconfirmed TOTP secret (replacing an unconfirmed one). The caller commits."""
+    factor = _factor(user, "totp")
+    if factor is not None and factor.confirmed_at is not None:
+        raise SecondFactorError("An authenticator app is set up already; remove it first.")
+    if factor is None:
+        factor = SecondFactor(user_id=user.id, kind="totp")
+        db.session.add(factor)
+    factor.secret = _fernet().encrypt(pyotp.random_base32(32).encode()).decode()
+    db.session.flush()
+    return factor
+
+
+def pending_totp(user: User) -> SecondFactor | None:
+    factor = _factor(user, "totp")
+    return factor if factor is not None and factor.confirmed_at is None else None
+
+
+def totp_secret(factor: SecondFactor) -> str:
+    return _fernet().decrypt(factor.secret.encode()).decode()
+
+
+def totp_qr_svg(user: User, factor: SecondFactor) -> str:
+    """The otpauth:// URI as an SVG data URI, drawn here (no image service sees the secret)."""
+    uri = pyotp.TOTP(totp_secret(factor)).provisioning_uri(name=user.login, issuer_name="Portal")
+    return segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
+
+
+def _check_totp(factor: SecondFactor, code: str) -> bool:
+    try:
+        step = pyotp.TOTP(totp_secret(factor)).verify_and_get_timecode(code, valid_window=1)
+    except (pyotp.exceptions.OTPVerificationError, ValueError):
+        return False
+    if step <= factor.last_step:
+        return False  # a code is good once
+    factor.last_step = step
+    return True
+
+
+def confirm_totp(user: User, password: str, code: str) -> list[str]:
+    """Turn the pending secret on once the app shows a right code; returns new recovery codes."""
+    check_current_password(user, password)
+    factor = pending_totp(user)
+    if factor is None:
+        raise SecondFactorError("Start the set-up again.")
+    if not _check_totp(factor, _digits(code)):
+        log_auth("2fa_failed", user=user, detail="totp enrolment")
+        db.session.commit()
+        raise SecondFactorError("The code is wrong or has expired.")
+    factor.confirmed_at = utcnow()
+    log_auth("2fa_enabled", user=user, detail="totp")
+    return _new_recovery_codes(user)
+
+
+# --- SMS --------------------------------------------------------------------------------------
+
+def enable_sms(user: User, password: str) -> list[str]:
+    """SMS codes to the verified phone as a second factor; returns recovery codes if new."""
+    check_current_password(user, password)
+    if not user.phone or user.phone_verified_at is None:
+        raise SecondFactorError("Verify your phone number first.")
+    if _factor(user, "sms") is None:
+        db.session.add(SecondFactor(user_id=user.id, kind="sms", confirmed_at=utcnow()))
+    log_auth("2fa_enabled", user=user, detail="sms")
+    db.session.flush()
+    return _new_recovery_codes(user)
+
+
+def send_sign_in_code(user: User) -> None:
+    """Text a fresh 6-digit code to the user's verified phone; raises DeliveryError."""
+    code = f"{secrets.randbelow(10**6):06d}"
+    db.session.execute(delete(SignInCode).where(SignInCode.user_id == user.id))
+    db.session.add(SignInCode(user_id=user.id, code_hash=_code_digest(user.id, code),
+                              expires_at=utcnow() + timedelta(minutes=SMS_CODE_MINUTES)))
+    log_auth("2fa_code_sent", user=user, detail="sms")
+    db.session.commit()
+    send_sms(user.phone, f"Your sign-in code: {code}. It expires in {SMS_CODE_MINUTES} minutes.")
+
+
+def _check_sms(user: User, code: str) -> bool:
+    row = db.session.execute(select(SignInCode).where(SignInCode.user_id == user.id)).scalar_one_or_none()
+    if row is None or row.expires_at < utcnow() or row.attempts >= SMS_CODE_ATTEMPTS:
+        return False
+    row.attempts += 1
+    if not hmac.compare_digest(row.code_hash, _code_digest(user.id, code)):
+        return False
+    db.session.delete(row)
+    return True
+
+
+# --- Recovery codes and the sign-in check -----------------------------------------------------
+
+def _digits(code: str) -> str:
+    return "".join(ch for ch in (code or "") if ch.isdigit())
+
+
+def _normal(code: str) -> str:
+    return "".join(ch for ch in (code or "").lower() if ch.isalnum())
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    """Ten fresh codes (128 bits each), replacing the old ones; only hashes are kept."""
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").lower()
+        codes.append("-".join(raw[i:i + 5] for i in range(0, len(raw), 5)))
+        db.session.add(RecoveryCode(user_id=user.id, code_hash=_code_digest(user.id, _normal(raw))))
+    return codes
+
+
+def regenerate_recovery_codes(user: User, password: str) -> list[str]:
+    check_current_password(user, password)
+    if not has_second_factor(user):
+        raise SecondFactorError("Set up a second factor first.")
+    log_auth("2fa_recovery_codes_renewed", user=user)
+    return _new_recovery_codes(user)
+
+
+def remaining_recovery_codes(user: User) -> int:
+    return len(db.session.execute(select(RecoveryCode.id).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))).all())
+
+
+def _use_recovery_code(user: User, code: str) -> bool:
+    wanted = _code_digest(user.id, _normal(code))
+    row = db.session.execute(select(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == wanted,
+        RecoveryCode.used_at.is_(None))).scalar_one_or_none()
+    if row is None:
+        return False
+    row.used_at = utcnow()
+    return True
+
+
+def verify_sign_in_code(user: User, code: str) -> str:
+    """Accept a TOTP, SMS or recovery code of the user; returns which. The caller commits."""
+    kinds = active_kinds(user)
+    if "totp" in kinds and _check_totp(_factor(user, "totp"), _digits(code)):
+        return "totp"
+    if "sms" in kinds and _check_sms(user, _digits(code)):
+        return "sms"
+    if kinds and len(_normal(code)) > 6 and _use_recovery_code(user, code):
+        return "recovery code"
+    log_auth("2fa_failed", user=user)
+    db.session.commit()
+    raise SecondFactorError("The code is wrong or has expired.")
+
+
+def remove_factor(user: User, kind: str, password: str) -> None:
+    """Remove one factor (and the recovery codes with the last one). The caller commits."""
+    check_current_password(user, password)
+    db.session.execute(delete(SecondFactor).where(SecondFactor.user_id == user.id, SecondFactor.kind == kind))
+    remaining = db.session.execute(select(SecondFactor.id).where(SecondFactor.user_id == user.id)).first()
+    if remaining is None:
+        db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    log_auth("2fa_disabled", user=user, detail=kind)
+
+
+register_gate(Gate("staff_2fa", staff_must_enrol, "settings.security",
+                   frozenset({"settings.totp_begin", "settings.totp_confirm", "settings.sms_enable"})))

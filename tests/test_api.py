@@ -1,0 +1,184 @@
+"""The API: tokens (scopes, expiry, revocation, last use), authinfo, no cookie auth, orders, Deny access."""
+
+import base64
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import ApiToken, AuditEvent, Order, ProductType, Tariff, UserSession
+from portal.models.base import utcnow
+from portal.services import sessions
+from tests.methods_helpers import enrol_totp
+from tests.web import WebClient
+
+PASSWORD = "client password 1"
+
+
+def basic(login, password):
+    return {"Authorization": "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
+
+
+def bearer(secret):
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def make_token(web, name="ci", days=30, scopes=("self.account", "client.order")):
+    response = web.post_form("/settings/security/api-tokens", {"name": name, "days": days, "scopes": list(scopes)},
+                             page_url="/settings/security")
+    match = re.search(r'class="api-token">(pt_[^<]+)<', response.get_data(as_text=True))
+    assert match, response.get_data(as_text=True)[:3000]
+    return match.group(1)
+
+
+def tariff():
+    product = ProductType(name="Hosting")
+    product.tariffs = [Tariff(name="Lite", price=Decimal("3.00"))]
+    db.session.add(product)
+    db.session.commit()
+    return product.tariffs[0]
+
+
+def test_token_shown_once_stored_hashed_and_last_use_recorded(client_web, client_user):
+    secret = make_token(client_web)
+    assert secret not in client_web.get("/settings/security").get_data(as_text=True)
+    row = db.session.execute(select(ApiToken)).scalar_one()
+    assert row.token_hash != secret and secret not in row.token_hash and row.last_used_at is None
+    fresh = client_web.application.test_client()
+    response = fresh.get("/api/v1/whoami", headers=bearer(secret))
+    assert response.status_code == 200
+    assert response.get_json()["login"] == "client@example.com" and response.get_json()["auth"] == "token"
+    db.session.expire_all()
+    assert db.session.get(ApiToken, row.id).last_used_at is not None
+
+
+def test_scopes_no_wider_than_the_owner(client_web, factories, app):
+    refused = client_web.post_form("/settings/security/api-tokens",
+                                   {"name": "x", "days": 30, "scopes": ["admins.manage"]},
+                                   page_url="/settings/security")
+    assert "not a valid choice" in refused.get_data(as_text=True)
+    secret = make_token(client_web, scopes=("self.account",))
+    api = app.test_client()
+    assert api.get("/api/v1/whoami", headers=bearer(secret)).status_code == 200
+    response = api.get("/api/v1/orders", headers=bearer(secret))
+    assert response.status_code == 403 and response.get_json()["error"]["code"] == "scope"
+
+
+def test_expired_and_revoked_tokens_refused(client_web, app):
+    secret = make_token(client_web)
+    row = db.session.execute(select(ApiToken)).scalar_one()
+    api = app.test_client()
+    row.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert api.get("/api/v1/whoami", headers=bearer(secret)).get_json()["error"]["code"] == "invalid_token"
+    second = make_token(client_web, name="second")
+    assert api.get("/api/v1/whoami", headers=bearer(second)).status_code == 200
+    second_row = db.session.execute(select(ApiToken).where(ApiToken.name == "second")).scalar_one()
+    client_web.post_form(f"/settings/security/api-tokens/{second_row.id}/revoke", {}, page_url="/settings/security")
+    assert api.get("/api/v1/whoami", headers=bearer(second)).status_code == 401
+
+
+def test_session_cookie_alone_never_authenticates(client_web):
+    assert client_web.get("/home").status_code == 200
+    response = client_web.get("/api/v1/whoami")
+    assert response.status_code == 401 and response.is_json
+
+
+def test_authinfo_in_basic_or_body_never_query(app, client_user):
+    api = app.test_client()
+    assert api.get("/api/v1/whoami", headers=basic("client@example.com", PASSWORD)).get_json()["auth"] == "authinfo"
+    body = api.post("/api/v1/orders", data={"authinfo": f"client@example.com:{PASSWORD}", "tariff_id": "999"})
+    assert body.status_code == 404 and body.get_json()["error"]["code"] == "unknown_tariff"
+    query = api.get(f"/api/v1/whoami?authinfo=client@example.com:{PASSWORD}")
+    assert query.status_code == 400 and query.get_json()["error"]["code"] == "credentials_in_query"
+    wrong = api.get("/api/v1/whoami", headers=basic("client@example.com", "wrong"))
+    assert wrong.status_code == 401 and wrong.get_json()["error"]["code"] == "invalid_credentials"
+
+
+def test_authinfo_shares_the_login_counter(make_app, factories):
+    factories.client_user(email="busy@example.com")
+    app = make_app(RATELIMIT_LOGIN_PER_ACCOUNT="3 per minute")
+    api = app.test_client()
+    statuses = [api.get("/api/v1/whoami", headers=basic("busy@example.com", "wrong")).status_code for _ in range(2)]
+    form = WebClient(app.test_client()).post_form("/login", {"login": "busy@example.com", "password": "wrong"})
+    statuses.append(form.status_code)
+    statuses.append(api.get("/api/v1/whoami", headers=basic("busy@example.com", PASSWORD)).status_code)
+    assert statuses == [401, 401, 200, 429]
+
+
+def test_authinfo_refused_for_two_factor_accounts(client_web, app):
+    enrol_totp(client_web, PASSWORD)
+    response = app.test_client().get("/api/v1/whoami", headers=basic("client@example.com", PASSWORD))
+    assert response.status_code == 403 and response.get_json()["error"]["code"] == "second_factor_required"
+    assert app.test_client().get("/api/v1/whoami", headers=bearer(make_token(client_web))).status_code == 200
+
+
+def test_orders_list_and_create(client_web, client_user, app):
+    secret = make_token(client_web)
+    plan = tariff()
+    api = app.test_client()
+    created = api.post("/api/v1/orders", json={"tariff_id": plan.id}, headers=bearer(secret))
+    assert created.status_code == 201 and created.get_json()["tariff"] == "Lite"
+    listed = api.get("/api/v1/orders", headers=bearer(secret)).get_json()["orders"]
+    assert [o["id"] for o in listed] == [created.get_json()["id"]]
+    assert db.session.execute(select(Order.user_id)).scalar_one() == client_user.id
+    bad = api.post("/api/v1/orders", json={"tariff_id": "x"}, headers=bearer(secret))
+    assert bad.status_code == 400 and bad.is_json
+
+
+def test_staff_order_refusal_is_json_with_its_code(staff_user, app):
+    plan = tariff()
+    response = app.test_client().post("/api/v1/orders", json={"tariff_id": plan.id},
+                                      headers=basic("boss", "staff password 1"))
+    assert response.status_code == 403  # staff do not hold client.order
+    assert response.get_json()["error"]["code"] == "http_403"
+
+
+def test_deny_access_on_an_administrator_revokes_everything(staff_web, staff_user, factories, app):
+    target = factories.staff(login="temp", password="staff password 1")
+    target_token = make_token(signed_in(app, "temp"), scopes=("self.account",))
+    secret = make_token(staff_web, scopes=("self.account", "admins.manage"))
+    api = app.test_client()
+    response = api.post(f"/api/v1/administrators/{target.id}/deny-access", json={"deny": True},
+                        headers=bearer(secret))
+    assert response.status_code == 200 and response.get_json()["access_denied"] is True
+    live = db.session.execute(select(UserSession).where(UserSession.user_id == target.id,
+                                                         UserSession.revoked_at.is_(None))).all()
+    assert live == []
+    assert api.get("/api/v1/whoami", headers=bearer(target_token)).status_code == 401
+    audit = db.session.execute(select(AuditEvent).where(AuditEvent.action == "access_denied")).scalar_one()
+    assert audit.actor_id == staff_user.id and audit.changes == {"access_denied": [False, True]}
+    itself = api.post(f"/api/v1/administrators/{staff_user.id}/deny-access", json={}, headers=bearer(secret))
+    assert itself.status_code == 422 and itself.get_json()["error"]["code"] == "access_refused"
+
+
+def signed_in(app, login):
+    web = WebClient(app.test_client())
+    web.login(login, "staff password 1")
+    return web
+
+
+def test_deny_access_needs_the_function(factories, app, client_web):
+    target = factories.staff(login="other")
+    secret = make_token(client_web, scopes=("self.account",))
+    response = app.test_client().post(f"/api/v1/administrators/{target.id}/deny-access", json={},
+                                      headers=bearer(secret))
+    assert response.status_code == 403
+
+
+def test_revoke_everything_kills_tokens(client_web, client_user, app):
+    secret = make_token(client_web)
+    sessions.revoke_everything(client_user)
+    db.session.commit()
+    assert app.test_client().get("/api/v1/whoami", headers=bearer(secret)).status_code == 401
+    assert client_web.get("/home").status_code == 302
+
+
+def test_ids_beyond_a_database_integer_are_404_not_500(staff_web, app):
+    secret = make_token(staff_web, scopes=("self.account", "admins.manage"))
+    response = app.test_client().post("/api/v1/administrators/99999999999999999999/deny-access", json={},
+                                      headers=bearer(secret))
+    assert response.status_code == 404 and response.is_json
+    assert staff_web.get("/admin/providers/99999999999999999999/auth-methods").status_code == 404

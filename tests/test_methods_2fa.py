@@ -1,0 +1,154 @@
+"""Two-factor: TOTP and SMS set-up and sign-in, recovery codes, the pending session, staff enrolment."""
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuthEvent, OutboxMessage, RecoveryCode, SecondFactor
+from portal.models.base import utcnow
+from tests.methods_helpers import enrol_totp, next_totp
+from tests.web import WebClient
+
+PASSWORD = "client password 1"
+
+
+def password_step(web, login, password=PASSWORD):
+    response = web.post_form("/login", {"login": login, "password": password})
+    assert response.status_code == 302 and response.headers["Location"] == "/login/2fa"
+    return response
+
+
+def test_totp_enrolment_needs_the_current_password(client_web, client_user):
+    client_web.post_form("/settings/security/totp/begin", {}, page_url="/settings/security")
+    body = client_web.post_form("/settings/security/totp/confirm",
+                                {"current_password": "wrong password", "code": "123456"},
+                                page_url="/settings/security").get_data(as_text=True)
+    assert "The current password is wrong." in body
+    factor = db.session.execute(select(SecondFactor)).scalar_one()
+    assert factor.confirmed_at is None and "wrong password" not in body
+
+
+def test_totp_sign_in_and_code_single_use(app, client_web, client_user):
+    secret, _codes = enrol_totp(client_web, PASSWORD)
+    factor = db.session.execute(select(SecondFactor)).scalar_one()
+    assert secret not in factor.secret  # encrypted at rest
+    assert len(db.session.execute(select(RecoveryCode)).all()) == 10
+
+    browser = WebClient(app.test_client())
+    password_step(browser, "client@example.com")
+    assert browser.get("/home").status_code == 302  # not signed in yet
+    code = next_totp(secret, client_user.id)
+    wrong = browser.post_form("/login/2fa", {"code": "000000" if code != "000000" else "111111"})
+    assert "The code is wrong or has expired." in wrong.get_data(as_text=True)
+    done = browser.post_form("/login/2fa", {"code": code})
+    assert done.status_code == 302 and done.headers["Location"] == "/home"
+    assert browser.get("/home").status_code == 200
+
+    again = WebClient(app.test_client())
+    password_step(again, "client@example.com")
+    replay = again.post_form("/login/2fa", {"code": code})
+    assert "The code is wrong or has expired." in replay.get_data(as_text=True)
+    events = db.session.execute(select(AuthEvent.event, AuthEvent.detail)).all()
+    assert ("login", "password+totp") in events and ("2fa_failed", None) in events
+
+
+def test_recovery_code_works_once(app, client_web, client_user):
+    _secret, codes = enrol_totp(client_web, PASSWORD)
+    first = WebClient(app.test_client())
+    password_step(first, "client@example.com")
+    assert first.post_form("/login/2fa", {"code": codes[3].upper()}).headers["Location"] == "/home"
+    second = WebClient(app.test_client())
+    password_step(second, "client@example.com")
+    body = second.post_form("/login/2fa", {"code": codes[3]}).get_data(as_text=True)
+    assert "The code is wrong or has expired." in body
+    assert db.session.execute(select(RecoveryCode).where(RecoveryCode.used_at.is_not(None))).scalar_one()
+
+
+def test_sms_second_factor(app, web, factories):
+    user = factories.client_user(email="sms@example.com", phone="+447700900123", phone_verified_at=utcnow())
+    web.login("sms@example.com", PASSWORD)
+    body = web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD},
+                         page_url="/settings/security").get_data(as_text=True)
+    assert "Your recovery codes" in body
+
+    browser = WebClient(app.test_client())
+    password_step(browser, "sms@example.com")
+    assert "Send code" in browser.get("/login/2fa").get_data(as_text=True)
+    browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
+    text = db.session.execute(select(OutboxMessage.body).where(
+        OutboxMessage.recipient == "+447700900123")).scalar_one()
+    code = text.split("code: ")[1][:6]
+    assert browser.post_form("/login/2fa", {"code": code}).headers["Location"] == "/home"
+    assert browser.get("/home").status_code == 200
+    stored = db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "login",
+                                                               AuthEvent.user_id == user.id)).scalars().all()
+    assert "password+sms" in stored
+
+
+def test_sms_needs_a_verified_phone(client_web):
+    body = client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD},
+                                page_url="/settings/security").get_data(as_text=True)
+    assert "Verify your phone number first." in body
+
+
+def test_pending_session_is_refused_on_every_route(app, client_web, client_user):
+    enrol_totp(client_web, PASSWORD)
+    browser = WebClient(app.test_client())
+    password_step(browser, "client@example.com")
+    token = browser.csrf_token("/login/2fa")
+    open_to_anyone = {"static", "auth.login", "auth.index", "auth.register", "auth.two_factor",
+                      "auth.two_factor_sms", "auth.confirm_registration", "auth.confirm_registration_post",
+                      "api.openapi", "dev.outbox"}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if rule.endpoint in open_to_anyone or getattr(view, "required_function", "x") is None:
+            continue
+        samples = {"kind": "totp", "provider": "google"}
+        url = rule.build({arg: samples.get(arg, 1) for arg in rule.arguments}, append_unknown=False)[1]
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            for headers in ({}, {"HX-Request": "true", "X-CSRFToken": token}):
+                response = browser.open(url, method=method, headers=headers, data={"csrf_token": token})
+                assert response.status_code in (302, 401, 403, 404), (rule.endpoint, method, response.status_code)
+                if response.status_code == 302:
+                    assert response.headers["Location"].startswith("/login"), rule.endpoint
+                checked += 1
+    assert checked > 20
+
+
+def test_staff_without_second_factor_must_enrol(app, web, factories):
+    factories.staff(login="chief", password="staff password 1", full_access=True, staff_2fa=True)
+    web.login("chief", "staff password 1")
+    for url in ("/admin/", "/admin/providers/auth-methods"):
+        response = web.get(url)
+        assert response.status_code == 302 and response.headers["Location"] == "/settings/security"
+    htmx = web.get("/admin/", headers={"HX-Request": "true"})
+    assert htmx.headers["HX-Redirect"] == "/settings/security"
+    page = web.get("/settings/security").get_data(as_text=True)
+    assert "Staff accounts need a second factor." in page
+    enrol_totp(web, "staff password 1")
+    assert web.get("/admin/").status_code == 200
+
+
+def test_removing_a_factor_needs_the_password(client_web, client_user):
+    enrol_totp(client_web, PASSWORD)
+    refused = client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": "nope"},
+                                   page_url="/settings/security")
+    assert "The current password is wrong." in refused.get_data(as_text=True)
+    client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": PASSWORD},
+                         page_url="/settings/security")
+    assert db.session.execute(select(SecondFactor)).first() is None
+    assert db.session.execute(select(RecoveryCode)).first() is None
+
+
+@pytest.mark.parametrize("limit", ["3 per minute"])
+def test_codes_are_throttled_per_account(make_app, factories, limit):
+    factories.client_user(email="slow@example.com")
+    app = make_app(RATELIMIT_2FA_PER_ACCOUNT=limit)
+    owner = WebClient(app.test_client())
+    owner.login("slow@example.com", PASSWORD)
+    enrol_totp(owner, PASSWORD)
+    browser = WebClient(app.test_client())
+    password_step(browser, "slow@example.com")
+    statuses = [browser.post_form("/login/2fa", {"code": "000000"}).status_code for _ in range(4)]
+    assert statuses[:3] == [200, 200, 200] and statuses[3] == 429

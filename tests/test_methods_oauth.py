@@ -1,0 +1,266 @@
+"""Google and Keycloak sign-in against a real OIDC provider on loopback (oidc-provider-mock)."""
+
+import base64
+import uuid
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+import requests
+from sqlalchemy import select
+from werkzeug.wrappers import Request, Response
+
+from portal.extensions import db
+from portal.models import AuthEvent, KeycloakRoleMapping, OAuthLink, User
+from portal.services import auth_methods, sessions
+from portal.services.registration import default_provider
+from tests.methods_helpers import enrol_totp, next_totp
+from tests.servers.wsgi import ThreadedWsgiServer
+from tests.web import WebClient
+
+REFUSED = "We could not sign you in with"
+
+
+@pytest.fixture
+def oidc_app(app, make_app, oidc):
+    """The portal with Google and Keycloak pointed at the loopback provider, both switched on."""
+    portal = make_app(**oidc.app_config("google"), **oidc.app_config("keycloak"))
+    switch_on()
+    return portal
+
+
+def switch_on(**extra):
+    provider_id = default_provider().id
+    values = {**auth_methods.current_values(provider_id), "google": True, "keycloak": True, **extra}
+    auth_methods.save_switches(provider_id, values)
+    db.session.commit()
+
+
+def map_role(role, full_access=True, group=None):
+    db.session.add(KeycloakRoleMapping(provider_id=default_provider().id, role=role, full_access=full_access,
+                                       access_group=group))
+    db.session.commit()
+
+
+def local(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(("", "", parts.path, parts.query, ""))
+
+
+def with_query(url: str, **changes) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.update(changes)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def start(web, provider):
+    response = web.get(f"/login/{provider}")
+    assert response.status_code == 302
+    return response.location
+
+
+def oauth_login(web, oidc, provider, sub, **authorize_changes):
+    authorize_url = with_query(start(web, provider), **authorize_changes)
+    return web.get(local(oidc.authorize(authorize_url, sub)))
+
+
+def sub_name(prefix="u"):
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def test_google_first_login_registers_a_client_then_signs_in(oidc_app, oidc):
+    sub = sub_name()
+    oidc.add_user(sub, email=f"{sub}@gmail.test", name="Gina Google")
+    web = WebClient(oidc_app.test_client())
+    authorize_url = start(web, "google")
+    query = dict(parse_qsl(urlsplit(authorize_url).query))
+    assert query["code_challenge_method"] == "S256" and query["nonce"] and query["state"]
+    response = web.get(local(oidc.authorize(authorize_url, sub)))
+    assert response.status_code == 302 and response.headers["Location"] == "/home"
+    user = db.session.execute(select(User).where(User.email == f"{sub}@gmail.test")).scalar_one()
+    assert user.password_hash is None and not user.is_staff and user.name == "Gina Google"
+    link = db.session.execute(select(OAuthLink)).scalar_one()
+    assert (link.issuer, link.subject, link.user_id) == (oidc.issuer, sub, user.id)
+    again = WebClient(oidc_app.test_client())
+    assert oauth_login(again, oidc, "google", sub).headers["Location"] == "/home"
+    assert len(db.session.execute(select(User)).all()) == 1
+
+
+def test_tampered_state_is_refused(oidc_app, oidc):
+    sub = sub_name()
+    oidc.add_user(sub)
+    web = WebClient(oidc_app.test_client())
+    callback = oidc.authorize(start(web, "google"), sub)
+    response = web.get(local(with_query(callback, state="forged")))
+    assert response.headers["Location"] == "/login"
+    assert "Sign-in with Google failed." in web.get("/login").get_data(as_text=True)
+    assert web.get("/home").status_code == 302
+    assert db.session.execute(select(User)).first() is None
+    assert db.session.execute(select(AuthEvent.event)).scalars().all() == ["oauth_failed"]
+
+
+def test_callback_from_another_browser_is_refused(oidc_app, oidc):
+    sub = sub_name()
+    oidc.add_user(sub)
+    victim, attacker = WebClient(oidc_app.test_client()), WebClient(oidc_app.test_client())
+    callback = oidc.authorize(start(attacker, "google"), sub)
+    assert victim.get(local(callback)).headers["Location"] == "/login"  # login CSRF: no state here
+    assert victim.get("/home").status_code == 302
+
+
+def test_wrong_nonce_is_refused(oidc_app, oidc):
+    sub = sub_name()
+    oidc.add_user(sub)
+    web = WebClient(oidc_app.test_client())
+    response = oauth_login(web, oidc, "google", sub, nonce="replayed-nonce")
+    assert response.headers["Location"] == "/login"
+    assert web.get("/home").status_code == 302
+    detail = db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "oauth_failed")).scalar_one()
+    assert "nonce" in detail
+
+
+class ProviderInTheMiddle:
+    """Serves the real provider's metadata with a different issuer, or a token endpoint that gets
+    the ID token issued to another client: what a misconfigured or hostile provider would send."""
+
+    def __init__(self, oidc, issuer=None, audience=None):
+        self.oidc, self.issuer, self.audience = oidc, issuer, audience
+        self.http = ThreadedWsgiServer(self.app).start()
+
+    def app(self, environ, start_response):
+        request = Request(environ)
+        if request.path == "/.well-known/openid-configuration":
+            metadata = self.oidc.metadata()
+            metadata["issuer"] = self.issuer or metadata["issuer"]
+            if self.audience:
+                metadata["token_endpoint"] = self.http.url + "/token"
+            return Response(__import__("json").dumps(metadata), mimetype="application/json")(environ, start_response)
+        auth = f"{self.audience}:portal-secret".encode()
+        answer = requests.post(self.oidc.metadata()["token_endpoint"], data=request.form, timeout=5,
+                               headers={"Authorization": "Basic " + base64.b64encode(auth).decode()})
+        return Response(answer.content, answer.status_code, mimetype="application/json")(environ, start_response)
+
+    def config(self, provider):
+        prefix = provider.upper()
+        return {f"{prefix}_CLIENT_ID": "portal", f"{prefix}_CLIENT_SECRET": "portal-secret",
+                f"{prefix}_SERVER_METADATA_URL": self.http.url + "/.well-known/openid-configuration"}
+
+
+@pytest.mark.parametrize("case", ["issuer", "audience"])
+def test_wrong_issuer_or_audience_is_refused(app, make_app, oidc, case):
+    middle = ProviderInTheMiddle(oidc, issuer=oidc.issuer + "/realms/other" if case == "issuer" else None,
+                                 audience="intruder" if case == "audience" else None)
+    try:
+        app = make_app(**middle.config("google"))
+        switch_on(keycloak=False)
+        sub = sub_name()
+        oidc.add_user(sub)
+        web = WebClient(app.test_client())
+        changes = {"client_id": "intruder"} if case == "audience" else {}
+        response = oauth_login(web, oidc, "google", sub, **changes)
+    finally:
+        middle.http.stop()
+    assert response.headers["Location"] == "/login"
+    assert web.get("/home").status_code == 302
+    detail = db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "oauth_failed")).scalar_one()
+    assert ("iss" if case == "issuer" else "aud") in detail
+    assert db.session.execute(select(User)).first() is None
+
+
+def test_existing_account_is_not_taken_over(oidc_app, oidc, factories):
+    factories.client_user(email="owner@example.com")
+    for verified in (False, True):
+        sub = sub_name()
+        oidc.add_user(sub, email="owner@example.com", email_verified=verified)
+        web = WebClient(oidc_app.test_client())
+        assert oauth_login(web, oidc, "google", sub).headers["Location"] == "/login"
+        assert REFUSED in web.get("/login").get_data(as_text=True)
+        assert web.get("/home").status_code == 302
+    assert db.session.execute(select(OAuthLink)).first() is None
+
+
+def test_unverified_email_never_registers(oidc_app, oidc):
+    sub = sub_name()
+    oidc.add_user(sub, email=f"{sub}@example.com", email_verified=False)
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "google", sub).headers["Location"] == "/login"
+    assert db.session.execute(select(User)).first() is None
+
+
+def test_link_from_inside_the_account(oidc_app, oidc, factories):
+    user = factories.client_user(email="linker@example.com")
+    web = WebClient(oidc_app.test_client())
+    web.login("linker@example.com", "client password 1")
+    sub = sub_name()
+    oidc.add_user(sub, email="someone-else@gmail.test")
+    response = web.post_form("/login/google/link", {}, page_url="/settings/security")
+    authorize_url = web.get(response.headers["Location"]).location
+    assert web.get(local(oidc.authorize(authorize_url, sub))).headers["Location"] == "/settings/security"
+    link = db.session.execute(select(OAuthLink)).scalar_one()
+    assert link.user_id == user.id
+    fresh = WebClient(oidc_app.test_client())
+    assert oauth_login(fresh, oidc, "google", sub).headers["Location"] == "/home"
+
+
+def test_keycloak_role_mapping(oidc_app, oidc):
+    map_role("portal-admin")
+    sub = sub_name("kc")
+    oidc.add_user(sub, email=f"{sub}@corp.test", roles=["portal-admin"])
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
+    assert web.get("/admin/").headers["Location"] == "/settings/security"  # no MFA at Keycloak: enrol here
+    staff = db.session.execute(select(User).where(User.login == sub)).scalar_one()
+    assert staff.is_staff and staff.full_access and staff.password_hash is None
+
+    unmapped = sub_name("kc")
+    oidc.add_user(unmapped, email=f"{unmapped}@corp.test", roles=["offline_access"])
+    other = WebClient(oidc_app.test_client())
+    assert oauth_login(other, oidc, "keycloak", unmapped).headers["Location"] == "/login"
+    assert db.session.execute(select(User).where(User.login == unmapped)).first() is None
+
+    oidc.add_user(sub, email=f"{sub}@corp.test", roles=["offline_access"])  # role removed in Keycloak
+    again = WebClient(oidc_app.test_client())
+    assert oauth_login(again, oidc, "keycloak", sub).headers["Location"] == "/login"
+    assert again.get("/admin/").status_code == 302
+    reasons = db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "oauth_refused")).scalars().all()
+    assert reasons == ["keycloak: no mapped role", "keycloak: no mapped role"]
+
+
+def test_keycloak_client_role_and_group_mapping(oidc_app, oidc):
+    map_role("portal:finance", full_access=False, group="Finance")
+    sub = sub_name("kc")
+    oidc.add_user(sub, client_roles={"portal": ["finance"]}, amr=["pwd", "otp"])
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"  # MFA done at Keycloak
+    staff = db.session.execute(select(User).where(User.login == sub)).scalar_one()
+    assert staff.is_staff and not staff.full_access
+    assert web.get("/admin/").status_code == 200
+
+
+def test_keycloak_without_mfa_still_asks_the_portal_second_factor(oidc_app, oidc, factories):
+    map_role("portal-admin")
+    sub = sub_name("kc")
+    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd"])
+    web = WebClient(oidc_app.test_client())
+    oauth_login(web, oidc, "keycloak", sub)
+    staff = db.session.execute(select(User).where(User.login == sub)).scalar_one()
+    from portal.services import passwords
+
+    staff.password_hash = passwords.hash_password("staff password 1")  # so they can enrol TOTP
+    db.session.commit()
+    secret, _codes = enrol_totp(web, "staff password 1")
+    sessions.revoke_everything(staff)
+    db.session.commit()
+    browser = WebClient(oidc_app.test_client())
+    assert oauth_login(browser, oidc, "keycloak", sub).headers["Location"] == "/login/2fa"
+    assert browser.post_form("/login/2fa", {"code": next_totp(secret, staff.id)}).headers["Location"] == "/admin/"
+
+
+def test_switched_off_providers_answer_404(app, make_app, oidc):
+    google_app = make_app(**oidc.app_config("google"))
+    web = WebClient(google_app.test_client())
+    assert web.get("/login/google").status_code == 404
+    assert web.get("/login/keycloak/callback").status_code == 404
+    assert "Sign in with Google" not in web.get("/login").get_data(as_text=True)
+    switch_on(keycloak=False)
+    assert "Sign in with Google" in web.get("/login").get_data(as_text=True)

@@ -1,0 +1,96 @@
+"""Methods of registration and authorization: the admin page, its switches and the role mapping."""
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuditEvent, KeycloakRoleMapping
+from portal.services import auth_methods
+from portal.services.personal_data import registered
+from portal.services.registration import default_provider
+from tests.methods_helpers import enrol_totp
+from tests.test_api import make_token
+from tests.web import WebClient
+
+
+@pytest.fixture
+def client_web_second(app, factories):
+    """A second browser, signed in as a client user, beside staff_web."""
+    factories.client_user(email="second@example.com", password="client password 1")
+    other = WebClient(app.test_client())
+    other.login("second@example.com", "client password 1")
+    return other
+
+
+def methods_url():
+    return f"/admin/providers/{default_provider().id}/auth-methods"
+
+
+def switches(**changes):
+    values = {"web_login": "y", "temp_key": "y", "sms_2fa": "y", "totp": "y", "api": "y",
+              "api_authinfo": "y"}
+    values.update(changes)
+    return {key: value for key, value in values.items() if value}
+
+
+def test_default_endpoint_redirects_to_the_default_provider(staff_web):
+    response = staff_web.get("/admin/providers/auth-methods")
+    assert response.status_code == 302 and response.headers["Location"] == methods_url()
+    body = staff_web.get(methods_url()).get_data(as_text=True)
+    for label in ("Web login", "Temporary key", "SMS two-factor", "TOTP two-factor", "Google OAuth",
+                  "Keycloak SSO", "API authentication"):
+        assert label in body
+    assert "sends data to Google" in body and "sends data to your Keycloak server" in body
+
+
+def test_switching_totp_off_hides_and_refuses_it(staff_web, client_web_second):
+    response = staff_web.post_form(methods_url(), switches(totp=None))
+    assert response.status_code == 302
+    assert auth_methods.switched_on("totp") is False
+    change = db.session.execute(select(AuditEvent).where(AuditEvent.action == "auth_methods_changed")).scalar_one()
+    assert change.changes["methods.totp"] == [True, False]
+    page = client_web_second.get("/settings/security").get_data(as_text=True)
+    assert "Set up an authenticator app" not in page
+    refused = client_web_second.post_form("/settings/security/totp/begin", {}, page_url="/settings/security")
+    assert refused.status_code == 404
+
+
+def test_cannot_switch_every_way_in_off(staff_web):
+    body = staff_web.post_form(methods_url(), switches(web_login=None)).get_data(as_text=True)
+    assert "Keep web login on" in body
+    assert auth_methods.switched_on("web_login") is True
+
+
+def test_page_needs_the_function(app, web, factories):
+    factories.staff(login="clerk", password="staff password 1")
+    web.login("clerk", "staff password 1")
+    assert web.get(methods_url()).status_code == 403
+    assert web.post_form(methods_url(), switches(), page_url="/admin/").status_code == 403
+
+
+def test_role_mapping_added_and_removed(staff_web):
+    response = staff_web.post_form(f"{methods_url()}/roles", {"role": "portal-admin", "full_access": "y"},
+                                   page_url=methods_url())
+    assert response.status_code == 302
+    staff_web.post_form(f"{methods_url()}/roles", {"role": "finance", "access_group": "Finance"},
+                        page_url=methods_url())
+    missing = staff_web.post_form(f"{methods_url()}/roles", {"role": "nothing"}, page_url=methods_url())
+    assert "Choose Full access or an access group." in missing.get_data(as_text=True)
+    rows = db.session.execute(select(KeycloakRoleMapping).order_by(KeycloakRoleMapping.role)).scalars().all()
+    assert [(r.role, r.full_access, r.access_group) for r in rows] == [
+        ("finance", False, "Finance"), ("portal-admin", True, None)]
+    staff_web.post_form(f"{methods_url()}/roles/{rows[0].id}/delete", {}, page_url=methods_url())
+    assert db.session.execute(select(KeycloakRoleMapping.role)).scalars().all() == ["portal-admin"]
+    actions = db.session.execute(select(AuditEvent.action)).scalars().all()
+    assert actions.count("keycloak_role_mapped") == 2 and "keycloak_role_unmapped" in actions
+
+
+def test_personal_data_of_the_methods_is_registered_and_erasable(client_web, client_user):
+    enrol_totp(client_web, "client password 1")
+    make_token(client_web)
+    entries = {entry.name: entry for entry in registered()}
+    names = {"second_factor", "recovery_code", "sign_in_code", "temp_key", "oauth_link", "api_token"}
+    assert names <= set(entries)
+    erased = sum(entries[name].erase([client_user.id]) for name in names)
+    db.session.commit()
+    assert erased == 1 + 10 + 1
