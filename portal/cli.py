@@ -7,7 +7,7 @@ import click
 from flask import current_app
 
 from portal.extensions import db
-from portal.services import demo
+from portal.services import demo, password_policy
 from portal.services.events import log_audit
 from portal.services.staff import AccountExists, create_staff
 from portal.services.temp_keys import TempKeyRefused, issue_key
@@ -42,10 +42,10 @@ def create_admin_command(login, email, full_access, password_stdin):
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    from portal.services.passwords import MIN_LENGTH
-
-    if len(password) < MIN_LENGTH:
-        raise click.ClickException(f"The password needs at least {MIN_LENGTH} characters.")
+    try:
+        password_policy.enforce(password, login=login, email=email, name=login)
+    except password_policy.PasswordRejected as rejected:
+        raise click.ClickException(rejected.message) from rejected
     try:
         user = create_staff(login, email, password=password, full_access=full_access)
     except AccountExists as error:

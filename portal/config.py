@@ -79,6 +79,21 @@ RATELIMIT_LOGIN_PER_IP = "30 per minute"
 RATELIMIT_LOGIN_PER_ACCOUNT = "10 per minute"
 RATELIMIT_REGISTER_PER_IP = "10 per hour"
 REGISTRATION_LINK_HOURS = 24
+RATELIMIT_RECOVER_PER_IP = "10 per hour"
+RATELIMIT_RECOVER_PER_ACCOUNT = "5 per hour"
+RATELIMIT_RECOVERY_CODE_PER_IP = "20 per hour"
+RATELIMIT_RECOVERY_CODE_PER_ACCOUNT = "10 per 10 minutes"
+# Current-password fields (General settings, expired password).
+RATELIMIT_REAUTH_PER_IP = "20 per hour"
+RATELIMIT_REAUTH_PER_ACCOUNT = "10 per hour"
+RATELIMIT_POLICY_CHECK_PER_IP = "120 per minute"
+RATELIMIT_CAPTCHA_PER_IP = "60 per minute"
+
+# ALTCHA proof of work: PBKDF2 iterations per try, and the largest counter a browser must reach.
+ALTCHA_COST = 1000
+ALTCHA_MAX_NUMBER = 5000
+PASS_EXPIRE_WARN_DAYS = 7  # warn this many days before the maximum password age is reached
+INVITE_LINK_HOURS = 24  # a new administrator's set-password link (recovery links live an hour at most)
 
 # SMS-pumping budgets for phone verification codes (moving windows in the rate-limit storage).
 FRAUD_SMS_PER_ACCOUNT = "5 per hour"

@@ -19,6 +19,7 @@ from tests.web import WebClient
 pytest_plugins = ["tests.servers.fixtures"]
 
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
+FAST_ALTCHA = {"ALTCHA_COST": 10, "ALTCHA_MAX_NUMBER": 50}  # proof of work a test solves at once
 
 
 def _create_postgres_database(url: str) -> tuple[str, callable]:
@@ -68,6 +69,7 @@ def base_config(database_url, instance_path):
         "PUBLIC_URL": "http://portal.test",
         "SERVER_NAME": None,
         **FAST_ARGON2,
+        **FAST_ALTCHA,
     }
     app = create_app(config)
     with app.app_context():
@@ -221,7 +223,9 @@ def browser_instance():
     """Debian's Chromium driven by Playwright; in CI a browser that will not start fails the run."""
     chromium = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
+
+        expect.set_options(timeout=15_000)  # a loaded 2-core machine is slower than a laptop
 
         playwright = sync_playwright().start()
         browser = playwright.chromium.launch(
@@ -242,7 +246,7 @@ def browser_instance():
 @pytest.fixture
 def page(browser_instance):
     context = browser_instance.new_context()
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
     context.close()

@@ -1,13 +1,16 @@
 """Administrators: Deny access inline, add and edit, and no escalation by form or forged POST."""
 
+import re
+
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, User, UserSession
+from portal.models import AuditEvent, OutboxMessage, User, UserSession
 from portal.models.access import AccessGroup, UserFunction
 from portal.services.access import seed_groups
 from portal.services.permissions import functions_of
 from tests.access_helpers import PASSWORD, browser, staff_with
+from tests.api_helpers import bearer, make_token
 
 
 def audit(action):
@@ -26,6 +29,9 @@ def test_deny_access_ends_every_session_on_the_next_request(app, staff_web, staf
     victim = factories.staff(login="leaver", password=PASSWORD)
     first, second = browser(app, "leaver"), browser(app, "leaver")
     assert first.get("/admin/").status_code == 200 and second.get("/admin/").status_code == 200
+    token = make_token(first, scopes=("self.account",))
+    api = app.test_client()
+    assert api.get("/api/v1/whoami", headers=bearer(token)).status_code == 200
     response = deny(staff_web, victim)
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in body
@@ -33,6 +39,7 @@ def test_deny_access_ends_every_session_on_the_next_request(app, staff_web, staf
     for web in (first, second):
         refused = web.get("/admin/")
         assert refused.status_code == 302 and "/login" in refused.headers["Location"]
+    assert api.get("/api/v1/whoami", headers=bearer(token)).status_code == 401
     assert db.session.execute(select(UserSession).where(
         UserSession.user_id == victim.id, UserSession.revoked_at.is_(None))).first() is None
     event = audit("access_denied")[0]
@@ -114,6 +121,25 @@ def test_add_administrator_with_groups_and_functions(staff_web, staff_user):
                                   "users.rights"} | groups["Finance"].codes
     created = audit("admin_created")[0]
     assert created.actor_id == staff_user.id and created.changes["groups"] == [None, ["Finance"]]
+    invite = db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.recipient == "newbie@example.com")).scalar_one()
+    assert invite.subject == "Welcome: set your password"
+    set_password_path = re.search(r"http://portal\.test(/recover/reset/\S+)", invite.body).group(1)
+    assert staff_web.application.test_client().get(set_password_path).status_code == 200
+
+
+def test_new_administrator_created_even_when_the_invite_cannot_be_sent(make_app, smtp, factories):
+    from tests.web import WebClient
+
+    factories.staff(login="boss2", password="staff password 1", full_access=True)
+    smtp.stop()
+    web = WebClient(make_app(**smtp.app_config()).test_client())
+    web.login("boss2", "staff password 1")
+    response = web.post_form("/admin/administrators/new", {
+        "login": "offline", "email": "offline@example.com", "name": "Off Line"},
+        page_url="/admin/administrators/new", follow_redirects=True)
+    assert "could not be sent" in response.get_data(as_text=True)
+    assert db.session.execute(select(User).where(User.login == "offline")).scalar_one()
 
 
 def test_add_administrator_keeps_input_on_error(staff_web, factories):

@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditEvent, User
+from portal.models.base import utcnow
 from portal.services.permissions import functions_of
 from tests.access_helpers import browser, staff_with
 
@@ -93,3 +94,15 @@ def test_staff_ids_are_not_client_users(app, factories):
     assert browser(app, "support").get(f"/admin/users/{admin.id}/rights").status_code == 404
     make_client(factories, "owner@example.com")
     assert browser(app, "owner@example.com", CLIENT_PASSWORD).get(f"/users/{admin.id}/rights").status_code == 404
+
+
+def test_staff_see_the_verified_phone_in_the_users_list_and_user_form(app, factories):
+    owner = factories.client_user(email="phoned@example.com", phone="+447700900123",
+                                  phone_verified_at=utcnow())
+    member = factories.client_user(email="member2@example.com", client=owner.client,
+                                   phone="+447700900456")
+    staff = browser(app, staff_with(factories, "users.view", "users.rights").login)
+    listing = staff.get("/admin/users?q=phoned").get_data(as_text=True)
+    assert "+447700900123" in listing and "verified" in listing
+    form = staff.get(f"/admin/users/{member.id}/rights").get_data(as_text=True)
+    assert "+447700900456" in form and "not verified" in form

@@ -1,7 +1,5 @@
 """The API: tokens (scopes, expiry, revocation, last use), authinfo, no cookie auth, orders, Deny access."""
 
-import base64
-import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,26 +9,11 @@ from portal.extensions import db
 from portal.models import ApiToken, AuditEvent, Order, ProductType, Tariff, UserSession
 from portal.models.base import utcnow
 from portal.services import sessions
+from tests.api_helpers import basic, bearer, make_token
 from tests.methods_helpers import enrol_totp
 from tests.web import WebClient
 
 PASSWORD = "client password 1"
-
-
-def basic(login, password):
-    return {"Authorization": "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
-
-
-def bearer(secret):
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def make_token(web, name="ci", days=30, scopes=("self.account", "client.order")):
-    response = web.post_form("/settings/security/api-tokens", {"name": name, "days": days, "scopes": list(scopes)},
-                             page_url="/settings/security")
-    match = re.search(r'class="api-token">(pt_[^<]+)<', response.get_data(as_text=True))
-    assert match, response.get_data(as_text=True)[:3000]
-    return match.group(1)
 
 
 def tariff():

@@ -21,7 +21,10 @@ def test_create_admin_with_password_stdin(runner):
 
 def test_create_admin_refuses_duplicates_and_short_passwords(runner):
     args = ["create-admin", "ops", "ops@example.com", "--password-stdin"]
-    assert runner.invoke(args=args, input="short\n").exit_code != 0
+    short = runner.invoke(args=args, input="short\n")
+    assert short.exit_code != 0 and "12 characters" in short.output
+    common = runner.invoke(args=args, input="password1234\n")
+    assert common.exit_code != 0 and "too common" in common.output
     assert runner.invoke(args=args, input="long enough password\n").exit_code == 0
     again = runner.invoke(args=args, input="long enough password\n")
     assert again.exit_code != 0 and "already exists" in again.output

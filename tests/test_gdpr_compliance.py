@@ -7,6 +7,7 @@ from portal.models import AuthEvent
 from portal.models.base import utcnow
 from portal.services import compliance, retention, settings
 from tests.gdpr_support import standard_documents
+from tests.test_methods_oauth import switch_on
 
 
 def statuses() -> list[str]:
@@ -53,7 +54,9 @@ def test_staff_2fa_answer_follows_the_switch_and_the_methods(staff_web, factorie
 def test_transfer_basis_recorded_per_enabled_provider(make_app, factories):
     from tests.web import WebClient
 
-    app = make_app(GOOGLE_CLIENT_ID="google-id", SMS_BACKEND="vonage")
+    app = make_app(GOOGLE_CLIENT_ID="google-id", GOOGLE_CLIENT_SECRET="google-secret",
+                   SMS_BACKEND="vonage")
+    switch_on()  # Google and Keycloak; Keycloak stays off, it is not configured
     factories.staff(login="boss", password="staff password 1", full_access=True)
     web = WebClient(app.test_client())
     web.login("boss", "staff password 1")

@@ -30,13 +30,13 @@ def set_days(days: int) -> None:
 
 
 def test_staff_set_the_period(staff_web):
-    page = staff_web.get("/admin/compliance").get_data(as_text=True)  # until Security settings exist
+    page = staff_web.get("/admin/settings/security").get_data(as_text=True)
     assert "Auth log retention (days)" in page
-    response = staff_web.htmx("POST", "/admin/settings/security/retention", page_url="/admin/compliance",
+    response = staff_web.htmx("POST", "/admin/settings/security/retention", page_url="/admin/settings/security",
                               data={"days": "90"})
     assert response.status_code == 200 and "Saved" in response.get_data(as_text=True)
     assert retention.period_days() == 90
-    bad = staff_web.htmx("POST", "/admin/settings/security/retention", page_url="/admin/compliance",
+    bad = staff_web.htmx("POST", "/admin/settings/security/retention", page_url="/admin/settings/security",
                          data={"days": "-3"})
     assert bad.status_code == 422 and 'value="-3"' in bad.get_data(as_text=True)
     assert retention.period_days() == 90

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 from portal.extensions import db
 from portal.models import AuthEvent, KeycloakRoleMapping, OAuthLink, User
 from portal.services import auth_methods, sessions
+from portal.services.access import group_names_of, seed_groups
 from portal.services.registration import default_provider
 from tests.methods_helpers import enrol_totp, next_totp
 from tests.servers.wsgi import ThreadedWsgiServer
@@ -227,14 +228,30 @@ def test_keycloak_role_mapping(oidc_app, oidc):
 
 
 def test_keycloak_client_role_and_group_mapping(oidc_app, oidc):
+    seed_groups()
     map_role("portal:finance", full_access=False, group="Finance")
+    map_role("portal:sales", full_access=False, group="Sales")
     sub = sub_name("kc")
-    oidc.add_user(sub, client_roles={"portal": ["finance"]}, amr=["pwd", "otp"])
+    oidc.add_user(sub, client_roles={"portal": ["finance", "sales"]}, amr=["pwd", "otp"])
     web = WebClient(oidc_app.test_client())
     assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"  # MFA done at Keycloak
     staff = db.session.execute(select(User).where(User.login == sub)).scalar_one()
     assert staff.is_staff and not staff.full_access
+    assert group_names_of(staff) == ["Finance", "Sales"]
     assert web.get("/admin/").status_code == 200
+    assert web.get("/admin/finance/payments").status_code == 200
+    assert web.get("/admin/administrators").status_code == 403
+
+    oidc.add_user(sub, client_roles={"portal": ["sales"]}, amr=["pwd", "otp"])  # finance role removed
+    again = WebClient(oidc_app.test_client())
+    assert oauth_login(again, oidc, "keycloak", sub).headers["Location"] == "/admin/"
+    assert group_names_of(db.session.get(User, staff.id)) == ["Sales"]
+    assert again.get("/admin/finance/payments").status_code == 403
+
+
+def test_role_mapping_needs_an_existing_group(app):
+    with pytest.raises(auth_methods.MethodsRefused):
+        auth_methods.add_role_mapping(default_provider().id, "portal:nobody", False, "No such group")
 
 
 def test_keycloak_without_mfa_still_asks_the_portal_second_factor(oidc_app, oidc, factories):

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent, KeycloakRoleMapping
 from portal.services import auth_methods
+from portal.services.access import seed_groups
 from portal.services.personal_data import registered
 from portal.services.registration import default_provider
 from tests.methods_helpers import enrol_totp
@@ -69,6 +70,8 @@ def test_page_needs_the_function(app, web, factories):
 
 
 def test_role_mapping_added_and_removed(staff_web):
+    seed_groups()
+    db.session.commit()
     response = staff_web.post_form(f"{methods_url()}/roles", {"role": "portal-admin", "full_access": "y"},
                                    page_url=methods_url())
     assert response.status_code == 302
@@ -76,6 +79,9 @@ def test_role_mapping_added_and_removed(staff_web):
                         page_url=methods_url())
     missing = staff_web.post_form(f"{methods_url()}/roles", {"role": "nothing"}, page_url=methods_url())
     assert "Choose Full access or an access group." in missing.get_data(as_text=True)
+    unknown = staff_web.post_form(f"{methods_url()}/roles", {"role": "x", "access_group": "Nobody"},
+                                  page_url=methods_url())
+    assert "There is no access group named &#39;Nobody&#39;." in unknown.get_data(as_text=True)
     rows = db.session.execute(select(KeycloakRoleMapping).order_by(KeycloakRoleMapping.role)).scalars().all()
     assert [(r.role, r.full_access, r.access_group) for r in rows] == [
         ("finance", False, "Finance"), ("portal-admin", True, None)]

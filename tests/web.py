@@ -1,9 +1,19 @@
-"""A Flask test client that submits forms with their CSRF token, as a browser does."""
+"""A Flask test client that submits forms with their CSRF token (and a solved ALTCHA), as a browser does."""
 
 import re
 
+import altcha
+
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 CSRF_HEADER = re.compile(r'"X-CSRFToken": "([^"]+)"')
+ALTCHA_WIDGET = re.compile(r'<altcha-widget challenge="([^"]+)" name="([^"]+)"')
+
+
+def solve_altcha(client, challenge_url: str) -> str:
+    """Fetch a challenge and solve it as the widget's worker would; returns the payload."""
+    challenge = altcha.Challenge.from_dict(client.get(challenge_url).get_json())
+    solution = altcha.solve_challenge(challenge)
+    return altcha.Payload(challenge, solution).to_base64()
 
 
 class WebClient:
@@ -15,15 +25,23 @@ class WebClient:
     def __getattr__(self, name):
         return getattr(self.client, name)
 
-    def csrf_token(self, page_url: str) -> str:
+    def _page(self, page_url: str) -> tuple[str, str]:
         html = self.client.get(page_url).get_data(as_text=True)
         match = CSRF_FIELD.search(html) or CSRF_HEADER.search(html)
         assert match, f"no CSRF token on {page_url}"
-        return next(group for group in match.groups() if group) if match.re is CSRF_FIELD else match.group(1)
+        token = next(group for group in match.groups() if group) if match.re is CSRF_FIELD else match.group(1)
+        return token, html
+
+    def csrf_token(self, page_url: str) -> str:
+        return self._page(page_url)[0]
 
     def post_form(self, url: str, data: dict, page_url: str | None = None, **kwargs):
-        """POST `data` to `url` with the CSRF token of `page_url` (default: `url`)."""
-        token = self.csrf_token(page_url or url)
+        """POST `data` to `url` with the CSRF token of `page_url` (default: `url`); a captcha on
+        that page is solved unless `data` already answers it."""
+        token, html = self._page(page_url or url)
+        widget = ALTCHA_WIDGET.search(html)
+        if widget and widget.group(2) not in data:
+            data = {**data, widget.group(2): solve_altcha(self.client, widget.group(1))}
         return self.client.post(url, data={"csrf_token": token, **data}, **kwargs)
 
     def htmx(self, method: str, url: str, page_url: str, data: dict | None = None, **kwargs):

@@ -1,7 +1,7 @@
 """compliance
 
 Revision ID: 750a3664e4c2
-Revises: 325d5c911ffd
+Revises: 49e14421da37
 Create Date: 2026-11-26 14:53:37.643228
 
 """
@@ -13,7 +13,7 @@ import portal.models.base
 
 # revision identifiers, used by Alembic.
 revision = '750a3664e4c2'
-down_revision = '325d5c911ffd'
+down_revision = '49e14421da37'
 branch_labels = None
 depends_on = None
 

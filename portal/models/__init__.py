@@ -24,6 +24,7 @@ from portal.models.methods import (  # noqa: F401
     SignInCode,
     TempKey,
 )
+from portal.models.passwords import PasswordHistory, RecoveryLink, ResetCode, SpentCaptcha  # noqa: F401
 from portal.models.settings import Setting
 
 __all__ = [

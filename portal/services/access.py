@@ -55,6 +55,27 @@ def get_admin(user_id: int) -> User | None:
     return user if user is not None and user.is_staff else None
 
 
+def group_names_of(user: User) -> list[str]:
+    return sorted(db.session.execute(
+        select(AccessGroup.name).join(user_access_group, user_access_group.c.group_id == AccessGroup.id)
+        .where(user_access_group.c.user_id == user.id)).scalars())
+
+
+def group_named(name: str) -> AccessGroup | None:
+    return db.session.execute(select(AccessGroup).where(AccessGroup.name == name)).scalar_one_or_none()
+
+
+def set_groups_by_name(user: User, names: list[str]) -> None:
+    """Make the user's access groups exactly the existing groups named (Keycloak role mapping)."""
+    chosen = list(db.session.execute(select(AccessGroup).where(AccessGroup.name.in_(names))).scalars())
+    db.session.execute(user_access_group.delete().where(user_access_group.c.user_id == user.id))
+    if chosen:
+        db.session.execute(user_access_group.insert(),
+                           [{"user_id": user.id, "group_id": g.id} for g in chosen])
+    db.session.flush()
+    forget(user)
+
+
 def groups() -> list[AccessGroup]:
     return list(db.session.execute(select(AccessGroup).order_by(AccessGroup.name)).scalars())
 

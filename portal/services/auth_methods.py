@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import KeycloakRoleMapping, Provider
-from portal.services import settings
+from portal.services import access, settings
 from portal.services.events import log_audit
 
 
@@ -111,6 +111,8 @@ def add_role_mapping(provider_id: int, role: str, full_access: bool, access_grou
     role, access_group = role.strip(), (access_group or "").strip() or None
     if not full_access and not access_group:
         raise MethodsRefused("Choose Full access or an access group.")
+    if not full_access and access.group_named(access_group) is None:
+        raise MethodsRefused(f"There is no access group named {access_group!r}.")
     existing = db.session.execute(select(KeycloakRoleMapping).where(
         KeycloakRoleMapping.provider_id == provider_id, KeycloakRoleMapping.role == role)).scalar_one_or_none()
     if existing is not None:

@@ -1,6 +1,5 @@
 """The compliance page's live answers: consent, retention, staff 2FA, third-party transfers."""
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -11,7 +10,7 @@ from portal.extensions import db
 from portal.models import User, UserKind
 from portal.models.base import utcnow
 from portal.models.compliance import ConsentRecord
-from portal.services import consent, retention, settings
+from portal.services import auth_methods, captcha, consent, retention, second_factor, settings
 
 PURGE_STALE_AFTER = timedelta(days=2)  # a daily timer that missed a day shows up
 TRANSFER_BASES = [
@@ -34,12 +33,12 @@ class ThirdParty:
         return f"compliance.transfer_basis.{self.key}"
 
     def enabled(self, config) -> bool:
-        return {
-            "google": bool(config.get("GOOGLE_CLIENT_ID")),
-            "keycloak": bool(config.get("KEYCLOAK_CLIENT_ID") and config.get("KEYCLOAK_SERVER_METADATA_URL")),
-            "vonage": config.get("SMS_BACKEND") == "vonage",
-            "recaptcha": bool(config.get("RECAPTCHA_PUBLIC_KEY")),
-        }[self.key]
+        """Switched on and configured: the portal really sends it personal data."""
+        if self.key in ("google", "keycloak"):
+            return auth_methods.enabled(self.key)
+        if self.key == "vonage":
+            return config.get("SMS_BACKEND") == "vonage"
+        return captcha.mode() == "recaptcha" and bool(config.get("RECAPTCHA_PUBLIC_KEY"))
 
 
 THIRD_PARTIES = [
@@ -89,8 +88,7 @@ def consent_answer() -> Answer:
 def retention_answer() -> Answer:
     question = "Is a retention period set, and has the purge run?"
     days, last = retention.period_days(), retention.last_run()
-    fix = "admin.security_settings" if "admin.security_settings" in current_app.view_functions \
-        else "gdpr.compliance"
+    fix = "admin.security_settings"
     if days <= 0:
         return Answer(question, "no", "No auth-log retention period is set: rows are kept forever.", fix)
     if last is None:
@@ -105,21 +103,13 @@ def retention_answer() -> Answer:
 
 def staff_2fa_answer() -> Answer:
     question = "Is two-factor sign-in enforced for staff?"
-    try:
-        second_factor = importlib.import_module("portal.services.second_factor")
-        auth_methods = importlib.import_module("portal.services.auth_methods")
-        required = settings.get("security.staff_2fa_required")
-        has_factor, kinds = second_factor.has_second_factor, second_factor.KINDS
-        offered = any(auth_methods.enabled(method) for method in kinds.values())
-    except (ImportError, KeyError, AttributeError):
-        return Answer(question, "unknown", "This portal has no staff 2FA enforcement yet "
-                      "(the two-factor module is not installed).", None)
-    fix = next((e for e in ("admin.auth_methods_default", "admin.security_settings")
-                if e in current_app.view_functions), None)
+    required = settings.get(auth_methods.STAFF_2FA_REQUIRED)
+    offered = any(auth_methods.enabled(method) for method in second_factor.KINDS.values())
+    fix = "admin.auth_methods_default"
     staff = db.session.execute(select(User).where(
         User.kind == UserKind.STAFF, User.is_active_account.is_(True),
         User.access_denied.is_(False))).scalars()
-    lacking = sum(1 for user in staff if not has_factor(user))
+    lacking = sum(1 for user in staff if not second_factor.has_second_factor(user))
     if not required:
         return Answer(question, "no", f"Staff 2FA is switched off; {lacking} staff members have "
                       "no second factor.", fix)

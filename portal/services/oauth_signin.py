@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import OAuthLink, User
 from portal.models.base import utcnow
-from portal.services import auth_methods
+from portal.services import access, auth_methods
 from portal.services.events import log_audit, log_auth
 from portal.services.registration import create_client_user, default_provider
 from portal.services.staff import AccountExists, create_staff
@@ -54,8 +54,8 @@ def verified_claims(provider: str) -> dict:
 def keycloak_roles(claims: dict) -> set[str]:
     """Realm roles as they are, client roles as "client-id:role"."""
     roles = set((claims.get("realm_access") or {}).get("roles") or [])
-    for client_id, access in (claims.get("resource_access") or {}).items():
-        roles.update(f"{client_id}:{role}" for role in (access or {}).get("roles") or [])
+    for client_id, grants in (claims.get("resource_access") or {}).items():
+        roles.update(f"{client_id}:{role}" for role in (grants or {}).get("roles") or [])
     return roles
 
 
@@ -145,7 +145,10 @@ def apply_roles(user: User, claims: dict) -> None:
         _refuse("keycloak", "no mapped role", user)
     full_access = any(m.full_access for m in mappings)
     groups = sorted({m.access_group for m in mappings if m.access_group})
-    if user.full_access != full_access:
+    before = {"full_access": user.full_access, "access_groups": access.group_names_of(user)}
+    user.full_access = full_access
+    access.set_groups_by_name(user, groups)
+    after = {"full_access": full_access, "access_groups": access.group_names_of(user)}
+    if before != after:
         log_audit("keycloak_roles_applied", target=user, actor=user, actor_label="Keycloak",
-                  changes={"full_access": [user.full_access, full_access], "access_groups": [None, groups]})
-        user.full_access = full_access
+                  changes={key: [before[key], after[key]] for key in before if before[key] != after[key]})

@@ -8,8 +8,6 @@ from flask import current_app
 
 from portal.models.base import utcnow
 
-MIN_LENGTH = 8
-
 
 @lru_cache(maxsize=4)
 def _hasher(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:

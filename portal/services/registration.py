@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from portal.extensions import db
 from portal.models import Client, PendingRegistration, Provider, User, UserKind
 from portal.models.base import utcnow
-from portal.services import consent, passwords
+from portal.services import consent, password_policy, passwords
 from portal.services.events import log_auth
 from portal.services.links import public_url
 from portal.services.mail import send_mail
@@ -35,9 +35,11 @@ def request_registration(email: str, name: str, password: str,
                          consents: dict[int, bool] | None = None) -> None:
     """Email a confirmation link, or a notice if the address already has an account.
 
+    Raises PasswordRejected when the password breaks the policy (before anything is stored).
     `consents` maps consent-version ids to the form's decisions; they are logged on confirmation.
     """
     email = email.strip().lower()
+    password_policy.enforce(password, login=email, email=email, name=name)
     password_hash = passwords.hash_password(password)  # spent in both branches alike
     existing = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
     if existing is not None:

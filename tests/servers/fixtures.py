@@ -30,9 +30,12 @@ works too when that key is unset). In a test:
 """
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
+from tests.servers.gunicorn import GunicornServer
 from tests.servers.oidc import OidcServer
 from tests.servers.recaptcha import RecaptchaServer
 from tests.servers.smtp import SmtpServer
@@ -103,3 +106,24 @@ def recaptcha(recaptcha_server):
     yield recaptcha_server
     recaptcha_server.reset()
     recaptcha_server.start()
+
+
+@pytest.fixture
+def gunicorn(base_config):
+    """Start the portal under gunicorn: `gunicorn(workers=2, **config)`; stopped after the test.
+
+    The workers share the test database, secret and rate-limit store of `base_config`
+    (overrides on top), and the checkout the tests import the portal from.
+    """
+    servers = []
+
+    def start(workers: int = 2, **config):
+        root = Path(__file__).resolve().parents[2]
+        values = {key: value for key, value in {**base_config, **config}.items() if value is not None}
+        env = {**portal_env(values), "PORTAL_INSTANCE_PATH": os.environ["PORTAL_INSTANCE_PATH"]}
+        servers.append(GunicornServer(root, env, workers=workers).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -12,6 +12,7 @@ from portal.blueprints.admin import (  # noqa: E402,F401
     finance,
     logs,
     routes,
+    security_settings,
     staff,
     users,
 )

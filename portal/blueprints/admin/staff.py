@@ -8,7 +8,8 @@ from portal.blueprints.admin.forms import AdminForm, DenyAccessForm, GroupForm
 from portal.blueprints.lists import list_args, render_list
 from portal.extensions import db, htmx
 from portal.models.access import AccessGroup
-from portal.services import access
+from portal.services import access, recovery
+from portal.services.delivery import DeliveryError
 from portal.services.permissions import grantable_by, modules, requires
 
 
@@ -85,7 +86,7 @@ def _save_admin(target):
     if form.validate_on_submit():
         try:
             if target is None:
-                access.create_admin(current_user, _admin_input(form))
+                created = access.create_admin(current_user, _admin_input(form))
             else:
                 access.update_admin(current_user, target, _admin_input(form))
             db.session.commit()
@@ -94,8 +95,21 @@ def _save_admin(target):
             _put_error(form, refused)
         else:
             flash(f"Administrator {form.login.data.strip()} saved.", "success")
+            if target is None:
+                _invite(created)
             return redirect(url_for("admin.administrators"))
     return _render_admin_form(form, target)
+
+
+def _invite(admin) -> None:
+    """Email the new administrator a one-time set-password link; a failure can be retried."""
+    try:
+        recovery.send_password_link(admin, purpose="invite")
+    except DeliveryError as error:
+        flash(f"{error.message} Use \"Forgot your password?\" on the login page to send the "
+              "link again.", "error")
+    else:
+        flash(f"A link to set a password was emailed to {admin.email}.", "success")
 
 
 @bp.route("/access-permissions")

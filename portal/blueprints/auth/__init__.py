@@ -7,4 +7,10 @@ from portal.services.permissions import guard
 bp = Blueprint("auth", __name__)
 guard(bp, "self")
 
-from portal.blueprints.auth import oauth, routes, temp_key, two_factor  # noqa: E402,F401
+from portal.blueprints.auth import (  # noqa: E402,F401
+    oauth,
+    recovery,
+    routes,
+    temp_key,
+    two_factor,
+)

@@ -1,12 +1,20 @@
 """Forms of the sign-in pages."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
-from portal.services.passwords import MIN_LENGTH
+from portal.services.password_policy import HARD_MAX_LENGTH, first_broken
 
-MAX_PASSWORD = 1024  # generous; argon2 hashes every byte, nothing is truncated
+MAX_PASSWORD = HARD_MAX_LENGTH  # generous; argon2 hashes every byte, nothing is truncated
 
 
 class LoginForm(FlaskForm):
@@ -20,13 +28,37 @@ class LoginForm(FlaskForm):
 class RegisterForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    password = PasswordField(
-        "Password",
-        validators=[DataRequired(), Length(min=MIN_LENGTH, max=MAX_PASSWORD,
-                                           message=f"Use at least {MIN_LENGTH} characters.")],
-    )
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
     confirm = PasswordField(
         "Confirm password",
         validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
     )
     submit = SubmitField("Register")
+
+    def validate_password(self, field):
+        """The policy's reason beside the field, together with the other fields' errors."""
+        email = (self.email.data or "").strip().lower()
+        broken = first_broken(field.data or "", email, email, self.name.data or "")
+        if broken:
+            raise ValidationError(broken)
+
+
+class RecoverForm(FlaskForm):
+    login = StringField("Login or email", validators=[DataRequired(), Length(max=254)])
+    channel = RadioField("Send me", choices=[("email", "A link by email"), ("sms", "A code by SMS")],
+                         default="email")
+    submit = SubmitField("Send")
+
+
+class RecoveryCodeForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=12)])
+    submit = SubmitField("Verify")
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
+    confirm = PasswordField(
+        "Confirm new password",
+        validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
+    )
+    submit = SubmitField("Save")

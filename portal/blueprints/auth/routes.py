@@ -1,15 +1,23 @@
-"""Views of sign-in, sign-out and registration."""
+"""Views of sign-in, sign-out, registration, the live password check and the ALTCHA challenge."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.flow import complete_sign_in, home_for
 from portal.blueprints.auth.forms import LoginForm, RegisterForm
 from portal.blueprints.gdpr.forms import consent_decisions, with_consents
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.forms import ActionForm
-from portal.services import auth_methods, registration, sessions, signin
+from portal.services import (
+    auth_methods,
+    captcha,
+    password_policy,
+    recovery,
+    registration,
+    sessions,
+    signin,
+)
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
 from portal.services.permissions import public, requires
@@ -33,12 +41,16 @@ def login():
         return redirect(home_for(current_user))
     if request.method == "POST" and not auth_methods.enabled("web_login"):
         abort(403)
-    form = LoginForm(next=request.args.get("next", ""))
+    typed = request.form.get("login", "")
+    form = captcha.protect(LoginForm, captcha.needed_after_failures(typed))(
+        next=request.args.get("next", ""))
     if form.validate_on_submit():
         try:
             user = signin.check_password(form.login.data, form.password.data)
         except signin.SignInFailed as failure:
-            form.password.errors.append(failure.message)
+            if captcha.needed_after_failures(typed) and not captcha.protects(form):
+                form = captcha.protect(LoginForm)()  # from now on this login asks for it
+            form.password.errors = [*form.password.errors, failure.message]
         else:
             return complete_sign_in(user, form.remember.data, form.next.data)
     return render_template("auth/login.html", form=form)
@@ -58,16 +70,18 @@ def logout():
 @public
 @per_ip("RATELIMIT_REGISTER_PER_IP")
 def register():
-    form = with_consents(RegisterForm)()
+    form = captcha.protect(with_consents(RegisterForm))()
     if form.validate_on_submit():
         try:
             registration.request_registration(form.email.data, form.name.data, form.password.data,
                                               consents=consent_decisions(form))
+        except password_policy.PasswordRejected as error:
+            form.password.errors.append(error.message)
         except DeliveryError as error:
             form.email.errors.append(error.message)
         else:
             return render_template("auth/register_sent.html", email=form.email.data)
-    return render_template("auth/register.html", form=form)
+    return render_template("auth/register.html", form=form, rules=password_policy.evaluate(""))
 
 
 @bp.route("/register/confirm/<token>")
@@ -89,3 +103,35 @@ def confirm_registration_post(token):
         return redirect(url_for("auth.register"))
     flash("Welcome! Your account is ready.", "success")
     return complete_sign_in(user, method="registration")
+
+
+@bp.route("/password/check", methods=["POST"])
+@public
+@per_ip("RATELIMIT_POLICY_CHECK_PER_IP")
+def password_check():
+    """htmx: the policy's rules, held or not, for what is typed (the server's own policy)."""
+    facts = {key: request.form.get(key, "") for key in ("login", "email", "name")}
+    if request.form.get("token"):
+        try:
+            owner = recovery.link_owner(request.form["token"])
+        except recovery.RecoveryError:
+            owner = None
+    else:
+        owner = current_user if current_user.is_authenticated else None
+    if owner is not None:
+        facts = {"login": owner.login, "email": owner.email, "name": owner.name,
+                 "provider_id": owner.provider_id}
+    facts["login"] = facts["login"] or facts["email"]
+    rules = password_policy.evaluate(request.form.get("password", ""), **facts)
+    return render_template("auth/_password_rules.html", rules=rules)
+
+
+@bp.route("/captcha/altcha")
+@public
+@limiter.limit(lambda: current_app.config["RATELIMIT_CAPTCHA_PER_IP"])
+def altcha_challenge():
+    """A fresh signed ALTCHA challenge for the widget."""
+    return captcha.new_challenge(), 200, {"Cache-Control": "no-store"}
+
+
+bp.after_request(captcha.widen_csp)

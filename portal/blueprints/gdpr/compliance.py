@@ -33,7 +33,7 @@ def transfer_basis(key):
 @bp.route("/admin/settings/security/retention", methods=["POST"])
 @requires("settings.security")
 def retention_settings():
-    """The retention form's own route; the form is a partial included on Security settings."""
+    """The retention form's own route; the form is a partial on Global settings → Security."""
     form = RetentionForm()
     saved = form.validate_on_submit()
     if saved:
@@ -43,9 +43,7 @@ def retention_settings():
         return render_template("gdpr/_retention_form.html", form=form, saved=saved), 200 if saved else 422
     if saved:
         flash("Retention period saved.", "success")
-    back = "admin.security_settings" if "admin.security_settings" in current_app.view_functions \
-        else "gdpr.compliance"
-    return redirect(url_for(back))
+    return redirect(url_for("admin.security_settings"))
 
 
 def _page():

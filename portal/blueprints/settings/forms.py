@@ -1,20 +1,47 @@
-"""Forms of the security settings: second factors and API tokens."""
+"""Forms of the user's own settings: profile, password, second factors and API tokens."""
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectMultipleField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms import (
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.services.api_tokens import MAX_DAYS
+from portal.services.password_policy import HARD_MAX_LENGTH
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    submit = SubmitField("Save")
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password",
+                                     validators=[DataRequired(), Length(max=HARD_MAX_LENGTH)])
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=HARD_MAX_LENGTH)])
+    confirm = PasswordField(
+        "Confirm new password",
+        validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
+    )
+    submit = SubmitField("Save")
 
 
 class CurrentPasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    current_password = PasswordField("Current password",
+                                     validators=[DataRequired(), Length(max=HARD_MAX_LENGTH)])
     submit = SubmitField("Confirm")
 
 
 class TotpConfirmForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    current_password = PasswordField("Current password",
+                                     validators=[DataRequired(), Length(max=HARD_MAX_LENGTH)])
     code = StringField("Code", validators=[DataRequired(), Length(max=12)])
     submit = SubmitField("Verify")
 

@@ -1,12 +1,86 @@
-"""General settings: the user's name, email and verified phone."""
+"""General settings: the user's name and email, the password change, and the expired-password page."""
 
-from flask import render_template
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
 
 from portal.blueprints.settings import bp
+from portal.blueprints.settings.forms import PasswordChangeForm, ProfileForm
+from portal.services import password_change, password_expiry, password_policy, profile
 from portal.services.permissions import requires
+from portal.services.throttle import per_ip, per_user
+
+bp.before_app_request(password_expiry.warn_if_due)
+
+
+def _rules():
+    return password_policy.evaluate("", current_user.login, current_user.email, current_user.name,
+                                    current_user.provider_id)
+
+
+def _page(profile_form=None, password_form=None):
+    return render_template(
+        "settings/general.html",
+        profile_form=profile_form or ProfileForm(obj=current_user, formdata=None),
+        password_form=password_form or PasswordChangeForm(formdata=None),
+        rules=_rules(),
+    )
 
 
 @bp.route("/general")
 @requires("self.account")
 def general():
-    return render_template("settings/general.html")
+    return _page()
+
+
+@bp.route("/general", methods=["POST"])
+@requires("self.account")
+def general_profile():
+    form = ProfileForm()
+    if form.validate_on_submit():
+        try:
+            changes = profile.update_profile(current_user, form.name.data, form.email.data)
+        except profile.EmailTaken as error:
+            form.email.errors.append(error.message)
+        else:
+            flash("Saved." if changes else "Nothing changed.", "success")
+            return redirect(url_for("settings.general"))
+    return _page(profile_form=form)
+
+
+def _change_password(form, done_endpoint: str):
+    """Shared by General settings and the expired-password page: a redirect, or None with errors."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        password_change.change_password(current_user._get_current_object(), form.current_password.data,
+                                        form.password.data)
+    except password_change.CurrentPasswordWrong as error:
+        form.current_password.errors.append(error.message)
+    except password_policy.PasswordRejected as error:
+        form.password.errors.append(error.message)
+    else:
+        flash("Your password was changed. Every other session was signed out.", "success")
+        return redirect(url_for(done_endpoint))
+    return None
+
+
+@bp.route("/general/password", methods=["POST"])
+@requires("self.account")
+@per_ip("RATELIMIT_REAUTH_PER_IP")
+@per_user("RATELIMIT_REAUTH_PER_ACCOUNT")
+def general_password():
+    form = PasswordChangeForm()
+    return _change_password(form, "settings.general") or _page(password_form=form)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@requires("self.account")
+@per_ip("RATELIMIT_REAUTH_PER_IP")
+@per_user("RATELIMIT_REAUTH_PER_ACCOUNT")
+def expired_password():
+    """The only page a user whose password is too old can reach (the gate sends them here)."""
+    if not password_expiry.is_expired(current_user):
+        return redirect(url_for("settings.general"))
+    form = PasswordChangeForm()
+    done = _change_password(form, "auth.index")
+    return done or render_template("settings/expired_password.html", form=form, rules=_rules())

@@ -1,0 +1,69 @@
+"""Setting a new password: policy, history, every other way in shut, recovery secrets dead, a notice sent."""
+
+import logging
+
+from sqlalchemy import delete
+
+from portal.extensions import db
+from portal.models import RecoveryLink, ResetCode, User
+from portal.models.base import utcnow
+from portal.services import lockout, password_policy, passwords, sessions
+from portal.services.client_ip import client_ip
+from portal.services.delivery import DeliveryError
+from portal.services.events import log_auth
+from portal.services.links import public_url
+from portal.services.mail import send_mail
+
+log = logging.getLogger(__name__)
+
+
+class CurrentPasswordWrong(Exception):
+    message = "The current password is not correct."
+
+
+def set_new_password(user: User, password: str, event: str) -> None:
+    """Enforce the policy and store `password`; ends every session of the user. Commits.
+
+    `event` is "password_changed" or "password_reset" (auth log and the notice's wording).
+    """
+    password_policy.enforce(password, user=user)
+    password_policy.remember_outgoing(user)
+    passwords.set_password(user, password)
+    db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id == user.id))
+    db.session.execute(delete(ResetCode).where(ResetCode.user_id == user.id))
+    lockout.unlock(user, reason="password reset" if event == "password_reset" else "password changed")
+    revoked = sessions.revoke_everything(user)
+    log_auth(event, user=user, detail=f"{revoked} sessions ended")
+    db.session.commit()
+    _notify(user, event)
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """General settings and the expired-password page: the current password proves it is them.
+
+    A wrong current password counts toward the account lock like a failed sign-in; during a
+    lock the right one is refused too. This browser stays signed in, on a new session.
+    """
+    locked = lockout.account_locked(user)
+    if locked or not passwords.verify_password(user.password_hash, current):
+        if not locked:
+            lockout.record_failure(user)
+        log_auth("password_change_failed", user=user, detail="account locked" if locked else None)
+        db.session.commit()
+        raise CurrentPasswordWrong()
+    remember = bool(sessions.current_session() and sessions.current_session().remember)
+    set_new_password(user, new, "password_changed")
+    sessions.start_session(user, remember=remember)
+    db.session.commit()
+
+
+def _notify(user: User, event: str) -> None:
+    what = "reset" if event == "password_reset" else "changed"
+    try:
+        send_mail(user.email, f"Your password was {what}",
+                  f"Hello {user.name or user.login},\n\nthe password of your account {user.login} was "
+                  f"{what} on {utcnow():%Y-%m-%d %H:%M} UTC from the address {client_ip()}. Every other "
+                  "session was signed out.\n\nIf this was not you, recover your account now:\n"
+                  f"{public_url('auth.recover')}\n")
+    except DeliveryError as error:
+        log.error("password notice to user %s not sent: %s", user.id, error.message)

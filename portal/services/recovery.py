@@ -1,0 +1,205 @@
+"""Password recovery: a single-use email link or an SMS code, the same answer for every account."""
+
+import logging
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from portal.extensions import db
+from portal.models import RecoveryLink, ResetCode, User
+from portal.models.base import utcnow
+from portal.services import lockout, password_change, passwords, settings
+from portal.services.delivery import DeliveryError
+from portal.services.events import log_auth
+from portal.services.links import public_url
+from portal.services.mail import send_mail
+from portal.services.personal_data import PersonalData, register
+from portal.services.signin import find_account
+from portal.services.sms import send_sms
+from portal.services.tokens import digest, new_token
+
+log = logging.getLogger(__name__)
+
+CHANNELS = {"both": "Email or SMS (the user chooses)", "email": "Email only", "sms": "SMS only"}
+CHANNEL = settings.define("recovery.channels", "both", "Recovery by")
+LINK_MINUTES = settings.define("recovery.link_minutes", 60, "Email link valid for (minutes, at most 60)")
+CODE_MINUTES = settings.define("recovery.code_minutes", 10, "SMS code valid for (minutes, at most 10)")
+CODE_ATTEMPTS = settings.define("recovery.code_attempts", 5, "Wrong codes before a code dies")
+KEYS = [CHANNEL, LINK_MINUTES, CODE_MINUTES, CODE_ATTEMPTS]
+MAX_SENDS = 3
+
+
+class RecoveryError(Exception):
+    """A link or code that cannot be used; `message` is safe to show."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+LINK_INVALID = "This link is invalid or has expired. Please ask for a new one."
+CODE_DEAD = "This code is no longer valid. Please ask for a new one."
+
+
+def channels() -> list[str]:
+    chosen = settings.get(CHANNEL)
+    return ["email", "sms"] if chosen not in ("email", "sms") else [chosen]
+
+
+def _minutes(key: str, ceiling: int) -> timedelta:
+    return timedelta(minutes=max(1, min(int(settings.get(key)), ceiling)))
+
+
+def send_password_link(user: User, purpose: str = "reset") -> None:
+    """Email `user` a single-use set-password link; "invite" welcomes a new administrator.
+
+    Older links of the user die. Raises DeliveryError when the email cannot be sent.
+    """
+    token = new_token()
+    lifetime = (timedelta(hours=current_app.config["INVITE_LINK_HOURS"]) if purpose == "invite"
+                else _minutes(LINK_MINUTES, 60))
+    db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id == user.id))
+    db.session.add(RecoveryLink(user_id=user.id, token_hash=digest(token), purpose=purpose,
+                                expires_at=utcnow() + lifetime))
+    log_auth("invite_link_sent" if purpose == "invite" else "recovery_link_sent", user=user)
+    db.session.commit()
+    link = public_url("auth.recover_reset", token=token)
+    valid = f"{int(lifetime.total_seconds() // 60)} minutes"
+    if purpose == "invite":
+        subject = "Welcome: set your password"
+        body = (f"Hello {user.name or user.login},\n\nan account was created for you on the portal. "
+                f"Your login is {user.login}.\nChoose your password here (the link works once, for "
+                f"{valid}):\n{link}\n")
+    else:
+        subject = "Reset your password"
+        body = (f"Hello {user.name or user.login},\n\nsomeone (perhaps you) asked to reset the password "
+                f"of your account {user.login}.\nChoose a new password here (the link works once, for "
+                f"{valid}):\n{link}\n\nIf this was not you, ignore this message: nothing changes.\n")
+    send_mail(user.email, subject, body)
+
+
+def request_recovery(identifier: str, channel: str) -> str | None:
+    """Start a recovery for a login or email; returns the SMS code step's ticket (None by email).
+
+    Unknown, denied and deactivated accounts, and SMS to an account without a verified phone,
+    get nothing, but the caller sees exactly what it sees for a real account.
+    """
+    user = find_account(identifier)
+    eligible = user is not None and user.can_sign_in
+    if channel not in channels():
+        channel = channels()[0]
+    if channel == "email":
+        if eligible:
+            try:
+                send_password_link(user)
+            except DeliveryError as error:
+                log.error("recovery link to user %s not sent: %s", user.id, error.message)
+        else:
+            passwords.hash_password(new_token())  # the time a real link costs
+            log_auth("recovery_refused", user=user, login=identifier[:254])
+            db.session.commit()
+        return None
+    phone = user.phone if eligible and user.phone and user.phone_verified_at else None
+    ticket, code = new_token(), f"{secrets.randbelow(10**6):06d}"
+    db.session.execute(delete(ResetCode).where(ResetCode.expires_at < utcnow()))
+    db.session.add(ResetCode(ticket_hash=digest(ticket), user_id=user.id if phone else None,
+                                code_hash=passwords.hash_password(code),
+                                expires_at=utcnow() + _minutes(CODE_MINUTES, 10)))
+    log_auth("recovery_code_sent" if phone else "recovery_refused", user=user, login=identifier[:254])
+    db.session.commit()
+    if phone:
+        _text_code(phone, code)
+    return ticket
+
+
+def _text_code(phone: str, code: str) -> None:
+    minutes = int(_minutes(CODE_MINUTES, 10).total_seconds() // 60)
+    try:
+        send_sms(phone, f"Your password recovery code is {code}. It is valid for {minutes} minutes. "
+                        "Never share it.")
+    except DeliveryError as error:
+        log.error("recovery code SMS not sent: %s", error.message)
+
+
+def _live_code(ticket: str) -> ResetCode:
+    row = db.session.execute(
+        select(ResetCode).where(ResetCode.ticket_hash == digest(ticket or ""))
+    ).scalar_one_or_none()
+    if row is None or row.expires_at < utcnow() or row.attempts >= int(settings.get(CODE_ATTEMPTS)):
+        raise RecoveryError(CODE_DEAD)
+    return row
+
+
+def resend_code(ticket: str) -> None:
+    """A new code for the same attempt: the count of wrong tries goes on."""
+    row = _live_code(ticket)
+    if row.sends >= MAX_SENDS:
+        raise RecoveryError("No more codes can be sent for this attempt. Please start again.")
+    code = f"{secrets.randbelow(10**6):06d}"
+    row.code_hash = passwords.hash_password(code)
+    row.sends += 1
+    row.expires_at = utcnow() + _minutes(CODE_MINUTES, 10)
+    user = db.session.get(User, row.user_id) if row.user_id else None
+    db.session.commit()
+    if user is not None:
+        _text_code(user.phone, code)
+
+
+def check_code(ticket: str, code: str) -> str:
+    """The reset token for a right code; RecoveryError otherwise (a try is spent first)."""
+    row = _live_code(ticket)
+    limit = int(settings.get(CODE_ATTEMPTS))
+    spent = db.session.execute(
+        update(ResetCode).where(ResetCode.id == row.id, ResetCode.attempts < limit)
+        .values(attempts=ResetCode.attempts + 1).returning(ResetCode.attempts)
+    ).scalar_one_or_none()
+    db.session.commit()
+    if spent is None:
+        raise RecoveryError(CODE_DEAD)
+    right = passwords.verify_password(row.code_hash, (code or "").strip())
+    if not right or row.user_id is None:
+        lockout.record_failure(None)
+        log_auth("recovery_code_failed", user=db.session.get(User, row.user_id) if row.user_id else None)
+        db.session.commit()
+        left = limit - spent
+        raise RecoveryError(f"The code is not correct. {left} tries left." if left else CODE_DEAD)
+    user = db.session.get(User, row.user_id)
+    db.session.delete(row)
+    token = new_token()
+    db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id == user.id))
+    db.session.add(RecoveryLink(user_id=user.id, token_hash=digest(token), purpose="sms",
+                                expires_at=utcnow() + _minutes(CODE_MINUTES, 10)))
+    log_auth("recovery_code_accepted", user=user)
+    db.session.commit()
+    return token
+
+
+def link_owner(token: str) -> User:
+    """The account a live link belongs to; RecoveryError when the link is dead."""
+    link = db.session.execute(
+        select(RecoveryLink).where(RecoveryLink.token_hash == digest(token or ""))
+    ).scalar_one_or_none()
+    user = db.session.get(User, link.user_id) if link is not None else None
+    if (user is None or link.expires_at < utcnow() or not user.can_sign_in
+            or (user.password_changed_at and user.password_changed_at > link.created_at)):
+        raise RecoveryError(LINK_INVALID)
+    return user
+
+
+def reset_password(token: str, password: str) -> User:
+    """Set the new password through a live link; the link dies with every other one."""
+    user = link_owner(token)
+    password_change.set_new_password(user, password, "password_reset")
+    return user
+
+
+def _erase(user_ids: list[int]) -> int:
+    links = db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id.in_(user_ids)))
+    codes = db.session.execute(delete(ResetCode).where(ResetCode.user_id.in_(user_ids)))
+    db.session.flush()
+    return links.rowcount + codes.rowcount
+
+
+register(PersonalData("recovery_link_and_code", {"token_hash": "erased", "code_hash": "erased"}, _erase))

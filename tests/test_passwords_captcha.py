@@ -1,0 +1,114 @@
+"""Captcha: ALTCHA solved and verified, replays refused, asked at login after failures; reCAPTCHA on loopback."""
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import PendingRegistration
+from portal.services import settings
+from tests.web import WebClient, solve_altcha
+
+GOOD = {"email": "new@example.com", "name": "Rowan Quill", "password": "violet kettle moon",
+        "confirm": "violet kettle moon"}
+
+
+def configure(**values):
+    settings.update(values)
+    db.session.commit()
+
+
+def pending():
+    return db.session.execute(select(PendingRegistration.email)).scalars().all()
+
+
+def test_registration_needs_a_solved_altcha(web):
+    body = web.post_form("/register", {**GOOD, "altcha": ""}).get_data(as_text=True)
+    assert "Please complete the captcha." in body and 'value="Rowan Quill"' in body
+    forged = web.post_form("/register", {**GOOD, "altcha": "eyJmb3JnZWQiOiB0cnVlfQ=="})
+    assert "Please complete the captcha." in forged.get_data(as_text=True)
+    assert pending() == []
+    assert "Check your email" in web.post_form("/register", GOOD).get_data(as_text=True)
+
+
+def test_a_solution_works_once(web):
+    payload = solve_altcha(web.client, "/captcha/altcha")
+    assert "Check your email" in web.post_form("/register", {**GOOD, "altcha": payload}
+                                               ).get_data(as_text=True)
+    replay = web.post_form("/register", {**GOOD, "email": "second@example.com", "altcha": payload})
+    assert "This captcha was already used." in replay.get_data(as_text=True)
+    assert pending() == ["new@example.com"]
+
+
+def test_challenge_is_signed_and_short_lived(web):
+    response = web.get("/captcha/altcha")
+    challenge = response.get_json()
+    assert response.headers["Cache-Control"] == "no-store"
+    assert challenge["parameters"]["algorithm"] == "PBKDF2/SHA-256" and challenge["signature"]
+    assert challenge["parameters"]["expiresAt"] > 0
+
+
+def test_captcha_off_means_no_widget(web):
+    configure(**{"captcha.mode": "off"})
+    assert "<altcha-widget" not in web.get("/register").get_data(as_text=True)
+    assert "Check your email" in web.client.post("/register", data={
+        **GOOD, "csrf_token": web.csrf_token("/register")}).get_data(as_text=True)
+
+
+def test_login_asks_after_failures_from_one_address(web, client_user):
+    configure(**{"captcha.after_failures": 2})
+    assert "<altcha-widget" not in web.get("/login").get_data(as_text=True)
+    for attempt in range(2):
+        failed = web.post_form("/login", {"login": "client@example.com", "password": "wrong guess 1"})
+        assert failed.status_code == 200 and "Wrong login or password." in failed.get_data(as_text=True)
+        # the failure that reaches the threshold already shows the widget
+        assert ("<altcha-widget" in failed.get_data(as_text=True)) == (attempt == 1)
+    token = web.csrf_token("/login")
+    refused = web.client.post("/login", data={"csrf_token": token, "login": "client@example.com",
+                                              "password": "client password 1"})
+    assert "Please complete the captcha." in refused.get_data(as_text=True)
+    assert web.login("client@example.com", "client password 1").status_code == 302
+
+
+def test_recover_asks_after_failures_too(web):
+    configure(**{"captcha.after_failures": 1})
+    assert "<altcha-widget" not in web.get("/recover").get_data(as_text=True)
+    web.post_form("/login", {"login": "ghost@example.com", "password": "wrong guess 1"})
+    assert "<altcha-widget" in web.get("/recover").get_data(as_text=True)
+
+
+@pytest.fixture
+def recaptcha_web(app, make_app, recaptcha):
+    """reCAPTCHA against the loopback verify server; TESTING off, or Flask-WTF skips the check."""
+    configure(**{"captcha.mode": "recaptcha"})
+    return WebClient(make_app(TESTING=False, **recaptcha.app_config()).test_client())
+
+
+def test_recaptcha_widget_and_its_csp(recaptcha_web, recaptcha):
+    response = recaptcha_web.get("/register")
+    body = response.get_data(as_text=True)
+    assert f"<script src='{recaptcha.script_url}'" in body and 'class="g-recaptcha"' in body
+    origin = re.match(r"https?://[^/]+", recaptcha.script_url).group(0)
+    assert f"script-src 'self' {origin}" in response.headers["Content-Security-Policy"]
+    assert origin not in recaptcha_web.get("/login").headers["Content-Security-Policy"]
+
+
+def test_recaptcha_verified_by_the_server_once(recaptcha_web, recaptcha):
+    token = recaptcha.issue_token()
+    ok = recaptcha_web.post_form("/register", {**GOOD, "g-recaptcha-response": token})
+    assert "Check your email" in ok.get_data(as_text=True)
+    assert recaptcha.requests[-1]["secret"] == recaptcha.secret
+    again = recaptcha_web.post_form("/register", {**GOOD, "email": "b@example.com",
+                                                  "g-recaptcha-response": token})
+    assert "Please complete the captcha." in again.get_data(as_text=True)
+    missing = recaptcha_web.post_form("/register", {**GOOD, "email": "c@example.com"})
+    assert "Please complete the captcha." in missing.get_data(as_text=True)
+    assert pending() == ["new@example.com"]
+
+
+def test_recaptcha_server_down_is_a_form_error(recaptcha_web, recaptcha):
+    recaptcha.fail_with(500)
+    body = recaptcha_web.post_form("/register", {**GOOD, "g-recaptcha-response": "x"}
+                                   ).get_data(as_text=True)
+    assert "The captcha could not be checked. Please try again." in body

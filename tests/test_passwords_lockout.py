@@ -1,0 +1,161 @@
+"""Brute-force defence: the account lock in the database, per-IP locks, the owner told, gunicorn workers."""
+
+import os
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuthEvent, OutboxMessage, User
+from portal.models.base import utcnow
+from portal.services import settings
+
+RIGHT = "amber falcon river"
+WRONG_ANSWER = "Wrong login or password."
+
+
+def configure(**values):
+    """Store run-time settings as staff would (keys with dots)."""
+    settings.update(values)
+    db.session.commit()
+
+
+@pytest.fixture
+def target(factories):
+    return factories.client_user(email="target@example.com", password=RIGHT)
+
+
+def attempt(web, password, login="target@example.com"):
+    return web.post_form("/login", {"login": login, "password": password})
+
+
+def events(name):
+    return db.session.execute(select(AuthEvent).where(AuthEvent.event == name)).scalars().all()
+
+
+def test_lock_after_n_failures_refuses_the_right_password_alike(web, target):
+    configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
+    for _ in range(3):
+        assert WRONG_ANSWER in attempt(web, "wrong guess 1").get_data(as_text=True)
+    locked = attempt(web, RIGHT)
+    assert locked.status_code == 200 and WRONG_ANSWER in locked.get_data(as_text=True)
+    user = db.session.get(User, target.id)
+    assert user.failed_logins == 3 and user.locked_until > utcnow() + timedelta(minutes=14)
+    assert len(events("account_locked")) == 1
+    notice = db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.subject == "Your account was locked")).scalar_one()
+    assert notice.recipient == "target@example.com"
+
+
+def test_owner_not_told_when_the_setting_says_no(web, target):
+    configure(**{"lockout.account_failures": 2, "lockout.notify_owner": False, "captcha.mode": "off"})
+    for _ in range(2):
+        attempt(web, "wrong guess 1")
+    assert events("account_locked")
+    assert db.session.execute(select(OutboxMessage)).first() is None
+
+
+def test_success_resets_the_count(web, target):
+    configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
+    attempt(web, "wrong guess 1")
+    attempt(web, "wrong guess 2")
+    assert attempt(web, RIGHT).status_code == 302
+    assert db.session.get(User, target.id).failed_logins == 0
+
+
+def test_lock_expires_is_logged_and_the_next_lock_is_longer(web, target):
+    configure(**{"lockout.account_failures": 2, "captcha.mode": "off"})
+    for _ in range(2):
+        attempt(web, "wrong guess 1")
+    user = db.session.get(User, target.id)
+    user.locked_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    for _ in range(2):
+        attempt(web, "wrong guess 1")
+    user = db.session.get(User, target.id)
+    assert user.locked_until > utcnow() + timedelta(minutes=29)  # 15 minutes, then 30
+    assert [e.detail for e in events("account_unlocked")] == ["lock expired"]
+    user.locked_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert attempt(web, RIGHT).status_code == 302
+
+
+def test_address_lock_answers_the_same_for_every_login(web, target):
+    configure(**{"lockout.ip_failures": 3, "lockout.account_failures": 50, "captcha.mode": "off"})
+    for login in ("a@example.com", "b@example.com", "c@example.com"):
+        attempt(web, "wrong guess 1", login=login)
+    for password in (RIGHT, "wrong guess 1"):
+        body = attempt(web, password).get_data(as_text=True)
+        assert "Too many failed attempts from your network." in body
+    assert db.session.get(User, target.id).failed_logins == 0
+
+
+def test_wrong_current_password_counts_toward_the_lock(web, target):
+    configure(**{"lockout.account_failures": 2, "captcha.mode": "off"})
+    web.login("target@example.com", RIGHT)
+    for _ in range(2):
+        web.post_form("/settings/general/password", {
+            "current_password": "wrong guess 1", "password": "violet kettle moon",
+            "confirm": "violet kettle moon"}, page_url="/settings/general")
+    body = web.post_form("/settings/general/password", {
+        "current_password": RIGHT, "password": "violet kettle moon",
+        "confirm": "violet kettle moon"}, page_url="/settings/general").get_data(as_text=True)
+    assert "The current password is not correct." in body
+
+
+class Browser:
+    """A visitor of the gunicorn server: its own cookies, a new connection for every request."""
+
+    def __init__(self, server):
+        self.server, self.session = server, requests.Session()
+        self.session.headers["Connection"] = "close"
+        page = self.session.get(server.url + "/login", timeout=10).text
+        self.token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+    def login(self, login, password):
+        return self.session.post(self.server.url + "/login", timeout=20, allow_redirects=False,
+                                 data={"csrf_token": self.token, "login": login, "password": password})
+
+
+def all_at_once(browsers, login, password):
+    """Every browser posts at the same moment, so both workers take some of the requests."""
+    barrier = threading.Barrier(len(browsers))
+
+    def post(browser):
+        barrier.wait()
+        return browser.login(login, password)
+
+    with ThreadPoolExecutor(len(browsers)) as pool:
+        return list(pool.map(post, browsers))
+
+
+def test_lockout_holds_at_n_with_two_gunicorn_workers(gunicorn, target):
+    """Per-worker counters would allow N x workers; the database counter holds at N, even when
+    the failures arrive together."""
+    configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
+    server = gunicorn(workers=2, RATELIMIT_STORAGE_URI="memory://")
+    browsers = [Browser(server) for _ in range(8)]
+    answers = all_at_once(browsers[:6], "target@example.com", "wrong guess 1")
+    assert [a.status_code for a in answers] == [200] * 6
+    assert all(WRONG_ANSWER in a.text for a in answers)
+    right = browsers[6].login("target@example.com", RIGHT)
+    assert right.status_code == 200 and WRONG_ANSWER in right.text
+    db.session.expire_all()
+    assert db.session.get(User, target.id).failed_logins == 3
+    assert len(events("account_locked")) == 1
+    assert len(server.worker_pids("POST /login")) == 2  # both workers took failures
+
+
+@pytest.mark.skipif(not os.environ.get("PORTAL_TEST_REDIS_URL"), reason="needs PORTAL_TEST_REDIS_URL")
+def test_per_account_limit_is_shared_by_gunicorn_workers_in_redis(gunicorn, target):
+    configure(**{"lockout.account_failures": 100, "captcha.mode": "off"})
+    server = gunicorn(workers=2, RATELIMIT_STORAGE_URI=os.environ["PORTAL_TEST_REDIS_URL"],
+                      RATELIMIT_LOGIN_PER_ACCOUNT="4 per minute")
+    answers = all_at_once([Browser(server) for _ in range(8)], "ghost@example.com", "wrong guess 1")
+    assert sorted(a.status_code for a in answers) == [200] * 4 + [429] * 4
+    assert len(server.worker_pids("POST /login")) == 2

@@ -1,0 +1,120 @@
+"""Password policy: every rule at registration, change and reset; staff change it at run time."""
+
+import pytest
+from flask import g
+from sqlalchemy import select
+
+from portal.blueprints.admin.security_settings import SECTIONS
+from portal.extensions import db
+from portal.models import AuditEvent, PendingRegistration, User
+from portal.services import password_policy, settings
+from tests.web import WebClient
+
+
+def register(web, password, email="new@example.com", name="Rowan Quill"):
+    return web.post_form("/register", {"email": email, "name": name, "password": password,
+                                       "confirm": password})
+
+
+def set_policy(staff_web, **changes):
+    """Save the admin page: the stored values, with `changes` (form field names) on top."""
+    current = {key.replace(".", "__"): settings.get(key)
+               for keys in SECTIONS.values() for key in keys}
+    values = {**current, **changes}
+    data = {name: ("y" if value is True else value) for name, value in values.items()
+            if value is not False}
+    response = staff_web.post_form("/admin/settings/security", data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    db.session.expire_all()
+    g.pop("_settings_cache", None)
+
+
+@pytest.mark.parametrize("password, reason", [
+    ("short pw 9", "Use at least 12 characters."),
+    ("superman1234", "This password is too common. Choose another."),
+    ("Password123456!", "This password is too common. Choose another."),
+    ("rowan likes tea 7", "Do not use your login, email or name in the password."),
+    ("my new@example.com pass", "Do not use your login, email or name in the password."),
+    ("x" * 129, "Use at most 128 characters."),
+])
+def test_registration_refuses_each_rule_with_its_reason(web, password, reason):
+    body = register(web, password).get_data(as_text=True)
+    assert reason in body
+    assert 'value="Rowan Quill"' in body and password not in body
+    assert db.session.execute(select(PendingRegistration)).first() is None
+
+
+def test_registration_accepts_a_long_unusual_password(web):
+    assert "Check your email" in register(web, "violet kettle under moonlight").get_data(as_text=True)
+
+
+def test_composition_rules_follow_the_admin_page_at_once(web, staff_web):
+    set_policy(staff_web, password__require_upper=True, password__require_digit=True,
+               password__require_special=True, password__min_length=14)
+    visitor = WebClient(web.application.test_client())
+    body = register(visitor, "violet kettle moon").get_data(as_text=True)
+    assert "Add an uppercase letter." in body
+    body = register(visitor, "Violet kettle moon").get_data(as_text=True)
+    assert "Add a number." in body
+    body = register(visitor, "Violet kettle 9").get_data(as_text=True)
+    assert "Add a special character such as ! or $." in body
+    body = register(visitor, "Violet kettle9!").get_data(as_text=True)
+    assert "Check your email" in body
+    audit = db.session.execute(select(AuditEvent).where(
+        AuditEvent.action == "security_settings_changed")).scalar_one()
+    assert audit.actor_label == "boss"
+    assert audit.changes["password.min_length"] == [12, 14]
+    assert audit.changes["password.require_upper"] == [False, True]
+    set_policy(staff_web, password__require_upper=False, password__require_digit=False,
+               password__require_special=False, password__min_length=12)
+    body = register(visitor, "lowercase words only", email="other@example.com").get_data(as_text=True)
+    assert "Check your email" in body
+
+
+def test_admin_page_needs_its_function(web, factories):
+    factories.staff(login="helper", password="staff password 1")
+    web.login("helper", "staff password 1")
+    assert web.get("/admin/settings/security").status_code == 403
+
+
+def test_admin_page_refuses_a_maximum_below_128(staff_web):
+    page = staff_web.post_form("/admin/settings/security", {"password__max_length": "64"})
+    assert page.status_code == 200
+    assert "Number must be between 128 and 1024." in page.get_data(as_text=True)
+
+
+def test_live_check_answers_with_the_rules_fragment(web):
+    response = web.htmx("POST", "/password/check", page_url="/register",
+                        data={"password": "rowan123", "name": "Rowan Quill",
+                              "email": "rq@example.com"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body
+    assert '<li class="fail">At least 12 characters</li>' in body
+    assert '<li class="fail">Not your login, email or name</li>' in body
+    good = web.htmx("POST", "/password/check", page_url="/register",
+                    data={"password": "violet kettle under moonlight"}).get_data(as_text=True)
+    assert "fail" not in good and good.count('class="ok"') == 4
+
+
+def test_live_check_needs_csrf(web):
+    assert web.post("/password/check", data={"password": "x"}).status_code == 400
+
+
+def test_hundred_characters_work_and_the_72_prefix_does_not(web, factories):
+    long_password = "".join(f"{i:02d}-words" for i in range(13))[:100]
+    assert len(long_password) == 100
+    factories.client_user(email="long@example.com", password=long_password)
+    refused = web.post_form("/login", {"login": "long@example.com", "password": long_password[:72]})
+    assert "Wrong login or password." in refused.get_data(as_text=True)
+    assert web.login("long@example.com", long_password).headers["Location"] == "/home"
+
+
+def test_common_list_ships_at_least_ten_thousand(app):
+    assert len(password_policy.common_passwords()) >= 10_000
+    assert password_policy.is_common("qwerty") and password_policy.is_common("Dragon2024!")
+    assert not password_policy.is_common("violet kettle under moonlight")
+
+
+def test_user_record_is_untouched_by_a_refused_registration(web, client_user):
+    register(web, "short", email="client@example.com")
+    assert db.session.execute(select(User.id)).scalars().all() == [client_user.id]

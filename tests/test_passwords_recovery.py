@@ -1,0 +1,186 @@
+"""Recovery by email (real SMTP on loopback) and by SMS (the real Vonage SDK against its loopback server)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from portal.extensions import db
+from portal.models import AuthEvent, RecoveryLink, ResetCode, User
+from portal.models.base import utcnow
+from portal.services.recovery import send_password_link
+from tests.web import WebClient
+
+NEW = "violet kettle under moonlight"
+PHONE = "+447700900321"
+
+
+@pytest.fixture
+def mail_web(make_app, smtp):
+    return WebClient(make_app(**smtp.app_config(), PUBLIC_URL="https://portal.example").test_client())
+
+
+@pytest.fixture
+def sms_web(make_app, vonage):
+    return WebClient(make_app(**vonage.app_config()).test_client())
+
+
+def ask(web, login, channel="email"):
+    return web.post_form("/recover", {"login": login, "channel": channel})
+
+
+def reset_path(smtp, email):
+    mail = smtp.wait_for(lambda m: email in m.to)
+    link = mail.links[0]
+    assert link.startswith("https://portal.example/recover/reset/")  # PUBLIC_URL, not the Host
+    return link.removeprefix("https://portal.example")
+
+
+def set_password(web, path, password=NEW, confirm=None):
+    return web.post_form(path, {"password": password, "confirm": confirm or password})
+
+
+def page_text(response):
+    return re.sub(r'value="[^"]*"|"X-CSRFToken": "[^"]*"', "", response.get_data(as_text=True))
+
+
+def test_email_link_resets_once_ends_sessions_and_notifies(app, mail_web, smtp, client_user):
+    signed_in = WebClient(app.test_client())
+    signed_in.login("client@example.com", "client password 1", remember=True)
+    assert "Check your email" in ask(mail_web, "client@example.com").get_data(as_text=True)
+    path = reset_path(smtp, "client@example.com")
+    assert mail_web.get(path).status_code == 200  # the GET only shows the form
+    assert set_password(mail_web, path).headers["Location"] == "/login"
+    assert signed_in.get("/home").status_code == 302
+    notice = smtp.wait_for(lambda m: m.subject == "Your password was reset")
+    assert NEW not in notice.body
+    assert WebClient(app.test_client()).login("client@example.com", NEW).status_code == 302
+    again = mail_web.get(path)
+    assert again.status_code == 302 and again.headers["Location"] == "/recover"
+    events = db.session.execute(select(AuthEvent.event)).scalars().all()
+    assert "recovery_link_sent" in events and "password_reset" in events
+    assert all(path.rsplit("/", 1)[1] not in (e.detail or "") for e in
+               db.session.execute(select(AuthEvent)).scalars())
+
+
+def test_policy_applies_at_reset_with_the_reason(mail_web, smtp, client_user):
+    ask(mail_web, "client@example.com")
+    path = reset_path(smtp, "client@example.com")
+    body = set_password(mail_web, path, password="password").get_data(as_text=True)
+    assert "Use at least 12 characters." in body
+    body = set_password(mail_web, path, password="client user pass 9").get_data(as_text=True)
+    assert "Do not use your login, email or name in the password." in body
+    assert set_password(mail_web, path).status_code == 302
+
+
+def test_newer_link_kills_the_older_and_expiry_kills_both(mail_web, smtp, client_user):
+    ask(mail_web, "client@example.com")
+    first = reset_path(smtp, "client@example.com")
+    smtp.reset()
+    ask(mail_web, "client@example.com")
+    second = reset_path(smtp, "client@example.com")
+    assert mail_web.get(first).headers["Location"] == "/recover"
+    assert mail_web.get(second).status_code == 200
+    db.session.execute(update(RecoveryLink).values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    assert mail_web.get(second).headers["Location"] == "/recover"
+
+
+def test_password_change_kills_the_link(mail_web, smtp, client_web, client_user):
+    ask(mail_web, "client@example.com")
+    path = reset_path(smtp, "client@example.com")
+    client_web.post_form("/settings/general/password", {
+        "current_password": "client password 1", "password": NEW, "confirm": NEW},
+        page_url="/settings/general")
+    assert mail_web.get(path).headers["Location"] == "/recover"
+
+
+def test_link_lives_an_hour_at_most(mail_web, smtp, client_user):
+    ask(mail_web, "client@example.com")
+    reset_path(smtp, "client@example.com")
+    link = db.session.execute(select(RecoveryLink)).scalar_one()
+    assert link.expires_at - link.created_at <= timedelta(hours=1)
+    assert len(link.token_hash) == 64  # only the digest is stored
+
+
+def test_same_answer_for_unknown_denied_and_real_accounts(mail_web, smtp, factories, client_user):
+    factories.client_user(email="denied@example.com", access_denied=True)
+    real = page_text(ask(mail_web, "client@example.com"))
+    unknown = page_text(ask(mail_web, "ghost@example.com"))
+    denied = page_text(ask(mail_web, "denied@example.com"))
+    assert real == unknown == denied
+    smtp.wait_for(lambda m: "client@example.com" in m.to)
+    assert [m.to for m in smtp.messages] == ["client@example.com"]
+
+
+def test_invite_link_welcomes_a_new_administrator(mail_web, smtp, factories):
+    staff = factories.staff(login="newadmin", password=None)
+    with mail_web.application.test_request_context():
+        send_password_link(db.session.get(User, staff.id), purpose="invite")
+    mail = smtp.wait_for(lambda m: "newadmin@" in m.to)
+    assert mail.subject == "Welcome: set your password" and "Your login is newadmin" in mail.body
+    path = mail.links[0].removeprefix("https://portal.example")
+    assert set_password(mail_web, path).headers["Location"] == "/login"
+    assert mail_web.login("newadmin", NEW).headers["Location"] == "/admin/"
+
+
+# SMS ------------------------------------------------------------------------------------------
+def sms_user(factories):
+    return factories.client_user(email="phone@example.com", phone=PHONE, phone_verified_at=utcnow())
+
+
+def code_step(web, code):
+    return web.post_form("/recover/code", {"code": code})
+
+
+def test_sms_code_leads_to_the_reset_page(sms_web, vonage, factories):
+    sms_user(factories)
+    response = ask(sms_web, "phone@example.com", channel="sms")
+    assert response.headers["Location"] == "/recover/code"
+    text = vonage.messages_to(PHONE.removeprefix("+"))[-1]["text"]
+    code = re.search(r"\b(\d{6})\b", text).group(1)
+    reset = code_step(sms_web, code)
+    assert reset.headers["Location"].startswith("/recover/reset/")
+    assert set_password(sms_web, reset.headers["Location"]).headers["Location"] == "/login"
+    assert WebClient(sms_web.application.test_client()).login("phone@example.com", NEW)
+
+
+def test_sms_wrong_codes_kill_the_code_and_resend_keeps_the_count(sms_web, vonage, factories):
+    sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    for left in (4, 3):
+        assert f"The code is not correct. {left} tries left." in code_step(
+            sms_web, "000000").get_data(as_text=True)
+    sms_web.post_form("/recover/code/resend", {}, page_url="/recover/code")
+    assert len(vonage.messages_to(PHONE.removeprefix("+"))) == 2
+    code = re.search(r"\b(\d{6})\b", vonage.messages_to(PHONE.removeprefix("+"))[-1]["text"]).group(1)
+    for _ in range(2):
+        code_step(sms_web, "000000")
+    body = code_step(sms_web, "000001").get_data(as_text=True)
+    assert "This code is no longer valid." in body
+    assert "This code is no longer valid." in code_step(sms_web, code).get_data(as_text=True)
+
+
+def test_sms_code_expires(sms_web, vonage, factories):
+    sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    code = re.search(r"\b(\d{6})\b", vonage.messages_to(PHONE.removeprefix("+"))[-1]["text"]).group(1)
+    row = db.session.execute(select(ResetCode)).scalar_one()
+    assert row.expires_at - row.created_at <= timedelta(minutes=10) and code not in row.code_hash
+    row.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert "This code is no longer valid." in code_step(sms_web, code).get_data(as_text=True)
+
+
+def test_sms_only_to_a_verified_phone_and_the_same_answer(sms_web, vonage, factories):
+    factories.client_user(email="unverified@example.com", phone=PHONE)
+    unverified = ask(sms_web, "unverified@example.com", channel="sms")
+    step_unverified = page_text(sms_web.get("/recover/code"))
+    wrong_unverified = page_text(code_step(sms_web, "123456"))
+    other = WebClient(sms_web.application.test_client())
+    unknown = ask(other, "ghost@example.com", channel="sms")
+    assert unverified.headers["Location"] == unknown.headers["Location"] == "/recover/code"
+    assert page_text(other.get("/recover/code")) == step_unverified
+    assert page_text(code_step(other, "123456")) == wrong_unverified
+    assert vonage.sent == []

@@ -1,0 +1,130 @@
+"""General settings: name and email, the password change, and the maximum password age."""
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuditEvent, AuthEvent, OutboxMessage, PasswordHistory, User
+from portal.models.base import utcnow
+from tests.web import WebClient
+
+NEW = "violet kettle under moonlight"
+
+
+def change(web, current="client password 1", new=NEW, confirm=None, url="/settings/general/password",
+           page="/settings/general"):
+    return web.post_form(url, {"current_password": current, "password": new,
+                               "confirm": confirm or new}, page_url=page)
+
+
+def outbox(recipient):
+    return db.session.execute(select(OutboxMessage).where(OutboxMessage.recipient == recipient)
+                              .order_by(OutboxMessage.id)).scalars().all()
+
+
+def test_page_shows_the_labelled_forms(client_web):
+    body = client_web.get("/settings/general").get_data(as_text=True)
+    for label in ("Name", "Email", "Current password", "New password", "Confirm new password"):
+        assert f">{label}</label>" in body
+    assert 'value="client@example.com"' in body
+    assert 'id="submit" name="submit" type="submit" value="Save"' in body  # the profile's button
+    assert 'id="password-submit" name="submit" type="submit" value="Save"' in body
+
+
+def test_change_signs_out_every_other_session_and_sends_a_notice(app, client_web):
+    other = WebClient(app.test_client())
+    other.login("client@example.com", "client password 1", remember=True)
+    response = change(client_web)
+    assert response.status_code == 302
+    assert client_web.get("/settings/general").status_code == 200  # this browser stays
+    assert other.get("/home").status_code == 302  # the other one, remember cookie and all, is out
+    notice = outbox("client@example.com")[-1]
+    assert notice.subject == "Your password was changed" and NEW not in notice.body
+    assert ("password_changed",) in db.session.execute(select(AuthEvent.event)).all()
+    fresh = WebClient(app.test_client())
+    assert fresh.login("client@example.com", NEW).status_code == 302
+
+
+def test_wrong_current_password_is_refused_and_counted(client_web, client_user):
+    body = change(client_web, current="not my password").get_data(as_text=True)
+    assert "The current password is not correct." in body
+    assert db.session.get(User, client_user.id).failed_logins == 1
+
+
+def test_policy_applies_to_the_change_with_the_reason(client_web):
+    body = change(client_web, new="short one").get_data(as_text=True)
+    assert "Use at least 12 characters." in body
+    body = change(client_web, new=NEW, confirm=NEW + "x").get_data(as_text=True)
+    assert "The passwords do not match." in body
+
+
+def test_the_last_passwords_cannot_come_back(web, factories):
+    user = factories.client_user(email="hist@example.com", password="amber falcon river")
+    web.login("hist@example.com", "amber falcon river")
+    assert change(web, current="amber falcon river").status_code == 302
+    body = change(web, current=NEW, new="amber falcon river").get_data(as_text=True)
+    assert "You used this password recently. Choose another." in body
+    body = change(web, current=NEW, new=NEW).get_data(as_text=True)
+    assert "You used this password recently. Choose another." in body
+    assert len(db.session.execute(select(PasswordHistory).where(
+        PasswordHistory.user_id == user.id)).scalars().all()) == 1
+
+
+def test_profile_name_and_email_are_saved_and_audited(client_web, client_user):
+    response = client_web.post_form("/settings/general", {"name": "Renamed", "email": "New@Example.com"})
+    assert response.status_code == 302
+    user = db.session.get(User, client_user.id)
+    assert (user.name, user.email, user.login) == ("Renamed", "new@example.com", "new@example.com")
+    audit = db.session.execute(select(AuditEvent).where(AuditEvent.action == "profile_changed")).scalar_one()
+    assert audit.changes["email"] == ["client@example.com", "new@example.com"]
+    assert outbox("client@example.com")[-1].subject == "Your email address was changed"
+
+
+def test_profile_refuses_a_taken_email_and_keeps_input(client_web, factories):
+    factories.client_user(email="taken@example.com")
+    body = client_web.post_form("/settings/general", {"name": "Kept Name", "email": "taken@example.com"}
+                                ).get_data(as_text=True)
+    assert "This email address belongs to another account." in body
+    assert 'value="Kept Name"' in body and 'value="taken@example.com"' in body
+
+
+def age_password(user_id, days):
+    user = db.session.get(User, user_id)
+    user.password_changed_at = utcnow() - timedelta(days=days)
+    db.session.commit()
+
+
+def test_expired_password_closes_every_page_until_changed(make_app, factories):
+    app = make_app(PASS_EXPIRE_PERIOD=90)
+    user = factories.staff(login="old", password="staff password 1", full_access=True)
+    age_password(user.id, 91)
+    web = WebClient(app.test_client())
+    assert web.post_form("/login", {"login": "old", "password": "staff password 1"}).status_code == 302
+    for page in ("/admin/", "/settings/general", "/admin/settings/security"):
+        response = web.get(page)
+        assert response.status_code == 302 and response.headers["Location"] == "/settings/password"
+    partial = web.htmx("POST", "/settings/security/sessions/end-others", page_url="/settings/password")
+    assert partial.status_code == 204 and partial.headers["HX-Redirect"] == "/settings/password"
+    assert change(web, current="staff password 1", url="/settings/password",
+                  page="/settings/password").headers["Location"] == "/"
+    assert web.get("/admin/").status_code == 200
+
+
+def test_expired_client_user_too_and_period_zero_is_off(make_app, client_user):
+    age_password(client_user.id, 400)
+    off = WebClient(make_app(PASS_EXPIRE_PERIOD=0).test_client())
+    off.login("client@example.com", "client password 1")
+    assert off.get("/home").status_code == 200
+    on = WebClient(make_app(PASS_EXPIRE_PERIOD=30).test_client())
+    on.login("client@example.com", "client password 1")
+    assert on.get("/home").headers["Location"] == "/settings/password"
+
+
+def test_warning_a_few_days_before(make_app, client_user):
+    age_password(client_user.id, 85)
+    web = WebClient(make_app(PASS_EXPIRE_PERIOD=90).test_client())
+    web.login("client@example.com", "client password 1")
+    body = web.get("/home").get_data(as_text=True)
+    assert "Your password expires in 4 days." in body
+    assert "Your password expires" not in web.get("/home").get_data(as_text=True)  # once
