@@ -78,7 +78,7 @@ def dump_everything() -> str:
 def clear(staff_web, client_id: int) -> ErasureJob:
     url = f"/admin/clients/{client_id}/clear-data"
     name = db.session.get(Client, client_id).name
-    response = staff_web.post_form(url, {"password": "staff password 1", "client_name": name})
+    response = staff_web.post_form(url, {"current_password": "staff password 1", "client_name": name})
     assert response.status_code == 302, response.get_data(as_text=True)[:1500]
     progress = response.headers["Location"]
     job_id = int(progress.rsplit("/", 1)[1])
@@ -122,9 +122,9 @@ def test_preview_shows_what_is_erased_and_what_is_kept(staff_web, zelda):
 def test_confirmation_needs_password_and_exact_name(staff_web, zelda):
     install_clear_data()
     url = f"/admin/clients/{zelda['client_id']}/clear-data"
-    wrong_password = staff_web.post_form(url, {"password": "nope nope", "client_name": "Zelda Quixote"})
+    wrong_password = staff_web.post_form(url, {"current_password": "nope nope", "client_name": "Zelda Quixote"})
     assert wrong_password.status_code == 422 and "Wrong password." in wrong_password.get_data(as_text=True)
-    wrong_name = staff_web.post_form(url, {"password": "staff password 1", "client_name": "Zelda"})
+    wrong_name = staff_web.post_form(url, {"current_password": "staff password 1", "client_name": "Zelda"})
     body = wrong_name.get_data(as_text=True)
     assert wrong_name.status_code == 422 and "exactly as shown" in body and 'value="Zelda"' in body
     assert db.session.execute(select(ErasureJob)).first() is None
@@ -234,7 +234,7 @@ def test_password_guesses_are_logged_and_throttled(staff_web, factories):
     install_clear_data()
     client_id = factories.client_user(name="Tess Target").client_id
     url = f"/admin/clients/{client_id}/clear-data"
-    statuses = [staff_web.post_form(url, {"password": f"guess {n}", "client_name": "Tess Target"}
+    statuses = [staff_web.post_form(url, {"current_password": f"guess {n}", "client_name": "Tess Target"}
                                     ).status_code for n in range(6)]
     assert statuses == [422] * 5 + [429]
     failures = db.session.execute(select(func.count(AuthEvent.id)).where(

@@ -72,7 +72,7 @@ def start(client: Client, staff: User, password: str, typed_name: str) -> Erasur
     if not passwords.verify_password(staff.password_hash, password):
         log_auth("password_check_failed", user=staff, detail="clear data")
         db.session.commit()
-        raise ClearRefused("password", "Wrong password.")
+        raise ClearRefused("current_password", "Wrong password.")
     if typed_name.strip() != client.name:
         raise ClearRefused("client_name", "Type the client's name exactly as shown above.")
     job = unfinished_job(client)

@@ -41,7 +41,8 @@ def clear_data(client_id):
     form = ClearDataForm()
     if form.validate_on_submit():
         try:
-            job = gdpr.start(client, current_user, form.password.data, form.client_name.data)
+            job = gdpr.start(client, current_user, form.current_password.data,
+                             form.client_name.data)
         except gdpr.ClearRefused as refused:
             form[refused.field].errors.append(refused.message)
         else:

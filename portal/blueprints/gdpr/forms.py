@@ -5,7 +5,6 @@ from wtforms import (
     BooleanField,
     DateField,
     IntegerField,
-    PasswordField,
     SelectField,
     StringField,
     SubmitField,
@@ -13,7 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from portal.blueprints.auth.forms import MAX_PASSWORD
+from portal.blueprints.settings.forms import CurrentPasswordForm
 from portal.services import consent
 from portal.services.compliance import TRANSFER_BASES
 from portal.services.retention import MAX_DAYS
@@ -31,9 +30,7 @@ class VersionForm(FlaskForm):
     submit = SubmitField("Publish version")
 
 
-class ClearDataForm(FlaskForm):
-    password = PasswordField("Current password",
-                             validators=[DataRequired(), Length(max=MAX_PASSWORD)])
+class ClearDataForm(CurrentPasswordForm):
     client_name = StringField("Client name", validators=[DataRequired(), Length(max=200)])
     submit = SubmitField("Clear data")
 
