@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from portal.extensions import db
 from portal.models import Client, PendingRegistration, Provider, User, UserKind
 from portal.models.base import utcnow
-from portal.services import password_policy, passwords
+from portal.services import consent, password_policy, passwords
 from portal.services.events import log_auth
 from portal.services.links import public_url
 from portal.services.mail import send_mail
@@ -31,10 +31,12 @@ def default_provider() -> Provider:
     return provider
 
 
-def request_registration(email: str, name: str, password: str) -> None:
+def request_registration(email: str, name: str, password: str,
+                         consents: dict[int, bool] | None = None) -> None:
     """Email a confirmation link, or a notice if the address already has an account.
 
     Raises PasswordRejected when the password breaks the policy (before anything is stored).
+    `consents` maps consent-version ids to the form's decisions; they are logged on confirmation.
     """
     email = email.strip().lower()
     password_policy.enforce(password, login=email, email=email, name=name)
@@ -50,10 +52,13 @@ def request_registration(email: str, name: str, password: str) -> None:
         return
     token = new_token()
     hours = current_app.config["REGISTRATION_LINK_HOURS"]
-    db.session.add(PendingRegistration(
+    pending = PendingRegistration(
         token_hash=digest(token), email=email, name=name.strip(),
         password_hash=password_hash, expires_at=utcnow() + timedelta(hours=hours),
-    ))
+    )
+    db.session.add(pending)
+    db.session.flush()
+    consent.remember_for_registration(pending, consents or {})
     log_auth("register_requested", login=email)
     db.session.commit()
     send_mail(email, "Confirm your registration",
@@ -70,11 +75,13 @@ def confirm_registration(token: str) -> User:
     if pending is None or pending.expires_at < utcnow():
         raise RegistrationLinkInvalid()
     taken = db.session.execute(select(User.id).where(User.email == pending.email)).first()
+    decisions = consent.pending_decisions(pending)
     db.session.execute(delete(PendingRegistration).where(PendingRegistration.email == pending.email))
     if taken:
         db.session.commit()
         raise RegistrationLinkInvalid()
     user = create_client_user(pending.email, pending.name, password_hash=pending.password_hash)
+    consent.record_registration(user, decisions)
     log_auth("registered", user=user)
     return user
 
