@@ -17,6 +17,7 @@ def init_app(app) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_admin_command)
     app.cli.add_command(temp_key_command)
+    app.cli.add_command(purge_auth_log_command)
 
 
 @click.command("seed-demo")
@@ -69,3 +70,18 @@ def temp_key_command(login, minutes):
         raise click.ClickException(refusal.message) from refusal
     click.echo(f"One-time sign-in URL for {user.login}, valid {minutes} minutes:")
     click.echo(url)
+
+
+@click.command("purge-auth-log")
+@click.option("--dry-run", is_flag=True, help="Count the rows past the period; delete nothing.")
+def purge_auth_log_command(dry_run):
+    """Delete auth-log rows older than the retention period (in batches); run it daily."""
+    from portal.services import retention
+
+    result = retention.purge_auth_log(dry_run=dry_run)
+    if not result.period_days:
+        click.echo("No auth-log retention period is set (Global settings → Security); nothing deleted.")
+        return
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"Retention {result.period_days} days, cut-off {result.cutoff:%Y-%m-%d %H:%M:%S} UTC: "
+               f"{verb} {result.rows} rows in {result.seconds:.2f} s.")

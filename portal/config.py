@@ -118,3 +118,5 @@ RATELIMIT_2FA_PER_IP = "30 per minute"
 RATELIMIT_2FA_PER_ACCOUNT = "5 per minute; 20 per hour"
 RATELIMIT_API_PER_IP = "300 per minute"
 TEMP_KEY_MINUTES = 15
+RATELIMIT_CLEAR_DATA_PER_IP = "20 per hour"  # Clear data: the staff member's current password
+RATELIMIT_CLEAR_DATA_PER_USER = "5 per 10 minutes"

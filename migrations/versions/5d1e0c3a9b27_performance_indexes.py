@@ -1,7 +1,7 @@
 """performance indexes: accounts found by lower(login)
 
 Revision ID: 5d1e0c3a9b27
-Revises: 49e14421da37
+Revises: 750a3664e4c2
 Create Date: 2026-11-26 15:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5d1e0c3a9b27'
-down_revision = '49e14421da37'
+down_revision = '750a3664e4c2'
 branch_labels = None
 depends_on = None
 

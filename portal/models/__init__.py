@@ -5,6 +5,14 @@ from portal.models.accounts import Client, PendingRegistration, Provider, User, 
 from portal.models.audit import AuditEvent
 from portal.models.auth import AuthEvent, UserSession
 from portal.models.billing import Expense, Order, Payment, ProductType, Tariff
+from portal.models.compliance import (  # noqa: F401
+    ConsentDocument,
+    ConsentRecord,
+    ConsentVersion,
+    ErasureJob,
+    PendingConsent,
+    PurgeRun,
+)
 from portal.models.fraud import PhoneVerification
 from portal.models.messaging import OutboxMessage
 from portal.models.methods import (  # noqa: F401

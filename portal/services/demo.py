@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.models import Expense, Order, Payment, ProductType, Tariff, User
 from portal.models.access import user_access_group
 from portal.models.base import utcnow
-from portal.services import passwords
+from portal.services import consent, passwords
 from portal.services.access import seed_groups
 from portal.services.registration import create_client_user, default_provider
 from portal.services.staff import create_staff
@@ -69,6 +69,7 @@ def seed_demo() -> list[tuple[str, str]]:
             owner.client.name = client_name
             created.append((email, password))
             _seed_billing(owner, months=12, seed=number)
+    _seed_consent()
     db.session.commit()
     return created
 
@@ -104,3 +105,28 @@ def _seed_billing(owner: User, months: int = 6, seed: int = 0) -> None:
                                reference=f"DEMO-{seed}-{months_ago}", created_at=when))
         db.session.add(Expense(client=owner.client, order=order, amount=tariff.price,
                                description=f"{tariff.name}, monthly", created_at=when))
+
+
+CONSENT_DOCUMENTS = [
+    ("Privacy policy", True, "We process your name, email, phone number and sign-in records to run "
+     "your account and bill your services. We keep billing records for the legally required period."),
+    ("User agreement", True, "The terms under which we provide hosting services to you."),
+    ("Marketing messages", False, "We may email you about new services and offers. You can withdraw "
+     "this consent at any time in General settings."),
+]
+
+
+def _seed_consent() -> None:
+    """The three documents with a first version; demo client users have accepted the required ones."""
+    existing = {d.title for d in consent.documents()}
+    for title, required, text in CONSENT_DOCUMENTS:
+        if title not in existing:
+            document = consent.create_document(title, required)
+            consent.publish_version(document, text, utcnow() - timedelta(days=1))
+    db.session.flush()
+    demo_clients = [f"client{n}@example.com" for n in range(1, len(MORE_CLIENTS) + 1)]
+    for login in ["owner@example.com", "colleague@example.com", *demo_clients]:
+        user = _user(login)
+        if user is not None and consent.missing_required(user):
+            for _document, version in consent.missing_required(user):
+                consent.record(user, version, consent.ACCEPTED)

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from portal.extensions import db
 from portal.models import Client, PendingRegistration, Provider, User, UserKind
 from portal.models.base import utcnow
-from portal.services import password_policy, passwords
+from portal.services import consent, password_policy, passwords
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
 from portal.services.links import public_url
@@ -32,10 +32,12 @@ def default_provider() -> Provider:
     return provider
 
 
-def request_registration(email: str, name: str, password: str) -> None:
+def request_registration(email: str, name: str, password: str,
+                         consents: dict[int, bool] | None = None) -> None:
     """Email a confirmation link, or a notice if the address already has an account.
 
     Raises PasswordRejected when the password breaks the policy (before anything is stored).
+    `consents` maps consent-version ids to the form's decisions; they are logged on confirmation.
     """
     email = email.strip().lower()
     password_policy.enforce(password, login=email, email=email, name=name)
@@ -56,6 +58,8 @@ def request_registration(email: str, name: str, password: str) -> None:
         password_hash=password_hash, expires_at=utcnow() + timedelta(hours=hours),
     )
     db.session.add(pending)
+    db.session.flush()
+    consent.remember_for_registration(pending, consents or {})
     log_auth("register_requested", login=email)
     db.session.commit()
     try:
@@ -77,6 +81,7 @@ def confirm_registration(token: str) -> User:
     ).scalar_one_or_none()
     if pending is None or pending.expires_at < utcnow():
         raise RegistrationLinkInvalid()
+    decisions = consent.pending_decisions(pending)  # read before the row goes
     # Claim the link (and the address's other links): of two requests using it at once, only the
     # one whose DELETE removed this row goes on; the other waits on the row lock, then finds it gone.
     claimed = db.session.execute(
@@ -91,6 +96,7 @@ def confirm_registration(token: str) -> User:
         db.session.commit()
         raise RegistrationLinkInvalid()
     user = create_client_user(pending.email, pending.name, password_hash=pending.password_hash)
+    consent.record_registration(user, decisions)
     log_auth("registered", user=user)
     return user
 

@@ -6,6 +6,7 @@ from flask_login import current_user
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.flow import complete_sign_in, home_for
 from portal.blueprints.auth.forms import LoginForm, RegisterForm
+from portal.blueprints.gdpr.forms import consent_decisions, with_consents
 from portal.extensions import db, limiter
 from portal.forms import ActionForm
 from portal.services import (
@@ -69,10 +70,11 @@ def logout():
 @public
 @per_ip("RATELIMIT_REGISTER_PER_IP")
 def register():
-    form = captcha.protect(RegisterForm)()
+    form = captcha.protect(with_consents(RegisterForm))()
     if form.validate_on_submit():
         try:
-            registration.request_registration(form.email.data, form.name.data, form.password.data)
+            registration.request_registration(form.email.data, form.name.data, form.password.data,
+                                              consents=consent_decisions(form))
         except password_policy.PasswordRejected as error:
             form.password.errors.append(error.message)
         except DeliveryError as error:

@@ -7,4 +7,11 @@ from portal.services.permissions import guard
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 guard(bp, "self")
 
-from portal.blueprints.settings import api_tokens, general, phone, security, two_factor  # noqa: E402,F401
+from portal.blueprints.settings import (  # noqa: E402,F401
+    api_tokens,
+    consents,
+    general,
+    phone,
+    security,
+    two_factor,
+)

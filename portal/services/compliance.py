@@ -1,0 +1,153 @@
+"""The compliance page's live answers: consent, retention, staff 2FA, third-party transfers."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import and_, exists, func, or_, select
+
+from portal.extensions import db
+from portal.models import User, UserKind
+from portal.models.base import utcnow
+from portal.models.compliance import ConsentRecord
+from portal.services import auth_methods, captcha, consent, retention, second_factor, settings
+
+PURGE_STALE_AFTER = timedelta(days=2)  # a daily timer that missed a day shows up
+TRANSFER_BASES = [
+    "Adequacy decision (e.g. EU–US Data Privacy Framework)",
+    "Standard contractual clauses",
+    "Binding corporate rules",
+    "Explicit consent of the data subject",
+    "No transfer outside the EEA",
+]
+
+
+@dataclass(frozen=True)
+class ThirdParty:
+    key: str
+    name: str
+    purpose: str
+
+    @property
+    def setting(self) -> str:
+        return f"compliance.transfer_basis.{self.key}"
+
+    def enabled(self, config) -> bool:
+        """Switched on and configured: the portal really sends it personal data."""
+        if self.key in ("google", "keycloak"):
+            return auth_methods.enabled(self.key)
+        if self.key == "vonage":
+            return config.get("SMS_BACKEND") == "vonage"
+        return captcha.mode() == "recaptcha" and bool(config.get("RECAPTCHA_PUBLIC_KEY"))
+
+
+THIRD_PARTIES = [
+    ThirdParty("google", "Google", "sign-in with Google (OAuth)"),
+    ThirdParty("keycloak", "Keycloak", "single sign-on (OIDC)"),
+    ThirdParty("vonage", "Vonage", "text messages (phone verification, 2FA)"),
+    ThirdParty("recaptcha", "reCAPTCHA", "bot protection on public forms"),
+]
+for _party in THIRD_PARTIES:
+    settings.define(_party.setting, "", f"Data-transfer basis: {_party.name}")
+
+
+@dataclass
+class Answer:
+    """One question: yes / no / unknown, what was found, and where to fix it."""
+
+    question: str
+    status: str
+    summary: str
+    fix_endpoint: str | None = None
+    details: list[str] = field(default_factory=list)
+
+
+def consent_answer() -> Answer:
+    in_force = consent.current_versions()
+    required = [v for d, v in in_force if d.required]
+    decisions = db.session.execute(select(func.count(ConsentRecord.id))).scalar_one()
+    if not required:
+        return Answer("Is consent collected and documented?", "no",
+                      "No required document (privacy policy, user agreement) is in force.",
+                      "gdpr.consent_documents")
+    lacking = db.session.execute(select(func.count(User.id)).where(
+        User.kind == UserKind.CLIENT, User.is_active_account.is_(True),
+        or_(*[~exists().where(and_(ConsentRecord.user_id == User.id,
+                                   ConsentRecord.version_id == v.id,
+                                   ConsentRecord.decision == consent.ACCEPTED))
+              for v in required]),
+    )).scalar_one()
+    details = [f"{d.title} version {v.number} ({'required' if d.required else 'optional'}), "
+               f"in force since {v.effective_at:%Y-%m-%d}" for d, v in in_force]
+    return Answer("Is consent collected and documented?", "yes",
+                  f"{len(in_force)} documents in force, {decisions} decisions in the consent log; "
+                  f"{lacking} active users will be asked for the current versions at their next login.",
+                  "gdpr.consent_documents", details)
+
+
+def retention_answer() -> Answer:
+    question = "Is a retention period set, and has the purge run?"
+    days, last = retention.period_days(), retention.last_run()
+    fix = "admin.security_settings"
+    if days <= 0:
+        return Answer(question, "no", "No auth-log retention period is set: rows are kept forever.", fix)
+    if last is None:
+        return Answer(question, "no", f"The period is {days} days, but `purge-auth-log` has never "
+                      "run; schedule it (see the README).", fix)
+    when = f"{last.finished_at:%Y-%m-%d %H:%M} UTC ({last.rows_deleted} rows deleted)"
+    if utcnow() - last.finished_at > PURGE_STALE_AFTER:
+        return Answer(question, "no", f"The period is {days} days, but the purge last ran {when}; "
+                      "is its timer still on?", fix)
+    return Answer(question, "yes", f"The period is {days} days; the purge last ran {when}.", fix)
+
+
+def staff_2fa_answer() -> Answer:
+    question = "Is two-factor sign-in enforced for staff?"
+    required = settings.get(auth_methods.STAFF_2FA_REQUIRED)
+    offered = any(auth_methods.enabled(method) for method in second_factor.KINDS.values())
+    fix = "admin.auth_methods_default"
+    staff = db.session.execute(select(User).where(
+        User.kind == UserKind.STAFF, User.is_active_account.is_(True),
+        User.access_denied.is_(False))).scalars()
+    lacking = sum(1 for user in staff if not second_factor.has_second_factor(user))
+    if not required:
+        return Answer(question, "no", f"Staff 2FA is switched off; {lacking} staff members have "
+                      "no second factor.", fix)
+    if not offered:
+        return Answer(question, "no", "Staff 2FA is required, but neither TOTP nor SMS codes are "
+                      f"switched on, so nobody can enrol; {lacking} staff members have none.", fix)
+    return Answer(question, "yes", f"Staff 2FA is enforced; {lacking} staff members have not "
+                  "enrolled yet and must do so right after their next login.", fix)
+
+
+def transfer_bases() -> list[tuple[ThirdParty, bool, str]]:
+    """(third party, enabled, recorded basis) for each provider the portal can call."""
+    config = current_app.config
+    return [(party, party.enabled(config), settings.get(party.setting)) for party in THIRD_PARTIES]
+
+
+def record_transfer_basis(key: str, basis: str) -> None:
+    """Store staff's recorded legal basis for one provider (audited); the caller commits."""
+    party = next(p for p in THIRD_PARTIES if p.key == key)
+    settings.update({party.setting: basis})
+
+
+def providers_answer() -> Answer:
+    rows = transfer_bases()
+    on = [(p, basis) for p, enabled, basis in rows if enabled]
+    missing = [p.name for p, basis in on if not basis]
+    details = [f"{p.name}: {'on' if enabled else 'off'}; basis: {basis or 'not recorded'}"
+               for p, enabled, basis in rows]
+    question = "Which third-party providers are on, and is their data-transfer basis recorded?"
+    if missing:
+        return Answer(question, "no", f"No transfer basis recorded for {', '.join(missing)}.",
+                      "gdpr.compliance", details)
+    if not on:
+        return Answer(question, "yes", "No third-party provider is on: no personal data leaves the "
+                      "portal.", "gdpr.compliance", details)
+    return Answer(question, "yes", f"Providers on: {', '.join(p.name for p, _ in on)}; every basis "
+                  "is recorded.", "gdpr.compliance", details)
+
+
+def answers() -> list[Answer]:
+    return [consent_answer(), retention_answer(), staff_2fa_answer(), providers_answer()]

@@ -1,0 +1,208 @@
+"""How the core tables' personal data is erased, registered for GDPR clear data.
+
+Each eraser takes the ids of the users being cleared, flushes and never commits; the clear-data
+job runs them in one transaction per batch of users, `client` and `user` last (the others
+still need the users' emails and phones to find their rows).
+"""
+
+import re
+import secrets
+
+from sqlalchemy import String, cast, delete, func, literal, or_, select, update
+
+from portal.extensions import db
+from portal.models import (
+    AuditEvent,
+    AuthEvent,
+    Client,
+    OutboxMessage,
+    PendingRegistration,
+    User,
+    UserSession,
+)
+from portal.models.compliance import ConsentRecord
+from portal.services.personal_data import PersonalData, register
+
+PLACEHOLDER_DOMAIN = "erased.invalid"
+ERASED_NAME = "Erased user"
+ERASED = "[erased]"
+# Keys of recorded changes whose values are about a person, whatever they mention (old emails...).
+PERSONAL_KEYS = {"email", "login", "name", "phone", "address", "ip", "agent", "birth"}
+KEPT_BILLING = "kept: Art. 17(3)(b) GDPR, accounting and tax law; linked to the anonymized client"
+
+
+def placeholder_email() -> str:
+    """A unique, random address: not derived from the original, so nothing can be matched back."""
+    return f"erased-{secrets.token_hex(16)}@{PLACEHOLDER_DOMAIN}"
+
+
+def client_placeholder():
+    return literal("Erased client #", String) + cast(Client.id, String)
+
+
+def identifiers(user_ids: list[int]) -> set[str]:
+    """The users' emails, logins and phones, lower-cased: how other rows name them."""
+    rows = db.session.execute(
+        select(User.email, User.login, User.phone).where(User.id.in_(user_ids))
+    ).all()
+    return {value.lower() for row in rows for value in row
+            if value and not value.endswith("@" + PLACEHOLDER_DOMAIN)}
+
+
+def _erase_users(user_ids: list[int]) -> int:
+    changed = 0
+    for user in db.session.execute(select(User).where(User.id.in_(user_ids))).scalars():
+        if (user.email.endswith("@" + PLACEHOLDER_DOMAIN) and user.name == ERASED_NAME
+                and user.password_hash is None and user.phone is None):
+            continue
+        user.email = user.login = placeholder_email()
+        user.name = ERASED_NAME
+        user.password_hash = user.password_changed_at = None
+        user.phone = user.phone_verified_at = user.locked_until = None
+        user.is_active_account = False
+        user.failed_logins = 0
+        changed += 1
+    db.session.flush()
+    return changed
+
+
+def _erase_clients(user_ids: list[int]) -> int:
+    return anonymize_clients(select(User.client_id).where(User.id.in_(user_ids)))
+
+
+def anonymize_clients(client_ids) -> int:
+    """Rename and deactivate the clients (ids or a select of ids) not yet anonymized."""
+    return db.session.execute(
+        update(Client).where(Client.id.in_(client_ids), Client.name != client_placeholder())
+        .values(name=client_placeholder(), is_active=False)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def _erase_sessions(user_ids: list[int]) -> int:
+    return db.session.execute(
+        delete(UserSession).where(UserSession.user_id.in_(user_ids))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def _erase_auth_log(user_ids: list[int]) -> int:
+    cleared = {"login": None, "ip": None, "user_agent": None, "detail": None}
+    personal = or_(AuthEvent.login.is_not(None), AuthEvent.ip.is_not(None),
+                   AuthEvent.user_agent.is_not(None), AuthEvent.detail.is_not(None))
+    rows = db.session.execute(
+        update(AuthEvent).where(AuthEvent.user_id.in_(user_ids), personal).values(cleared)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    names = identifiers(user_ids)
+    if names:  # rows written before the account existed, e.g. the registration request
+        rows += db.session.execute(
+            update(AuthEvent).where(AuthEvent.user_id.is_(None),
+                                    func.lower(AuthEvent.login).in_(names)).values(cleared)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return rows
+
+
+def _is_personal(key: str) -> bool:
+    """True for keys like "email", "phone_number", "user_agent", "billing address"."""
+    return bool(PERSONAL_KEYS & set(re.split(r"[^a-z0-9]+", key.lower())))
+
+
+def _scrub(value, names: set[str], personal: bool = False):
+    """`value` with every string under a personal key, or mentioning one of `names`, replaced."""
+    if isinstance(value, str):
+        lowered = value.lower()
+        return ERASED if personal or any(name in lowered for name in names) else value
+    if isinstance(value, list):
+        return [_scrub(item, names, personal) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrub(item, names, personal or _is_personal(key))
+                for key, item in value.items()}
+    return value
+
+
+def _erase_audit_log(user_ids: list[int]) -> int:
+    client_ids = select(User.client_id).where(User.id.in_(user_ids))
+    names = identifiers(user_ids) | {
+        name.lower() for name in db.session.execute(
+            select(User.name).where(User.id.in_(user_ids))).scalars() if name != ERASED_NAME
+    } | {name.lower() for name in db.session.execute(
+        select(Client.name).where(Client.id.in_(client_ids))).scalars()}
+    rows = db.session.execute(select(AuditEvent).where(or_(
+        AuditEvent.actor_id.in_(user_ids),
+        (AuditEvent.target_type == "user") & AuditEvent.target_id.in_(user_ids),
+        (AuditEvent.target_type == "client") & AuditEvent.target_id.in_(client_ids),
+    ))).scalars()
+    changed = 0
+    for row in rows:
+        before = (row.ip, row.actor_label, row.changes)
+        if row.actor_id in user_ids:
+            row.ip, row.actor_label = None, ERASED_NAME
+        row.changes = _scrub(row.changes, {n for n in names if len(n) >= 3})
+        changed += before != (row.ip, row.actor_label, row.changes)
+    db.session.flush()
+    return changed
+
+
+def _erase_outbox(user_ids: list[int]) -> int:
+    names = identifiers(user_ids)
+    if not names:
+        return 0
+    return db.session.execute(
+        delete(OutboxMessage).where(func.lower(OutboxMessage.recipient).in_(names))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def _erase_pending_registrations(user_ids: list[int]) -> int:
+    names = identifiers(user_ids)
+    if not names:
+        return 0
+    return db.session.execute(
+        delete(PendingRegistration).where(PendingRegistration.email.in_(names))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def _erase_consent_ips(user_ids: list[int]) -> int:
+    return db.session.execute(
+        update(ConsentRecord).where(ConsentRecord.user_id.in_(user_ids), ConsentRecord.ip.is_not(None))
+        .values(ip=None).execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def _keep(user_ids: list[int]) -> int:
+    """Billing records stay as they are: they name the client by id only."""
+    return 0
+
+
+for _entry in [
+    PersonalData("pending_registration", {"email, name, password": "deleted (unfinished sign-ups)",
+                                          "consent decisions": "deleted with them"},
+                 _erase_pending_registrations),
+    PersonalData("outbox_message", {"recipient, subject, body": "deleted"}, _erase_outbox),
+    PersonalData("audit_event", {"IP, actor name": "erased where the user acted",
+                                 "names, emails, phones in recorded changes": "replaced by [erased]",
+                                 "action, time": "kept: the record of what staff did"},
+                 _erase_audit_log),
+    PersonalData("auth_event", {"login as typed, IP, user agent, detail": "erased",
+                                "event, time": "kept, without a person, until the retention purge"},
+                 _erase_auth_log),
+    PersonalData("user_session", {"sessions, remember cookies, IPs, user agents": "deleted"},
+                 _erase_sessions),
+    PersonalData("consent_record", {"IP": "erased",
+                                    "document, version, decision, time": "kept: proof of consent, "
+                                    "Art. 7(1) GDPR, linked to the anonymized user"},
+                 _erase_consent_ips),
+    PersonalData("billing", {"payments, invoices, expenses, orders (amounts, dates)": KEPT_BILLING},
+                 _keep),
+    PersonalData("client", {"name": "replaced by “Erased client #id”", "client": "deactivated"},
+                 _erase_clients),
+    PersonalData("user", {"name": f"replaced by “{ERASED_NAME}”",
+                          "email, login": "replaced by unique random placeholders (not a hash)",
+                          "password": "removed", "phone": "erased",
+                          "account": "deactivated: no way to sign in"},
+                 _erase_users),
+]:
+    register(_entry)

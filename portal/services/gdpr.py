@@ -1,0 +1,134 @@
+"""GDPR clear data: the preview, the confirmed start, and the batched, resumable anonymization."""
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+
+from portal.extensions import db
+from portal.models import Client, Payment, User
+from portal.models.base import utcnow
+from portal.models.compliance import ErasureJob
+from portal.services import erasure, passwords, sessions
+from portal.services.errors import DomainError
+from portal.services.events import log_audit, log_auth
+from portal.services.personal_data import PersonalData, registered
+
+BATCH_USERS = 100  # users erased per transaction
+STEP_SECONDS = 1.0  # work done per progress request before answering
+
+
+class ClearRefused(DomainError):
+    """The confirmation did not hold; `field` names the form field the message belongs to."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Preview:
+    client: Client
+    users: list[User]
+    entries: list[PersonalData]
+    payments: int
+    payments_total: Decimal
+
+
+def ordered_entries() -> list[PersonalData]:
+    """Every registered table, `client` and `user` last: the others find rows by their names."""
+    return sorted(registered(), key=lambda entry: entry.name in ("client", "user"))
+
+
+def users_of(client: Client) -> list[User]:
+    return list(db.session.execute(
+        select(User).where(User.client_id == client.id).order_by(User.id)
+    ).scalars())
+
+
+def preview(client: Client) -> Preview:
+    """What Clear data will erase and keep, field by field, for this client."""
+    count, total = db.session.execute(
+        select(func.count(Payment.id), func.coalesce(func.sum(Payment.amount), 0))
+        .where(Payment.client_id == client.id)
+    ).one()
+    return Preview(client, users_of(client), ordered_entries(), count, Decimal(total))
+
+
+def unfinished_job(client: Client) -> ErasureJob | None:
+    return db.session.execute(
+        select(ErasureJob).where(ErasureJob.client_id == client.id,
+                                 ErasureJob.finished_at.is_(None))
+    ).scalars().first()
+
+
+def start(client: Client, staff: User, password: str, typed_name: str) -> ErasureJob:
+    """Check the confirmation, then deactivate the client and its users in one statement.
+
+    A deactivated account is refused on its next request, whatever it carries (session, remember
+    cookie, token); each batch then also revokes them (`revoke_everything`) before erasing.
+    """
+    if not passwords.verify_password(staff.password_hash, password):
+        log_auth("password_check_failed", user=staff, detail="clear data")
+        db.session.commit()
+        raise ClearRefused("current_password", "Wrong password.")
+    if typed_name.strip() != client.name:
+        raise ClearRefused("client_name", "Type the client's name exactly as shown above.")
+    job = unfinished_job(client)
+    if job is not None:
+        return job
+    user_ids = list(db.session.execute(
+        select(User.id).where(User.client_id == client.id).order_by(User.id)).scalars())
+    db.session.execute(update(User).where(User.client_id == client.id)
+                       .values(is_active_account=False).execution_options(synchronize_session=False))
+    client.is_active = False
+    job = ErasureJob(client_id=client.id, requested_by_id=staff.id, total_users=len(user_ids),
+                     rows_changed={})
+    db.session.add(job)
+    log_audit("client_data_clear_started", target=client, changes={"users": [None, len(user_ids)]})
+    db.session.commit()
+    return job
+
+
+def run_batch(job: ErasureJob, batch_size: int = BATCH_USERS) -> None:
+    """Erase the next batch of users in one transaction, moving the cursor with it."""
+    user_ids = list(db.session.execute(
+        select(User.id).where(User.client_id == job.client_id, User.id > job.last_user_id)
+        .order_by(User.id).limit(batch_size)
+    ).scalars())
+    if not user_ids:
+        return _finish(job)
+    counts = dict(job.rows_changed or {})
+    try:
+        for user in db.session.execute(select(User).where(User.id.in_(user_ids))).scalars().all():
+            sessions.revoke_everything(user)
+        for entry in ordered_entries():
+            counts[entry.name] = counts.get(entry.name, 0) + entry.erase(user_ids)
+        job.rows_changed = counts
+        job.done_users += len(user_ids)
+        job.last_user_id = user_ids[-1]
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def step(job: ErasureJob, seconds: float = STEP_SECONDS) -> ErasureJob:
+    """Run batches for about `seconds` (one progress poll); safe to call again after a stop."""
+    deadline = time.monotonic() + seconds
+    while job.finished_at is None and time.monotonic() < deadline:
+        run_batch(job)
+    return job
+
+
+def _finish(job: ErasureJob) -> None:
+    """Close the job and write the receipt: who, when, which client, rows per kind; no names."""
+    counts = dict(job.rows_changed or {})
+    counts["client"] = counts.get("client", 0) + erasure.anonymize_clients([job.client_id])
+    job.rows_changed = counts
+    job.finished_at = utcnow()
+    log_audit("client_data_cleared", target=job.client, actor=job.requested_by,
+              changes={"job": [None, job.id], "users": [None, job.done_users],
+                       **{f"rows.{kind}": [None, rows] for kind, rows in sorted(counts.items())}})
+    db.session.commit()

@@ -1,0 +1,81 @@
+"""Security baseline sweeps over the whole url_map: CSRF on every state change, no GET changes state."""
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.routing.converters import AnyConverter, NumberConverter
+
+from portal.extensions import db
+from portal.services import modules
+from portal.services.access import seed_groups
+from tests.access_helpers import browser
+
+# A string argument (a token, a key) stands for a secret nobody has here.
+STRING_ARGUMENT = "unknown-secret-value"
+
+
+def _path(rule, ids: dict) -> str:
+    values = {}
+    for name in rule.arguments:
+        converter = rule._converters[name]
+        if isinstance(converter, NumberConverter):
+            values[name] = ids.get(name, 1)
+        elif isinstance(converter, AnyConverter):
+            values[name] = sorted(converter.items)[0]
+        else:
+            values[name] = STRING_ARGUMENT
+    return rule.build(values, append_unknown=False)[1]
+
+
+def _row_counts() -> dict:
+    return {table.name: db.session.execute(select(func.count()).select_from(table)).scalar()
+            for table in db.metadata.sorted_tables}
+
+
+@pytest.fixture
+def everyone(app, factories):
+    """A full-access administrator, a client owner, one of everything a URL can point at."""
+    seed_groups()
+    modules.install(modules.GDPR_CLEAR_DATA)  # else Clear data's routes answer 404
+    staff = factories.staff(login="root2", password="staff password 1", full_access=True)
+    owner = factories.client_user(email="owner@example.com", password="client password 1")
+    member = factories.client_user(email="member@example.com", client=owner.client)
+    db.session.commit()
+    ids = {"user_id": member.id, "client_id": owner.client_id, "session_id": 1, "group_id": 1,
+           "provider_id": owner.provider_id}
+    return {"staff": browser(app, "root2", "staff password 1"),
+            "client": browser(app, "owner@example.com", "client password 1"), "ids": ids}
+
+
+def test_every_post_route_refuses_a_request_without_csrf_token(app, everyone):
+    """Forms and htmx posts alike; the API alone is exempt (it never trusts a cookie)."""
+    accepted, checked = [], 0
+    for rule in app.url_map.iter_rules():
+        if not ({"POST", "PUT", "PATCH", "DELETE"} & rule.methods) or rule.endpoint.startswith("api."):
+            continue
+        path = _path(rule, everyone["ids"])
+        checked += 1
+        for who in ("staff", "client"):
+            for headers in ({}, {"HX-Request": "true"}):
+                method = sorted({"POST", "PUT", "PATCH", "DELETE"} & rule.methods)[0]
+                response = everyone[who].client.open(path, method=method, headers=headers, data={})
+                if response.status_code != 400:
+                    accepted.append(f"{method} {path} as {who} hx={bool(headers)}: {response.status_code}")
+    assert checked > 40 and accepted == []
+
+
+def test_no_get_changes_the_database(app, everyone):
+    """Every GET page and fragment, as staff and as a client: the row counts stay as they were."""
+    changed, checked = [], 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+        path = _path(rule, everyone["ids"])
+        checked += 1
+        for who in ("staff", "client"):
+            before = _row_counts()
+            everyone[who].get(path)
+            after = _row_counts()
+            if before != after:
+                diff = {t: (before[t], after[t]) for t in before if before[t] != after[t]}
+                changed.append(f"GET {path} as {who}: {diff}")
+    assert checked > 50 and changed == []

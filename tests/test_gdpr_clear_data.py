@@ -1,0 +1,279 @@
+"""Clients → client → Clear data: the module switch, preview, confirmation, erasure, receipt."""
+
+from decimal import Decimal
+
+import pytest
+from flask import render_template
+from flask_login import login_user
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import AuditEvent, AuthEvent, Client, Payment, User
+from portal.models.compliance import ErasureJob
+from portal.services import api_tokens, consent, gdpr, personal_data
+from portal.services.events import log_audit
+from portal.services.mail import send_mail
+from tests.fraud_support import code_from_outbox, protect
+from tests.gdpr_support import accept_all_required, install_clear_data, register, standard_documents
+from tests.methods_helpers import enrol_totp
+from tests.test_methods_oauth import oauth_login, sub_name, switch_on
+from tests.web import WebClient
+
+CLIENT_IP, COLLEAGUE_IP = "203.0.113.77", "198.51.100.42"
+SECRETS = ["zelda", "quixote", "yorick", "vandersloot", "447700900123", "447400123456",
+           CLIENT_IP, COLLEAGUE_IP, "zeldabrowser"]
+
+
+def browser(app, ip: str) -> WebClient:
+    web = WebClient(app.test_client())
+    web.client.environ_base.update({"REMOTE_ADDR": ip, "HTTP_USER_AGENT": "ZeldaBrowser/2.0"})
+    return web
+
+
+@pytest.fixture
+def zelda(app, factories):
+    """A client registered through the form (consents, registration log), with a colleague,
+    phones, sessions from their own addresses, messages, an audit trail and payments."""
+    docs = standard_documents()
+    web = browser(app, CLIENT_IP)
+    register(web, "zelda@example.com", "Zelda Quixote",
+             {version: True for _document, version in docs.values()})
+    owner = db.session.execute(select(User).where(User.email == "zelda@example.com")).scalar_one()
+    colleague = factories.client_user(email="yorick@example.org", name="Yorick Vandersloot",
+                                      client=owner.client, phone="+447700900123")
+    accept_all_required(colleague)
+    db.session.add_all([Payment(client_id=owner.client_id, amount=Decimal("120.50"), reference="INV-1"),
+                        Payment(client_id=owner.client_id, amount=Decimal("30.00"), reference="INV-2")])
+    log_audit("user_changed", target=colleague, actor=owner,
+              changes={"email": ["yorick.old@example.org", "yorick@example.org"]})
+    db.session.commit()
+    send_mail("+447400123456", "", "code")  # an outbox row addressed by phone
+    remembered = browser(app, COLLEAGUE_IP)
+    remembered.login("yorick@example.org", "client password 1", remember=True)
+    protect()  # the owner verifies a phone number: a fraud-protection record with an IP
+    web.post_form("/verify-phone/send", {"phone": "+447400123456"}, page_url="/verify-phone")
+    web.post_form("/verify-phone/check", {"code": code_from_outbox("+447400123456")},
+                  page_url="/verify-phone")
+    assert db.session.get(User, owner.id).phone == "+447400123456"
+    browser(app, COLLEAGUE_IP).post_form("/login", {"login": "yorick@example.org", "password": "wrong"})
+    enrol_totp(web, "new password 12")  # a TOTP secret and recovery codes
+    _row, token = api_tokens.create_token(db.session.get(User, owner.id), "zelda's script", 30,
+                                          ["self.account"])
+    db.session.commit()
+    fresh = WebClient(app.test_client())
+    assert fresh.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    return {"client_id": owner.client_id, "web": web, "remembered": remembered, "token": token,
+            "user_ids": [owner.id, colleague.id]}
+
+
+def dump_everything() -> str:
+    db.session.commit()
+    text = []
+    with db.engine.connect() as conn:
+        for table in db.metadata.sorted_tables:
+            text += [repr(tuple(row)) for row in conn.execute(table.select())]
+    return "\n".join(text).lower()
+
+
+def clear(staff_web, client_id: int) -> ErasureJob:
+    url = f"/admin/clients/{client_id}/clear-data"
+    name = db.session.get(Client, client_id).name
+    response = staff_web.post_form(url, {"current_password": "staff password 1", "client_name": name})
+    assert response.status_code == 302, response.get_data(as_text=True)[:1500]
+    progress = response.headers["Location"]
+    job_id = int(progress.rsplit("/", 1)[1])
+    for _ in range(20):
+        fragment = staff_web.htmx("POST", f"{progress}/step", page_url=progress)
+        assert fragment.status_code == 200
+        if "Done" in fragment.get_data(as_text=True):
+            break
+    return db.session.get(ErasureJob, job_id)
+
+
+def test_clear_data_exists_only_while_the_module_is_installed(staff_web, factories):
+    client_id = factories.client_user().client_id
+    assert staff_web.get(f"/admin/clients/{client_id}/clear-data").status_code == 404
+    page = "/admin/integration/modules"
+    assert "GDPR client data cleaning" in staff_web.get(page).get_data(as_text=True)
+    installed = staff_web.htmx("POST", "/admin/integration/modules/gdpr_clear_data/install", page_url=page)
+    assert "installed" in installed.get_data(as_text=True) and "Uninstall" in installed.get_data(as_text=True)
+    assert staff_web.get(f"/admin/clients/{client_id}/clear-data").status_code == 200
+    staff_web.htmx("POST", "/admin/integration/modules/gdpr_clear_data/uninstall", page_url=page)
+    assert staff_web.get(f"/admin/clients/{client_id}/clear-data").status_code == 404
+
+
+def test_clear_data_needs_its_function(web, factories):
+    install_clear_data()
+    client_id = factories.client_user().client_id
+    factories.staff(login="support", password="staff password 1")
+    web.login("support", "staff password 1")
+    assert web.get(f"/admin/clients/{client_id}/clear-data").status_code == 403
+
+
+def test_preview_shows_what_is_erased_and_what_is_kept(staff_web, zelda):
+    install_clear_data()
+    page = staff_web.get(f"/admin/clients/{zelda['client_id']}/clear-data").get_data(as_text=True)
+    for text in ["Zelda Quixote", "yorick@example.org", "+447700900123", "auth_event",
+                 "unique random placeholders", "Art. 17(3)(b)", "2 payments totalling 150.50",
+                 "Current password", "Client name", "Clear data"]:
+        assert text in page, text
+
+
+def test_confirmation_needs_password_and_exact_name(staff_web, zelda):
+    install_clear_data()
+    url = f"/admin/clients/{zelda['client_id']}/clear-data"
+    wrong_password = staff_web.post_form(url, {"current_password": "nope nope", "client_name": "Zelda Quixote"})
+    assert wrong_password.status_code == 422 and "Wrong password." in wrong_password.get_data(as_text=True)
+    wrong_name = staff_web.post_form(url, {"current_password": "staff password 1", "client_name": "Zelda"})
+    body = wrong_name.get_data(as_text=True)
+    assert wrong_name.status_code == 422 and "exactly as shown" in body and 'value="Zelda"' in body
+    assert db.session.execute(select(ErasureJob)).first() is None
+    assert db.session.get(Client, zelda["client_id"]).is_active
+
+
+def test_clear_data_leaves_no_trace_keeps_payments_and_shuts_every_door(app, staff_web, zelda):
+    install_clear_data()
+    before = dump_everything()
+    assert all(secret.lower() in before for secret in SECRETS)  # the dump does see them
+    job = clear(staff_web, zelda["client_id"])
+    assert job.finished_at is not None and job.done_users == 2
+
+    after = dump_everything()
+    assert [line for line in after.splitlines() if any(s.lower() in line for s in SECRETS)] == []
+    assert "@example.com" not in after.replace("boss@staff.example.com", "")
+    amounts = db.session.execute(select(Payment.amount).where(
+        Payment.client_id == zelda["client_id"]).order_by(Payment.amount)).scalars().all()
+    assert amounts == [Decimal("30.00"), Decimal("120.50")]
+
+    assert zelda["web"].get("/home").status_code == 302  # session cookie
+    assert zelda["remembered"].get("/home").status_code == 302  # remember cookie
+    remember_only = WebClient(app.test_client())
+    cookie = zelda["remembered"].client.get_cookie("portal_remember")
+    assert cookie is not None
+    remember_only.client.set_cookie("portal_remember", cookie.value)
+    assert remember_only.get("/home").status_code == 302
+    api = WebClient(app.test_client())
+    assert api.get("/api/v1/whoami", headers={"Authorization": f"Bearer {zelda['token']}"}).status_code == 401
+    for login in ("zelda@example.com", "yorick@example.org"):
+        refused = WebClient(app.test_client()).post_form(
+            "/login", {"login": login, "password": "client password 1"})
+        assert refused.status_code == 200 and "Wrong login or password." in refused.get_data(as_text=True)
+
+    receipt = db.session.execute(select(AuditEvent).where(
+        AuditEvent.action == "client_data_cleared")).scalar_one()
+    assert receipt.target_id == zelda["client_id"] and receipt.actor.login == "boss"
+    assert receipt.changes["users"] == [None, 2] and receipt.changes["rows.user"] == [None, 2]
+    assert receipt.changes["rows.auth_event"][1] >= 3
+
+
+def test_placeholders_are_random_and_the_email_can_register_again(app, staff_web, zelda):
+    install_clear_data()
+    clear(staff_web, zelda["client_id"])
+    emails = db.session.execute(select(User.email).where(User.id.in_(zelda["user_ids"]))).scalars().all()
+    assert len(set(emails)) == 2 and all(e.endswith("@erased.invalid") for e in emails)
+    web = WebClient(app.test_client())
+    accepted = {version: True for _document, version in consent.current_versions()}
+    assert register(web, "zelda@example.com", "Zelda Again", accepted).status_code == 302
+    again = db.session.execute(select(User).where(User.email == "zelda@example.com")).scalar_one()
+    assert again.id not in zelda["user_ids"] and again.client_id != zelda["client_id"]
+    assert web.get("/home").status_code in (200, 302)
+
+
+def test_running_it_twice_is_safe(staff_web, zelda):
+    install_clear_data()
+    clear(staff_web, zelda["client_id"])
+    second = clear(staff_web, zelda["client_id"])
+    assert second.finished_at is not None and second.rows_changed["user"] == 0
+    assert len(db.session.execute(select(AuditEvent).where(
+        AuditEvent.action == "client_data_cleared")).all()) == 2
+
+
+@pytest.fixture
+def failing_eraser():
+    """A registered table whose eraser fails on its second call: a stop in the middle of a batch."""
+    calls = []
+
+    def erase(user_ids):
+        calls.append(user_ids)
+        if len(calls) == 2:
+            raise RuntimeError("power cut")
+        return 0
+
+    personal_data.register(personal_data.PersonalData("zz_failing", {}, erase))
+    yield
+    personal_data._REGISTRY.pop("zz_failing")
+
+
+def test_a_stop_midway_leaves_whole_users_and_resumes(app, staff_web, factories, failing_eraser):
+    owner = factories.client_user(email="o@example.com", name="Olga Owner")
+    for n in range(4):
+        factories.client_user(email=f"m{n}@example.com", name=f"Member {n}", client=owner.client)
+    staff = db.session.execute(select(User).where(User.login == "boss")).scalar_one()
+    member = WebClient(app.test_client())
+    member.login("m0@example.com", "client password 1", remember=True)
+    job = gdpr.start(owner.client, staff, "staff password 1", "Olga Owner")
+    assert member.get("/home").status_code == 302  # refused before any batch has run
+    assert db.session.execute(select(func.count(User.id)).where(
+        User.client_id == owner.client_id, User.is_active_account.is_(True))).scalar_one() == 0
+    gdpr.run_batch(job, batch_size=2)
+    with pytest.raises(RuntimeError):
+        gdpr.run_batch(job, batch_size=2)
+    db.session.expire_all()
+    names = db.session.execute(select(User.name).where(User.client_id == owner.client_id)
+                               .order_by(User.id)).scalars().all()
+    assert names == ["Erased user", "Erased user", "Member 1", "Member 2", "Member 3"]
+    assert job.done_users == 2
+    while job.finished_at is None:  # resumed where it stopped
+        gdpr.run_batch(job, batch_size=2)
+    assert job.finished_at is not None and job.done_users == 5
+    assert set(db.session.execute(select(User.name).where(
+        User.client_id == owner.client_id)).scalars()) == {"Erased user"}
+
+
+def test_password_guesses_are_logged_and_throttled(staff_web, factories):
+    install_clear_data()
+    client_id = factories.client_user(name="Tess Target").client_id
+    url = f"/admin/clients/{client_id}/clear-data"
+    statuses = [staff_web.post_form(url, {"current_password": f"guess {n}", "client_name": "Tess Target"}
+                                    ).status_code for n in range(6)]
+    assert statuses == [422] * 5 + [429]
+    failures = db.session.execute(select(func.count(AuthEvent.id)).where(
+        AuthEvent.event == "password_check_failed")).scalar_one()
+    assert failures == 5
+
+
+def test_clear_data_button_partial_follows_the_module(app, staff_user, factories):
+    client = factories.client_user().client
+
+    def button() -> str:
+        with app.test_request_context():
+            login_user(staff_user)
+            return render_template("gdpr/_clear_data_button.html", client=client)
+
+    assert "Clear data" not in button()
+    install_clear_data()
+    assert f'href="/admin/clients/{client.id}/clear-data"' in button()
+
+
+def test_google_sign_up_asks_for_consent_and_cannot_bring_a_cleared_account_back(
+        make_app, oidc, staff_web):
+    standard_documents()
+    install_clear_data()
+    google = make_app(**oidc.app_config("google"))
+    switch_on()
+    sub = sub_name()
+    oidc.add_user(sub, email=f"{sub}@gmail.test", name="Gina Google")
+    web = WebClient(google.test_client())
+    assert oauth_login(web, oidc, "google", sub).headers["Location"] == "/home"
+    assert web.get("/home").headers["Location"].endswith("/consent/accept")  # the same consents
+    first = db.session.execute(select(User).where(User.email == f"{sub}@gmail.test")).scalar_one()
+    web.post_form("/consent/accept", {"version": [str(v.id) for _d, v in consent.current_versions()]})
+    assert web.get("/home").status_code == 200
+
+    clear(staff_web, first.client_id)
+    assert web.get("/home").status_code == 302
+    again = WebClient(google.test_client())
+    assert oauth_login(again, oidc, "google", sub).status_code == 302
+    user = db.session.execute(select(User).where(User.email == f"{sub}@gmail.test")).scalar_one()
+    assert user.id != first.id and user.client_id != first.client_id
+    assert db.session.get(User, first.id).name == "Erased user"

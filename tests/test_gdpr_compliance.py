@@ -1,0 +1,79 @@
+"""The compliance page: four live answers, each pointing at what fixes it."""
+
+from datetime import timedelta
+
+from portal.extensions import db
+from portal.models import AuthEvent
+from portal.models.base import utcnow
+from portal.services import compliance, retention, settings
+from tests.gdpr_support import standard_documents
+from tests.test_methods_oauth import switch_on
+
+
+def statuses() -> list[str]:
+    return [answer.status for answer in compliance.answers()]
+
+
+def test_fresh_portal_answers_no(staff_web):
+    page = staff_web.get("/admin/compliance").get_data(as_text=True)
+    assert "Is consent collected and documented?" in page
+    assert "No required document" in page and "rows are kept forever" in page
+    assert statuses()[0:2] == ["no", "no"]
+
+
+def test_answers_turn_yes_when_the_checks_hold(staff_web, factories):
+    standard_documents()
+    factories.client_user(email="late@example.com")  # registered before the documents
+    retention.set_period(30)
+    db.session.add(AuthEvent(event="login", created_at=utcnow() - timedelta(days=40)))
+    db.session.commit()
+    answer = compliance.consent_answer()
+    assert answer.status == "yes" and "1 active users will be asked" in answer.summary
+    assert "has never run" in compliance.retention_answer().summary
+    retention.purge_auth_log()
+    assert compliance.retention_answer().status == "yes"
+    page = staff_web.get("/admin/compliance").get_data(as_text=True)
+    assert "the purge last ran" in page and "(1 rows deleted)" in page
+
+
+def test_staff_2fa_answer_follows_the_switch_and_the_methods(staff_web, factories):
+    factories.staff(login="second")
+    answer = compliance.staff_2fa_answer()  # the factories switch the requirement off
+    assert answer.status == "no" and "switched off; 2 staff members have no second factor" in answer.summary
+    settings.update({"security.staff_2fa_required": True})
+    db.session.commit()
+    answer = compliance.staff_2fa_answer()
+    assert answer.status == "yes" and "2 staff members have not enrolled yet" in answer.summary
+    settings.update({"methods.totp": False, "methods.sms_2fa": False})
+    db.session.commit()
+    answer = compliance.staff_2fa_answer()
+    assert answer.status == "no" and "nobody can enrol" in answer.summary
+    assert answer.fix_endpoint == "admin.auth_methods_default"
+
+
+def test_transfer_basis_recorded_per_enabled_provider(make_app, factories):
+    from tests.web import WebClient
+
+    app = make_app(GOOGLE_CLIENT_ID="google-id", GOOGLE_CLIENT_SECRET="google-secret",
+                   SMS_BACKEND="vonage")
+    switch_on()  # Google and Keycloak; Keycloak stays off, it is not configured
+    factories.staff(login="boss", password="staff password 1", full_access=True)
+    web = WebClient(app.test_client())
+    web.login("boss", "staff password 1")
+    page = web.get("/admin/compliance").get_data(as_text=True)
+    assert "No transfer basis recorded for Google, Vonage." in page
+    for key in ("google", "vonage"):
+        response = web.post_form(f"/admin/compliance/transfer-basis/{key}",
+                                 {f"{key}-basis": "Standard contractual clauses"},
+                                 page_url="/admin/compliance")
+        assert response.status_code == 302
+    assert settings.get("compliance.transfer_basis.google") == "Standard contractual clauses"
+    page = web.get("/admin/compliance").get_data(as_text=True)
+    assert "Providers on: Google, Vonage; every basis is recorded." in page
+    refused = web.post_form("/admin/compliance/transfer-basis/google", {"google-basis": "made up"},
+                            page_url="/admin/compliance")
+    assert refused.status_code == 422
+
+
+def test_client_cannot_see_the_compliance_page(client_web):
+    assert client_web.get("/admin/compliance").status_code == 403

@@ -1,0 +1,140 @@
+"""Consent: documents on the registration form, the consent log, the gate, withdrawal."""
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuditEvent, PendingRegistration, User
+from portal.models.base import utcnow
+from portal.models.compliance import ConsentRecord
+from portal.services import consent
+from tests.gdpr_support import accept_all_required, publish, register, standard_documents
+from tests.web import WebClient
+
+
+def records_of(user_id: int) -> list[ConsentRecord]:
+    return list(db.session.execute(
+        select(ConsentRecord).where(ConsentRecord.user_id == user_id).order_by(ConsentRecord.id)
+    ).scalars())
+
+
+def test_register_form_shows_consents_and_refuses_without_required(web):
+    docs = standard_documents()
+    page = web.get("/register").get_data(as_text=True)
+    assert "Privacy policy" in page and "Marketing messages" in page and "optional" in page
+    privacy = docs["Privacy policy"][1]
+    response = web.post_form("/register", {
+        "email": "new@example.com", "name": "Newcomer", "password": "new password 12",
+        "confirm": "new password 12", f"consent_{privacy.id}": "y",
+    })
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "You need to accept the User agreement to register." in body
+    assert 'value="new@example.com"' in body  # what was typed is kept
+    assert db.session.execute(select(PendingRegistration)).first() is None
+
+
+def test_registration_logs_each_decision_with_time_and_ip(app):
+    docs = standard_documents()
+    web = WebClient(app.test_client())
+    web.client.environ_base["REMOTE_ADDR"] = "198.51.100.5"
+    decisions = {docs["Privacy policy"][1]: True, docs["User agreement"][1]: True,
+                 docs["Marketing messages"][1]: False}
+    assert register(web, "new@example.com", "Newcomer", decisions).status_code == 302
+    user = db.session.execute(select(User).where(User.email == "new@example.com")).scalar_one()
+    log = {r.version.document.title: r for r in records_of(user.id)}
+    assert {t: r.decision for t, r in log.items()} == {
+        "Privacy policy": "accepted", "User agreement": "accepted", "Marketing messages": "declined"}
+    assert {r.ip for r in log.values()} == {"198.51.100.5"}
+    assert all(utcnow() - r.created_at < timedelta(minutes=5) for r in log.values())
+    assert web.get("/home").status_code == 200  # nothing more to accept
+
+
+def test_new_required_version_is_asked_at_login_until_accepted(web, factories):
+    docs = standard_documents()
+    user = factories.client_user(email="c@example.com", password="client password 1")
+    accept_all_required(user)
+    document, _v1 = docs["Privacy policy"]
+    consent.publish_version(document, "Version two text.", utcnow() + timedelta(days=3))
+    db.session.commit()
+    web.login("c@example.com", "client password 1")
+    assert web.get("/home").status_code == 200  # a future version is not asked for yet
+
+    v2 = consent.publish_version(consent.documents()[0], "Now in force.", utcnow() - timedelta(minutes=1))
+    db.session.commit()
+    response = web.get("/home")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/consent/accept")
+    assert web.get("/settings/general").status_code == 302
+    htmx = web.get("/settings/general", headers={"HX-Request": "true"})
+    assert htmx.headers["HX-Redirect"].endswith("/consent/accept")
+    page = web.get("/consent/accept").get_data(as_text=True)
+    assert "Now in force." in page and "Version two text." not in page
+    assert web.post_form("/consent/accept", {"version": str(v2.id)}).status_code == 302
+    assert web.get("/home").status_code == 200
+    assert records_of(user.id)[-1].version_id == v2.id
+
+
+def test_staff_are_not_gated(staff_web):
+    publish("Privacy policy", True)
+    assert staff_web.get("/admin/").status_code == 200
+
+
+def test_optional_consent_given_and_withdrawn_in_general_settings(client_web, client_user):
+    docs = standard_documents()
+    accept_all_required(client_user)
+    marketing = docs["Marketing messages"][0]
+    page = client_web.get("/settings/general").get_data(as_text=True)
+    assert "Consents" in page and "Give consent" in page
+    url = f"/settings/consents/{marketing.id}"
+    given = client_web.htmx("POST", url, page_url="/settings/general", data={"give": "1"})
+    assert given.status_code == 200 and "Withdraw" in given.get_data(as_text=True)
+    withdrawn = client_web.htmx("POST", url, page_url="/settings/general", data={"give": "0"})
+    assert "Give consent" in withdrawn.get_data(as_text=True)
+    assert [r.decision for r in records_of(client_user.id) if r.document_id == marketing.id] == [
+        "accepted", "withdrawn"]
+
+
+def test_required_consent_cannot_be_withdrawn_there(client_web, client_user):
+    docs = standard_documents()
+    accept_all_required(client_user)
+    privacy = docs["Privacy policy"][0]
+    response = client_web.htmx("POST", f"/settings/consents/{privacy.id}",
+                               page_url="/settings/general", data={"give": "0"})
+    assert "required to use the portal" in response.get_data(as_text=True)
+    assert all(r.decision == "accepted" for r in records_of(client_user.id))
+
+
+def test_staff_add_document_and_publish_version(staff_web):
+    response = staff_web.post_form("/admin/consent/documents",
+                                   {"title": "Cookie policy", "required": "y"}, page_url="/admin/consent")
+    assert response.status_code == 302
+    document = next(d for d in consent.documents() if d.title == "Cookie policy")
+    assert document.required
+    refused = staff_web.post_form(f"/admin/consent/documents/{document.id}/versions",
+                                  {f"doc{document.id}-text": ""}, page_url="/admin/consent")
+    assert refused.status_code == 422 and "This field is required." in refused.get_data(as_text=True)
+    today = utcnow().date().isoformat()
+    published = staff_web.post_form(f"/admin/consent/documents/{document.id}/versions",
+                                    {f"doc{document.id}-text": "We use cookies.",
+                                     f"doc{document.id}-effective": today}, page_url="/admin/consent")
+    assert published.status_code == 302
+    assert consent.current_version(consent.documents()[0]).text == "We use cookies."
+    actions = set(db.session.execute(select(AuditEvent.action)).scalars())
+    assert {"consent_document_created", "consent_version_published"} <= actions
+    page = staff_web.get("/admin/consent").get_data(as_text=True)
+    assert "in force" in page
+
+
+def test_client_cannot_reach_consent_admin(client_web):
+    assert client_web.get("/admin/consent").status_code == 403
+
+
+def test_seed_demo_adds_the_documents_once_and_demo_users_are_not_gated(runner, web):
+    first = runner.invoke(args=["seed-demo"])
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    assert [(d.title, d.required, len(d.versions)) for d in consent.documents()] == [
+        ("Privacy policy", True, 1), ("User agreement", True, 1), ("Marketing messages", False, 1)]
+    password = next(line.split()[3] for line in first.output.splitlines() if "owner@example.com" in line)
+    web.login("owner@example.com", password)
+    assert web.get("/home").status_code == 200
