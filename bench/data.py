@@ -117,10 +117,10 @@ def generate(config, scale: Scale, log=print) -> dict:
     big_users = range(scale.clients + 1, scale.clients + 1 + scale.big_client_users)
     client_users = range(1, scale.clients + 1)
 
-    def events():
+    def events():  # all older than a day: a one-day retention period purges every one of them
         for n in range(scale.auth_events):
             uid = rng.choice(big_users) if n < scale.big_client_events else rng.choice(client_users)
-            yield {"id": n + 1, "created_at": now - timedelta(minutes=n % 500_000 + 1),
+            yield {"id": n + 1, "created_at": now - timedelta(days=1, minutes=n % 500_000 + 1),
                    "event": EVENTS[n % len(EVENTS)], "user_id": uid, "login": f"user{uid}@example.com",
                    "ip": f"198.51.{n % 250}.{n % 200 + 1}", "user_agent": "Mozilla/5.0 (bench)",
                    "detail": None}
