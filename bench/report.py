@@ -79,13 +79,13 @@ def write_results(rows: list[Row], facts: dict, notes: list[str]) -> str:
 
 HEADER = """# Benchmark results
 
-Written by `python -m bench` (`make bench`): the latest run on each database. What the figures
-mean and what was done about them: see the notes under each table and the README.
+Written by `python -m bench` (`make bench`): the latest run on each database. Any other section
+(the analysis) is written by hand and kept from run to run.
 """
 
 
 def _sections(text: str) -> dict[str, str]:
-    """The existing "## <database>" sections of RESULTS.md, by database."""
+    """The existing "## <name>" sections of RESULTS.md (databases, and the hand-written analysis)."""
     sections = {}
     for chunk in text.split("\n## ")[1:]:
         name = chunk.split("\n", 1)[0].strip()
