@@ -36,7 +36,7 @@ def everyone(app, factories):
     """A full-access administrator, a client owner, one of everything a URL can point at."""
     seed_groups()
     modules.install(modules.GDPR_CLEAR_DATA)  # else Clear data's routes answer 404
-    staff = factories.staff(login="root2", password="staff password 1", full_access=True)
+    factories.staff(login="root2", password="staff password 1", full_access=True)
     owner = factories.client_user(email="owner@example.com", password="client password 1")
     member = factories.client_user(email="member@example.com", client=owner.client)
     db.session.commit()
