@@ -14,6 +14,9 @@ live in the database and are edited in the admin area, not here.
 
 # Rate-limit storage shared by every worker (memory:// counts per worker).
 # RATELIMIT_STORAGE_URI = "redis://127.0.0.1:6379/0"
+# Redis unreachable: False keeps throttling in each worker's memory (and logs a warning);
+# True refuses credential checks with 503 until it is back. Pages answer either way.
+# RATELIMIT_FAIL_CLOSED = False
 
 # The base of every link in an email or SMS. https:// also turns on Secure cookies.
 # PUBLIC_URL = "https://my.example-hosting.com"
@@ -65,6 +68,8 @@ live in the database and are edited in the admin area, not here.
 # Behind a TLS-terminating proxy: how many proxies' X-Forwarded-For / -Proto to trust.
 # PROXY_FIX_X_FOR = 1
 # PROXY_FIX_X_PROTO = 1
+# The proxies' own addresses (or networks); requests from elsewhere keep their peer address.
+# PROXY_FIX_TRUSTED = "127.0.0.1, ::1"
 
 # Password hashing (argon2id); a change rehashes each password at its next login.
 # ARGON2_TIME_COST = 3

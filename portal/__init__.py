@@ -4,9 +4,9 @@ import logging
 import os
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+from portal.services.client_ip import install_proxy_fix
 from portal.settings_loader import load_config
 
 
@@ -19,12 +19,7 @@ def create_app(test_config=None) -> Flask:
     )
     load_config(app.config, app.instance_path, test_config)
     os.makedirs(app.instance_path, exist_ok=True)
-    if app.config["PROXY_FIX_X_FOR"] or app.config["PROXY_FIX_X_PROTO"]:
-        app.wsgi_app = ProxyFix(
-            app.wsgi_app,
-            x_for=app.config["PROXY_FIX_X_FOR"],
-            x_proto=app.config["PROXY_FIX_X_PROTO"],
-        )
+    install_proxy_fix(app)
 
     from portal import models  # noqa: F401  (register every table on db.metadata)
 

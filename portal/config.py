@@ -10,7 +10,10 @@ SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_KEY_PREFIX = "portal"
 RATELIMIT_HEADERS_ENABLED = False
-RATELIMIT_SWALLOW_ERRORS = True
+# When the shared store (Redis) cannot be reached: False keeps throttling in each worker's memory
+# until it is back; True refuses credential checks (503) meanwhile. Pages answer either way.
+RATELIMIT_FAIL_CLOSED = False
+RATELIMIT_STORAGE_OPTIONS = {"wrap_exceptions": True, "socket_connect_timeout": 1, "socket_timeout": 1}
 
 PUBLIC_URL = "http://127.0.0.1:5000"
 PASS_EXPIRE_PERIOD = 0  # days; 0 turns the maximum password age off
@@ -70,9 +73,12 @@ RECAPTCHA_PUBLIC_KEY = None
 RECAPTCHA_PRIVATE_KEY = None
 RECAPTCHA_VERIFY_SERVER = "https://www.google.com/recaptcha/api/siteverify"
 
-# Reverse proxies in front of the portal whose X-Forwarded-* headers are trusted (0 = none).
+# Reverse proxies in front of the portal whose X-Forwarded-* headers are trusted (0 = none),
+# and the addresses (or networks) they connect from: a request from anywhere else keeps its
+# peer address, whatever X-Forwarded-For it carries.
 PROXY_FIX_X_FOR = 0
 PROXY_FIX_X_PROTO = 0
+PROXY_FIX_TRUSTED = "127.0.0.1, ::1"
 
 # Throttling of credential checks (Flask-Limiter strings), per IP and per account.
 RATELIMIT_LOGIN_PER_IP = "30 per minute"

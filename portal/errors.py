@@ -4,6 +4,7 @@ import logging
 
 from flask import render_template, request
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.extensions import htmx
@@ -18,11 +19,13 @@ MESSAGES = {
     405: "This action is not allowed here.",
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side. It has been logged; please try again.",
+    503: "This action is briefly unavailable. Please try again in a minute.",
 }
 
 
 def init_app(app) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(StorageError, _rate_limit_store_down)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
 
@@ -37,6 +40,13 @@ def render_error(status: int, message: str | None = None):
 
 def _csrf_error(error):
     return render_error(400, "Your form expired or came from elsewhere. Reload the page and try again.")
+
+
+def _rate_limit_store_down(error: StorageError):
+    """RATELIMIT_FAIL_CLOSED: no credential check runs unthrottled while the store is away."""
+    log.warning("rate-limit storage unreachable, refusing %s %s: %s",
+                request.method, request.path, error.storage_error)
+    return render_error(503)
 
 
 def _http_error(error: HTTPException):

@@ -25,6 +25,9 @@ def load_config(config: Config, instance_path: str, test_config=None) -> None:
         config["SESSION_COOKIE_SECURE"] = True
         config["REMEMBER_COOKIE_SECURE"] = True
     config["PASS_EXPIRE_PERIOD"] = int(config["PASS_EXPIRE_PERIOD"])
+    fail_open = not config["RATELIMIT_FAIL_CLOSED"]
+    config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = fail_open
+    config["RATELIMIT_SWALLOW_ERRORS"] = fail_open
 
 
 def _load_instance_file(config: Config, path: Path) -> None:

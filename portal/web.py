@@ -38,8 +38,9 @@ def init_app(app) -> None:
 
     @app.context_processor
     def template_helpers():
+        user = current_user._get_current_object()  # not the proxy: lists ask `can` once a row
         return {
-            "can": lambda code: has_function(current_user, code),
+            "can": lambda code: has_function(user, code),
             "client_menu": menu(CLIENT_MENU),
             "admin_menu": menu(ADMIN_MENU),
         }

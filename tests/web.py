@@ -11,9 +11,20 @@ ALTCHA_WIDGET = re.compile(r'<altcha-widget challenge="([^"]+)" name="([^"]+)"')
 
 def solve_altcha(client, challenge_url: str) -> str:
     """Fetch a challenge and solve it as the widget's worker would; returns the payload."""
-    challenge = altcha.Challenge.from_dict(client.get(challenge_url).get_json())
-    solution = altcha.solve_challenge(challenge)
-    return altcha.Payload(challenge, solution).to_base64()
+    return altcha_payload(client.get(challenge_url).get_json())
+
+
+def altcha_payload(challenge: dict) -> str:
+    """The widget's answer to a challenge (as JSON from the portal's challenge URL)."""
+    challenge = altcha.Challenge.from_dict(challenge)
+    return altcha.Payload(challenge, altcha.solve_challenge(challenge)).to_base64()
+
+
+def csrf_token_in(html: str, page_url: str) -> str:
+    """The CSRF token of a page: a form's hidden field, or the htmx header on <body>."""
+    match = CSRF_FIELD.search(html) or CSRF_HEADER.search(html)
+    assert match, f"no CSRF token on {page_url}"
+    return next(group for group in match.groups() if group) if match.re is CSRF_FIELD else match.group(1)
 
 
 class WebClient:
@@ -27,10 +38,7 @@ class WebClient:
 
     def _page(self, page_url: str) -> tuple[str, str]:
         html = self.client.get(page_url).get_data(as_text=True)
-        match = CSRF_FIELD.search(html) or CSRF_HEADER.search(html)
-        assert match, f"no CSRF token on {page_url}"
-        token = next(group for group in match.groups() if group) if match.re is CSRF_FIELD else match.group(1)
-        return token, html
+        return csrf_token_in(html, page_url), html
 
     def csrf_token(self, page_url: str) -> str:
         return self._page(page_url)[0]

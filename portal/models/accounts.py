@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, func
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -91,6 +91,10 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str | None:
         return self.session_token
+
+
+# Sign-in finds accounts by lower(login) or email: without this index, a scan of every user.
+Index("ix_user_lower_login", func.lower(User.login))
 
 
 class PendingRegistration(db.Model):

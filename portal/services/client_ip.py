@@ -1,8 +1,41 @@
-"""The client's address as seen after ProxyFix (never a raw X-Forwarded-For)."""
+"""The client's address: the peer, or what a trusted proxy forwarded (never a raw X-Forwarded-For)."""
+
+import ipaddress
 
 from flask import request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def client_ip() -> str:
     """Address used by rate limits and logs."""
     return request.remote_addr or "unknown"
+
+
+class TrustedProxyFix:
+    """ProxyFix for requests whose peer is one of the configured proxies; others pass untouched,
+    so a client that reaches the server directly cannot choose its address by a header."""
+
+    def __init__(self, wsgi_app, trusted: str, x_for: int, x_proto: int):
+        self.plain = wsgi_app
+        self.fixed = ProxyFix(wsgi_app, x_for=x_for, x_proto=x_proto)
+        self.networks = [ipaddress.ip_network(part.strip(), strict=False)
+                         for part in trusted.split(",") if part.strip()]
+
+    def __call__(self, environ, start_response):
+        app = self.fixed if self._from_proxy(environ.get("REMOTE_ADDR", "")) else self.plain
+        return app(environ, start_response)
+
+    def _from_proxy(self, peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+
+def install_proxy_fix(app) -> None:
+    """Trust X-Forwarded-For / -Proto only as configured (PROXY_FIX_*), and only from the proxies."""
+    cfg = app.config
+    if cfg["PROXY_FIX_X_FOR"] or cfg["PROXY_FIX_X_PROTO"]:
+        app.wsgi_app = TrustedProxyFix(app.wsgi_app, cfg["PROXY_FIX_TRUSTED"],
+                                       int(cfg["PROXY_FIX_X_FOR"]), int(cfg["PROXY_FIX_X_PROTO"]))

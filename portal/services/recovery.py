@@ -166,7 +166,10 @@ def check_code(ticket: str, code: str) -> str:
         left = limit - spent
         raise RecoveryError(f"The code is not correct. {left} tries left." if left else CODE_DEAD)
     user = db.session.get(User, row.user_id)
-    db.session.delete(row)
+    # Spend the code: of two requests with it at once, only the one whose DELETE removed it goes on.
+    if db.session.execute(delete(ResetCode).where(ResetCode.id == row.id)).rowcount != 1:
+        db.session.rollback()
+        raise RecoveryError(CODE_DEAD)
     token = new_token()
     db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id == user.id))
     db.session.add(RecoveryLink(user_id=user.id, token_hash=digest(token), purpose="sms",
@@ -189,8 +192,14 @@ def link_owner(token: str) -> User:
 
 
 def reset_password(token: str, password: str) -> User:
-    """Set the new password through a live link; the link dies with every other one."""
+    """Set the new password through a live link; the link dies with every other one.
+
+    The link is claimed first: of two requests with it at once, only the one whose DELETE removed
+    it goes on (a rejected password rolls the claim back, so the link still works)."""
     user = link_owner(token)
+    if db.session.execute(delete(RecoveryLink).where(RecoveryLink.token_hash == digest(token))).rowcount != 1:
+        db.session.rollback()
+        raise RecoveryError(LINK_INVALID)
     password_change.set_new_password(user, password, "password_reset")
     return user
 

@@ -9,6 +9,7 @@ from portal.extensions import db
 from portal.models import Client, PendingRegistration, Provider, User, UserKind
 from portal.models.base import utcnow
 from portal.services import consent, password_policy, passwords
+from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
 from portal.services.links import public_url
 from portal.services.mail import send_mail
@@ -61,10 +62,16 @@ def request_registration(email: str, name: str, password: str,
     consent.remember_for_registration(pending, consents or {})
     log_auth("register_requested", login=email)
     db.session.commit()
-    send_mail(email, "Confirm your registration",
-              f"Hello {name.strip()},\n\nconfirm your registration by opening this link "
-              f"(valid {hours} hours):\n{public_url('auth.confirm_registration', token=token)}\n\n"
-              "If you did not register, ignore this message.\n")
+    try:
+        send_mail(email, "Confirm your registration",
+                  f"Hello {name.strip()},\n\nconfirm your registration by opening this link "
+                  f"(valid {hours} hours):\n{public_url('auth.confirm_registration', token=token)}\n\n"
+                  "If you did not register, ignore this message.\n")
+    except DeliveryError:
+        # Nobody can use a link that was never sent: keep no password hash for it.
+        db.session.delete(pending)
+        db.session.commit()
+        raise
 
 
 def confirm_registration(token: str) -> User:
@@ -74,9 +81,17 @@ def confirm_registration(token: str) -> User:
     ).scalar_one_or_none()
     if pending is None or pending.expires_at < utcnow():
         raise RegistrationLinkInvalid()
+    decisions = consent.pending_decisions(pending)  # read before the row goes
+    # Claim the link (and the address's other links): of two requests using it at once, only the
+    # one whose DELETE removed this row goes on; the other waits on the row lock, then finds it gone.
+    claimed = db.session.execute(
+        delete(PendingRegistration).where(PendingRegistration.email == pending.email)
+        .returning(PendingRegistration.id)
+    ).scalars().all()
+    if pending.id not in claimed:
+        db.session.rollback()
+        raise RegistrationLinkInvalid()
     taken = db.session.execute(select(User.id).where(User.email == pending.email)).first()
-    decisions = consent.pending_decisions(pending)
-    db.session.execute(delete(PendingRegistration).where(PendingRegistration.email == pending.email))
     if taken:
         db.session.commit()
         raise RegistrationLinkInvalid()

@@ -4,7 +4,8 @@ from datetime import timedelta
 
 from flask import current_app, g, request, session
 from flask_login import login_user, logout_user
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import joinedload
 
 from portal.extensions import db, login_manager
 from portal.models import User, UserSession
@@ -45,11 +46,16 @@ def current_session() -> UserSession | None:
     return g.get("user_session")
 
 
+# Every signed-in request runs this: the row, its user and the user's client in one query.
+SESSION_BY_TOKEN = (
+    select(UserSession).options(joinedload(UserSession.user).joinedload(User.client))
+    .where(UserSession.token_hash == bindparam("token_hash"))
+)
+
+
 def load_user(token: str) -> User | None:
     """Flask-Login's loader: the cookie's token must name a live row of an account that may sign in."""
-    row = db.session.execute(
-        select(UserSession).where(UserSession.token_hash == digest(token))
-    ).scalar_one_or_none()
+    row = db.session.execute(SESSION_BY_TOKEN, {"token_hash": digest(token)}).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         return None
     user = row.user

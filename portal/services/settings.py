@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from flask import g
+from flask import g, has_request_context
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -31,7 +31,11 @@ def _provider_id(provider_id: int | None) -> int:
         return provider_id
     from portal.services.registration import default_provider
 
-    return default_provider().id
+    if not has_request_context():
+        return default_provider().id
+    if "_default_provider_id" not in g:  # a sign-in asks four times: look it up once a request
+        g._default_provider_id = default_provider().id
+    return g._default_provider_id
 
 
 def _values(provider_id: int) -> dict:

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.extensions import db
 from portal.models import TempKey, User
@@ -52,6 +52,13 @@ def use_key(key: str) -> User:
         log_auth("temp_key_refused", user=row.user, detail="account closed or method off")
         db.session.commit()
         raise refused
-    row.used_at = utcnow()
+    # Spend it: of two requests with the same key at once, only the one whose UPDATE found it
+    # unused goes on (the other waits on the row lock, then matches nothing).
+    spent = db.session.execute(
+        update(TempKey).where(TempKey.id == row.id, TempKey.used_at.is_(None)).values(used_at=utcnow())
+    ).rowcount
+    if spent != 1:
+        db.session.rollback()
+        raise refused
     log_audit("temp_key_used", target=row.user, actor=row.user)
     return row.user

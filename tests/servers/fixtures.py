@@ -6,6 +6,8 @@ Session-scoped, started once per test process (each xdist worker gets its own po
 Function-scoped, the same objects made clean for one test: ``smtp``, ``vonage``,
 ``recaptcha`` (collected state and faults cleared, the server restarted if a test stopped it)
 and ``oidc`` (running; users persist across tests, so use unique subs).
+``gunicorn(workers=2, **config)`` starts the portal under gunicorn on the run's database, with
+the test config and ``config`` as PORTAL_* variables.
 
 Point the app at them by merging their ``app_config()`` into the test config, e.g.
 

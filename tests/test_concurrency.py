@@ -1,0 +1,128 @@
+"""Single-use secrets used by two requests at the same moment work once (PostgreSQL, two gunicorn workers):
+the registration link, the temporary key, the SMS recovery code and the reset link."""
+
+import os
+import re
+import threading
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import (
+    AuthEvent,
+    OutboxMessage,
+    PendingRegistration,
+    RecoveryLink,
+    User,
+    UserSession,
+)
+from portal.models.base import utcnow
+from portal.services import passwords, temp_keys
+from portal.services.recovery import send_password_link
+from portal.services.tokens import digest, new_token
+from tests.live import LiveBrowser
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("PORTAL_TEST_DATABASE_URL"),
+    reason="row locking is tested on PostgreSQL (set PORTAL_TEST_DATABASE_URL)",
+)
+
+ROUNDS = 8
+
+
+def race(*sends):
+    """Run each `send()` in its own thread, released together; their responses in order."""
+    barrier = threading.Barrier(len(sends))
+    results = [None] * len(sends)
+
+    def run(index, send):
+        barrier.wait()
+        results[index] = send()
+
+    threads = [threading.Thread(target=run, args=(i, send)) for i, send in enumerate(sends)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def pending_registration(email: str) -> str:
+    token = new_token()
+    db.session.add(PendingRegistration(
+        token_hash=digest(token), email=email, name="Racer",
+        password_hash=passwords.hash_password("racer password 1"),
+        expires_at=utcnow() + timedelta(hours=1)))
+    db.session.commit()
+    return token
+
+
+def post_prepared(browser: LiveBrowser, path: str, data: dict | None = None):
+    """Fetch the page (cookie and CSRF token) now; return the POST to fire later."""
+    token = browser.csrf_token(path)
+    return lambda: browser.http.post(browser.base_url + path, data={"csrf_token": token, **(data or {})},
+                                     allow_redirects=False, timeout=30)
+
+
+def test_registration_link_used_twice_at_once_works_once(app, gunicorn):
+    server = gunicorn()
+    for round_ in range(ROUNDS):
+        path = f"/register/confirm/{pending_registration(f'racer{round_}@example.com')}"
+        first, second = race(post_prepared(LiveBrowser(server.url), path),
+                             post_prepared(LiveBrowser(server.url), path))
+        outcomes = sorted(response.headers.get("Location") for response in (first, second))
+        assert [first.status_code, second.status_code] == [302, 302], server.output()[-3000:]
+        assert outcomes == ["/home", "/register"]
+    assert db.session.execute(select(func.count()).select_from(User)).scalar() == ROUNDS
+    assert db.session.execute(select(PendingRegistration)).first() is None
+
+
+def test_temporary_key_used_twice_at_once_signs_in_once(app, gunicorn, factories):
+    server = gunicorn()
+    for round_ in range(ROUNDS // 2):
+        factories.client_user(email=f"key{round_}@example.com")
+        path = urlsplit(temp_keys.issue_key(f"key{round_}@example.com", 15)[1]).path
+        browsers = [LiveBrowser(server.url) for _ in range(2)]
+        for browser in browsers:
+            assert browser.get(path).headers["Location"] == "/login/key"  # the key is in the cookie
+        answers = race(*(post_prepared(browser, "/login/key") for browser in browsers))
+        assert sorted(a.status_code for a in answers) == [200, 302], server.output()[-3000:]
+        assert [a.headers["Location"] for a in answers if a.status_code == 302] == ["/home"]
+    assert db.session.execute(select(func.count()).select_from(UserSession)).scalar() == ROUNDS // 2
+
+
+def test_recovery_code_used_twice_at_once_gives_one_reset_link(app, gunicorn, factories, vonage):
+    server = gunicorn(**vonage.app_config())
+    for round_ in range(ROUNDS // 2):
+        phone = f"+4477009004{round_:02d}"
+        factories.client_user(email=f"code{round_}@example.com", phone=phone, phone_verified_at=utcnow())
+        first, second = LiveBrowser(server.url), LiveBrowser(server.url)
+        asked = first.post_form("/recover", {"login": f"code{round_}@example.com", "channel": "sms"})
+        assert asked.headers["Location"] == "/recover/code"
+        second.http.cookies.update(first.http.cookies)  # the same ticket in two tabs
+        code = re.search(r"\b(\d{6})\b", vonage.messages_to(phone.removeprefix("+"))[-1]["text"]).group(1)
+        answers = race(*(post_prepared(browser, "/recover/code", {"code": code}) for browser in (first, second)))
+        assert all(a.status_code < 500 for a in answers), server.output()[-3000:]
+        resets = [a for a in answers if a.headers.get("Location", "").startswith("/recover/reset/")]
+        assert len(resets) == 1
+    assert db.session.execute(select(func.count()).select_from(RecoveryLink)).scalar() == ROUNDS // 2
+
+
+def test_reset_link_used_twice_at_once_sets_one_password(app, gunicorn, factories):
+    server = gunicorn()
+    for round_ in range(ROUNDS // 2):
+        user = factories.client_user(email=f"reset{round_}@example.com")
+        send_password_link(user)
+        body = db.session.execute(select(OutboxMessage.body).where(
+            OutboxMessage.recipient == user.email).order_by(OutboxMessage.id.desc())).scalars().first()
+        path = urlsplit(re.search(r"http://portal\.test\S+", body).group(0)).path
+        answers = race(*(post_prepared(LiveBrowser(server.url), path,
+                                       {"password": f"violet kettle {n} moonlight",
+                                        "confirm": f"violet kettle {n} moonlight"}) for n in range(2)))
+        assert sorted(a.headers.get("Location") for a in answers) == ["/login", "/recover"], \
+            [a.status_code for a in answers]
+        assert len(db.session.execute(select(AuthEvent).where(
+            AuthEvent.event == "password_reset", AuthEvent.user_id == user.id)).all()) == 1

@@ -1,0 +1,94 @@
+"""Production setup: the real client address behind a trusted proxy, Secure cookies, gunicorn's log."""
+
+import secrets
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuthEvent
+from tests.live import LiveBrowser
+from tests.web import WebClient
+
+PROXY = "127.0.0.1"
+BEHIND_PROXY = {"PROXY_FIX_X_FOR": 1, "PROXY_FIX_X_PROTO": 1}
+
+
+def failed_login(web, login: str, peer: str, forwarded_for: str | None = None):
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    token = web.csrf_token("/login")
+    return web.post("/login", data={"csrf_token": token, "login": login, "password": "wrong"},
+                    headers=headers, environ_base={"REMOTE_ADDR": peer})
+
+
+def logged_ip(login: str) -> str:
+    return db.session.execute(
+        select(AuthEvent.ip).where(AuthEvent.login == login).order_by(AuthEvent.id.desc())
+    ).scalars().first()
+
+
+def test_auth_log_has_the_address_the_proxy_saw(app, make_app):
+    web = WebClient(make_app(**BEHIND_PROXY).test_client())
+    failed_login(web, "a@example.com", PROXY, "203.0.113.7")
+    assert logged_ip("a@example.com") == "203.0.113.7"
+
+
+def test_forged_forwarded_for_through_the_proxy_is_ignored(app, make_app):
+    """The proxy appends the address it saw; whatever the client put before it does not count."""
+    web = WebClient(make_app(**BEHIND_PROXY).test_client())
+    failed_login(web, "b@example.com", PROXY, "6.6.6.6, 203.0.113.7")
+    assert logged_ip("b@example.com") == "203.0.113.7"
+
+
+def test_forwarded_for_from_outside_the_proxy_is_ignored(app, make_app):
+    web = WebClient(make_app(**BEHIND_PROXY).test_client())
+    failed_login(web, "c@example.com", "198.51.100.9", "6.6.6.6")
+    assert logged_ip("c@example.com") == "198.51.100.9"
+
+
+def test_without_proxy_fix_forwarded_for_is_never_trusted(app, make_app):
+    web = WebClient(make_app().test_client())
+    failed_login(web, "d@example.com", PROXY, "6.6.6.6")
+    assert logged_ip("d@example.com") == PROXY
+
+
+def test_rate_limit_counts_the_real_client_behind_the_proxy(app, make_app):
+    web = WebClient(make_app(RATELIMIT_LOGIN_PER_IP="2 per minute", **BEHIND_PROXY).test_client())
+    statuses = [failed_login(web, f"e{i}@example.com", PROXY, forged + "203.0.113.20").status_code
+                for i, forged in enumerate(["", "1.1.1.1, ", "2.2.2.2, "])]
+    assert statuses == [200, 200, 429]  # forged prefixes do not buy new budgets
+    assert failed_login(web, "f@example.com", PROXY, "203.0.113.21").status_code == 200
+    # Without a trusted proxy every client behind it would share one budget: the peer counts.
+    direct = failed_login(web, "g@example.com", "198.51.100.30", "203.0.113.22")
+    assert direct.status_code == 200 and logged_ip("g@example.com") == "198.51.100.30"
+
+
+def test_https_behind_the_proxy_secure_cookies_and_hsts(make_app, factories):
+    factories.client_user(email="s@example.com", password="client password 1")
+    web = WebClient(make_app(PUBLIC_URL="https://portal.example", **BEHIND_PROXY).test_client())
+    token = web.csrf_token("/login")
+    response = web.post("/login", data={"csrf_token": token, "login": "s@example.com",
+                                        "password": "client password 1"},
+                        headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9",
+                                 "Referer": "https://localhost/login"})  # Flask-WTF checks it on https
+    assert response.status_code == 302
+    cookies = response.headers.getlist("Set-Cookie")
+    session_cookie = next(c for c in cookies if c.startswith("portal_session="))
+    assert "Secure" in session_cookie and "HttpOnly" in session_cookie
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    # A client reaching the server directly cannot claim https by a header.
+    direct = web.get("/login", headers={"X-Forwarded-Proto": "https"},
+                     environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    assert "Strict-Transport-Security" not in direct.headers
+
+
+def test_gunicorn_access_log_keeps_secrets_out(gunicorn):
+    server = gunicorn()
+    browser = LiveBrowser(server.url)
+    token = secrets.token_urlsafe(32)
+    assert browser.get(f"/register/confirm/{token}?next=secret-query").status_code == 200
+    browser.get("/login", headers={"X-Forwarded-For": "203.0.113.44"})
+    server.stop()
+    log = server.output()
+    assert "/register/confirm/[redacted]" in log
+    assert token not in log and "secret-query" not in log
+    assert "203.0.113.44" in log  # the proxy's X-Forwarded-For is in the access log
