@@ -9,15 +9,13 @@ from portal.models import User
 from portal.models.access import user_access_group
 from portal.services.access import seed_groups
 from tests.access_helpers import PASSWORD
+from tests.browser.signin import log_in
 
 CLIENT_PASSWORD = "client password 1"
 
 
 def sign_in(page, server, login, password):
-    page.goto(server.url + "/login")
-    page.get_by_label("Login").fill(login)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, server, login, password)
     page.wait_for_url(re.compile(r"/(admin/|home)$"))
 
 

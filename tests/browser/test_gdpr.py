@@ -10,14 +10,8 @@ from portal.extensions import db
 from portal.models import Client, User
 from portal.models.base import utcnow
 from portal.services import consent
+from tests.browser.signin import log_in
 from tests.gdpr_support import accept_all_required, standard_documents
-
-
-def log_in(page, server, login: str, password: str) -> None:
-    page.goto(f"{server.url}/login")
-    page.get_by_label("Login").fill(login)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_install_module_preview_and_clear_a_client(live_server, page, factories):

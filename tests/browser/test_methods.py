@@ -13,13 +13,7 @@ from portal.extensions import db
 from portal.models import KeycloakRoleMapping, SecondFactor
 from portal.services import auth_methods
 from portal.services.registration import default_provider
-
-
-def log_in(page, server, login, password):
-    page.goto(server.url + "/login")
-    page.get_by_label("Login").fill(login)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+from tests.browser.signin import log_in
 
 
 def test_totp_enrolment_and_sign_in(live_server, page, factories):

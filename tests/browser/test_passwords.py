@@ -8,6 +8,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import OutboxMessage, PendingRegistration
 from tests.browser.altcha import solve_altcha
+from tests.browser.signin import log_in
 from tests.web import WebClient
 
 GOOD = "violet kettle under moonlight"
@@ -58,13 +59,6 @@ def test_register_weak_then_good_with_live_checks_and_altcha(live_server, page):
     assert "This captcha was already used." in replay.get_data(as_text=True)
     emails = db.session.execute(select(PendingRegistration.email)).scalars().all()
     assert emails == ["rowan@example.com"]
-
-
-def log_in(page, server, login, password):
-    page.goto(server.url + "/login")
-    page.get_by_label("Login").fill(login)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_change_password_in_general_settings(live_server, page, factories):
