@@ -30,14 +30,14 @@ import oidc_provider_mock
 import requests
 from jinja2 import ChoiceLoader, DictLoader
 
-from tests.servers.wsgi import ThreadedWsgiServer
+from tests.servers.wsgi import ServedByThread, ThreadedWsgiServer
 
 _BASE_TEMPLATE = """<!doctype html>
 <html lang="en"><title>OIDC provider (test)</title>
 <main class="container">{% block content %}{{ content }}{% endblock %}</main></html>"""
 
 
-class OidcServer:
+class OidcServer(ServedByThread):
     """oidc-provider-mock on 127.0.0.1 in a thread; see the module docstring."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, require_nonce: bool = False,
@@ -54,19 +54,7 @@ class OidcServer:
             app.jinja_loader = ChoiceLoader([DictLoader({"_base.html": _BASE_TEMPLATE}),
                                              app.jinja_loader])
             self._http.app = app
-            self._http.start()
-        return self
-
-    def stop(self) -> None:
-        self._http.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._http.running
-
-    @property
-    def port(self) -> int:
-        return self._http.port
+        return super().start()
 
     @property
     def issuer(self) -> str:

@@ -25,7 +25,7 @@ import threading
 
 from werkzeug.wrappers import Request, Response
 
-from tests.servers.wsgi import ThreadedWsgiServer
+from tests.servers.wsgi import ServedByThread, ThreadedWsgiServer
 
 _WIDGET_JS = """(function () {
   function fill() {
@@ -42,7 +42,7 @@ _WIDGET_JS = """(function () {
 """
 
 
-class RecaptchaServer:
+class RecaptchaServer(ServedByThread):
     """A fake siteverify on 127.0.0.1; see the module docstring."""
 
     def __init__(self, secret: str = "test-recaptcha-secret", site_key: str = "test-site-key", *,
@@ -52,17 +52,6 @@ class RecaptchaServer:
         self._lock = threading.Lock()
         self._http = ThreadedWsgiServer(self._wsgi, host=host, port=port)
         self.reset()
-
-    def start(self) -> "RecaptchaServer":
-        self._http.start()
-        return self
-
-    def stop(self) -> None:
-        self._http.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._http.running
 
     @property
     def verify_url(self) -> str:

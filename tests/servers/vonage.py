@@ -38,12 +38,12 @@ from pathlib import Path
 import trustme
 
 from tests.servers.vonage_api import Verification, VonageApi
-from tests.servers.wsgi import ThreadedWsgiServer
+from tests.servers.wsgi import ServedByThread, ThreadedWsgiServer
 
 __all__ = ["Verification", "VonageServer"]
 
 
-class VonageServer(VonageApi):
+class VonageServer(ServedByThread, VonageApi):
     """The fake Vonage on a TLS port; see the module docstring."""
 
     def __init__(self, api_key: str = "test-api-key", api_secret: str = "test-api-secret", *,
@@ -59,27 +59,15 @@ class VonageServer(VonageApi):
         self.ca_path = self.write_ca_pem(Path(self._dir.name) / "vonage-ca.pem")
 
     # lifecycle and wiring --------------------------------------------------------------
-    def start(self) -> "VonageServer":
-        self._http.start()
-        return self
-
     def stop(self) -> None:
         """Stop listening (connections are refused) until start(), on the same port."""
         self._hanging = False
         self._release.set()
-        self._http.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._http.running
+        super().stop()
 
     @property
     def host(self) -> str:
         return self._http.host
-
-    @property
-    def port(self) -> int:
-        return self._http.port
 
     @property
     def address(self) -> str:

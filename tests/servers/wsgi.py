@@ -53,3 +53,24 @@ class ThreadedWsgiServer:
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
+
+
+class ServedByThread:
+    """Lifecycle shared by the loopback fakes: `self._http` is their ThreadedWsgiServer."""
+
+    _http: ThreadedWsgiServer
+
+    def start(self):
+        self._http.start()
+        return self
+
+    def stop(self) -> None:
+        self._http.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._http.running
+
+    @property
+    def port(self) -> int:
+        return self._http.port
