@@ -1,8 +1,6 @@
-"""Navigation of both areas: an entry shows when its endpoint exists and the user holds its function."""
+"""Navigation of both areas: an entry shows when the user holds its function."""
 
 from dataclasses import dataclass
-
-from flask import current_app
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,3 @@ ADMIN_MENU = [
     MenuItem("settings.security", "My security", "self.account"),
 ]
 
-
-def menu(items: list[MenuItem]) -> list[MenuItem]:
-    """The items whose views exist in this app."""
-    return [item for item in items if item.endpoint in current_app.view_functions]

@@ -4,7 +4,7 @@ from flask import request
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
-from portal.menus import ADMIN_MENU, CLIENT_MENU, menu
+from portal.menus import ADMIN_MENU, CLIENT_MENU
 from portal.services import gates
 from portal.services.permissions import has_function
 
@@ -41,8 +41,8 @@ def init_app(app) -> None:
         user = current_user._get_current_object()  # not the proxy: lists ask `can` once a row
         return {
             "can": lambda code: has_function(user, code),
-            "client_menu": menu(CLIENT_MENU),
-            "admin_menu": menu(ADMIN_MENU),
+            "client_menu": CLIENT_MENU,
+            "admin_menu": ADMIN_MENU,
         }
 
 
