@@ -14,7 +14,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
-        "worker-src 'self' blob:",
+        "worker-src 'self'",
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",
@@ -35,15 +35,12 @@ def init_app(app) -> None:
     app.url_map.converters["int"] = DatabaseId  # before any blueprint adds its rules
     app.before_request(gates.enforce_gates)
     app.after_request(security_headers)
+    app.jinja_env.globals.update(client_menu=CLIENT_MENU, admin_menu=ADMIN_MENU)
 
     @app.context_processor
     def template_helpers():
         user = current_user._get_current_object()  # not the proxy: lists ask `can` once a row
-        return {
-            "can": lambda code: has_function(user, code),
-            "client_menu": CLIENT_MENU,
-            "admin_menu": ADMIN_MENU,
-        }
+        return {"can": lambda code: has_function(user, code)}
 
 
 def security_headers(response):

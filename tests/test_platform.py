@@ -32,7 +32,7 @@ def test_secret_key_generated_once_into_instance(tmp_path, monkeypatch):
 def test_security_headers_on_pages(web):
     response = web.get("/login")
     csp = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "blob:" not in csp
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "HX-Request" in response.headers["Vary"]
