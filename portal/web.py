@@ -5,6 +5,7 @@ from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 from portal.menus import ADMIN_MENU, CLIENT_MENU
+from portal.models.base import MAX_ID
 from portal.services import gates
 from portal.services.permissions import has_function
 
@@ -27,7 +28,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 class DatabaseId(IntegerConverter):
     """`<int:...>` in every URL: only ids a database integer column holds (else 404, never a 500)."""
 
-    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+    def __init__(self, url_map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
         super().__init__(url_map, fixed_digits, min, max, signed)
 
 

@@ -79,3 +79,22 @@ def test_no_get_changes_the_database(app, everyone):
                 diff = {t: (before[t], after[t]) for t in before if before[t] != after[t]}
                 changed.append(f"GET {path} as {who}: {diff}")
     assert checked > 50 and changed == []
+
+
+ODD_QUERY_VALUES = ["abc", "-1", "99999999999999999999", "\x00", "%_", "' or 1=1--", "ü" * 300]
+
+
+def test_odd_query_strings_never_make_a_500(app, everyone):
+    """Searches, filters and page cursors of every page, with values nobody should send."""
+    failures, checked = [], 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint in ("static", "dev.outbox"):
+            continue
+        path = _path(rule, everyone["ids"])
+        checked += 1
+        for key in ("q", "after", "before", "event", "action", "actor", "target", "next"):
+            for value in ODD_QUERY_VALUES:
+                response = everyone["staff"].get(path, query_string={key: value})
+                if response.status_code >= 500:
+                    failures.append(f"GET {path}?{key}={value[:20]!r}: {response.status_code}")
+    assert checked > 50 and failures == []

@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+MAX_ID = 2**31 - 1  # the largest id an integer primary key holds on every supported database
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import func
 
 from portal.extensions import db
+from portal.models.base import MAX_ID
 
 PAGE_SIZE = 50
 
@@ -19,11 +20,11 @@ class Page:
 
 
 def cursor_args(args) -> dict:
-    """`before` / `after` from the query string; anything that is not a number is ignored."""
+    """`before` / `after` from the query string; anything that is not an id is ignored."""
     cursors = {}
     for name in ("before", "after"):
         value = args.get(name, "")
-        if value.isdigit():
+        if value.isdigit() and int(value) <= MAX_ID:
             cursors[name] = int(value)
     return cursors
 
