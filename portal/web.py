@@ -1,6 +1,6 @@
 """Request hooks for every page: security headers, caching rules, gates, template helpers."""
 
-from flask import request
+from flask import abort, request
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
@@ -34,6 +34,7 @@ class DatabaseId(IntegerConverter):
 
 def init_app(app) -> None:
     app.url_map.converters["int"] = DatabaseId  # before any blueprint adds its rules
+    app.before_request(refuse_nul_bytes)
     app.before_request(gates.enforce_gates)
     app.after_request(security_headers)
     app.jinja_env.globals.update(client_menu=CLIENT_MENU, admin_menu=ADMIN_MENU)
@@ -42,6 +43,13 @@ def init_app(app) -> None:
     def template_helpers():
         user = current_user._get_current_object()  # not the proxy: lists ask `can` once a row
         return {"can": lambda code: has_function(user, code)}
+
+
+def refuse_nul_bytes():
+    """No text column can hold a NUL byte (PostgreSQL refuses it): such input is a bad request."""
+    for values in (request.args, request.form):
+        if any("\x00" in value for _key, value in values.items(multi=True)):
+            abort(400)
 
 
 def security_headers(response):

@@ -89,3 +89,10 @@ def test_unexpected_error_is_a_500_page_not_a_trace(make_app):
     assert response.status_code == 500
     assert "secret detail" not in response.get_data(as_text=True)
     assert "Something went wrong" in response.get_data(as_text=True)
+
+
+def test_nul_bytes_are_a_bad_request(web, client_user):
+    """PostgreSQL cannot store them; refused before any view, for queries and forms alike."""
+    assert web.get("/login", query_string={"next": "/home\x00"}).status_code == 400
+    response = web.post_form("/login", {"login": "client@example.com\x00", "password": "x"})
+    assert response.status_code == 400 and "could not be understood" in response.get_data(as_text=True)
