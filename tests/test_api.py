@@ -153,7 +153,7 @@ def test_deny_access_needs_the_function(factories, app, client_web):
 
 def test_revoke_everything_kills_tokens(client_web, client_user, app):
     secret = make_token(client_web)
-    sessions.revoke_everything(client_user)
+    sessions.revoke_everything([client_user.id])
     db.session.commit()
     assert app.test_client().get("/api/v1/whoami", headers=bearer(secret)).status_code == 401
     assert client_web.get("/home").status_code == 302

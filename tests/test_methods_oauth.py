@@ -266,7 +266,7 @@ def test_keycloak_without_mfa_still_asks_the_portal_second_factor(oidc_app, oidc
     staff.password_hash = passwords.hash_password("staff password 1")  # so they can enrol TOTP
     db.session.commit()
     secret, _codes = enrol_totp(web, "staff password 1")
-    sessions.revoke_everything(staff)
+    sessions.revoke_everything([staff.id])
     db.session.commit()
     browser = WebClient(oidc_app.test_client())
     assert oauth_login(browser, oidc, "keycloak", sub).headers["Location"] == "/login/2fa"

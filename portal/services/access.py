@@ -122,7 +122,7 @@ def set_access_denied(actor: User, target: User, denied: bool) -> None:
         return
     target.access_denied = denied
     if denied:
-        sessions.revoke_everything(target)
+        sessions.revoke_everything([target.id])
     forget(target)
     log_audit("access_denied" if denied else "access_restored", target=target,
               changes={"access_denied": [not denied, denied]})

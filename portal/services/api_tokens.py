@@ -10,6 +10,7 @@ from portal.models.base import utcnow
 from portal.services.client_ip import client_ip
 from portal.services.events import log_auth
 from portal.services.permissions import FUNCTIONS, has_function
+from portal.services.personal_data import UserIds
 from portal.services.tokens import digest, new_token
 
 PREFIX = "pt_"
@@ -60,9 +61,10 @@ def revoke_token(user: User, token_id: int) -> bool:
     return True
 
 
-def revoke_all_tokens(user: User) -> int:
+def revoke_all_tokens(user_ids: UserIds) -> int:
+    """Revoke every live API token of these users; returns how many."""
     return db.session.execute(
-        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        update(ApiToken).where(ApiToken.user_id.in_(user_ids), ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())).rowcount
 
 

@@ -21,7 +21,7 @@ from portal.models import (
     UserSession,
 )
 from portal.models.compliance import ConsentRecord
-from portal.services.personal_data import PersonalData, register
+from portal.services.personal_data import PersonalData, UserIds, register
 
 PLACEHOLDER_DOMAIN = "erased.invalid"
 ERASED_NAME = "Erased user"
@@ -40,7 +40,7 @@ def client_placeholder():
     return literal("Erased client #", String) + cast(Client.id, String)
 
 
-def identifiers(user_ids: list[int]) -> set[str]:
+def identifiers(user_ids: UserIds) -> set[str]:
     """The users' emails, logins and phones, lower-cased: how other rows name them."""
     rows = db.session.execute(
         select(User.email, User.login, User.phone).where(User.id.in_(user_ids))
@@ -49,7 +49,7 @@ def identifiers(user_ids: list[int]) -> set[str]:
             if value and not value.endswith("@" + PLACEHOLDER_DOMAIN)}
 
 
-def _erase_users(user_ids: list[int]) -> int:
+def _erase_users(user_ids: UserIds) -> int:
     changed = 0
     for user in db.session.execute(select(User).where(User.id.in_(user_ids))).scalars():
         if (user.email.endswith("@" + PLACEHOLDER_DOMAIN) and user.name == ERASED_NAME
@@ -66,7 +66,7 @@ def _erase_users(user_ids: list[int]) -> int:
     return changed
 
 
-def _erase_clients(user_ids: list[int]) -> int:
+def _erase_clients(user_ids: UserIds) -> int:
     return anonymize_clients(select(User.client_id).where(User.id.in_(user_ids)))
 
 
@@ -79,14 +79,14 @@ def anonymize_clients(client_ids) -> int:
     ).rowcount
 
 
-def _erase_sessions(user_ids: list[int]) -> int:
+def _erase_sessions(user_ids: UserIds) -> int:
     return db.session.execute(
         delete(UserSession).where(UserSession.user_id.in_(user_ids))
         .execution_options(synchronize_session=False)
     ).rowcount
 
 
-def _erase_auth_log(user_ids: list[int]) -> int:
+def _erase_auth_log(user_ids: UserIds) -> int:
     cleared = {"login": None, "ip": None, "user_agent": None, "detail": None}
     personal = or_(AuthEvent.login.is_not(None), AuthEvent.ip.is_not(None),
                    AuthEvent.user_agent.is_not(None), AuthEvent.detail.is_not(None))
@@ -122,13 +122,14 @@ def _scrub(value, names: set[str], personal: bool = False):
     return value
 
 
-def _erase_audit_log(user_ids: list[int]) -> int:
+def _erase_audit_log(user_ids: UserIds) -> int:
     client_ids = select(User.client_id).where(User.id.in_(user_ids))
     names = identifiers(user_ids) | {
         name.lower() for name in db.session.execute(
             select(User.name).where(User.id.in_(user_ids))).scalars() if name != ERASED_NAME
     } | {name.lower() for name in db.session.execute(
         select(Client.name).where(Client.id.in_(client_ids))).scalars()}
+    acted = set(db.session.execute(select(User.id).where(User.id.in_(user_ids))).scalars())
     rows = db.session.execute(select(AuditEvent).where(or_(
         AuditEvent.actor_id.in_(user_ids),
         (AuditEvent.target_type == "user") & AuditEvent.target_id.in_(user_ids),
@@ -137,7 +138,7 @@ def _erase_audit_log(user_ids: list[int]) -> int:
     changed = 0
     for row in rows:
         before = (row.ip, row.actor_label, row.changes)
-        if row.actor_id in user_ids:
+        if row.actor_id in acted:
             row.ip, row.actor_label = None, ERASED_NAME
         row.changes = _scrub(row.changes, {n for n in names if len(n) >= 3})
         changed += before != (row.ip, row.actor_label, row.changes)
@@ -145,7 +146,7 @@ def _erase_audit_log(user_ids: list[int]) -> int:
     return changed
 
 
-def _erase_outbox(user_ids: list[int]) -> int:
+def _erase_outbox(user_ids: UserIds) -> int:
     names = identifiers(user_ids)
     if not names:
         return 0
@@ -155,7 +156,7 @@ def _erase_outbox(user_ids: list[int]) -> int:
     ).rowcount
 
 
-def _erase_pending_registrations(user_ids: list[int]) -> int:
+def _erase_pending_registrations(user_ids: UserIds) -> int:
     names = identifiers(user_ids)
     if not names:
         return 0
@@ -165,14 +166,14 @@ def _erase_pending_registrations(user_ids: list[int]) -> int:
     ).rowcount
 
 
-def _erase_consent_ips(user_ids: list[int]) -> int:
+def _erase_consent_ips(user_ids: UserIds) -> int:
     return db.session.execute(
         update(ConsentRecord).where(ConsentRecord.user_id.in_(user_ids), ConsentRecord.ip.is_not(None))
         .values(ip=None).execution_options(synchronize_session=False)
     ).rowcount
 
 
-def _keep(user_ids: list[int]) -> int:
+def _keep(user_ids: UserIds) -> int:
     """Billing records stay as they are: they name the client by id only."""
     return 0
 

@@ -4,11 +4,11 @@ from sqlalchemy import delete
 
 from portal.extensions import db
 from portal.models import ApiToken, OAuthLink, RecoveryCode, SecondFactor, SignInCode, TempKey
-from portal.services.personal_data import PersonalData, register
+from portal.services.personal_data import PersonalData, UserIds, register
 
 
 def _deleter(model):
-    def erase(user_ids: list[int]) -> int:
+    def erase(user_ids: UserIds) -> int:
         return db.session.execute(delete(model).where(model.user_id.in_(user_ids))).rowcount
 
     return erase

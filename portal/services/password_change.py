@@ -32,7 +32,7 @@ def set_new_password(user: User, password: str, event: str) -> None:
     db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id == user.id))
     db.session.execute(delete(ResetCode).where(ResetCode.user_id == user.id))
     lockout.unlock(user, reason="password reset" if event == "password_reset" else "password changed")
-    revoked = sessions.revoke_everything(user)
+    revoked = sessions.revoke_everything([user.id])
     log_auth(event, user=user, detail=f"{revoked} sessions ended")
     db.session.commit()
     _notify(user, event)

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from portal.extensions import db
 from portal.models import PasswordHistory
 from portal.services import passwords, settings
-from portal.services.personal_data import PersonalData, register
+from portal.services.personal_data import PersonalData, UserIds, register
 
 HARD_MAX_LENGTH = 1024  # what any form accepts; argon2 hashes every byte, nothing is truncated
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt"
@@ -149,7 +149,7 @@ def remember_outgoing(user) -> None:
         PasswordHistory.user_id == user.id, PasswordHistory.id.not_in(keep.scalar_subquery())))
 
 
-def _erase_history(user_ids: list[int]) -> int:
+def _erase_history(user_ids: UserIds) -> int:
     result = db.session.execute(delete(PasswordHistory).where(PasswordHistory.user_id.in_(user_ids)))
     db.session.flush()
     return result.rowcount

@@ -7,6 +7,10 @@ registered here is a table GDPR erasure misses.
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import Select
+
+UserIds = list[int] | Select  # the users to erase: their ids, or a SELECT of them (the clear-data job's batch)
+
 
 @dataclass(frozen=True)
 class PersonalData:
@@ -14,7 +18,7 @@ class PersonalData:
 
     name: str  # e.g. "auth_event"
     fields: dict  # field -> what happens, e.g. {"ip": "erased", "amount": "kept: Art. 17(3)(b)"}
-    erase: Callable[[list[int]], int]  # erase(user_ids) -> rows changed; flushes, never commits
+    erase: Callable[[UserIds], int]  # erase(user_ids) -> rows changed; flushes, never commits
 
 
 _REGISTRY: dict[str, PersonalData] = {}

@@ -18,7 +18,7 @@ from portal.services import fraud, passwords, phone_filter, sms_budget, vonage_c
 from portal.services.client_ip import client_ip
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
-from portal.services.personal_data import PersonalData, register
+from portal.services.personal_data import PersonalData, UserIds, register
 from portal.services.sms import send_sms
 
 log = logging.getLogger(__name__)
@@ -247,7 +247,7 @@ def change_phone(user: User, raw_number: str, current_password: str) -> bool:
     return True
 
 
-def _erase(user_ids: list[int]) -> int:
+def _erase(user_ids: UserIds) -> int:
     result = db.session.execute(delete(PhoneVerification).where(PhoneVerification.user_id.in_(user_ids)))
     db.session.flush()
     return result.rowcount or 0

@@ -15,7 +15,7 @@ from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
 from portal.services.links import public_url
 from portal.services.mail import send_mail
-from portal.services.personal_data import PersonalData, register
+from portal.services.personal_data import PersonalData, UserIds, register
 from portal.services.signin import find_account
 from portal.services.sms import send_sms
 from portal.services.tokens import digest, new_token
@@ -204,7 +204,7 @@ def reset_password(token: str, password: str) -> User:
     return user
 
 
-def _erase(user_ids: list[int]) -> int:
+def _erase(user_ids: UserIds) -> int:
     links = db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id.in_(user_ids)))
     codes = db.session.execute(delete(ResetCode).where(ResetCode.user_id.in_(user_ids)))
     db.session.flush()

@@ -16,7 +16,7 @@ AUTH_LOG_DAYS = settings.define(
     "retention.auth_log_days", 0, "Auth log retention (days, 0 keeps rows forever)"
 )
 MAX_DAYS = 36500
-BATCH_SIZE = 20_000
+BATCH_SIZE = 200_000  # rows a transaction: fewer, bigger batches rewrite each index page fewer times
 
 
 @dataclass(frozen=True)

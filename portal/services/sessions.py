@@ -12,6 +12,7 @@ from portal.models import User, UserSession
 from portal.models.base import utcnow
 from portal.services.api_tokens import revoke_all_tokens
 from portal.services.client_ip import client_ip
+from portal.services.personal_data import UserIds
 from portal.services.tokens import digest, new_token
 
 
@@ -115,9 +116,12 @@ def end_session_of(user: User, session_id: int) -> bool:
     return True
 
 
-def revoke_everything(user: User) -> int:
-    """Shut every door of `user` at once: sessions, remember cookies and API tokens."""
-    return revoke_user_sessions(user) + revoke_all_tokens(user)
+def revoke_everything(user_ids: UserIds) -> int:
+    """Shut every door of these users at once: sessions, remember cookies and API tokens."""
+    sessions_ended = db.session.execute(
+        update(UserSession).where(UserSession.user_id.in_(user_ids), UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())).rowcount
+    return sessions_ended + revoke_all_tokens(user_ids)
 
 
 def active_sessions(user: User) -> list[UserSession]:
