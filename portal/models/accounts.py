@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import UTCDateTime, folded, utcnow
 
 
 class UserKind(enum.StrEnum):
@@ -93,8 +93,12 @@ class User(UserMixin, db.Model):
         return self.session_token
 
 
-# Sign-in finds accounts by lower(login) or email: without this index, a scan of every user.
-Index("ix_user_lower_login", func.lower(User.login))
+# Sign-in finds accounts by their folded login; lists search logins, emails, names and client
+# names by prefix (portal.services.listing.search): without these, a scan of every row.
+Index("ix_user_folded_login", folded(User.login))
+Index("ix_user_folded_email", folded(User.email))
+Index("ix_user_folded_name", folded(User.name))
+Index("ix_client_folded_name", folded(Client.name))
 
 
 class PendingRegistration(db.Model):

@@ -2,12 +2,12 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.accounts import User
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import UTCDateTime, folded, utcnow
 
 
 class AuditEvent(db.Model):
@@ -26,3 +26,6 @@ class AuditEvent(db.Model):
     changes: Mapped[dict] = mapped_column(JSON, default=dict)  # {"field": [before, after]}
 
     actor: Mapped[User | None] = relationship()
+
+
+Index("ix_audit_event_folded_actor_label", folded(AuditEvent.actor_label))  # the actor filter

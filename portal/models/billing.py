@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.accounts import Client, User
-from portal.models.base import UTCDateTime, utcnow
+from portal.models.base import UTCDateTime, folded, utcnow
 
 Money = Numeric(12, 2)
 
@@ -82,3 +82,9 @@ class Expense(db.Model):
 
     client: Mapped[Client] = relationship()
     order: Mapped[Order | None] = relationship()
+
+
+# Lists search these by prefix (portal.services.listing.search).
+Index("ix_order_folded_status", folded(Order.status))
+Index("ix_payment_folded_reference", folded(Payment.reference))
+Index("ix_expense_folded_description", folded(Expense.description))

@@ -7,9 +7,9 @@ from sqlalchemy import func, or_, select
 from portal.extensions import db
 from portal.models import User, UserKind
 from portal.models.access import AccessGroup, GroupFunction, UserFunction, user_access_group
-from portal.services import sessions
+from portal.services import listing, sessions
 from portal.services.events import log_audit
-from portal.services.listing import Page, contains, keyset
+from portal.services.listing import Field, Page, keyset
 from portal.services.permissions import (
     GRANTABLE,
     GrantRefused,
@@ -45,8 +45,8 @@ class AdminInput:
 def list_admins(search: str = "", **cursor) -> Page:
     stmt = select(User).where(User.kind == UserKind.STAFF)
     if search:
-        stmt = stmt.where(or_(contains(User.login, search), contains(User.name, search),
-                              contains(User.email, search)))
+        fields = [Field(column, select(User.id)) for column in (User.login, User.name, User.email)]
+        return listing.search(stmt, User.id, fields, search, **cursor)
     return keyset(stmt, User.id, **cursor)
 
 

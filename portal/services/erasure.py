@@ -20,6 +20,7 @@ from portal.models import (
     User,
     UserSession,
 )
+from portal.models.base import folded
 from portal.models.compliance import ConsentRecord
 from portal.services.personal_data import PersonalData, UserIds, register
 
@@ -98,7 +99,7 @@ def _erase_auth_log(user_ids: UserIds) -> int:
     if names:  # rows written before the account existed, e.g. the registration request
         rows += db.session.execute(
             update(AuthEvent).where(AuthEvent.user_id.is_(None),
-                                    func.lower(AuthEvent.login).in_(names)).values(cleared)
+                                    folded(AuthEvent.login).in_(names)).values(cleared)
             .execution_options(synchronize_session=False)
         ).rowcount
     return rows

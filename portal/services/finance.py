@@ -4,12 +4,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Client, Expense, Order, Payment, Tariff, User
 from portal.models.base import utcnow
-from portal.services.listing import Page, contains, keyset, period, period_label
+from portal.services import listing
+from portal.services.listing import Field, Page, keyset, period, period_label
 
 ZERO = Decimal("0.00")
 
@@ -42,7 +43,9 @@ def list_clients(search: str = "", **cursor) -> Page:
     """Clients with their owner, searchable by client name or owner email."""
     stmt = select(Client, User).outerjoin(User, Client.owner_id == User.id)
     if search:
-        stmt = stmt.where(or_(contains(Client.name, search), contains(User.email, search)))
+        fields = [Field(Client.name, select(Client.id)),
+                  Field(User.email, select(Client.id).join(User, Client.owner_id == User.id))]
+        return listing.search(stmt, Client.id, fields, search, **cursor)
     return keyset(stmt, Client.id, **cursor)
 
 
@@ -55,7 +58,8 @@ def list_payments(search: str = "", client_id: int | None = None, **cursor) -> P
     if client_id is not None:
         stmt = stmt.where(Payment.client_id == client_id)
     if search:
-        stmt = stmt.where(or_(contains(Client.name, search), contains(Payment.reference, search)))
+        fields = [_client_name(Payment), Field(Payment.reference, select(Payment.id))]
+        return listing.search(stmt, Payment.id, fields, search, **cursor)
     return keyset(stmt, Payment.id, **cursor)
 
 
@@ -64,7 +68,8 @@ def list_expenses(search: str = "", client_id: int | None = None, **cursor) -> P
     if client_id is not None:
         stmt = stmt.where(Expense.client_id == client_id)
     if search:
-        stmt = stmt.where(or_(contains(Client.name, search), contains(Expense.description, search)))
+        fields = [_client_name(Expense), Field(Expense.description, select(Expense.id))]
+        return listing.search(stmt, Expense.id, fields, search, **cursor)
     return keyset(stmt, Expense.id, **cursor)
 
 
@@ -74,9 +79,15 @@ def list_orders(search: str = "", client_id: int | None = None, **cursor) -> Pag
     if client_id is not None:
         stmt = stmt.where(Order.client_id == client_id)
     if search:
-        stmt = stmt.where(or_(contains(Client.name, search), contains(Tariff.name, search),
-                              contains(Order.status, search)))
+        fields = [_client_name(Order), Field(Tariff.name, select(Order.id).join(Tariff, Order.tariff_id == Tariff.id)),
+                  Field(Order.status, select(Order.id))]
+        return listing.search(stmt, Order.id, fields, search, **cursor)
     return keyset(stmt, Order.id, **cursor)
+
+
+def _client_name(model) -> Field:
+    """The client's name, searched in a list of `model` rows (payments, expenses, orders)."""
+    return Field(Client.name, select(model.id).join(Client, model.client_id == Client.id))
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """Reading the audit log and the auth log: filters, search and keyset pages."""
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, AuthEvent
-from portal.services.listing import Page, contains, keyset
+from portal.models import AuditEvent, AuthEvent, User
+from portal.services import listing
+from portal.services.listing import Field, Page, keyset
 
 
 def audit_actions() -> list[str]:
@@ -23,12 +24,12 @@ def list_audit(action: str = "", actor: str = "", target_type: str = "", target_
     stmt = select(AuditEvent)
     if action:
         stmt = stmt.where(AuditEvent.action == action)
-    if actor:
-        stmt = stmt.where(contains(AuditEvent.actor_label, actor))
     if target_type:
         stmt = stmt.where(AuditEvent.target_type == target_type)
     if target_id is not None:
         stmt = stmt.where(AuditEvent.target_id == target_id)
+    if actor:
+        return listing.search(stmt, AuditEvent.id, [Field(AuditEvent.actor_label, select(AuditEvent.id))], actor, **cursor)
     return keyset(stmt, AuditEvent.id, **cursor)
 
 
@@ -37,11 +38,16 @@ def auth_events() -> list[str]:
 
 
 def list_auth(search: str = "", event: str = "", **cursor) -> Page:
-    """Auth-log rows, newest first; `search` matches the login typed, the IP or the detail."""
+    """Auth-log rows, newest first. `search` matches the start of the account's login or email,
+    of the login typed where no account was found, or of the IP."""
     stmt = select(AuthEvent)
     if event:
         stmt = stmt.where(AuthEvent.event == event)
-    if search:
-        stmt = stmt.where(or_(contains(AuthEvent.login, search), contains(AuthEvent.ip, search),
-                              contains(AuthEvent.detail, search)))
-    return keyset(stmt, AuthEvent.id, **cursor)
+    if not search:
+        return keyset(stmt, AuthEvent.id, **cursor)
+    events = select(AuthEvent.id)
+    account = (User, AuthEvent.user_id == User.id)
+    fields = [Field(User.login, events.join(*account), join=account),
+              Field(User.email, events.join(*account), join=account), Field(AuthEvent.ip, events),
+              Field(AuthEvent.login, events, only=AuthEvent.user_id.is_(None))]
+    return listing.search(stmt, AuthEvent.id, fields, search, **cursor)

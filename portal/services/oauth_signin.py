@@ -3,11 +3,11 @@
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import FlaskIntegration, FlaskOAuth2App
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import OAuthLink, User
-from portal.models.base import utcnow
+from portal.models.base import folded, utcnow
 from portal.services import access, auth_methods
 from portal.services.events import log_audit, log_auth
 from portal.services.registration import create_client_user, default_provider
@@ -114,7 +114,7 @@ def _first_login(provider: str, claims: dict) -> User:
     email, verified = _email(claims), claims.get("email_verified") is True
     if email is None or not verified:
         _refuse(provider, "no verified email")
-    existing = db.session.execute(select(User).where(func.lower(User.email) == email)).scalar_one_or_none()
+    existing = db.session.execute(select(User).where(folded(User.email) == email)).scalar_one_or_none()
     if existing is not None:
         if existing.password_hash is not None:
             _refuse(provider, "email of an existing account with a password", existing)

@@ -2,10 +2,11 @@
 
 import logging
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from portal.extensions import db
 from portal.models import User
+from portal.models.base import folded
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_audit
 from portal.services.mail import send_mail
@@ -27,7 +28,7 @@ def update_profile(user: User, name: str, email: str) -> dict:
     old_email = user.email
     if email != old_email:
         clash = db.session.execute(select(User.id).where(
-            User.id != user.id, or_(User.email == email, func.lower(User.login) == email))).first()
+            User.id != user.id, or_(User.email == email, folded(User.login) == email))).first()
         if clash:
             raise EmailTaken()
         changes["email"] = [old_email, email]

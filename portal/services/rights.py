@@ -1,13 +1,14 @@
 """Client users' Rights: chosen by staff with the function, or by the client's owner for their users."""
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Client, User, UserKind
 from portal.models.access import UserFunction
+from portal.services import listing
 from portal.services.access import AccessError
 from portal.services.events import log_audit
-from portal.services.listing import Page, contains, keyset
+from portal.services.listing import Field, Page, keyset
 from portal.services.permissions import (
     GRANTABLE,
     GrantRefused,
@@ -24,8 +25,9 @@ def list_client_users(search: str = "", client_id: int | None = None, **cursor) 
     if client_id is not None:
         stmt = stmt.where(User.client_id == client_id)
     if search:
-        stmt = stmt.where(or_(contains(User.email, search), contains(User.name, search),
-                              contains(Client.name, search)))
+        fields = [Field(User.email, select(User.id)), Field(User.name, select(User.id)),
+                  Field(Client.name, select(User.id).join(Client, User.client_id == Client.id))]
+        return listing.search(stmt, User.id, fields, search, **cursor)
     return keyset(stmt, User.id, **cursor)
 
 

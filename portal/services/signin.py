@@ -1,9 +1,10 @@
 """Password sign-in: find the account, verify in constant time, count failures and locks, log the outcome."""
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from portal.extensions import db
 from portal.models import User
+from portal.models.base import folded
 from portal.services import lockout, passwords
 from portal.services.events import log_auth
 
@@ -26,7 +27,7 @@ def find_account(login: str) -> User | None:
     if not value:
         return None
     return db.session.execute(
-        select(User).where(or_(func.lower(User.login) == value, User.email == value))
+        select(User).where(or_(folded(User.login) == value, User.email == value))
     ).scalar_one_or_none()
 
 

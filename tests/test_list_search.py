@@ -1,0 +1,106 @@
+"""List search: prefixes in any case, `*` wildcards, the same rows by index or by scan, indexes used."""
+
+import pytest
+from sqlalchemy import select, text
+
+from portal.extensions import db
+from portal.models import AuthEvent, User
+from portal.models.base import folded
+from portal.services import listing, logs, rights
+from tests.access_helpers import browser, staff_with
+
+
+def emails(page) -> list[str]:
+    return [user.email for user, _client in page.rows]
+
+
+@pytest.fixture
+def people(factories):
+    """Client users with mixed-case names and emails, several sharing the prefix "al"."""
+    made = [factories.client_user(email=email, name=name) for email, name in [
+        ("alice@example.com", "Alice Martin"), ("ALBERT@Example.org", "Albert Stone"),
+        ("bob@example.com", "Bob Alder"), ("carol@shop.example", "Carol Alvarez"),
+        ("alma@example.com", "Alma Smith")]]
+    made[3].client.name = "Alpine Hosting"
+    db.session.commit()
+    return made
+
+
+def test_a_search_finds_what_starts_with_it_in_any_case(app, people):
+    assert set(emails(rights.list_client_users(search="AL"))) == {
+        "alice@example.com", "ALBERT@Example.org", "alma@example.com", "carol@shop.example"}
+    assert emails(rights.list_client_users(search="bob alder")) == ["bob@example.com"]
+    assert emails(rights.list_client_users(search="alpine")) == ["carol@shop.example"]  # client name
+    assert emails(rights.list_client_users(search="lice")) == []  # not the middle of a word
+    assert emails(rights.list_client_users(search="*lice")) == ["alice@example.com"]
+    assert set(emails(rights.list_client_users(search="*@example.com"))) == {
+        "alice@example.com", "bob@example.com", "alma@example.com"}
+    assert emails(rights.list_client_users(search="al%")) == []  # LIKE wildcards are literal
+    assert emails(rights.list_client_users(search="a_ice")) == []
+
+
+def test_the_index_and_the_scan_give_the_same_rows(app, people, monkeypatch):
+    looked_up = [emails(rights.list_client_users(search=term)) for term in ("al", "alb", "x")]
+    monkeypatch.setattr(listing, "PROBE", 1)  # now "al" is a common prefix: the scan compares rows
+    assert [emails(rights.list_client_users(search=term)) for term in ("al", "alb", "x")] == looked_up
+
+
+def test_pages_of_a_common_search_walk_every_match_once(app, factories, monkeypatch):
+    for n in range(7):
+        factories.client_user(email=f"page{n}@example.com")
+    factories.client_user(email="other@example.com")
+    monkeypatch.setattr(listing, "PROBE", 3)
+    seen, cursor = [], {}
+    while True:
+        page = listing.search(select(User), User.id, [listing.Field(User.email, select(User.id))], "PAGE",
+                              size=3, **cursor)
+        seen += [user.email for user in page.rows]
+        if page.older is None:
+            break
+        cursor = {"before": page.older}
+    assert sorted(seen) == [f"page{n}@example.com" for n in range(7)]
+
+
+def test_the_auth_log_finds_an_account_by_its_login_email_or_ip_and_unknown_logins_as_typed(app, factories):
+    known = factories.client_user(email="dana@example.com")
+    db.session.add_all([
+        AuthEvent(event="login", user_id=known.id, login="typo-dana@example.com", ip="203.0.113.7"),
+        AuthEvent(event="login_failed", user_id=None, login="Mallory@evil.example", ip="198.51.100.9"),
+    ])
+    db.session.commit()
+
+    def found(term):
+        return {(row.event, row.ip) for row in logs.list_auth(search=term).rows}
+
+    assert found("DANA") == {("login", "203.0.113.7")}  # the account's email, not what was typed
+    assert found("typo") == set()  # what was typed counts only where no account was found
+    assert found("mallory@") == {("login_failed", "198.51.100.9")}
+    assert found("203.0.113.") == {("login", "203.0.113.7")}
+    assert found("*evil.example") == {("login_failed", "198.51.100.9")}
+
+
+def test_the_search_box_explains_prefixes_and_wildcards(app, factories, people):
+    web = browser(app, staff_with(factories, "users.view").login)
+    body = web.get("/admin/users?q=*@example.org").get_data(as_text=True)
+    assert "ALBERT@Example.org" in body and "alice@example.com" not in body
+    assert "starts with the text" in body and 'aria-describedby="q-hint"' in body
+
+
+PLANS = {
+    "sqlite": "EXPLAIN QUERY PLAN ",
+    "postgresql": "EXPLAIN ",
+}
+
+
+@pytest.mark.parametrize("column, index", [
+    (User.email, "ix_user_folded_email"), (AuthEvent.ip, "ix_auth_event_folded_ip")])
+def test_a_prefix_is_one_range_of_the_folded_index(app, column, index):
+    """The probe's range must be served by the index: on PostgreSQL only if both are in "C"."""
+    query = select(column.class_.id).where(folded(column) >= "ab", folded(column) < "ab\U0010ffff")
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("SET LOCAL enable_seqscan = off"))
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+    plan = " ".join(str(row) for row in connection.execute(text(PLANS[dialect] + str(compiled))))
+    assert index in plan
