@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select, text
 
 from portal.extensions import db
-from portal.models import AuthEvent, User
+from portal.models import AuthEvent, Client, User
 from portal.models.base import folded
 from portal.services import listing, logs, rights
 from tests.access_helpers import browser, staff_with
@@ -93,7 +93,7 @@ PLANS = {
 
 
 @pytest.mark.parametrize("column, index", [
-    (User.email, "ix_user_folded_email"), (AuthEvent.ip, "ix_auth_event_folded_ip")])
+    (User.email, "ix_user_folded_email"), (Client.name, "ix_client_folded_name")])
 def test_a_prefix_is_one_range_of_the_folded_index(app, column, index):
     """The probe's range must be served by the index: on PostgreSQL only if both are in "C"."""
     query = select(column.class_.id).where(folded(column) >= "ab", folded(column) < "ab\U0010ffff")
@@ -104,3 +104,17 @@ def test_a_prefix_is_one_range_of_the_folded_index(app, column, index):
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
     plan = " ".join(str(row) for row in connection.execute(text(PLANS[dialect] + str(compiled))))
     assert index in plan
+
+
+def test_no_index_covers_the_auth_logs_personal_columns():
+    """Erasure nulls them: unindexed, PostgreSQL rewrites the rows in place (see AuthEvent)."""
+    personal = {"login", "ip", "user_agent", "detail"}
+    for index in AuthEvent.__table__.indexes:
+        assert not {column.name for column in index.columns} & personal, index.name  # expressions too
+
+
+def test_filter_choices_are_each_distinct_value_once_in_order(app):
+    db.session.add_all(AuthEvent(event=event) for event in ["logout", "login", "login_failed", "login", "logout"])
+    db.session.commit()
+    assert logs.auth_events() == ["login", "login_failed", "logout"]
+    assert listing.distinct_values(AuthEvent.login) == []  # all NULL: no choices

@@ -29,3 +29,4 @@ class AuditEvent(db.Model):
 
 
 Index("ix_audit_event_folded_actor_label", folded(AuditEvent.actor_label))  # the actor filter
+Index("ix_audit_event_target_type_target_id", AuditEvent.target_type, AuditEvent.target_id)  # target filter

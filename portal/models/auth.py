@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.accounts import User
-from portal.models.base import UTCDateTime, folded, utcnow
+from portal.models.base import UTCDateTime, utcnow
 
 
 class UserSession(db.Model):
@@ -37,14 +37,10 @@ class AuthEvent(db.Model):
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("user.id", ondelete="SET NULL"), nullable=True
     )
+    # No index may cover login, ip, user_agent or detail: GDPR erasure nulls them, which PostgreSQL
+    # then does in place (HOT, ~3x faster), and the SQLite retention purge pays for every index.
     login: Mapped[str | None] = mapped_column(String(254), nullable=True)  # as typed
     ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(300), nullable=True)
     detail: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
-
-# The auth log is searched by the start of the IP, and of the login typed where no account was
-# found (events of an account are found through it); erasure finds such logins too.
-Index("ix_auth_event_folded_ip", folded(AuthEvent.ip))
-Index("ix_auth_event_folded_login_no_account", folded(AuthEvent.login),
-      sqlite_where=AuthEvent.user_id.is_(None), postgresql_where=AuthEvent.user_id.is_(None))

@@ -6,9 +6,10 @@ still need the users' emails and phones to find their rows).
 """
 
 import re
-import secrets
 
 from sqlalchemy import String, cast, delete, func, literal, or_, select, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from portal.extensions import db
 from portal.models import (
@@ -32,9 +33,26 @@ PERSONAL_KEYS = {"email", "login", "name", "phone", "address", "ip", "agent", "b
 KEPT_BILLING = "kept: Art. 17(3)(b) GDPR, accounting and tax law; linked to the anonymized client"
 
 
-def placeholder_email() -> str:
+class random_hex(FunctionElement):
+    """32 random hexadecimal digits, drawn by the database for each row."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(random_hex)
+def _random_hex(element, compiler, **kw):
+    return "lower(hex(randomblob(16)))"
+
+
+@compiles(random_hex, "postgresql")
+def _random_hex_postgresql(element, compiler, **kw):
+    return "replace(gen_random_uuid()::text, '-', '')"  # 122 random bits
+
+
+def placeholder_email():
     """A unique, random address: not derived from the original, so nothing can be matched back."""
-    return f"erased-{secrets.token_hex(16)}@{PLACEHOLDER_DOMAIN}"
+    return literal("erased-", String) + random_hex() + literal("@" + PLACEHOLDER_DOMAIN, String)
 
 
 def client_placeholder():
@@ -51,20 +69,15 @@ def identifiers(user_ids: UserIds) -> set[str]:
 
 
 def _erase_users(user_ids: UserIds) -> int:
-    changed = 0
-    for user in db.session.execute(select(User).where(User.id.in_(user_ids))).scalars():
-        if (user.email.endswith("@" + PLACEHOLDER_DOMAIN) and user.name == ERASED_NAME
-                and user.password_hash is None and user.phone is None):
-            continue
-        user.email = user.login = placeholder_email()
-        user.name = ERASED_NAME
-        user.password_hash = user.password_changed_at = None
-        user.phone = user.phone_verified_at = user.locked_until = None
-        user.is_active_account = False
-        user.failed_logins = 0
-        changed += 1
-    db.session.flush()
-    return changed
+    erased = (User.email.endswith("@" + PLACEHOLDER_DOMAIN) & (User.name == ERASED_NAME)
+              & User.password_hash.is_(None) & User.phone.is_(None))
+    return db.session.execute(
+        update(User).where(User.id.in_(user_ids), ~erased)
+        .values(email=placeholder_email(), login=placeholder_email(), name=ERASED_NAME,
+                password_hash=None, password_changed_at=None, phone=None, phone_verified_at=None,
+                locked_until=None, is_active_account=False, failed_logins=0)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
 
 
 def _erase_clients(user_ids: UserIds) -> int:
