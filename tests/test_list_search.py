@@ -1,7 +1,7 @@
 """List search: prefixes in any case, `*` wildcards, the same rows by index or by scan, indexes used."""
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from portal.extensions import db
 from portal.models import AuthEvent, Client, User
@@ -118,3 +118,20 @@ def test_filter_choices_are_each_distinct_value_once_in_order(app):
     db.session.commit()
     assert logs.auth_events() == ["login", "login_failed", "logout"]
     assert listing.distinct_values(AuthEvent.login) == []  # all NULL: no choices
+
+
+def test_only_a_term_that_can_start_an_ip_is_compared_with_ips(app):
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        logs.list_auth(search="mallory")
+        by_name, statements[:] = list(statements), []
+        logs.list_auth(search="10.0.")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert not any("auth_event.ip)" in statement for statement in by_name)
+    assert any("auth_event.ip)" in statement for statement in statements)

@@ -1,5 +1,6 @@
 """Lists that stay fast on big tables: keyset pages (no OFFSET, no COUNT) and indexed search."""
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
@@ -63,9 +64,10 @@ class Field:
     """A searched text column: the list's keys of the rows it belongs to, and when it counts."""
 
     column: object  # e.g. Client.name
-    keys: Select  # e.g. select(Order.id).join(Client, Order.client_id == Client.id)
+    keys: Select | None  # e.g. select(Order.id).join(Client, ...); None: not indexed, always compared
     only: object = None  # an extra condition, e.g. AuthEvent.user_id.is_(None)
     join: tuple | None = None  # (table, on): what the list's query must outer-join to compare it
+    accepts: str | None = None  # a regex a term must match to be searched here, e.g. an IP's characters
 
     def where(self, condition):
         return condition if self.only is None else self.only & condition
@@ -83,7 +85,9 @@ def search(stmt, key, fields: list[Field], text: str, **cursor) -> Page:
     pattern = _like_escape(prefix).replace("*", "%") + "%"
     keys, compared = set(), []
     for field in fields:
-        found = None if "*" in prefix else _probe(field, prefix)
+        if field.accepts and not re.fullmatch(field.accepts, prefix):
+            continue  # e.g. a name in an IP field: nothing to find, and no scan for it
+        found = None if "*" in prefix or field.keys is None else _probe(field, prefix)
         if found is None:
             compared.append(field)
         else:

@@ -34,6 +34,9 @@ def auth_events() -> list[str]:
     return distinct_values(AuthEvent.event)
 
 
+IP_CHARACTERS = r"[0-9a-f.:*]+"  # what can start an IPv4 or IPv6 address (and the wildcard)
+
+
 def list_auth(search: str = "", event: str = "", **cursor) -> Page:
     """Auth-log rows, newest first. `search` matches the start of the account's login or email
     (through the user table's indexes), or of the login typed where no account was found, or of
@@ -46,6 +49,7 @@ def list_auth(search: str = "", event: str = "", **cursor) -> Page:
     events = select(AuthEvent.id)
     account = (User, AuthEvent.user_id == User.id)
     fields = [Field(User.login, events.join(*account), join=account),
-              Field(User.email, events.join(*account), join=account), Field(AuthEvent.ip, events),
-              Field(AuthEvent.login, events, only=AuthEvent.user_id.is_(None))]
+              Field(User.email, events.join(*account), join=account),
+              Field(AuthEvent.login, events, only=AuthEvent.user_id.is_(None)),
+              Field(AuthEvent.ip, None, accepts=IP_CHARACTERS)]
     return listing.search(stmt, AuthEvent.id, fields, search, **cursor)
