@@ -35,6 +35,6 @@ def change_consent(document_id):
 
 def _rows(user) -> list:
     """(document, version in force, the user's latest decision or None) per document."""
-    latest = consent.latest_decisions(user)
-    return [(document, version, latest.get(document.id))
-            for document, version in consent.current_versions()]
+    in_force = consent.current_versions()
+    latest = consent.latest_decisions(user) if in_force else {}
+    return [(document, version, latest.get(document.id)) for document, version in in_force]
