@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from flask import g, has_request_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -21,12 +21,15 @@ class ConsentError(DomainError):
     """A consent change that is not allowed."""
 
 
+# The consent gate reads both on every client request: built once, not per call.
+DOCUMENTS = select(ConsentDocument).options(selectinload(ConsentDocument.versions)).order_by(ConsentDocument.id)
+DECISIONS_OF_USER = (select(ConsentRecord).where(ConsentRecord.user_id == bindparam("user_id"))
+                     .order_by(ConsentRecord.created_at, ConsentRecord.id))
+
+
 def documents() -> list[ConsentDocument]:
     """Every document with its versions, oldest first."""
-    return list(db.session.execute(
-        select(ConsentDocument).options(selectinload(ConsentDocument.versions))
-        .order_by(ConsentDocument.id)
-    ).scalars())
+    return list(db.session.execute(DOCUMENTS).scalars())
 
 
 def current_version(document: ConsentDocument, now: datetime | None = None) -> ConsentVersion | None:
@@ -81,10 +84,7 @@ def set_required(document: ConsentDocument, required: bool) -> None:
 
 def latest_decisions(user: User) -> dict[int, ConsentRecord]:
     """The user's latest record per document (the current state of their consent)."""
-    rows = db.session.execute(
-        select(ConsentRecord).where(ConsentRecord.user_id == user.id)
-        .order_by(ConsentRecord.created_at, ConsentRecord.id)
-    ).scalars()
+    rows = db.session.execute(DECISIONS_OF_USER, {"user_id": user.id}).scalars()
     return {row.document_id: row for row in rows}
 
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from flask import g, has_request_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from portal.extensions import db
 from portal.models.settings import Setting
@@ -18,6 +18,8 @@ class SettingKey:
 
 
 _KEYS: dict[str, SettingKey] = {}
+# Read on every signed-in request (staff 2FA gate, password rules): built once, not per call.
+VALUES_OF_PROVIDER = select(Setting.key, Setting.value).where(Setting.provider_id == bindparam("provider_id"))
 
 
 def define(key: str, default, label: str) -> str:
@@ -42,10 +44,7 @@ def _values(provider_id: int) -> dict:
     """All stored values of a provider, read once per request."""
     cache = g.setdefault("_settings_cache", {})
     if provider_id not in cache:
-        rows = db.session.execute(
-            select(Setting.key, Setting.value).where(Setting.provider_id == provider_id)
-        ).all()
-        cache[provider_id] = dict(rows)
+        cache[provider_id] = dict(db.session.execute(VALUES_OF_PROVIDER, {"provider_id": provider_id}).all())
     return cache[provider_id]
 
 
