@@ -2,15 +2,16 @@
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from portal.blueprints.admin import bp
 from portal.blueprints.admin.forms import AdminForm, DenyAccessForm, GroupForm
-from portal.blueprints.lists import list_args, render_list
+from portal.blueprints.lists import list_args, render_list, row_url
 from portal.extensions import db, htmx
 from portal.models.access import AccessGroup
 from portal.services import access, recovery
 from portal.services.delivery import DeliveryError
-from portal.services.permissions import grantable_by, modules, requires
+from portal.services.permissions import grantable_by, has_function, modules, requires
 
 
 @bp.route("/administrators")
@@ -18,7 +19,16 @@ from portal.services.permissions import grantable_by, modules, requires
 def administrators():
     page = access.list_admins(**list_args())
     return render_list("admin/administrators.html", "admin/_administrators.html",
-                       page=page, can_manage=access.can_manage)
+                       page=page, shared=_row_shared())
+
+
+def _row_shared() -> dict:
+    """What every row of the Administrators list needs, worked out once a page, not once a row."""
+    actor = current_user._get_current_object()
+    return {"actor": actor, "may_manage": has_function(actor, "admins.manage"),
+            "can_manage": access.can_manage, "csrf": generate_csrf(),
+            "deny_url": row_url("admin.deny_access", "user_id"),
+            "edit_url": row_url("admin.edit_administrator", "user_id")}
 
 
 @bp.route("/administrators/<int:user_id>/deny-access", methods=["POST"])
@@ -39,7 +49,7 @@ def deny_access(user_id):
         if error:
             flash(error, "error")
         return redirect(url_for("admin.administrators"))
-    return render_template("admin/_admin_row.html", admin=target, can_manage=access.can_manage,
+    return render_template("admin/_admin_row.html", admin=target, shared=_row_shared(),
                            error=error), status
 
 
