@@ -1,5 +1,7 @@
 """Administrators, their Deny access toggle, and access groups."""
 
+from types import SimpleNamespace
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -22,13 +24,14 @@ def administrators():
                        page=page, shared=_row_shared())
 
 
-def _row_shared() -> dict:
-    """What every row of the Administrators list needs, worked out once a page, not once a row."""
+def _row_shared() -> SimpleNamespace:
+    """What every row of the Administrators list needs, worked out once a page, not once a row
+    (attributes, not dict keys: Jinja looks attributes up first)."""
     actor = current_user._get_current_object()
-    return {"actor": actor, "may_manage": has_function(actor, "admins.manage"),
-            "can_manage": access.can_manage, "csrf": generate_csrf(),
-            "deny_url": row_url("admin.deny_access", "user_id"),
-            "edit_url": row_url("admin.edit_administrator", "user_id")}
+    return SimpleNamespace(actor=actor, may_manage=has_function(actor, "admins.manage"),
+                           can_manage=access.can_manage, csrf=generate_csrf(),
+                           deny_url=row_url("admin.deny_access", "user_id"),
+                           edit_url=row_url("admin.edit_administrator", "user_id"))
 
 
 @bp.route("/administrators/<int:user_id>/deny-access", methods=["POST"])
