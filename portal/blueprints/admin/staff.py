@@ -44,16 +44,18 @@ def deny_access(user_id):
     error, status = None, 200
     try:
         access.set_access_denied(current_user, target, bool(form.denied.data))
-        db.session.commit()
     except access.AccessError as refused:
         db.session.rollback()
         error, status = refused.message, 422
     if not htmx:
+        db.session.commit()
         if error:
             flash(error, "error")
         return redirect(url_for("admin.administrators"))
-    return render_template("admin/_admin_row.html", admin=target, shared=_row_shared(),
-                           error=error), status
+    # Rendered before the commit, which would expire the rows it shows and so read them back.
+    row = render_template("admin/_admin_row.html", admin=target, shared=_row_shared(), error=error)
+    db.session.commit()
+    return row, status
 
 
 def _admin_form(form: AdminForm):
