@@ -43,4 +43,3 @@ class AuthEvent(db.Model):
     ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(300), nullable=True)
     detail: Mapped[str | None] = mapped_column(String(300), nullable=True)
-

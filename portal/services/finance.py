@@ -79,8 +79,8 @@ def list_orders(search: str = "", client_id: int | None = None, **cursor) -> Pag
     if client_id is not None:
         stmt = stmt.where(Order.client_id == client_id)
     if search:
-        fields = [_client_name(Order), Field(Tariff.name, select(Order.id).join(Tariff, Order.tariff_id == Tariff.id)),
-                  Field(Order.status, select(Order.id))]
+        fields = [_client_name(Order), Field(Order.status, select(Order.id)),
+                  Field(Tariff.name, select(Order.id).join(Tariff, Order.tariff_id == Tariff.id))]
         return listing.search(stmt, Order.id, fields, search, **cursor)
     return keyset(stmt, Order.id, **cursor)
 

@@ -26,7 +26,8 @@ def list_audit(action: str = "", actor: str = "", target_type: str = "", target_
     if target_id is not None:
         stmt = stmt.where(AuditEvent.target_id == target_id)
     if actor:
-        return listing.search(stmt, AuditEvent.id, [Field(AuditEvent.actor_label, select(AuditEvent.id))], actor, **cursor)
+        by_actor = Field(AuditEvent.actor_label, select(AuditEvent.id))
+        return listing.search(stmt, AuditEvent.id, [by_actor], actor, **cursor)
     return keyset(stmt, AuditEvent.id, **cursor)
 
 

@@ -97,14 +97,13 @@ def end_current_session() -> None:
 
 def revoke_user_sessions(user: User, keep: UserSession | None = None) -> int:
     """End every session (and so every remember cookie) of `user`, but `keep`; returns how many."""
-    stmt = (
-        update(UserSession)
-        .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    if keep is not None:
-        stmt = stmt.where(UserSession.id != keep.id)
-    return db.session.execute(stmt).rowcount
+    which = UserSession.user_id == user.id
+    return _revoke_sessions(which if keep is None else which & (UserSession.id != keep.id))
+
+
+def _revoke_sessions(which) -> int:
+    return db.session.execute(update(UserSession).where(which, UserSession.revoked_at.is_(None))
+                              .values(revoked_at=utcnow())).rowcount
 
 
 def end_session_of(user: User, session_id: int) -> bool:
@@ -118,10 +117,7 @@ def end_session_of(user: User, session_id: int) -> bool:
 
 def revoke_everything(user_ids: UserIds) -> int:
     """Shut every door of these users at once: sessions, remember cookies and API tokens."""
-    sessions_ended = db.session.execute(
-        update(UserSession).where(UserSession.user_id.in_(user_ids), UserSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())).rowcount
-    return sessions_ended + revoke_all_tokens(user_ids)
+    return _revoke_sessions(UserSession.user_id.in_(user_ids)) + revoke_all_tokens(user_ids)
 
 
 def active_sessions(user: User) -> list[UserSession]:
