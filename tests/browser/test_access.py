@@ -1,4 +1,4 @@
-"""In a real browser: Deny access toggled in place, a finance-only menu, Rights that change a user's menu."""
+"""In a real browser: Deny access toggled in place, a finance-only menu, Rights that change a user's menu, list search."""
 
 import re
 
@@ -84,3 +84,24 @@ def test_owner_gives_a_user_a_right_and_their_menu_changes(live_server, page, br
     member_nav.get_by_role("link", name=entry, exact=True).click()
     expect(member_page).to_have_url(re.compile(r"/(order|finance)$"))
     member_context.close()
+
+
+def test_list_search_narrows_the_rows_in_place_as_staff_type(live_server, page, factories):
+    server = live_server()
+    factories.staff(login="boss", password=PASSWORD, full_access=True)
+    for email in ("alice@example.com", "albert@example.org", "bob@example.com"):
+        factories.client_user(email=email)
+    sign_in(page, server, "boss", PASSWORD)
+    page.goto(server.url + "/admin/users")
+    page.evaluate("window.pageMarker = 'still here'")
+    results = page.locator("#results")
+    expect(page.get_by_text("Finds what starts with the text")).to_be_visible()
+    page.get_by_label("Search").fill("AL")
+    expect(results.get_by_text("bob@example.com")).to_have_count(0)
+    expect(results.get_by_text("alice@example.com")).to_be_visible()
+    expect(results.get_by_text("albert@example.org")).to_be_visible()
+    page.get_by_label("Search").fill("*.org")
+    expect(results.get_by_text("alice@example.com")).to_have_count(0)
+    expect(results.get_by_text("albert@example.org")).to_be_visible()
+    assert page.evaluate("window.pageMarker") == "still here"
+    expect(page).to_have_url(re.compile(r"/admin/users\?q=(\*|%2A)\.org$"))
