@@ -21,9 +21,10 @@ def complete_sign_in(user, remember: bool = False, next_url: str | None = None, 
         log_auth("login_2fa_pending", user=user, detail=method)
         db.session.commit()
         return redirect(url_for("auth.two_factor"))
+    target = safe_next(next_url, home_for(user))  # before the commit, which expires `user`
     sessions.start_session(user, remember=remember)
     if mfa_by_idp:
         session["mfa_by_idp"] = True
     log_auth("login", user=user, detail=method)
     db.session.commit()
-    return redirect(safe_next(next_url, home_for(user)))
+    return redirect(target)
