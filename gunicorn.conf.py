@@ -41,7 +41,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
-access_log_format = '%(p)s %({x-forwarded-for}i)s %(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms "%(a)s"'
+access_log_format = '%(p)s %({x-forwarded-for}i)s %(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss "%(a)s"'
 
 
 def post_fork(server, worker):
