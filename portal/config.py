@@ -85,6 +85,7 @@ RATELIMIT_LOGIN_PER_IP = "30 per minute"
 RATELIMIT_LOGIN_PER_ACCOUNT = "10 per minute"
 RATELIMIT_REGISTER_PER_IP = "10 per hour"
 REGISTRATION_LINK_HOURS = 24
+EMAIL_CHANGE_LINK_HOURS = 24  # the link sent to a new address from General settings
 RATELIMIT_RECOVER_PER_IP = "10 per hour"
 RATELIMIT_RECOVER_PER_ACCOUNT = "5 per hour"
 RATELIMIT_RECOVERY_CODE_PER_IP = "20 per hour"
@@ -92,6 +93,8 @@ RATELIMIT_RECOVERY_CODE_PER_ACCOUNT = "10 per 10 minutes"
 # Current-password fields (General settings, expired password).
 RATELIMIT_REAUTH_PER_IP = "20 per hour"
 RATELIMIT_REAUTH_PER_ACCOUNT = "10 per hour"
+# Profile saves of one user: each email change mails a link to the address typed.
+RATELIMIT_PROFILE_PER_USER = "10 per hour"
 RATELIMIT_POLICY_CHECK_PER_IP = "120 per minute"
 RATELIMIT_CAPTCHA_PER_IP = "60 per minute"
 

@@ -1,5 +1,5 @@
 """Single-use secrets used by two requests at the same moment work once (PostgreSQL, two gunicorn workers):
-the registration link, the temporary key, the SMS recovery code and the reset link."""
+the registration link, the temporary key, the SMS recovery code, the reset link and the new-email link."""
 
 import os
 import re
@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import (
+    AuditEvent,
     AuthEvent,
     OutboxMessage,
+    PendingEmailChange,
     PendingRegistration,
     RecoveryLink,
     User,
@@ -126,3 +128,20 @@ def test_reset_link_used_twice_at_once_sets_one_password(app, gunicorn, factorie
             [a.status_code for a in answers]
         assert len(db.session.execute(select(AuthEvent).where(
             AuthEvent.event == "password_reset", AuthEvent.user_id == user.id)).all()) == 1
+
+
+def test_new_email_link_used_twice_at_once_changes_the_address_once(app, gunicorn, factories):
+    server = gunicorn()
+    for round_ in range(ROUNDS // 2):
+        user = factories.client_user(email=f"mover{round_}@example.com")
+        token = new_token()
+        db.session.add(PendingEmailChange(user_id=user.id, email=f"moved{round_}@example.com",
+                                          token_hash=digest(token), expires_at=utcnow() + timedelta(hours=1)))
+        db.session.commit()
+        path = f"/settings/email/confirm/{token}"
+        answers = race(*(post_prepared(LiveBrowser(server.url), path) for _ in range(2)))
+        assert sorted(a.status_code for a in answers) == [302, 400], server.output()[-3000:]
+        db.session.expire_all()
+        assert db.session.get(User, user.id).email == f"moved{round_}@example.com"
+    assert len(db.session.execute(select(AuditEvent).where(AuditEvent.action == "profile_changed")).all()) \
+        == ROUNDS // 2

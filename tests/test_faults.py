@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.pool import NullPool
 
 from portal.extensions import db
-from portal.models import PendingRegistration
+from portal.models import PendingEmailChange, PendingRegistration, User
 from tests.live import LiveBrowser
 from tests.servers.smtp import free_port
 from tests.web import WebClient
@@ -123,6 +123,30 @@ def test_mail_server_away_during_registration_then_retry(app, make_app, smtp):
     mail = smtp.wait_for(lambda m: "ann@example.com" in m.to)
     path = re.search(r"http://portal\.test(/\S+)", mail.body).group(1)
     assert web.post_form(path, {}).headers["Location"] == "/home"
+
+
+def test_mail_server_away_during_email_change_then_retry(app, make_app, smtp, factories):
+    user = factories.client_user(email="move@example.com", name="Old Name", password="client password 1")
+    web = WebClient(make_app(**smtp.app_config()).test_client())
+    web.login("move@example.com", "client password 1")
+    smtp.stop()
+    form = {"name": "New Name", "email": "moved@example.com"}
+    body = web.post_form("/settings/general", form).get_data(as_text=True)
+    assert "The email could not be sent. Please try again later." in body
+    assert 'value="New Name"' in body and 'value="moved@example.com"' in body
+    db.session.expire_all()
+    assert db.session.get(User, user.id).name == "Old Name"  # both or neither
+    assert db.session.execute(select(PendingEmailChange)).first() is None  # no dead link kept
+
+    smtp.start()
+    assert web.post_form("/settings/general", form).status_code == 302
+    mail = smtp.wait_for(lambda m: "moved@example.com" in m.to)
+    path = re.search(r"http://portal\.test(/\S+)", mail.body).group(1)
+    assert web.post_form(path, {}).headers["Location"] == "/settings/general"
+    db.session.expire_all()
+    assert (db.session.get(User, user.id).name, db.session.get(User, user.id).email) == (
+        "New Name", "moved@example.com")
+    assert smtp.wait_for(lambda m: "move@example.com" in m.to).subject == "Your email address was changed"
 
 
 def drop_database_connections(app, opened: list) -> None:

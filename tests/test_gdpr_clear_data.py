@@ -8,7 +8,7 @@ from flask_login import login_user
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, AuthEvent, Client, Payment, User
+from portal.models import AuditEvent, AuthEvent, Client, Payment, PendingEmailChange, User
 from portal.models.compliance import ErasureJob
 from portal.services import api_tokens, consent, gdpr, personal_data
 from portal.services.events import log_audit
@@ -57,6 +57,8 @@ def zelda(app, factories):
     assert db.session.get(User, owner.id).phone == "+447400123456"
     browser(app, COLLEAGUE_IP).post_form("/login", {"login": "yorick@example.org", "password": "wrong"})
     enrol_totp(web, "new password 12")  # a TOTP secret and recovery codes
+    web.post_form("/settings/general", {"name": "Zelda Quixote", "email": "zelda@quixote.example"})
+    assert db.session.execute(select(PendingEmailChange)).first() is not None  # a new address waits
     _row, token = api_tokens.create_token(db.session.get(User, owner.id), "zelda's script", 30,
                                           ["self.account"])
     db.session.commit()

@@ -1,11 +1,19 @@
 """General settings: name and email, the password change, and the maximum password age."""
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, AuthEvent, OutboxMessage, PasswordHistory, User
+from portal.models import (
+    AuditEvent,
+    AuthEvent,
+    OutboxMessage,
+    PasswordHistory,
+    PendingEmailChange,
+    User,
+)
 from portal.models.base import utcnow
 from tests.web import WebClient
 
@@ -71,14 +79,82 @@ def test_the_last_passwords_cannot_come_back(web, factories):
         PasswordHistory.user_id == user.id)).scalars().all()) == 1
 
 
-def test_profile_name_and_email_are_saved_and_audited(client_web, client_user):
+def email_link(recipient: str) -> str:
+    mail = outbox(recipient)[-1]
+    assert mail.subject == "Confirm your new email address"
+    return re.search(r"http://portal\.test(/settings/email/confirm/\S+)", mail.body).group(1)
+
+
+def confirm(web, path):
+    return web.post_form(path, {})
+
+
+def test_name_is_saved_at_once_and_email_waits_for_the_link_sent_to_it(client_web, client_user):
     response = client_web.post_form("/settings/general", {"name": "Renamed", "email": "New@Example.com"})
     assert response.status_code == 302
     user = db.session.get(User, client_user.id)
-    assert (user.name, user.email, user.login) == ("Renamed", "new@example.com", "new@example.com")
-    audit = db.session.execute(select(AuditEvent).where(AuditEvent.action == "profile_changed")).scalar_one()
-    assert audit.changes["email"] == ["client@example.com", "new@example.com"]
+    assert (user.name, user.email, user.login) == ("Renamed", "client@example.com", "client@example.com")
+    page = client_web.get("/settings/general").get_data(as_text=True)
+    assert "We sent a link to new@example.com." in page
+    assert "Waiting for confirmation: <strong>new@example.com</strong>" in page
+    path = email_link("new@example.com")
+    assert "Use this email address" in client_web.get(path).get_data(as_text=True)  # a GET changes nothing
+    assert db.session.get(User, client_user.id).email == "client@example.com"
+
+    assert confirm(client_web, path).headers["Location"] == "/settings/general"
+    db.session.expire_all()
+    user = db.session.get(User, client_user.id)
+    assert (user.email, user.login) == ("new@example.com", "new@example.com")
+    audits = {a.action: a.changes for a in db.session.execute(select(AuditEvent)).scalars()}
+    assert audits["email_change_requested"] == {"email": ["client@example.com", "new@example.com"]}
+    assert audits["profile_changed"] == {"email": ["client@example.com", "new@example.com"],
+                                         "login": ["client@example.com", "new@example.com"]}
     assert outbox("client@example.com")[-1].subject == "Your email address was changed"
+    again = confirm(client_web, path)
+    assert again.status_code == 400
+    assert "This confirmation link is invalid, expired or already used." in again.get_data(as_text=True)
+
+
+def test_email_link_works_signed_out_and_a_new_request_replaces_the_old_link(app, client_web, client_user):
+    client_web.post_form("/settings/general", {"name": "Client", "email": "first@example.com"})
+    first = email_link("first@example.com")
+    client_web.post_form("/settings/general", {"name": "Client", "email": "second@example.com"})
+    second = email_link("second@example.com")
+    stranger = WebClient(app.test_client())
+    assert confirm(stranger, first).status_code == 400
+    assert confirm(stranger, second).headers["Location"] == "/login"
+    db.session.expire_all()
+    assert db.session.get(User, client_user.id).email == "second@example.com"
+    assert db.session.execute(select(PendingEmailChange)).first() is None
+
+
+def test_email_link_expired_or_address_taken_meanwhile_changes_nothing(client_web, client_user, factories):
+    client_web.post_form("/settings/general", {"name": "Client", "email": "late@example.com"})
+    pending = db.session.execute(select(PendingEmailChange)).scalar_one()
+    pending.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert confirm(client_web, email_link("late@example.com")).status_code == 400
+    assert "Waiting for confirmation" not in client_web.get("/settings/general").get_data(as_text=True)
+
+    client_web.post_form("/settings/general", {"name": "Client", "email": "race@example.com"})
+    factories.client_user(email="race@example.com")
+    refused = confirm(client_web, email_link("race@example.com"))
+    assert refused.status_code == 400
+    assert "This email address belongs to another account." in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, client_user.id).email == "client@example.com"
+    assert db.session.execute(select(PendingEmailChange)).first() is None
+
+
+def test_profile_saves_are_throttled_per_user(make_app, factories):
+    factories.client_user(email="often@example.com", password="client password 1")
+    web = WebClient(make_app(RATELIMIT_PROFILE_PER_USER="2 per hour").test_client())
+    web.login("often@example.com", "client password 1")
+    statuses = [web.post_form("/settings/general", {"name": f"Name {n}", "email": f"n{n}@example.com"}
+                              ).status_code for n in range(3)]
+    assert statuses == [302, 302, 429]
+    assert len(db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.subject == "Confirm your new email address")).all()) == 2
 
 
 def test_profile_refuses_a_taken_email_and_keeps_input(client_web, factories):

@@ -1,7 +1,14 @@
 """One SQLAlchemy model set; a module per area."""
 
 from portal.models.access import AccessGroup, GroupFunction, UserFunction  # noqa: F401
-from portal.models.accounts import Client, PendingRegistration, Provider, User, UserKind
+from portal.models.accounts import (
+    Client,
+    PendingEmailChange,
+    PendingRegistration,
+    Provider,
+    User,
+    UserKind,
+)
 from portal.models.audit import AuditEvent
 from portal.models.auth import AuthEvent, UserSession
 from portal.models.billing import Expense, Order, Payment, ProductType, Tariff
@@ -35,6 +42,7 @@ __all__ = [
     "Order",
     "OutboxMessage",
     "Payment",
+    "PendingEmailChange",
     "PendingRegistration",
     "PhoneVerification",
     "ProductType",

@@ -17,6 +17,7 @@ from portal.models import (
     AuthEvent,
     Client,
     OutboxMessage,
+    PendingEmailChange,
     PendingRegistration,
     User,
     UserSession,
@@ -60,9 +61,12 @@ def client_placeholder():
 
 
 def identifiers(user_ids: UserIds) -> set[str]:
-    """The users' emails, logins and phones, lower-cased: how other rows name them."""
+    """The users' emails (a new one waiting for its link too), logins and phones, lower-cased:
+    how other rows name them."""
     rows = db.session.execute(
         select(User.email, User.login, User.phone).where(User.id.in_(user_ids))
+        .union_all(select(PendingEmailChange.email, None, None)
+                   .where(PendingEmailChange.user_id.in_(user_ids)))
     ).all()
     return {value.lower() for row in rows for value in row
             if value and not value.endswith("@" + PLACEHOLDER_DOMAIN)}
@@ -180,6 +184,13 @@ def _erase_pending_registrations(user_ids: UserIds) -> int:
     ).rowcount
 
 
+def _erase_pending_email_changes(user_ids: UserIds) -> int:
+    return db.session.execute(
+        delete(PendingEmailChange).where(PendingEmailChange.user_id.in_(user_ids))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def _erase_consent_ips(user_ids: UserIds) -> int:
     return db.session.execute(
         update(ConsentRecord).where(ConsentRecord.user_id.in_(user_ids), ConsentRecord.ip.is_not(None))
@@ -206,6 +217,8 @@ for _entry in [
                  _erase_auth_log),
     PersonalData("user_session", {"sessions, remember cookies, IPs, user agents": "deleted"},
                  _erase_sessions),
+    PersonalData("pending_email_change", {"new email address waiting for its link": "deleted"},
+                 _erase_pending_email_changes),
     PersonalData("consent_record", {"IP": "erased",
                                     "document, version, decision, time": "kept: proof of consent, "
                                     "Art. 7(1) GDPR, linked to the anonymized user"},

@@ -1,15 +1,20 @@
-"""General settings: the user's own name and email (a client user's login follows the email)."""
+"""General settings: the user's own name, and an email change that waits for a link sent to the new address."""
 
 import logging
+from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import or_, select
+from flask import current_app
+from sqlalchemy import delete, or_, select
 
 from portal.extensions import db
-from portal.models import User
-from portal.models.base import folded
+from portal.models import PendingEmailChange, User
+from portal.models.base import folded, utcnow
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_audit
+from portal.services.links import public_url
 from portal.services.mail import send_mail
+from portal.services.tokens import digest, new_token
 
 log = logging.getLogger(__name__)
 
@@ -18,32 +23,107 @@ class EmailTaken(Exception):
     message = "This email address belongs to another account."
 
 
-def update_profile(user: User, name: str, email: str) -> dict:
-    """Store a changed name and email, audit them, tell the old address. Returns the changes."""
+class EmailLinkInvalid(Exception):
+    message = "This confirmation link is invalid, expired or already used."
+
+
+@dataclass(frozen=True)
+class ProfileSaved:
+    changes: dict  # stored now: the name
+    confirm_sent_to: str | None  # the new address a confirmation link went to
+
+
+def update_profile(user: User, name: str, email: str) -> ProfileSaved:
+    """Store a changed name; for a changed email, send a link to the new address first.
+
+    The address changes only when that link is used (`confirm_email_change`), so a stolen session
+    cannot move the account's recovery to another mailbox. If the link cannot be sent, nothing
+    is stored and DeliveryError propagates.
+    """
     name, email = name.strip(), email.strip().lower()
+    sent_to = None
+    if email != user.email:
+        _request_email_change(user, email)
+        sent_to = email
     changes = {}
     if name != user.name:
         changes["name"] = [user.name, name]
         user.name = name
-    old_email = user.email
-    if email != old_email:
-        clash = db.session.execute(select(User.id).where(
-            User.id != user.id, or_(User.email == email, folded(User.login) == email))).first()
-        if clash:
-            raise EmailTaken()
-        changes["email"] = [old_email, email]
-        if not user.is_staff and user.login == old_email:
-            changes["login"] = [user.login, email]
-            user.login = email
-        user.email = email
-    if changes:
         log_audit("profile_changed", target=user, changes=changes)
     db.session.commit()
-    if "email" in changes:
-        try:
-            send_mail(old_email, "Your email address was changed",
-                      f"Hello {user.name or user.login},\n\nthe email address of your account is now "
-                      f"{email}. If you did not change it, contact support at once.\n")
-        except DeliveryError as error:
-            log.error("email-change notice to user %s not sent: %s", user.id, error.message)
-    return changes
+    return ProfileSaved(changes, sent_to)
+
+
+def pending_email(user: User) -> PendingEmailChange | None:
+    """The change waiting for its link, if one is still valid."""
+    return db.session.execute(
+        select(PendingEmailChange).where(PendingEmailChange.user_id == user.id,
+                                         PendingEmailChange.expires_at > utcnow())
+    ).scalar_one_or_none()
+
+
+def confirm_email_change(token: str) -> User:
+    """Apply the change the link was sent for, once; tell the old address."""
+    pending = db.session.execute(
+        select(PendingEmailChange).where(PendingEmailChange.token_hash == digest(token))
+    ).scalar_one_or_none()
+    if pending is None or pending.expires_at < utcnow():
+        raise EmailLinkInvalid()
+    # Claim the link: of two requests using it at once, only the one whose DELETE removed the row
+    # goes on; the other waits on the row lock, then finds it gone.
+    claimed = db.session.execute(
+        delete(PendingEmailChange).where(PendingEmailChange.id == pending.id)
+        .returning(PendingEmailChange.id)
+    ).scalars().all()
+    user = db.session.get(User, pending.user_id)
+    if not claimed or not user.is_active_account:
+        db.session.rollback()
+        raise EmailLinkInvalid()
+    if _taken(pending.email, user.id):
+        db.session.commit()
+        raise EmailTaken()
+    old_email, email = user.email, pending.email
+    changes = {"email": [old_email, email]}
+    if not user.is_staff and user.login == old_email:  # a client user's login follows the email
+        changes["login"] = [user.login, email]
+        user.login = email
+    user.email = email
+    log_audit("profile_changed", target=user, changes=changes, actor=user)
+    db.session.commit()
+    try:
+        send_mail(old_email, "Your email address was changed",
+                  f"Hello {user.name or user.login},\n\nthe email address of your account is now "
+                  f"{email}. If you did not change it, contact support at once.\n")
+    except DeliveryError as error:
+        log.error("email-change notice to user %s not sent: %s", user.id, error.message)
+    return user
+
+
+def _request_email_change(user: User, email: str) -> None:
+    """Replace the user's pending change with one for `email`, mail its link, audit the request."""
+    if _taken(email, user.id):
+        raise EmailTaken()
+    token = new_token()
+    hours = current_app.config["EMAIL_CHANGE_LINK_HOURS"]
+    db.session.execute(delete(PendingEmailChange).where(PendingEmailChange.user_id == user.id))
+    pending = PendingEmailChange(user_id=user.id, email=email, token_hash=digest(token),
+                                 expires_at=utcnow() + timedelta(hours=hours))
+    db.session.add(pending)
+    db.session.commit()
+    try:
+        send_mail(email, "Confirm your new email address",
+                  f"Hello {user.name or user.login},\n\nto make this the email address of your account, "
+                  f"open this link (valid {hours} hours):\n"
+                  f"{public_url('settings.confirm_email', token=token)}\n\n"
+                  "Until then your account keeps its current address. If you did not ask for this, "
+                  "ignore this message.\n")
+    except DeliveryError:
+        db.session.delete(pending)  # a link nobody received must not wait in the database
+        db.session.commit()
+        raise
+    log_audit("email_change_requested", target=user, changes={"email": [user.email, email]})
+
+
+def _taken(email: str, user_id: int) -> bool:
+    return db.session.execute(select(User.id).where(
+        User.id != user_id, or_(User.email == email, folded(User.login) == email))).first() is not None

@@ -97,3 +97,23 @@ def test_recover_by_email(live_server, page, factories):
     expect(page.get_by_text("Your password was changed. Log in with the new one.")).to_be_visible()
     log_in(page, server, "lost@example.com", GOOD)
     expect(page).to_have_url(server.url + "/home")
+
+
+def test_change_email_in_general_settings_through_the_link(live_server, page, factories):
+    factories.client_user(email="birch@example.com", password="amber falcon river", name="Birch")
+    server = live_server()
+    log_in(page, server, "birch@example.com", "amber falcon river")
+    page.get_by_role("link", name="General settings").click()
+    page.get_by_label("Email").fill("willow@example.com")
+    page.locator("#profile").get_by_role("button", name="Save").click()
+    expect(page.get_by_text("We sent a link to willow@example.com.")).to_be_visible()
+    expect(page.locator("#pending-email")).to_contain_text("willow@example.com")
+    expect(page.get_by_label("Email")).to_have_value("birch@example.com")  # not yet changed
+
+    page.goto(server.url + latest_link("willow@example.com", "/settings/email/confirm/"))
+    page.get_by_role("button", name="Use this email address").click()
+    expect(page.get_by_text("Your email address is now willow@example.com.")).to_be_visible()
+    expect(page.get_by_label("Email")).to_have_value("willow@example.com")
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, server, "willow@example.com", "amber falcon river")  # a client's login follows it
+    expect(page).to_have_url(server.url + "/home")

@@ -5,8 +5,10 @@ from flask_login import current_user
 
 from portal.blueprints.settings import bp
 from portal.blueprints.settings.forms import PasswordChangeForm, ProfileForm
+from portal.forms import ActionForm
 from portal.services import password_change, password_expiry, password_policy, profile
-from portal.services.permissions import requires
+from portal.services.delivery import DeliveryError
+from portal.services.permissions import public, requires
 from portal.services.throttle import per_ip, per_user
 
 bp.before_app_request(password_expiry.warn_if_due)
@@ -23,6 +25,7 @@ def _page(profile_form=None, password_form=None):
         profile_form=profile_form or ProfileForm(obj=current_user, formdata=None),
         password_form=password_form or PasswordChangeForm(formdata=None),
         rules=_rules(),
+        pending_email=profile.pending_email(current_user),
     )
 
 
@@ -34,17 +37,43 @@ def general():
 
 @bp.route("/general", methods=["POST"])
 @requires("self.account")
+@per_user("RATELIMIT_PROFILE_PER_USER")
 def general_profile():
     form = ProfileForm()
     if form.validate_on_submit():
         try:
-            changes = profile.update_profile(current_user, form.name.data, form.email.data)
-        except profile.EmailTaken as error:
+            saved = profile.update_profile(current_user, form.name.data, form.email.data)
+        except (profile.EmailTaken, DeliveryError) as error:
             form.email.errors.append(error.message)
         else:
-            flash("Saved." if changes else "Nothing changed.", "success")
+            if saved.confirm_sent_to:
+                flash(f"We sent a link to {saved.confirm_sent_to}. Your email address changes when "
+                      "you open it; until then it stays as it is.", "success")
+            else:
+                flash("Saved." if saved.changes else "Nothing changed.", "success")
             return redirect(url_for("settings.general"))
     return _page(profile_form=form)
+
+
+@bp.route("/email/confirm/<token>")
+@public
+def confirm_email(token):
+    """Show a button: the link itself changes nothing (mail scanners follow links)."""
+    return render_template("settings/confirm_email.html", form=ActionForm(), token=token)
+
+
+@bp.route("/email/confirm/<token>", methods=["POST"])
+@public
+def confirm_email_post(token):
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("settings.confirm_email", token=token))
+    try:
+        user = profile.confirm_email_change(token)
+    except (profile.EmailLinkInvalid, profile.EmailTaken) as error:
+        flash(error.message, "error")
+        return render_template("settings/confirm_email.html", form=None, token=token), 400
+    flash(f"Your email address is now {user.email}.", "success")
+    return redirect(url_for("settings.general") if current_user.is_authenticated else url_for("auth.login"))
 
 
 def _change_password(form, done_endpoint: str):
