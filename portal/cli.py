@@ -1,5 +1,6 @@
 """Operator commands: `flask --app portal <command>`."""
 
+import math
 import os
 import sys
 
@@ -18,6 +19,7 @@ def init_app(app) -> None:
     app.cli.add_command(create_admin_command)
     app.cli.add_command(temp_key_command)
     app.cli.add_command(purge_auth_log_command)
+    app.cli.add_command(finish_clear_data_command)
 
 
 @click.command("seed-demo")
@@ -85,3 +87,16 @@ def purge_auth_log_command(dry_run):
     verb = "would delete" if dry_run else "deleted"
     click.echo(f"Retention {result.period_days} days, cut-off {result.cutoff:%Y-%m-%d %H:%M:%S} UTC: "
                f"{verb} {result.rows} rows in {result.seconds:.2f} s.")
+
+
+@click.command("finish-clear-data")
+def finish_clear_data_command():
+    """Run every unfinished GDPR Clear data to its receipt; run it every few minutes."""
+    from portal.services import gdpr
+
+    jobs = gdpr.unfinished_jobs()
+    if not jobs:
+        click.echo("No Clear data is unfinished.")
+    for job in jobs:
+        gdpr.step(job, seconds=math.inf)
+        click.echo(f"Clear data of client #{job.client_id}: finished, {job.done_users} users erased.")

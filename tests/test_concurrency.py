@@ -1,9 +1,12 @@
 """Single-use secrets used by two requests at the same moment work once (PostgreSQL, two gunicorn workers):
-the registration link, the temporary key, the SMS recovery code, the reset link and the new-email link."""
+the registration link, the temporary key, the SMS recovery code, the reset link and the new-email link;
+and a Clear data job run by two at once."""
 
+import math
 import os
 import re
 import threading
+import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -22,7 +25,8 @@ from portal.models import (
     UserSession,
 )
 from portal.models.base import utcnow
-from portal.services import passwords, temp_keys
+from portal.models.compliance import ErasureJob
+from portal.services import gdpr, passwords, personal_data, temp_keys
 from portal.services.recovery import send_password_link
 from portal.services.tokens import digest, new_token
 from tests.live import LiveBrowser
@@ -145,3 +149,41 @@ def test_new_email_link_used_twice_at_once_changes_the_address_once(app, gunicor
         assert db.session.get(User, user.id).email == f"moved{round_}@example.com"
     assert len(db.session.execute(select(AuditEvent).where(AuditEvent.action == "profile_changed")).all()) \
         == ROUNDS // 2
+
+
+def test_a_clear_data_job_run_by_two_at_once_erases_each_batch_once(app, factories):
+    """Its progress page and `finish-clear-data` on the same job take turns: the second runner's
+    batch waits for the first one's commit and starts from the cursor it left."""
+    staff = factories.staff(login="boss", password="staff password 1", full_access=True)
+    owner = factories.client_user(email="twice@example.com", name="Twice Cleared")
+    for n in range(2 * gdpr.BATCH_USERS):
+        factories.client_user(email=f"t{n}@example.com", client=owner.client)
+    job_id = gdpr.start(owner.client, staff, "staff password 1", "Twice Cleared").id
+    batches, inside = [], threading.Event()
+
+    def erase(user_ids):  # a registered table: records each batch; the first one takes a while
+        batches.append(tuple(db.session.execute(user_ids).scalars()))
+        if len(batches) == 1:
+            inside.set()
+            time.sleep(0.5)  # the other runner starts meanwhile
+        return 0
+
+    def run_the_job():
+        with app.app_context():
+            gdpr.step(db.session.get(ErasureJob, job_id), seconds=math.inf)
+
+    personal_data.register(personal_data.PersonalData("zz_recorder", {}, erase))
+    try:
+        first = threading.Thread(target=run_the_job)
+        first.start()
+        assert inside.wait(30)
+        run_the_job()
+        first.join(60)
+    finally:
+        personal_data._REGISTRY.pop("zz_recorder")
+    erased = [user_id for batch in batches for user_id in batch]
+    assert len(erased) == len(set(erased)) == 2 * gdpr.BATCH_USERS + 1  # each user in one batch
+    db.session.expire_all()
+    assert db.session.get(ErasureJob, job_id).done_users == 2 * gdpr.BATCH_USERS + 1
+    assert len(db.session.execute(select(AuditEvent).where(
+        AuditEvent.action == "client_data_cleared")).all()) == 1

@@ -1,5 +1,6 @@
 """Clients → client → Clear data: the module switch, preview, confirmation, erasure, receipt."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -9,8 +10,9 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, AuthEvent, Client, Payment, PendingEmailChange, User
+from portal.models.base import utcnow
 from portal.models.compliance import ErasureJob
-from portal.services import api_tokens, consent, gdpr, personal_data
+from portal.services import api_tokens, compliance, consent, gdpr, personal_data
 from portal.services.events import log_audit
 from portal.services.mail import send_mail
 from tests.fraud_support import code_from_outbox, protect
@@ -230,6 +232,30 @@ def test_a_stop_midway_leaves_whole_users_and_resumes(app, staff_web, factories,
     assert job.finished_at is not None and job.done_users == 5
     assert set(db.session.execute(select(User.name).where(
         User.client_id == owner.client_id)).scalars()) == {"Erased user"}
+
+
+def test_a_job_left_by_its_page_is_flagged_and_finished_by_the_command(runner, staff_user, factories):
+    owner = factories.client_user(email="left@example.com", name="Left Behind")
+    factories.client_user(email="left2@example.com", name="Left Colleague", client=owner.client)
+    job = gdpr.start(owner.client, staff_user, "staff password 1", "Left Behind")  # no batch ran
+    assert compliance.clear_data_answer().status == "yes"  # a job may be running right now
+    job.created_at = utcnow() - gdpr.STALLED_AFTER - timedelta(minutes=1)
+    db.session.commit()
+    answer = compliance.clear_data_answer()
+    assert answer.status == "no" and answer.details == [
+        f"Client #{owner.client_id}: 0 of 2 users erased, started {job.created_at:%Y-%m-%d %H:%M} UTC"]
+
+    result = runner.invoke(args=["finish-clear-data"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Clear data of client #{owner.client_id}: finished, 2 users erased.\n"
+    db.session.expire_all()
+    assert set(db.session.execute(select(User.name).where(
+        User.client_id == owner.client_id)).scalars()) == {"Erased user"}
+    receipt = db.session.execute(select(AuditEvent).where(
+        AuditEvent.action == "client_data_cleared")).scalar_one()
+    assert receipt.actor.login == "boss" and receipt.changes["users"] == [None, 2]
+    assert compliance.clear_data_answer().status == "yes"
+    assert runner.invoke(args=["finish-clear-data"]).output == "No Clear data is unfinished.\n"
 
 
 def test_password_guesses_are_logged_and_throttled(staff_web, factories):

@@ -1,4 +1,4 @@
-"""The compliance page: four live answers, each pointing at what fixes it."""
+"""The compliance page: five live answers, each pointing at what fixes it."""
 
 from datetime import timedelta
 

@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.models import User, UserKind
 from portal.models.base import utcnow
 from portal.models.compliance import ConsentRecord
-from portal.services import auth_methods, captcha, consent, retention, second_factor, settings
+from portal.services import auth_methods, captcha, consent, gdpr, retention, second_factor, settings
 
 PURGE_STALE_AFTER = timedelta(days=2)  # a daily timer that missed a day shows up
 TRANSFER_BASES = [
@@ -149,5 +149,18 @@ def providers_answer() -> Answer:
                   "is recorded.", "gdpr.compliance", details)
 
 
+def clear_data_answer() -> Answer:
+    question = "Has every Clear data run to its end?"
+    stalled = [job for job in gdpr.unfinished_jobs() if utcnow() - job.created_at > gdpr.STALLED_AFTER]
+    if not stalled:
+        return Answer(question, "yes", "No Clear data has been left unfinished.")
+    details = [f"Client #{job.client_id}: {job.done_users} of {job.total_users} users erased, started "
+               f"{job.created_at:%Y-%m-%d %H:%M} UTC" for job in stalled]
+    return Answer(question, "no", f"{len(stalled)} Clear data stopped before its end: the accounts are "
+                  "closed, but personal data is still there. Open its progress page again or run "
+                  "`finish-clear-data` (see the README).", None, details)
+
+
 def answers() -> list[Answer]:
-    return [consent_answer(), retention_answer(), staff_2fa_answer(), providers_answer()]
+    return [consent_answer(), retention_answer(), staff_2fa_answer(), providers_answer(),
+            clear_data_answer()]

@@ -2,6 +2,7 @@
 
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
@@ -17,6 +18,7 @@ from portal.services.personal_data import PersonalData, registered
 
 BATCH_USERS = 100  # users erased per transaction
 STEP_SECONDS = 1.0  # work done per progress request before answering
+STALLED_AFTER = timedelta(minutes=10)  # an unfinished job older than this shows on the compliance page
 
 
 class ClearRefused(DomainError):
@@ -63,6 +65,13 @@ def unfinished_job(client: Client) -> ErasureJob | None:
     ).scalars().first()
 
 
+def unfinished_jobs() -> list[ErasureJob]:
+    """Every job not at its receipt yet: started, and left by its page or stopped by an error."""
+    return list(db.session.execute(
+        select(ErasureJob).where(ErasureJob.finished_at.is_(None)).order_by(ErasureJob.id)
+    ).scalars())
+
+
 def start(client: Client, staff: User, password: str, typed_name: str) -> ErasureJob:
     """Check the confirmation, then deactivate the client and its users in one statement.
 
@@ -92,7 +101,15 @@ def start(client: Client, staff: User, password: str, typed_name: str) -> Erasur
 
 
 def run_batch(job: ErasureJob, batch_size: int = BATCH_USERS) -> None:
-    """Erase the next batch of users in one transaction, moving the cursor with it."""
+    """Erase the next batch of users in one transaction, moving the cursor with it.
+
+    The job's row is locked first (PostgreSQL), so a progress page and `finish-clear-data` running
+    the same job take turns: each batch starts from the cursor the other one left.
+    """
+    db.session.refresh(job, with_for_update=True)
+    if job.finished_at is not None:  # the other runner got there first
+        db.session.commit()
+        return
     user_ids = list(db.session.execute(
         select(User.id).where(User.client_id == job.client_id, User.id > job.last_user_id)
         .order_by(User.id).limit(batch_size)
@@ -116,7 +133,8 @@ def run_batch(job: ErasureJob, batch_size: int = BATCH_USERS) -> None:
 
 
 def step(job: ErasureJob, seconds: float = STEP_SECONDS) -> ErasureJob:
-    """Run batches for about `seconds` (one progress poll); safe to call again after a stop."""
+    """Run batches for about `seconds` (one progress poll; `math.inf` runs to the receipt);
+    safe to call again after a stop."""
     deadline = time.monotonic() + seconds
     while job.finished_at is None and time.monotonic() < deadline:
         run_batch(job)
