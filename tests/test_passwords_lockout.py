@@ -11,9 +11,10 @@ import requests
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuthEvent, OutboxMessage, User
+from portal.models import AuditEvent, AuthEvent, OutboxMessage, User
 from portal.models.base import utcnow
 from portal.services import settings
+from tests.access_helpers import browser, staff_with
 
 RIGHT = "amber falcon river"
 WRONG_ANSWER = "Wrong login or password."
@@ -132,6 +133,50 @@ def all_at_once(browsers, login, password):
 
     with ThreadPoolExecutor(len(browsers)) as pool:
         return list(pool.map(post, browsers))
+
+
+def lock_out(web, login="target@example.com"):
+    configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
+    for _ in range(3):
+        attempt(web, "wrong guess 1", login)
+
+
+def test_support_unlocks_a_locked_client_user_who_then_signs_in(app, web, target, factories):
+    lock_out(web)
+    support = browser(app, staff_with(factories, "users.view", "users.unlock", login="support").login)
+    listed = support.get("/admin/users?q=target").get_data(as_text=True)
+    assert "Locked until" in listed and f'action="/admin/users/{target.id}/unlock"' in listed
+    response = support.post_form(f"/admin/users/{target.id}/unlock", {}, page_url="/admin/users?q=target")
+    assert response.headers["Location"] == "/admin/users"
+    assert "target@example.com is unlocked." in support.get("/admin/users").get_data(as_text=True)
+    user = db.session.get(User, target.id)
+    assert (user.locked_until, user.failed_logins) == (None, 0)
+    assert [e.detail for e in events("account_unlocked")] == ["by support"]
+    audit = db.session.execute(select(AuditEvent).where(AuditEvent.action == "account_unlocked")).scalar_one()
+    assert (audit.actor.login, audit.target_id) == ("support", target.id)
+    assert attempt(web, RIGHT).status_code == 302
+
+
+def test_unlock_needs_its_function_and_an_administrator_needs_a_manager(app, web, target, factories):
+    lock_out(web)
+    viewer = browser(app, staff_with(factories, "users.view", login="viewer").login)
+    assert "Locked until" in viewer.get("/admin/users?q=target").get_data(as_text=True)
+    assert "/unlock" not in viewer.get("/admin/users?q=target").get_data(as_text=True)
+    assert viewer.post_form(f"/admin/users/{target.id}/unlock", {}, page_url="/admin/users").status_code == 403
+    admin = factories.staff(login="ops", password=RIGHT, full_access=True)
+    lock_out(web, "ops")
+    support = browser(app, staff_with(factories, "admins.view", "admins.manage", "users.unlock",
+                                      login="support").login)
+    assert support.post_form(f"/admin/users/{admin.id}/unlock", {}, page_url="/admin/users").status_code == 404
+    assert "/unlock" not in support.get("/admin/administrators?q=ops").get_data(as_text=True)
+    assert support.post_form(f"/admin/administrators/{admin.id}/unlock", {},
+                             page_url="/admin/administrators").status_code == 403  # full access is above them
+    assert db.session.get(User, target.id).is_locked and db.session.get(User, admin.id).is_locked
+    boss = browser(app, factories.staff(login="boss", password=RIGHT, full_access=True).login, RIGHT)
+    assert "Locked until" in boss.get("/admin/administrators?q=ops").get_data(as_text=True)
+    assert boss.post_form(f"/admin/administrators/{admin.id}/unlock", {},
+                          page_url="/admin/administrators").headers["Location"] == "/admin/administrators"
+    assert not db.session.get(User, admin.id).is_locked
 
 
 def test_lockout_holds_at_n_with_two_gunicorn_workers(gunicorn, target):

@@ -83,6 +83,11 @@ class User(UserMixin, db.Model):
         return self.is_active_account and not self.access_denied
 
     @property
+    def is_locked(self) -> bool:
+        """Inside a lock after too many wrong passwords (portal.services.lockout)."""
+        return self.locked_until is not None and self.locked_until > utcnow()
+
+    @property
     def is_client_owner(self) -> bool:
         return self.client is not None and self.client.owner_id == self.id
 

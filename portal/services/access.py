@@ -235,7 +235,7 @@ SEEDED_GROUPS = {
                 ["clients.view", "finance.balance", "finance.payments", "finance.expenses",
                  "finance.reports", "orders.view"]),
     "Technical support": ("Clients, users and their sign-in trouble.",
-                          ["clients.view", "users.view", "users.rights", "orders.view", "logs.auth"]),
+                          ["clients.view", "users.view", "users.rights", "users.unlock", "orders.view", "logs.auth"]),
     "Sales": ("Clients and their orders.", ["clients.view", "orders.view", "finance.reports"]),
 }
 

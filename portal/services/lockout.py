@@ -12,7 +12,7 @@ from portal.models.base import utcnow
 from portal.services import settings
 from portal.services.client_ip import client_ip
 from portal.services.delivery import DeliveryError
-from portal.services.events import log_auth
+from portal.services.events import log_audit, log_auth
 from portal.services.links import public_url
 from portal.services.mail import send_mail
 
@@ -107,6 +107,12 @@ def unlock(user: User, reason: str) -> None:
         log_auth("account_unlocked", user=user, detail=reason)
     user.failed_logins = 0
     user.locked_until = None
+
+
+def unlock_by_staff(actor: User, target: User) -> None:
+    """Staff lift a lock before it runs out (the owner called support); audited. The caller commits."""
+    unlock(target, f"by {actor.login}")
+    log_audit("account_unlocked", target=target, actor=actor)
 
 
 def _tell_owner(user: User, until) -> None:

@@ -28,6 +28,7 @@ _REGISTRY = [
     Function("clients.clear_data", "Clients", "Clear client data (GDPR)", "staff"),
     Function("users.view", "Users", "View users", "staff"),
     Function("users.rights", "Users", "Edit users' rights", "staff"),
+    Function("users.unlock", "Users", "Unlock locked accounts", "staff"),
     Function("finance.balance", "Finance", "Balance", "staff"),
     Function("finance.payments", "Finance", "Payments", "staff"),
     Function("finance.expenses", "Finance", "Expenses", "staff"),

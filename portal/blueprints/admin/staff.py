@@ -10,8 +10,9 @@ from portal.blueprints.admin import bp
 from portal.blueprints.admin.forms import AdminForm, DenyAccessForm, GroupForm
 from portal.blueprints.lists import list_args, render_list, row_url
 from portal.extensions import db, htmx
+from portal.forms import ActionForm
 from portal.models.access import AccessGroup
-from portal.services import access, recovery
+from portal.services import access, lockout, recovery
 from portal.services.delivery import DeliveryError
 from portal.services.permissions import grantable_by, has_function, modules, requires
 
@@ -31,7 +32,22 @@ def _row_shared() -> SimpleNamespace:
     return SimpleNamespace(actor=actor, may_manage=has_function(actor, "admins.manage"),
                            can_manage=access.can_manage, csrf=generate_csrf(),
                            deny_url=row_url("admin.deny_access", "user_id"),
+                           unlock_url=row_url("admin.unlock_administrator", "user_id"),
                            edit_url=row_url("admin.edit_administrator", "user_id"))
+
+
+@bp.route("/administrators/<int:user_id>/unlock", methods=["POST"])
+@requires("admins.manage")
+def unlock_administrator(user_id):
+    target = access.get_admin(user_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not access.can_manage(current_user, target):
+        abort(403)
+    lockout.unlock_by_staff(current_user, target)
+    db.session.commit()
+    flash(f"{target.login} is unlocked.", "success")
+    return redirect(url_for("admin.administrators"))
 
 
 @bp.route("/administrators/<int:user_id>/deny-access", methods=["POST"])

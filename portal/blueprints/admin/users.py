@@ -7,7 +7,8 @@ from portal.blueprints.admin import bp
 from portal.blueprints.admin.forms import RightsForm
 from portal.blueprints.lists import list_args, render_list
 from portal.extensions import db, htmx
-from portal.services import rights
+from portal.forms import ActionForm
+from portal.services import lockout, rights
 from portal.services.access import AccessError
 from portal.services.permissions import grantable_by, requires
 
@@ -16,6 +17,18 @@ from portal.services.permissions import grantable_by, requires
 @requires("users.view")
 def users():
     return render_list("admin/users.html", "admin/_users.html", page=rights.list_client_users(**list_args()))
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@requires("users.unlock")
+def unlock_user(user_id):
+    target = rights.client_user_for(current_user, user_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    lockout.unlock_by_staff(current_user, target)
+    db.session.commit()
+    flash(f"{target.email} is unlocked.", "success")
+    return redirect(url_for("admin.users"))
 
 
 @bp.route("/users/<int:user_id>/rights", methods=["GET", "POST"])
