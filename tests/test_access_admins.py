@@ -2,11 +2,11 @@
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from portal.extensions import db
 from portal.models import AuditEvent, OutboxMessage, User, UserSession
-from portal.models.access import AccessGroup, UserFunction
+from portal.models.access import AccessGroup, UserFunction, user_access_group
 from portal.services.access import seed_groups
 from portal.services.permissions import functions_of
 from tests.access_helpers import PASSWORD, browser, staff_with
@@ -223,6 +223,43 @@ def test_nobody_changes_someone_who_holds_more(app, factories):
         assert deny(web, target).status_code == 422
         assert db.session.get(User, target.id).email != "stolen@example.com"
         assert db.session.get(User, target.id).access_denied is False
+
+
+def test_the_list_marks_who_a_limited_manager_may_change_in_the_same_queries_for_any_rows(app, factories):
+    manager = staff_with(factories, "admins.view", "admins.manage", "logs.audit", login="limited")
+    weaker = [staff_with(factories, "logs.audit", login=f"weaker{n}") for n in range(2)]
+    stronger = staff_with(factories, "admins.manage", "logs.auth", login="stronger")
+    grouped = staff_with(factories, login="grouped")
+    finance = seed_groups()["Finance"]
+    db.session.flush()
+    db.session.execute(user_access_group.insert().values(user_id=grouped.id, group_id=finance.id))
+    db.session.commit()  # holds more through a group
+    web = browser(app, "limited")
+    with app.app_context():
+        engine = db.engine  # the app's, not the test body's twin
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def rendered() -> tuple[str, int]:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            body = web.get("/admin/administrators").get_data(as_text=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return body, len(statements)
+
+    body, few = rendered()
+    for user in weaker:
+        assert f'href="/admin/administrators/{user.id}"' in body
+    for user in (stronger, grouped, manager):
+        assert f'href="/admin/administrators/{user.id}"' not in body
+    for n in range(2, 12):
+        staff_with(factories, "logs.audit", login=f"weaker{n}")
+    body, many = rendered()
+    assert body.count('href="/admin/administrators/') >= 12 and 0 < many == few
 
 
 def test_access_groups_page_and_editing(staff_web):

@@ -64,26 +64,38 @@ def area_of(user: User) -> str:
     return "staff" if user.is_staff else "client"
 
 
-def granted_codes(user: User) -> set[str]:
-    """What was granted to the user: own functions and (staff) their access groups' functions."""
-    own = select(UserFunction.code).where(UserFunction.user_id == user.id)
+def granted_codes_of(user_ids: list[int]) -> dict[int, set[str]]:
+    """What was granted to each user: own functions and (staff) their access groups' functions,
+    for any number of users in one query."""
+    own = select(UserFunction.user_id, UserFunction.code).where(UserFunction.user_id.in_(user_ids))
     via_groups = (
-        select(GroupFunction.code)
+        select(user_access_group.c.user_id, GroupFunction.code)
         .join(user_access_group, user_access_group.c.group_id == GroupFunction.group_id)
-        .where(user_access_group.c.user_id == user.id)
+        .where(user_access_group.c.user_id.in_(user_ids))
     )
-    return set(db.session.execute(union(own, via_groups)).scalars())
+    granted = {user_id: set() for user_id in user_ids}
+    for user_id, code in db.session.execute(union(own, via_groups)):
+        granted[user_id].add(code)
+    return granted
+
+
+def assigned_functions_of(users: list[User]) -> dict[int, frozenset[str]]:
+    """What each user's rights amount to, signed in or not (by user id): Full access (or, for a
+    client, being its owner) is every function of the area; otherwise the baseline plus what was
+    granted. One query for a whole list of users."""
+    holds_all = {user.id for user in users if (user.full_access if user.is_staff else user.is_client_owner)}
+    others = [user.id for user in users if user.id not in holds_all]
+    granted = granted_codes_of(others) if others else {}
+    assigned = {}
+    for user in users:
+        area = area_of(user)
+        held = set(GRANTABLE[area]) if user.id in holds_all else granted[user.id] & set(GRANTABLE[area])
+        assigned[user.id] = frozenset(held | BASELINE[area])
+    return assigned
 
 
 def assigned_functions(user: User) -> frozenset[str]:
-    """What the user's rights amount to, signed in or not: Full access (or, for a client, being
-    its owner) is every function of the area; otherwise the baseline plus what was granted."""
-    area = area_of(user)
-    if user.full_access if user.is_staff else user.is_client_owner:
-        held = set(GRANTABLE[area])
-    else:
-        held = granted_codes(user) & set(GRANTABLE[area])
-    return frozenset(held | BASELINE[area])
+    return assigned_functions_of([user])[user.id]
 
 
 def functions_of(user) -> frozenset[str]:

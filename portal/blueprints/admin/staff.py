@@ -22,15 +22,17 @@ from portal.services.permissions import grantable_by, has_function, modules, req
 def administrators():
     page = access.list_admins(**list_args())
     return render_list("admin/administrators.html", "admin/_administrators.html",
-                       page=page, shared=_row_shared())
+                       page=page, shared=_row_shared(page.rows))
 
 
-def _row_shared() -> SimpleNamespace:
-    """What every row of the Administrators list needs, worked out once a page, not once a row
-    (attributes, not dict keys: Jinja looks attributes up first)."""
+def _row_shared(admins: list) -> SimpleNamespace:
+    """What the rows of `admins` in the Administrators list need, worked out once a page, not once
+    a row (attributes, not dict keys: Jinja looks attributes up first)."""
     actor = current_user._get_current_object()
-    return SimpleNamespace(actor=actor, may_manage=has_function(actor, "admins.manage"),
-                           can_manage=access.can_manage, csrf=generate_csrf(),
+    may_manage = has_function(actor, "admins.manage")
+    return SimpleNamespace(actor=actor, may_manage=may_manage,
+                           manageable=access.manageable(actor, admins) if may_manage else set(),
+                           csrf=generate_csrf(),
                            deny_url=row_url("admin.deny_access", "user_id"),
                            unlock_url=row_url("admin.unlock_administrator", "user_id"),
                            edit_url=row_url("admin.edit_administrator", "user_id"))
@@ -69,7 +71,7 @@ def deny_access(user_id):
             flash(error, "error")
         return redirect(url_for("admin.administrators"))
     # Rendered before the commit, which would expire the rows it shows and so read them back.
-    row = render_template("admin/_admin_row.html", admin=target, shared=_row_shared(), error=error)
+    row = render_template("admin/_admin_row.html", admin=target, shared=_row_shared([target]), error=error)
     db.session.commit()
     return row, status
 
