@@ -2,8 +2,10 @@
 
 from datetime import timedelta
 
+from sqlalchemy import event
+
 from portal.extensions import db
-from portal.models import AuthEvent
+from portal.models import AuthEvent, SecondFactor
 from portal.models.base import utcnow
 from portal.services import compliance, retention, settings
 from tests.gdpr_support import standard_documents
@@ -49,6 +51,33 @@ def test_staff_2fa_answer_follows_the_switch_and_the_methods(staff_web, factorie
     answer = compliance.staff_2fa_answer()
     assert answer.status == "no" and "nobody can enrol" in answer.summary
     assert answer.fix_endpoint == "admin.auth_methods_default"
+
+
+def test_staff_without_an_active_second_factor_are_counted_in_one_query(staff_web, factories):
+    settings.update({"methods.sms_2fa": False})
+    enrolled, pending, by_sms = (factories.staff(login=login) for login in ("enrolled", "pending", "bysms"))
+    db.session.add_all([SecondFactor(user_id=enrolled.id, kind="totp", confirmed_at=utcnow()),
+                        SecondFactor(user_id=pending.id, kind="totp"),  # never confirmed
+                        SecondFactor(user_id=by_sms.id, kind="sms", confirmed_at=utcnow())])  # switched off
+    db.session.commit()
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    compliance.staff_2fa_answer()  # settings are read once, then kept for the context
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        answer = compliance.staff_2fa_answer()  # boss, pending and bysms lack one
+        few, statements[:] = len(statements), []
+        for n in range(10):
+            factories.staff(login=f"more{n}")
+        statements.clear()
+        more = compliance.staff_2fa_answer()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert "3 staff members have no second factor" in answer.summary
+    assert "13 staff members have no second factor" in more.summary and len(statements) == few
 
 
 def test_transfer_basis_recorded_per_enabled_provider(make_app, factories):

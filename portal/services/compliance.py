@@ -108,8 +108,8 @@ def staff_2fa_answer() -> Answer:
     fix = "admin.auth_methods_default"
     staff = db.session.execute(select(User).where(
         User.kind == UserKind.STAFF, User.is_active_account.is_(True),
-        User.access_denied.is_(False))).scalars()
-    lacking = sum(1 for user in staff if not second_factor.has_second_factor(user))
+        User.access_denied.is_(False))).scalars().all()
+    lacking = len(second_factor.without_second_factor(staff))
     if not required:
         return Answer(question, "no", f"Staff 2FA is switched off; {lacking} staff members have "
                       "no second factor.", fix)

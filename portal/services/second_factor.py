@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections import defaultdict
 from datetime import timedelta
 
 import pyotp
@@ -57,8 +58,20 @@ CONFIRMED_KINDS = select(SecondFactor.kind).where(
 
 def active_kinds(user: User) -> list[str]:
     """The confirmed factors of the user whose method is on for the user's provider."""
-    kinds = db.session.execute(CONFIRMED_KINDS, {"user_id": user.id}).scalars()
-    return sorted(k for k in kinds if auth_methods.enabled(KINDS[k], user.provider_id))
+    return _on_for(db.session.execute(CONFIRMED_KINDS, {"user_id": user.id}).scalars(), user.provider_id)
+
+
+def without_second_factor(users: list[User]) -> list[User]:
+    """Those of `users` with no active second factor (one query for all of them)."""
+    confirmed = defaultdict(set)
+    for user_id, kind in db.session.execute(select(SecondFactor.user_id, SecondFactor.kind).where(
+            SecondFactor.user_id.in_([user.id for user in users]), SecondFactor.confirmed_at.is_not(None))):
+        confirmed[user_id].add(kind)
+    return [user for user in users if not _on_for(confirmed[user.id], user.provider_id)]
+
+
+def _on_for(kinds, provider_id: int) -> list[str]:
+    return sorted(kind for kind in kinds if auth_methods.enabled(KINDS[kind], provider_id))
 
 
 def has_second_factor(user: User) -> bool:
