@@ -6,6 +6,7 @@ from flask import g, has_request_context
 from sqlalchemy import bindparam, select
 
 from portal.extensions import db
+from portal.models import Provider
 from portal.models.settings import Setting
 from portal.services.events import log_audit
 
@@ -20,6 +21,11 @@ class SettingKey:
 _KEYS: dict[str, SettingKey] = {}
 # Read on every signed-in request (staff 2FA gate, password rules): built once, not per call.
 VALUES_OF_PROVIDER = select(Setting.key, Setting.value).where(Setting.provider_id == bindparam("provider_id"))
+# A request with no signed-in user (sign-in, registration) reads the default provider's: its id and
+# its values in one round trip.
+DEFAULT_PROVIDER_VALUES = (select(Provider.id, Setting.key, Setting.value)
+                           .outerjoin(Setting, Setting.provider_id == Provider.id)
+                           .where(Provider.is_default.is_(True)))
 
 
 def define(key: str, default, label: str) -> str:
@@ -36,7 +42,13 @@ def _provider_id(provider_id: int | None) -> int:
     if not has_request_context():
         return default_provider().id
     if "_default_provider_id" not in g:  # a sign-in asks four times: look it up once a request
-        g._default_provider_id = default_provider().id
+        rows = db.session.execute(DEFAULT_PROVIDER_VALUES).all()
+        if rows:
+            g._default_provider_id = rows[0].id
+            g.setdefault("_settings_cache", {})[rows[0].id] = {
+                row.key: row.value for row in rows if row.key is not None}
+        else:
+            g._default_provider_id = default_provider().id
     return g._default_provider_id
 
 
