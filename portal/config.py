@@ -90,11 +90,9 @@ RATELIMIT_RECOVER_PER_IP = "10 per hour"
 RATELIMIT_RECOVER_PER_ACCOUNT = "5 per hour"
 RATELIMIT_RECOVERY_CODE_PER_IP = "20 per hour"
 RATELIMIT_RECOVERY_CODE_PER_ACCOUNT = "10 per 10 minutes"
-# Current-password fields (General settings, expired password).
+# Current-password fields (General settings: password, email and phone changes; expired password).
 RATELIMIT_REAUTH_PER_IP = "20 per hour"
 RATELIMIT_REAUTH_PER_ACCOUNT = "10 per hour"
-# Profile saves of one user: each email change mails a link to the address typed.
-RATELIMIT_PROFILE_PER_USER = "10 per hour"
 RATELIMIT_POLICY_CHECK_PER_IP = "120 per minute"
 RATELIMIT_CAPTCHA_PER_IP = "60 per minute"
 

@@ -130,7 +130,7 @@ def test_mail_server_away_during_email_change_then_retry(app, make_app, smtp, fa
     web = WebClient(make_app(**smtp.app_config()).test_client())
     web.login("move@example.com", "client password 1")
     smtp.stop()
-    form = {"name": "New Name", "email": "moved@example.com"}
+    form = {"name": "New Name", "email": "moved@example.com", "email_password": "client password 1"}
     body = web.post_form("/settings/general", form).get_data(as_text=True)
     assert "The email could not be sent. Please try again later." in body
     assert 'value="New Name"' in body and 'value="moved@example.com"' in body

@@ -59,7 +59,8 @@ def zelda(app, factories):
     assert db.session.get(User, owner.id).phone == "+447400123456"
     browser(app, COLLEAGUE_IP).post_form("/login", {"login": "yorick@example.org", "password": "wrong"})
     enrol_totp(web, "new password 12")  # a TOTP secret and recovery codes
-    web.post_form("/settings/general", {"name": "Zelda Quixote", "email": "zelda@quixote.example"})
+    web.post_form("/settings/general", {"name": "Zelda Quixote", "email": "zelda@quixote.example",
+                                        "email_password": "new password 12"})
     assert db.session.execute(select(PendingEmailChange)).first() is not None  # a new address waits
     _row, token = api_tokens.create_token(db.session.get(User, owner.id), "zelda's script", 30,
                                           ["self.account"])

@@ -15,6 +15,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
+from portal.services import settings
 from tests.web import WebClient
 
 NEW = "violet kettle under moonlight"
@@ -85,12 +86,17 @@ def email_link(recipient: str) -> str:
     return re.search(r"http://portal\.test(/settings/email/confirm/\S+)", mail.body).group(1)
 
 
+def move(web, email, password="client password 1"):
+    return web.post_form("/settings/general", {"name": "Client", "email": email, "email_password": password})
+
+
 def confirm(web, path):
     return web.post_form(path, {})
 
 
 def test_name_is_saved_at_once_and_email_waits_for_the_link_sent_to_it(client_web, client_user):
-    response = client_web.post_form("/settings/general", {"name": "Renamed", "email": "New@Example.com"})
+    response = client_web.post_form("/settings/general", {"name": "Renamed", "email": "New@Example.com",
+                                                          "email_password": "client password 1"})
     assert response.status_code == 302
     user = db.session.get(User, client_user.id)
     assert (user.name, user.email, user.login) == ("Renamed", "client@example.com", "client@example.com")
@@ -116,9 +122,9 @@ def test_name_is_saved_at_once_and_email_waits_for_the_link_sent_to_it(client_we
 
 
 def test_email_link_works_signed_out_and_a_new_request_replaces_the_old_link(app, client_web, client_user):
-    client_web.post_form("/settings/general", {"name": "Client", "email": "first@example.com"})
+    move(client_web, "first@example.com")
     first = email_link("first@example.com")
-    client_web.post_form("/settings/general", {"name": "Client", "email": "second@example.com"})
+    move(client_web, "second@example.com")
     second = email_link("second@example.com")
     stranger = WebClient(app.test_client())
     assert confirm(stranger, first).status_code == 400
@@ -129,14 +135,14 @@ def test_email_link_works_signed_out_and_a_new_request_replaces_the_old_link(app
 
 
 def test_email_link_expired_or_address_taken_meanwhile_changes_nothing(client_web, client_user, factories):
-    client_web.post_form("/settings/general", {"name": "Client", "email": "late@example.com"})
+    move(client_web, "late@example.com")
     pending = db.session.execute(select(PendingEmailChange)).scalar_one()
     pending.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
     assert confirm(client_web, email_link("late@example.com")).status_code == 400
     assert "Waiting for confirmation" not in client_web.get("/settings/general").get_data(as_text=True)
 
-    client_web.post_form("/settings/general", {"name": "Client", "email": "race@example.com"})
+    move(client_web, "race@example.com")
     factories.client_user(email="race@example.com")
     refused = confirm(client_web, email_link("race@example.com"))
     assert refused.status_code == 400
@@ -146,11 +152,34 @@ def test_email_link_expired_or_address_taken_meanwhile_changes_nothing(client_we
     assert db.session.execute(select(PendingEmailChange)).first() is None
 
 
+def test_email_change_needs_the_password_and_a_wrong_one_counts_toward_the_lock(client_web, client_user):
+    settings.update({"lockout.account_failures": 2})
+    db.session.commit()
+    body = client_web.post_form("/settings/general", {"name": "Renamed", "email": "thief@example.com",
+                                                      "email_password": "wrong guess 1"}).get_data(as_text=True)
+    assert re.search(r'id="email_password"[^>]*>\s*(<small[^>]*>[^<]*</small>)?\s*<p class="error" '
+                     r'id="email_password-error">The current password is not correct.</p>', body)
+    assert 'value="thief@example.com"' in body and 'value="Renamed"' in body and "wrong guess" not in body
+    user = db.session.get(User, client_user.id)
+    assert (user.name, user.email, user.failed_logins) == ("Client User", "client@example.com", 1)
+    assert db.session.execute(select(PendingEmailChange)).first() is None and not outbox("thief@example.com")
+    assert [e.event for e in db.session.execute(select(AuthEvent).where(
+        AuthEvent.user_id == client_user.id, AuthEvent.event == "email_change_failed")).scalars()] \
+        == ["email_change_failed"]
+    assert "The current password is not correct." in move(client_web, "thief@example.com", "").get_data(as_text=True)
+    assert db.session.get(User, client_user.id).is_locked  # the second wrong one locked the account
+    assert "The current password is not correct." in move(client_web, "thief@example.com").get_data(as_text=True)
+
+    renamed = client_web.post_form("/settings/general", {"name": "Renamed", "email": "client@example.com"})
+    assert renamed.status_code == 302 and db.session.get(User, client_user.id).name == "Renamed"  # no password
+
+
 def test_profile_saves_are_throttled_per_user(make_app, factories):
     factories.client_user(email="often@example.com", password="client password 1")
-    web = WebClient(make_app(RATELIMIT_PROFILE_PER_USER="2 per hour").test_client())
+    web = WebClient(make_app(RATELIMIT_REAUTH_PER_ACCOUNT="2 per hour").test_client())
     web.login("often@example.com", "client password 1")
-    statuses = [web.post_form("/settings/general", {"name": f"Name {n}", "email": f"n{n}@example.com"}
+    statuses = [web.post_form("/settings/general", {"name": f"Name {n}", "email": f"n{n}@example.com",
+                                                    "email_password": "client password 1"}
                               ).status_code for n in range(3)]
     assert statuses == [302, 302, 429]
     assert len(db.session.execute(select(OutboxMessage).where(

@@ -41,20 +41,25 @@ def set_new_password(user: User, password: str, event: str) -> None:
 def change_password(user: User, current: str, new: str) -> None:
     """General settings and the expired-password page: the current password proves it is them.
 
-    A wrong current password counts toward the account lock like a failed sign-in; during a
-    lock the right one is refused too. This browser stays signed in, on a new session.
+    This browser stays signed in, on a new session.
     """
-    locked = lockout.account_locked(user)
-    if locked or not passwords.verify_password(user.password_hash, current):
-        if not locked:
-            lockout.record_failure(user)
-        log_auth("password_change_failed", user=user, detail="account locked" if locked else None)
-        db.session.commit()
-        raise CurrentPasswordWrong()
+    check_current_password(user, current, "password_change_failed")
     remember = bool(sessions.current_session() and sessions.current_session().remember)
     set_new_password(user, new, "password_changed")
     sessions.start_session(user, remember=remember)
     db.session.commit()
+
+
+def check_current_password(user: User, password: str, failed_event: str) -> None:
+    """The current password proves it is them (a password or email change). A wrong one counts
+    toward the account lock like a failed sign-in; during a lock the right one is refused too."""
+    locked = lockout.account_locked(user)
+    if locked or not passwords.verify_password(user.password_hash, password or ""):
+        if not locked:
+            lockout.record_failure(user)
+        log_auth(failed_event, user=user, detail="account locked" if locked else None)
+        db.session.commit()
+        raise CurrentPasswordWrong()
 
 
 def _notify(user: User, event: str) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, or_, select
 from portal.extensions import db
 from portal.models import PendingEmailChange, User
 from portal.models.base import folded, utcnow
+from portal.services import password_change
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_audit
 from portal.services.links import public_url
@@ -33,16 +34,21 @@ class ProfileSaved:
     confirm_sent_to: str | None  # the new address a confirmation link went to
 
 
-def update_profile(user: User, name: str, email: str) -> ProfileSaved:
-    """Store a changed name; for a changed email, send a link to the new address first.
+def update_profile(user: User, name: str, email: str, password: str = "") -> ProfileSaved:
+    """Store a changed name; for a changed email, check the password, then send a link to the
+    new address first.
 
-    The address changes only when that link is used (`confirm_email_change`), so a stolen session
-    cannot move the account's recovery to another mailbox. If the link cannot be sent, nothing
-    is stored and DeliveryError propagates.
+    The password keeps a stolen session from moving the account's recovery to another mailbox
+    (CurrentPasswordWrong); the address changes only when the link is used
+    (`confirm_email_change`), which proves the new mailbox is theirs and typed right. If the
+    link cannot be sent, nothing is stored and DeliveryError propagates.
     """
     name, email = name.strip(), email.strip().lower()
     sent_to = None
     if email != user.email:
+        if _taken(email, user.id):
+            raise EmailTaken()
+        password_change.check_current_password(user, password, "email_change_failed")
         _request_email_change(user, email)
         sent_to = email
     changes = {}
@@ -101,8 +107,6 @@ def confirm_email_change(token: str) -> User:
 
 def _request_email_change(user: User, email: str) -> None:
     """Replace the user's pending change with one for `email`, mail its link, audit the request."""
-    if _taken(email, user.id):
-        raise EmailTaken()
     token = new_token()
     hours = current_app.config["EMAIL_CHANGE_LINK_HOURS"]
     db.session.execute(delete(PendingEmailChange).where(PendingEmailChange.user_id == user.id))

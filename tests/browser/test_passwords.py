@@ -105,6 +105,7 @@ def test_change_email_in_general_settings_through_the_link(live_server, page, fa
     log_in(page, server, "birch@example.com", "amber falcon river")
     page.get_by_role("link", name="General settings").click()
     page.get_by_label("Email").fill("willow@example.com")
+    page.get_by_label("Your password (for a new address)").fill("amber falcon river")
     page.locator("#profile").get_by_role("button", name="Save").click()
     expect(page.get_by_text("We sent a link to willow@example.com.")).to_be_visible()
     expect(page.locator("#pending-email")).to_contain_text("willow@example.com")

@@ -9,7 +9,7 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange
+from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.services.api_tokens import MAX_DAYS
@@ -19,6 +19,8 @@ from portal.services.password_policy import HARD_MAX_LENGTH
 class ProfileForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    email_password = PasswordField("Your password (for a new address)",
+                                   validators=[Optional(), Length(max=HARD_MAX_LENGTH)])
     submit = SubmitField("Save")
 
 

@@ -37,12 +37,16 @@ def general():
 
 @bp.route("/general", methods=["POST"])
 @requires("self.account")
-@per_user("RATELIMIT_PROFILE_PER_USER")
+@per_ip("RATELIMIT_REAUTH_PER_IP")
+@per_user("RATELIMIT_REAUTH_PER_ACCOUNT")
 def general_profile():
     form = ProfileForm()
     if form.validate_on_submit():
         try:
-            saved = profile.update_profile(current_user, form.name.data, form.email.data)
+            saved = profile.update_profile(current_user, form.name.data, form.email.data,
+                                           form.email_password.data)
+        except password_change.CurrentPasswordWrong as error:
+            form.email_password.errors.append(error.message)
         except (profile.EmailTaken, DeliveryError) as error:
             form.email.errors.append(error.message)
         else:
