@@ -188,7 +188,11 @@ def test_profile_saves_are_throttled_per_user(make_app, factories):
 
 def test_profile_refuses_a_taken_email_and_keeps_input(client_web, factories):
     factories.client_user(email="taken@example.com")
-    body = client_web.post_form("/settings/general", {"name": "Kept Name", "email": "taken@example.com"}
+    form = {"name": "Kept Name", "email": "taken@example.com"}
+    guessed = client_web.post_form("/settings/general", form).get_data(as_text=True)
+    assert "belongs to another account" not in guessed  # not without the password
+    assert "The current password is not correct." in guessed
+    body = client_web.post_form("/settings/general", {**form, "email_password": "client password 1"}
                                 ).get_data(as_text=True)
     assert "This email address belongs to another account." in body
     assert 'value="Kept Name"' in body and 'value="taken@example.com"' in body

@@ -46,9 +46,10 @@ def update_profile(user: User, name: str, email: str, password: str = "") -> Pro
     name, email = name.strip(), email.strip().lower()
     sent_to = None
     if email != user.email:
+        # The password first: without it, nobody learns whether an address has an account here.
+        password_change.check_current_password(user, password, "email_change_failed")
         if _taken(email, user.id):
             raise EmailTaken()
-        password_change.check_current_password(user, password, "email_change_failed")
         _request_email_change(user, email)
         sent_to = email
     changes = {}
