@@ -163,6 +163,10 @@ def test_unlock_needs_its_function_and_an_administrator_needs_a_manager(app, web
     assert "Locked until" in viewer.get("/admin/users?q=target").get_data(as_text=True)
     assert "/unlock" not in viewer.get("/admin/users?q=target").get_data(as_text=True)
     assert viewer.post_form(f"/admin/users/{target.id}/unlock", {}, page_url="/admin/users").status_code == 403
+    weak = staff_with(factories, login="weak")  # one the viewer holds more than, yet not theirs to unlock
+    lock_out(web, "weak")
+    assert viewer.post_form(f"/admin/administrators/{weak.id}/unlock", {}, page_url="/admin/users").status_code == 403
+    assert db.session.get(User, weak.id).is_locked
     admin = factories.staff(login="ops", password=RIGHT, full_access=True)
     lock_out(web, "ops")
     support = browser(app, staff_with(factories, "admins.view", "admins.manage", "users.unlock",

@@ -1,14 +1,16 @@
 """In a real browser: Deny access toggled in place, a finance-only menu, Rights that change a user's menu, list search."""
 
 import re
+from datetime import timedelta
 
 from playwright.sync_api import expect
 
 from portal.extensions import db
 from portal.models import User
 from portal.models.access import user_access_group
+from portal.models.base import utcnow
 from portal.services.access import seed_groups
-from tests.access_helpers import PASSWORD
+from tests.access_helpers import PASSWORD, staff_with
 from tests.browser.signin import log_in
 
 CLIENT_PASSWORD = "client password 1"
@@ -105,3 +107,19 @@ def test_list_search_narrows_the_rows_in_place_as_staff_type(live_server, page, 
     expect(results.get_by_text("albert@example.org")).to_be_visible()
     assert page.evaluate("window.pageMarker") == "still here"
     expect(page).to_have_url(re.compile(r"/admin/users\?q=(\*|%2A)\.org$"))
+
+
+def test_support_unlocks_a_locked_user_from_the_users_list(live_server, page, factories):
+    server = live_server()
+    locked = factories.client_user(email="locked@example.com", failed_logins=5,
+                                   locked_until=utcnow() + timedelta(minutes=15))
+    staff_with(factories, "users.view", "users.unlock", login="support")
+    sign_in(page, server, "support", PASSWORD)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+    row = page.get_by_role("row").filter(has_text="locked@example.com")
+    expect(row.get_by_text("Locked until")).to_be_visible()
+    row.get_by_role("button", name="Unlock").click()
+    expect(page.get_by_text("locked@example.com is unlocked.")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text="locked@example.com").get_by_text("Locked until")).to_have_count(0)
+    db.session.expire_all()
+    assert not db.session.get(User, locked.id).is_locked
