@@ -1,11 +1,13 @@
 """Security baseline sweeps over the whole url_map: CSRF on every state change, no GET changes state."""
 
+from html.parser import HTMLParser
+
 import pytest
 from sqlalchemy import func, select
 from werkzeug.routing.converters import AnyConverter, NumberConverter
 
 from portal.extensions import db
-from portal.services import modules
+from portal.services import modules, settings
 from portal.services.access import seed_groups
 from tests.access_helpers import browser
 
@@ -115,6 +117,8 @@ def test_odd_form_input_never_makes_a_500(app, everyone):
     for key, value in list(app.config.items()):
         if key.startswith(("RATELIMIT_", "FRAUD_SMS")) and isinstance(value, str) and " per " in value:
             app.config[key] = "100000 per minute"  # this test sends far more than a person would
+    settings.update({"lockout.account_failures": 0, "lockout.ip_failures": 100000})  # wrong passwords galore
+    db.session.commit()
     failures = []
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods or rule.endpoint.startswith("api."):
@@ -129,3 +133,57 @@ def test_odd_form_input_never_makes_a_500(app, everyone):
                 if response.status_code >= 500:
                     failures.append(f"POST {path} as {login} with {value[:20]!r}")
     assert failures == []
+
+
+class _FormMarkup(HTMLParser):
+    """The ids, the labels' targets and the fields a person types into, of one page."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.label_targets, self.inputs, self.wrapped = [], set(), [], set()
+        self._open_labels = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs and attrs.get("type") not in UNLABELLED_INPUTS:
+            self.ids.append(attrs["id"])
+        if tag == "label":
+            self._open_labels += 1
+            if attrs.get("for"):
+                self.label_targets.add(attrs["for"])
+        elif tag in ("input", "select", "textarea") and attrs.get("type") not in UNLABELLED_INPUTS:
+            self.inputs.append(attrs)
+            if self._open_labels:
+                self.wrapped.add(len(self.inputs) - 1)
+
+    def handle_endtag(self, tag):
+        if tag == "label" and self._open_labels:
+            self._open_labels -= 1
+
+
+UNLABELLED_INPUTS = {"hidden", "submit", "button"}
+
+
+def test_every_field_has_its_own_label(app, everyone):
+    """Every GET page: ids are unique and each field a person types into has a <label> of its own
+    (a repeated id sends two labels to the first field and leaves the second unnamed). Hidden
+    fields and buttons are left out: every form's CSRF field and Save button share WTForms' id."""
+    problems, checked = [], 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+        path = _path(rule, everyone["ids"])
+        for who in ("staff", "client"):
+            response = everyone[who].get(path)
+            if response.status_code != 200 or response.mimetype != "text/html":
+                continue
+            checked += 1
+            page = _FormMarkup()
+            page.feed(response.get_data(as_text=True))
+            repeated = sorted({i for i in page.ids if page.ids.count(i) > 1})
+            unlabelled = [attrs.get("name") for n, attrs in enumerate(page.inputs)
+                          if n not in page.wrapped and attrs.get("id") not in page.label_targets
+                          and not attrs.get("aria-label")]
+            if repeated or unlabelled:
+                problems.append(f"GET {path} as {who}: repeated ids {repeated}, unlabelled {unlabelled}")
+    assert checked > 40 and problems == [], "\n".join(problems)

@@ -128,7 +128,7 @@ def test_confirmation_needs_password_and_exact_name(staff_web, zelda):
     install_clear_data()
     url = f"/admin/clients/{zelda['client_id']}/clear-data"
     wrong_password = staff_web.post_form(url, {"current_password": "nope nope", "client_name": "Zelda Quixote"})
-    assert wrong_password.status_code == 422 and "Wrong password." in wrong_password.get_data(as_text=True)
+    assert wrong_password.status_code == 422 and "The current password is not correct." in wrong_password.get_data(as_text=True)
     wrong_name = staff_web.post_form(url, {"current_password": "staff password 1", "client_name": "Zelda"})
     body = wrong_name.get_data(as_text=True)
     assert wrong_name.status_code == 422 and "exactly as shown" in body and 'value="Zelda"' in body
@@ -269,6 +269,8 @@ def test_password_guesses_are_logged_and_throttled(staff_web, factories):
     failures = db.session.execute(select(func.count(AuthEvent.id)).where(
         AuthEvent.event == "password_check_failed")).scalar_one()
     assert failures == 5
+    staff = db.session.execute(select(User).where(User.login == "boss")).scalar_one()
+    assert staff.locked_until is not None  # the fifth wrong password locked the account (the default)
 
 
 def test_clear_data_button_partial_follows_the_module(app, staff_user, factories):

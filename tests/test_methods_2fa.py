@@ -23,7 +23,7 @@ def test_totp_enrolment_needs_the_current_password(client_web, client_user):
     body = client_web.post_form("/settings/security/totp/confirm",
                                 {"current_password": "wrong password", "code": "123456"},
                                 page_url="/settings/security").get_data(as_text=True)
-    assert "The current password is wrong." in body
+    assert "The current password is not correct." in body
     factor = db.session.execute(select(SecondFactor)).scalar_one()
     assert factor.confirmed_at is None and "wrong password" not in body
 
@@ -134,7 +134,7 @@ def test_removing_a_factor_needs_the_password(client_web, client_user):
     enrol_totp(client_web, PASSWORD)
     refused = client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": "nope"},
                                    page_url="/settings/security")
-    assert "The current password is wrong." in refused.get_data(as_text=True)
+    assert "The current password is not correct." in refused.get_data(as_text=True)
     client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": PASSWORD},
                          page_url="/settings/security")
     assert db.session.execute(select(SecondFactor)).first() is None

@@ -96,17 +96,34 @@ def test_address_lock_answers_the_same_for_every_login(web, target):
     assert db.session.get(User, target.id).failed_logins == 0
 
 
-def test_wrong_current_password_counts_toward_the_lock(web, target):
+CURRENT_PASSWORD_FORMS = {  # every form of a signed-in client that asks for the current password:
+    # URL, the page it is on, its password field, the other fields, the auth-log event of a refusal
+    "password change": ("/settings/general/password", "/settings/general", "current_password",
+                        {"password": "violet kettle moon", "confirm": "violet kettle moon"},
+                        "password_change_failed"),
+    "email change": ("/settings/general", "/settings/general", "email_password",
+                     {"name": "Target", "email": "new-target@example.com"}, "email_change_failed"),
+    "phone change": ("/settings/phone", "/settings/general", "current_password", {"phone": ""},
+                     "phone_change_failed"),
+    "recovery codes": ("/settings/security/recovery-codes", "/settings/security", "current_password", {},
+                       "2fa_change_refused"),
+}
+
+
+@pytest.mark.parametrize("form", CURRENT_PASSWORD_FORMS)
+def test_wrong_current_password_counts_toward_the_lock(web, target, form):
+    """A stolen session must not become a way to guess the password: every current-password field
+    counts toward the account lock, and during the lock the right password is refused too."""
+    url, page_url, field, data, refusal = CURRENT_PASSWORD_FORMS[form]
     configure(**{"lockout.account_failures": 2, "captcha.mode": "off"})
     web.login("target@example.com", RIGHT)
     for _ in range(2):
-        web.post_form("/settings/general/password", {
-            "current_password": "wrong guess 1", "password": "violet kettle moon",
-            "confirm": "violet kettle moon"}, page_url="/settings/general")
-    body = web.post_form("/settings/general/password", {
-        "current_password": RIGHT, "password": "violet kettle moon",
-        "confirm": "violet kettle moon"}, page_url="/settings/general").get_data(as_text=True)
+        web.post_form(url, {**data, field: "wrong guess 1"}, page_url=page_url)
+    assert db.session.get(User, target.id).locked_until > utcnow()
+    body = web.post_form(url, {**data, field: RIGHT}, page_url=page_url).get_data(as_text=True)
     assert "The current password is not correct." in body
+    assert len(events("account_locked")) == 1
+    assert [e.detail for e in events(refusal)][-1] == "account locked"
 
 
 class Browser:

@@ -11,9 +11,9 @@ from portal.extensions import db
 from portal.models import Client, Payment, User
 from portal.models.base import utcnow
 from portal.models.compliance import ErasureJob
-from portal.services import erasure, passwords, sessions
+from portal.services import erasure, reauth, sessions
 from portal.services.errors import DomainError
-from portal.services.events import log_audit, log_auth
+from portal.services.events import log_audit
 from portal.services.personal_data import PersonalData, registered
 
 BATCH_USERS = 100  # users erased per transaction
@@ -78,10 +78,7 @@ def start(client: Client, staff: User, password: str, typed_name: str) -> Erasur
     A deactivated account is refused on its next request, whatever it carries (session, remember
     cookie, token); each batch then also revokes them (`revoke_everything`) before erasing.
     """
-    if not passwords.verify_password(staff.password_hash, password):
-        log_auth("password_check_failed", user=staff, detail="clear data")
-        db.session.commit()
-        raise ClearRefused("current_password", "Wrong password.")
+    reauth.check_current_password(staff, password, "password_check_failed", "clear data")
     if typed_name.strip() != client.name:
         raise ClearRefused("client_name", "Type the client's name exactly as shown above.")
     job = unfinished_job(client)

@@ -7,7 +7,7 @@ from sqlalchemy import delete
 from portal.extensions import db
 from portal.models import RecoveryLink, ResetCode, User
 from portal.models.base import utcnow
-from portal.services import lockout, password_policy, passwords, sessions
+from portal.services import lockout, password_policy, passwords, reauth, sessions
 from portal.services.client_ip import client_ip
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
@@ -15,10 +15,6 @@ from portal.services.links import public_url
 from portal.services.mail import send_mail
 
 log = logging.getLogger(__name__)
-
-
-class CurrentPasswordWrong(Exception):
-    message = "The current password is not correct."
 
 
 def set_new_password(user: User, password: str, event: str) -> None:
@@ -43,23 +39,11 @@ def change_password(user: User, current: str, new: str) -> None:
 
     This browser stays signed in, on a new session.
     """
-    check_current_password(user, current, "password_change_failed")
+    reauth.check_current_password(user, current, "password_change_failed")
     remember = bool(sessions.current_session() and sessions.current_session().remember)
     set_new_password(user, new, "password_changed")
     sessions.start_session(user, remember=remember)
     db.session.commit()
-
-
-def check_current_password(user: User, password: str, failed_event: str) -> None:
-    """The current password proves it is them (a password or email change). A wrong one counts
-    toward the account lock like a failed sign-in; during a lock the right one is refused too."""
-    locked = lockout.account_locked(user)
-    if locked or not passwords.verify_password(user.password_hash, password or ""):
-        if not locked:
-            lockout.record_failure(user)
-        log_auth(failed_event, user=user, detail="account locked" if locked else None)
-        db.session.commit()
-        raise CurrentPasswordWrong()
 
 
 def _notify(user: User, event: str) -> None:

@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.models import PhoneVerification, User
 from portal.models.base import utcnow
 from portal.models.fraud import mask
-from portal.services import fraud, passwords, phone_filter, sms_budget, vonage_client
+from portal.services import fraud, phone_filter, reauth, sms_budget, vonage_client
 from portal.services.client_ip import client_ip
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
@@ -227,10 +227,7 @@ def cancel(user: User) -> None:
 
 def change_phone(user: User, raw_number: str, current_password: str) -> bool:
     """General settings: a new phone (or none) clears the verified state; needs the password."""
-    if not passwords.verify_password(user.password_hash, current_password or ""):
-        log_auth("phone_change_failed", user=user, detail="wrong current password")
-        db.session.commit()
-        raise VerificationError("current_password", "The current password is not correct.")
+    reauth.check_current_password(user, current_password, "phone_change_failed", "wrong current password")
     try:
         new = phone_filter.e164(phone_filter.parse(raw_number)) if (raw_number or "").strip() else None
     except phone_filter.PhoneRefused as refusal:

@@ -10,7 +10,7 @@ from sqlalchemy import delete, or_, select
 from portal.extensions import db
 from portal.models import PendingEmailChange, User
 from portal.models.base import folded, utcnow
-from portal.services import password_change
+from portal.services import reauth
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_audit
 from portal.services.links import public_url
@@ -47,7 +47,7 @@ def update_profile(user: User, name: str, email: str, password: str = "") -> Pro
     sent_to = None
     if email != user.email:
         # The password first: without it, nobody learns whether an address has an account here.
-        password_change.check_current_password(user, password, "email_change_failed")
+        reauth.check_current_password(user, password, "email_change_failed")
         if _taken(email, user.id):
             raise EmailTaken()
         _request_email_change(user, email)

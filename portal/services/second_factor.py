@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, delete, select
 from portal.extensions import db
 from portal.models import RecoveryCode, SecondFactor, SignInCode, User
 from portal.models.base import utcnow
-from portal.services import auth_methods, passwords, settings
+from portal.services import auth_methods, reauth, settings
 from portal.services.events import log_auth
 from portal.services.gates import Gate, register_gate
 from portal.services.sms import send_sms
@@ -93,11 +93,8 @@ def must_use_second_factor(user: User) -> bool:
     return has_second_factor(user) or staff_must_enrol(user)
 
 
-def check_current_password(user: User, password: str) -> None:
-    if not passwords.verify_password(user.password_hash, password or ""):
-        log_auth("2fa_change_refused", user=user, detail="wrong current password")
-        db.session.commit()
-        raise SecondFactorError("The current password is wrong.")
+def _check_current_password(user: User, password: str) -> None:
+    reauth.check_current_password(user, password, "2fa_change_refused", "wrong current password")
 
 
 # --- TOTP -------------------------------------------------------------------------------------
@@ -143,7 +140,7 @@ def _check_totp(factor: SecondFactor, code: str) -> bool:
 
 def confirm_totp(user: User, password: str, code: str) -> list[str]:
     """Turn the pending secret on once the app shows a right code; returns new recovery codes."""
-    check_current_password(user, password)
+    _check_current_password(user, password)
     factor = pending_totp(user)
     if factor is None:
         raise SecondFactorError("Start the set-up again.")
@@ -160,7 +157,7 @@ def confirm_totp(user: User, password: str, code: str) -> list[str]:
 
 def enable_sms(user: User, password: str) -> list[str]:
     """SMS codes to the verified phone as a second factor; returns recovery codes if new."""
-    check_current_password(user, password)
+    _check_current_password(user, password)
     if not user.phone or user.phone_verified_at is None:
         raise SecondFactorError("Verify your phone number first.")
     if _factor(user, "sms") is None:
@@ -214,7 +211,7 @@ def _new_recovery_codes(user: User) -> list[str]:
 
 
 def regenerate_recovery_codes(user: User, password: str) -> list[str]:
-    check_current_password(user, password)
+    _check_current_password(user, password)
     if not has_second_factor(user):
         raise SecondFactorError("Set up a second factor first.")
     log_auth("2fa_recovery_codes_renewed", user=user)
@@ -253,7 +250,7 @@ def verify_sign_in_code(user: User, code: str) -> str:
 
 def remove_factor(user: User, kind: str, password: str) -> None:
     """Remove one factor (and the recovery codes with the last one). The caller commits."""
-    check_current_password(user, password)
+    _check_current_password(user, password)
     db.session.execute(delete(SecondFactor).where(SecondFactor.user_id == user.id, SecondFactor.kind == kind))
     remaining = db.session.execute(select(SecondFactor.id).where(SecondFactor.user_id == user.id)).first()
     if remaining is None:

@@ -4,6 +4,8 @@ import re
 
 from playwright.sync_api import expect
 
+from portal.models.base import utcnow
+from tests.browser.signin import log_in
 from tests.fraud_support import MOBILE_GB, make_catalog, orders, protect
 
 
@@ -43,3 +45,24 @@ def test_banner_to_verified_phone_to_order(live_server, page, factories, vonage)
     expect(page).to_have_url(server.url + "/orders")
     expect(page.get_by_text("VPS Start").first).to_be_visible()
     assert len(orders()) == 1
+
+
+def test_changing_the_phone_in_general_settings_clears_its_verified_state(live_server, page, factories):
+    factories.client_user(email="mover@example.com", password="client password 1", phone=MOBILE_GB,
+                          phone_verified_at=utcnow())
+    server = live_server()
+    log_in(page, server, "mover@example.com", "client password 1")
+    page.goto(server.url + "/settings/general")
+    phone_card = page.locator("#phone-settings")
+    expect(phone_card.locator(".badge.ok")).to_have_text("verified")
+    phone_card.get_by_label("Phone number").fill("+44 7400 654321")
+    phone_card.get_by_label("Your password (for a new number)").fill("wrong password")
+    phone_card.get_by_role("button", name="Save").click()
+    expect(phone_card.get_by_text("The current password is not correct.")).to_be_visible()
+    expect(phone_card.get_by_label("Phone number")).to_have_value("+44 7400 654321")  # kept as typed
+    phone_card.get_by_label("Your password (for a new number)").fill("client password 1")
+    phone_card.get_by_role("button", name="Save").click()
+    expect(phone_card.get_by_text("Phone number saved.")).to_be_visible()  # swapped in place by htmx
+    expect(phone_card).to_contain_text("+447400654321")
+    expect(phone_card.locator(".badge")).to_have_text("not verified")
+    expect(page.get_by_label("Current password")).to_be_empty()  # the password form's own field

@@ -11,7 +11,7 @@ from portal.extensions import db, htmx
 from portal.forms import ActionForm
 from portal.models import Client
 from portal.models.compliance import ErasureJob
-from portal.services import gdpr, modules
+from portal.services import gdpr, modules, reauth
 from portal.services.permissions import requires
 from portal.services.throttle import per_ip, per_user
 
@@ -43,6 +43,8 @@ def clear_data(client_id):
         try:
             job = gdpr.start(client, current_user, form.current_password.data,
                              form.client_name.data)
+        except reauth.CurrentPasswordWrong as error:
+            form.current_password.errors.append(error.message)
         except gdpr.ClearRefused as refused:
             form[refused.field].errors.append(refused.message)
         else:

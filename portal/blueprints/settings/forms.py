@@ -1,4 +1,4 @@
-"""Forms of the user's own settings: profile, password, second factors and API tokens."""
+"""Forms of the user's own settings: profile, password, phone, second factors and API tokens."""
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -8,6 +8,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     SubmitField,
+    TelField,
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -21,6 +22,14 @@ class ProfileForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     email_password = PasswordField("Your password (for a new address)",
                                    validators=[Optional(), Length(max=HARD_MAX_LENGTH)])
+    submit = SubmitField("Save")
+
+
+class PhoneChangeForm(FlaskForm):
+    phone = TelField("Phone number", validators=[Optional(), Length(max=32)])
+    # Its own id and label: General settings also shows the password form's "Current password".
+    current_password = PasswordField("Your password (for a new number)", id="phone_current_password",
+                                     validators=[DataRequired(), Length(max=HARD_MAX_LENGTH)])
     submit = SubmitField("Save")
 
 

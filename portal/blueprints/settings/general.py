@@ -6,7 +6,7 @@ from flask_login import current_user
 from portal.blueprints.settings import bp
 from portal.blueprints.settings.forms import PasswordChangeForm, ProfileForm
 from portal.forms import ActionForm
-from portal.services import password_change, password_expiry, password_policy, profile
+from portal.services import password_change, password_expiry, password_policy, profile, reauth
 from portal.services.delivery import DeliveryError
 from portal.services.permissions import public, requires
 from portal.services.throttle import per_ip, per_user
@@ -45,7 +45,7 @@ def general_profile():
         try:
             saved = profile.update_profile(current_user, form.name.data, form.email.data,
                                            form.email_password.data)
-        except password_change.CurrentPasswordWrong as error:
+        except reauth.CurrentPasswordWrong as error:
             form.email_password.errors.append(error.message)
         except (profile.EmailTaken, DeliveryError) as error:
             form.email.errors.append(error.message)
@@ -87,7 +87,7 @@ def _change_password(form, done_endpoint: str):
     try:
         password_change.change_password(current_user._get_current_object(), form.current_password.data,
                                         form.password.data)
-    except password_change.CurrentPasswordWrong as error:
+    except reauth.CurrentPasswordWrong as error:
         form.current_password.errors.append(error.message)
     except password_policy.PasswordRejected as error:
         form.password.errors.append(error.message)

@@ -2,21 +2,13 @@
 
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import PasswordField, SubmitField, TelField
-from wtforms.validators import DataRequired, Length, Optional
 
 from portal.blueprints.settings import bp
+from portal.blueprints.settings.forms import PhoneChangeForm
 from portal.extensions import htmx
-from portal.services import phone_verification
+from portal.services import phone_verification, reauth
 from portal.services.permissions import requires
 from portal.services.throttle import per_ip, per_user
-
-
-class PhoneChangeForm(FlaskForm):
-    phone = TelField("Phone number", validators=[Optional(), Length(max=32)])
-    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
-    submit = SubmitField("Save")
 
 
 @bp.context_processor
@@ -34,6 +26,8 @@ def change_phone():
     if form.validate_on_submit():
         try:
             changed = phone_verification.change_phone(current_user, form.phone.data, form.current_password.data)
+        except reauth.CurrentPasswordWrong as error:
+            form.current_password.errors.append(error.message)
         except phone_verification.VerificationError as error:
             getattr(form, error.field).errors.append(error.message)
         else:

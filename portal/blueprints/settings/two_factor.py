@@ -8,7 +8,7 @@ from portal.blueprints.settings.forms import CurrentPasswordForm, TotpConfirmFor
 from portal.blueprints.settings.security import render_security
 from portal.extensions import db
 from portal.forms import ActionForm
-from portal.services import second_factor
+from portal.services import reauth, second_factor
 from portal.services.auth_methods import requires_method
 from portal.services.permissions import requires
 from portal.services.throttle import per_ip, per_user
@@ -41,9 +41,10 @@ def totp_confirm():
     if form.validate_on_submit():
         try:
             codes = second_factor.confirm_totp(current_user, form.current_password.data, form.code.data)
+        except reauth.CurrentPasswordWrong as error:
+            form.current_password.errors.append(error.message)
         except second_factor.SecondFactorError as error:
-            field = form.current_password if "password" in error.message else form.code
-            field.errors.append(error.message)
+            form.code.errors.append(error.message)
         else:
             db.session.commit()
             return render_security(recovery_codes=codes)
@@ -76,7 +77,7 @@ def remove_factor(kind):
     if form.validate_on_submit():
         try:
             second_factor.remove_factor(current_user, kind, form.current_password.data)
-        except second_factor.SecondFactorError as error:
+        except (reauth.CurrentPasswordWrong, second_factor.SecondFactorError) as error:
             form.current_password.errors.append(error.message)
         else:
             db.session.commit()
@@ -91,7 +92,7 @@ def _password_step(action):
     if form.validate_on_submit():
         try:
             codes = action(current_user, form.current_password.data)
-        except second_factor.SecondFactorError as error:
+        except (reauth.CurrentPasswordWrong, second_factor.SecondFactorError) as error:
             form.current_password.errors.append(error.message)
         else:
             db.session.commit()

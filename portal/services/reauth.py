@@ -1,0 +1,28 @@
+"""The current password a signed-in person types before a sensitive change: one check for every form."""
+
+from portal.extensions import db
+from portal.models import User
+from portal.services import lockout, passwords
+from portal.services.errors import DomainError
+from portal.services.events import log_auth
+
+
+class CurrentPasswordWrong(DomainError):
+    def __init__(self):
+        super().__init__("The current password is not correct.")
+
+
+def check_current_password(user: User, password: str, failed_event: str, detail: str | None = None) -> None:
+    """The current password proves it is them (a password, email, phone or second-factor change,
+    Clear data). A wrong one counts toward the account lock like a failed sign-in, so a stolen
+    session cannot guess the password; during a lock the right one is refused too.
+
+    A refusal is logged as `failed_event` (with `detail`) and committed, then CurrentPasswordWrong.
+    """
+    locked = lockout.account_locked(user)
+    if locked or not passwords.verify_password(user.password_hash, password or ""):
+        if not locked:
+            lockout.record_failure(user)
+        log_auth(failed_event, user=user, detail="account locked" if locked else detail)
+        db.session.commit()
+        raise CurrentPasswordWrong()
