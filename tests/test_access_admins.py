@@ -161,6 +161,22 @@ def test_edit_administrator_is_audited_with_before_and_after(staff_web, factorie
     assert changes["name"] == ["Editme", "Edited"]
 
 
+def test_an_email_set_by_staff_is_told_to_the_address_it_replaces(staff_web, factories):
+    """Recovery goes to the email: its owner learns when someone else moved it."""
+    target = staff_with(factories, "clients.view", login="moved")
+    old_email = target.email
+    staff_web.post_form(f"/admin/administrators/{target.id}", {
+        "login": "moved", "email": "moved-elsewhere@example.com", "name": "Moved", "functions": ["clients.view"]})
+    notice = db.session.execute(select(OutboxMessage).where(OutboxMessage.recipient == old_email)).scalar_one()
+    assert notice.subject == "Your email address was changed"
+    assert "An administrator changed" in notice.body and "moved-elsewhere@example.com" in notice.body
+    assert audit("admin_changed")[0].changes["email"] == [old_email, "moved-elsewhere@example.com"]
+    staff_web.post_form(f"/admin/administrators/{target.id}", {  # no email change, no notice
+        "login": "moved", "email": "moved-elsewhere@example.com", "name": "Renamed", "functions": ["clients.view"]})
+    assert db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.subject == "Your email address was changed")).scalars().all() == [notice]
+
+
 def test_form_offers_only_what_the_actor_holds(app, factories):
     staff_with(factories, "admins.view", "admins.manage", "clients.view", login="limited")
     web = browser(app, "limited")

@@ -97,13 +97,20 @@ def confirm_email_change(token: str) -> User:
     user.email = email
     log_audit("profile_changed", target=user, changes=changes, actor=user)
     db.session.commit()
+    tell_old_address(user, old_email)
+    return user
+
+
+def tell_old_address(user: User, old_email: str, by_staff: bool = False) -> None:
+    """After a committed change of `user`'s email, tell the address it replaced: if the change
+    was not theirs, that mailbox is where the owner learns that recovery now goes elsewhere."""
+    who = "An administrator changed" if by_staff else "You changed"
     try:
         send_mail(old_email, "Your email address was changed",
-                  f"Hello {user.name or user.login},\n\nthe email address of your account is now "
-                  f"{email}. If you did not change it, contact support at once.\n")
+                  f"Hello {user.name or user.login},\n\n{who} the email address of your account to "
+                  f"{user.email}. If this was not you or you did not ask for it, contact support at once.\n")
     except DeliveryError as error:
         log.error("email-change notice to user %s not sent: %s", user.id, error.message)
-    return user
 
 
 def _request_email_change(user: User, email: str) -> None:

@@ -12,7 +12,7 @@ from portal.blueprints.lists import list_args, render_list, row_url
 from portal.extensions import db, htmx
 from portal.forms import ActionForm
 from portal.models.access import AccessGroup
-from portal.services import access, lockout, recovery
+from portal.services import access, lockout, profile, recovery
 from portal.services.delivery import DeliveryError
 from portal.services.permissions import grantable_by, has_function, modules, requires
 
@@ -121,7 +121,7 @@ def _save_admin(target):
             if target is None:
                 created = access.create_admin(current_user, _admin_input(form))
             else:
-                access.update_admin(current_user, target, _admin_input(form))
+                changes = access.update_admin(current_user, target, _admin_input(form))
             db.session.commit()
         except access.AccessError as refused:
             db.session.rollback()
@@ -130,6 +130,8 @@ def _save_admin(target):
             flash(f"Administrator {form.login.data.strip()} saved.", "success")
             if target is None:
                 _invite(created)
+            elif "email" in changes:
+                profile.tell_old_address(target, changes["email"][0], by_staff=True)
             return redirect(url_for("admin.administrators"))
     return _render_admin_form(form, target)
 
