@@ -10,7 +10,8 @@ from flask import current_app
 from portal.extensions import db
 from portal.services import demo, password_policy
 from portal.services.events import log_audit
-from portal.services.staff import AccountExists, create_staff
+from portal.services.identifiers import AccountExists
+from portal.services.staff import create_staff
 from portal.services.temp_keys import TempKeyRefused, issue_key
 
 

@@ -10,7 +10,7 @@ from portal.models.base import utcnow
 from portal.services import demo, passwords, settings
 from portal.services.auth_methods import STAFF_2FA_REQUIRED
 from portal.services.events import log_audit
-from portal.services.signin import find_account
+from portal.services.identifiers import find_account
 from tests.access_helpers import browser, staff_with
 
 

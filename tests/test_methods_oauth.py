@@ -180,6 +180,19 @@ def test_existing_account_is_not_taken_over(oidc_app, oidc, factories):
     assert db.session.execute(select(OAuthLink)).first() is None
 
 
+def test_google_cannot_register_an_email_that_is_a_staff_login(oidc_app, oidc, factories):
+    """Sign-in takes a login or an email, so the new client would share a name with the staff."""
+    factories.staff(login="ops@gmail.test")
+    sub = sub_name()
+    oidc.add_user(sub, email="Ops@gmail.test")
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "google", sub).headers["Location"] == "/login"
+    assert REFUSED in web.get("/login").get_data(as_text=True)
+    assert len(db.session.execute(select(User)).all()) == 1
+    refusal = db.session.execute(select(AuthEvent).where(AuthEvent.event == "oauth_refused")).scalar_one()
+    assert refusal.detail == "google: login or email taken"
+
+
 def test_unverified_email_never_registers(oidc_app, oidc):
     sub = sub_name()
     oidc.add_user(sub, email=f"{sub}@example.com", email_verified=False)

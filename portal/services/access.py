@@ -2,13 +2,14 @@
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import User, UserKind
 from portal.models.access import AccessGroup, GroupFunction, UserFunction, user_access_group
-from portal.services import listing, sessions
+from portal.services import identifiers, listing, sessions
 from portal.services.events import log_audit
+from portal.services.identifiers import AccountExists
 from portal.services.listing import Field, Page, keyset
 from portal.services.permissions import (
     GRANTABLE,
@@ -18,7 +19,7 @@ from portal.services.permissions import (
     forget,
     functions_of,
 )
-from portal.services.staff import AccountExists, create_staff
+from portal.services.staff import create_staff
 
 
 class AccessError(Exception):
@@ -185,11 +186,11 @@ def update_admin(actor: User, target: User, data: AdminInput) -> dict:
     """Change an administrator; returns the audited changes."""
     _require_manageable(actor, target)
     chosen = _check_grants(actor, data, target)
-    login, email = data.login.strip(), data.email.strip().lower()
-    clash = db.session.execute(select(User.id).where(
-        User.id != target.id, or_(func.lower(User.login) == login.lower(), User.email == email))).first()
-    if clash:
-        raise AccessError(AccountExists.message, "login")
+    login, email = data.login.strip(), identifiers.fold(data.email)
+    try:
+        identifiers.claim(login, email, except_user_id=target.id)
+    except AccountExists as error:
+        raise AccessError(error.message, "login") from error
     before = _snapshot(target)
     target.login, target.email, target.name = login, email, data.name.strip() or login
     _apply(target, data, chosen)

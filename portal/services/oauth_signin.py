@@ -7,11 +7,12 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import OAuthLink, User
-from portal.models.base import folded, utcnow
-from portal.services import access, auth_methods
+from portal.models.base import utcnow
+from portal.services import access, auth_methods, identifiers
 from portal.services.events import log_audit, log_auth
+from portal.services.identifiers import AccountExists
 from portal.services.registration import create_client_user, default_provider
-from portal.services.staff import AccountExists, create_staff
+from portal.services.staff import create_staff
 
 PROVIDERS = {"google": "Google", "keycloak": "Keycloak"}
 MFA_AMR = {"mfa", "otp", "hwk", "swk", "sms", "fido", "totp"}  # RFC 8176 values meaning a second factor
@@ -72,7 +73,7 @@ def _link_of(claims: dict) -> OAuthLink | None:
 
 def _email(claims: dict) -> str | None:
     email = claims.get("email")
-    return email.strip().lower() if isinstance(email, str) and "@" in email else None
+    return identifiers.fold(email) if isinstance(email, str) and "@" in email else None
 
 
 def _refuse(provider: str, reason: str, user: User | None = None):
@@ -114,21 +115,21 @@ def _first_login(provider: str, claims: dict) -> User:
     email, verified = _email(claims), claims.get("email_verified") is True
     if email is None or not verified:
         _refuse(provider, "no verified email")
-    existing = db.session.execute(select(User).where(folded(User.email) == email)).scalar_one_or_none()
+    existing = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
     if existing is not None:
         if existing.password_hash is not None:
             _refuse(provider, "email of an existing account with a password", existing)
         return existing
-    if provider == "google":
-        user = create_client_user(email, str(claims.get("name") or ""), password_hash=None)
-    else:
-        if not _mapped(default_provider().id, claims):
-            _refuse(provider, "no mapped role")  # nobody is created without a mapped role
-        login = str(claims.get("preferred_username") or email.split("@")[0])
-        try:
+    try:
+        if provider == "google":
+            user = create_client_user(email, str(claims.get("name") or ""), password_hash=None)
+        else:
+            if not _mapped(default_provider().id, claims):
+                _refuse(provider, "no mapped role")  # nobody is created without a mapped role
+            login = str(claims.get("preferred_username") or email.split("@")[0])
             user = create_staff(login, email, str(claims.get("name") or login))
-        except AccountExists:
-            _refuse(provider, "login or email taken")
+    except AccountExists:
+        _refuse(provider, "login or email taken")
     log_auth("registered", user=user, detail=provider)
     return user
 

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 
 from portal.extensions import db
 from portal.models import PendingEmailChange, User
-from portal.models.base import folded, utcnow
-from portal.services import reauth
+from portal.models.base import utcnow
+from portal.services import identifiers, reauth
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_audit
 from portal.services.links import public_url
@@ -43,12 +43,12 @@ def update_profile(user: User, name: str, email: str, password: str = "") -> Pro
     (`confirm_email_change`), which proves the new mailbox is theirs and typed right. If the
     link cannot be sent, nothing is stored and DeliveryError propagates.
     """
-    name, email = name.strip(), email.strip().lower()
+    name, email = name.strip(), identifiers.fold(email)
     sent_to = None
     if email != user.email:
         # The password first: without it, nobody learns whether an address has an account here.
         reauth.check_current_password(user, password, "email_change_failed")
-        if _taken(email, user.id):
+        if identifiers.taken(email, except_user_id=user.id):
             raise EmailTaken()
         _request_email_change(user, email)
         sent_to = email
@@ -86,7 +86,7 @@ def confirm_email_change(token: str) -> User:
     if not claimed or not user.is_active_account:
         db.session.rollback()
         raise EmailLinkInvalid()
-    if _taken(pending.email, user.id):
+    if identifiers.taken(pending.email, except_user_id=user.id):
         db.session.commit()
         raise EmailTaken()
     old_email, email = user.email, pending.email
@@ -135,7 +135,3 @@ def _request_email_change(user: User, email: str) -> None:
         raise
     log_audit("email_change_requested", target=user, changes={"email": [user.email, email]})
 
-
-def _taken(email: str, user_id: int) -> bool:
-    return db.session.execute(select(User.id).where(
-        User.id != user_id, or_(User.email == email, folded(User.login) == email))).first() is not None

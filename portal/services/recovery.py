@@ -10,13 +10,12 @@ from sqlalchemy import delete, select, update
 from portal.extensions import db
 from portal.models import RecoveryLink, ResetCode, User
 from portal.models.base import utcnow
-from portal.services import lockout, password_change, passwords, settings
+from portal.services import identifiers, lockout, password_change, passwords, settings
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
 from portal.services.links import public_url
 from portal.services.mail import send_mail
 from portal.services.personal_data import PersonalData, UserIds, register
-from portal.services.signin import find_account
 from portal.services.sms import send_sms
 from portal.services.tokens import digest, new_token
 
@@ -86,7 +85,7 @@ def request_recovery(identifier: str, channel: str) -> str | None:
     Unknown, denied and deactivated accounts, and SMS to an account without a verified phone,
     get nothing, but the caller sees exactly what it sees for a real account.
     """
-    user = find_account(identifier)
+    user = identifiers.find_account(identifier)
     eligible = user is not None and user.can_sign_in
     if channel not in channels():
         channel = channels()[0]

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from portal.extensions import db
 from portal.models import Client, PendingRegistration, Provider, User, UserKind
 from portal.models.base import utcnow
-from portal.services import consent, password_policy, passwords
+from portal.services import consent, identifiers, password_policy, passwords
 from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
 from portal.services.links import public_url
@@ -39,13 +39,15 @@ def request_registration(email: str, name: str, password: str,
     Raises PasswordRejected when the password breaks the policy (before anything is stored).
     `consents` maps consent-version ids to the form's decisions; they are logged on confirmation.
     """
-    email = email.strip().lower()
+    email = identifiers.fold(email)
     password_policy.enforce(password, login=email, email=email, name=name)
     password_hash = passwords.hash_password(password)  # spent in both branches alike
-    existing = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+    existing = identifiers.find_account(email)
     if existing is not None:
         log_auth("register_existing", user=existing)
         db.session.commit()
+        if existing.email != email:  # someone's login: its owner's mailbox is elsewhere
+            return
         send_mail(email, "Someone tried to register with your address",
                   "Somebody (perhaps you) tried to create an account with this email address.\n"
                   "You already have an account. If you forgot your password, recover it here:\n"
@@ -91,11 +93,11 @@ def confirm_registration(token: str) -> User:
     if pending.id not in claimed:
         db.session.rollback()
         raise RegistrationLinkInvalid()
-    taken = db.session.execute(select(User.id).where(User.email == pending.email)).first()
-    if taken:
+    try:
+        user = create_client_user(pending.email, pending.name, password_hash=pending.password_hash)
+    except identifiers.AccountExists:
         db.session.commit()
-        raise RegistrationLinkInvalid()
-    user = create_client_user(pending.email, pending.name, password_hash=pending.password_hash)
+        raise RegistrationLinkInvalid() from None
     consent.record_registration(user, decisions)
     log_auth("registered", user=user)
     return user
@@ -103,7 +105,9 @@ def confirm_registration(token: str) -> User:
 
 def create_client_user(email: str, name: str, password_hash: str | None,
                        client: Client | None = None) -> User:
-    """A user of `client`, or of a new client it owns when none is given (flushed, not committed)."""
+    """A user of `client`, or of a new client it owns when none is given (flushed, not committed).
+    Raises AccountExists when the email is already someone's login or email."""
+    identifiers.claim(email)
     provider = client.provider if client is not None else default_provider()
     owns_new_client = client is None
     if owns_new_client:

@@ -1,11 +1,9 @@
 """Password sign-in: find the account, verify in constant time, count failures and locks, log the outcome."""
 
-from sqlalchemy import or_, select
 
 from portal.extensions import db
 from portal.models import User
-from portal.models.base import folded
-from portal.services import lockout, passwords
+from portal.services import identifiers, lockout, passwords
 from portal.services.events import log_auth
 
 
@@ -21,23 +19,13 @@ class AddressLocked(SignInFailed):
     message = "Too many failed attempts from your network. Please try again later."
 
 
-def find_account(login: str) -> User | None:
-    """The user whose login or email is `login` (case-insensitive)."""
-    value = login.strip().lower()
-    if not value:
-        return None
-    return db.session.execute(
-        select(User).where(or_(folded(User.login) == value, User.email == value))
-    ).scalar_one_or_none()
-
-
 def check_password(login: str, password: str) -> User:
     """Return the account if the password is right and it may sign in; else raise SignInFailed.
 
     During a lock (of the address or of the account) the password is not checked at all, so
     the right one gets the same answer as a wrong one; the dummy verify keeps the timing.
     """
-    user = find_account(login)
+    user = identifiers.find_account(login)
     if lockout.ip_locked():
         passwords.verify_password(None, password)
         log_auth("login_failed", user=user, login=login[:254], detail="address locked")

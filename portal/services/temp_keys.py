@@ -7,10 +7,9 @@ from sqlalchemy import select, update
 from portal.extensions import db
 from portal.models import TempKey, User
 from portal.models.base import utcnow
-from portal.services import auth_methods
+from portal.services import auth_methods, identifiers
 from portal.services.events import log_audit, log_auth
 from portal.services.links import public_url
-from portal.services.signin import find_account
 from portal.services.tokens import digest, new_token
 
 
@@ -22,7 +21,7 @@ class TempKeyRefused(Exception):
 
 def issue_key(login: str, minutes: int) -> tuple[User, str]:
     """A one-time sign-in URL for `login`; audited. Refused for closed accounts or a switched-off method."""
-    user = find_account(login)
+    user = identifiers.find_account(login)
     if user is None:
         raise TempKeyRefused(f"No account with the login {login!r}.")
     if not user.can_sign_in:

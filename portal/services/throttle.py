@@ -6,6 +6,7 @@ from flask import current_app, request
 from flask_login import current_user
 
 from portal.extensions import limiter
+from portal.services.identifiers import fold
 
 
 def per_ip(config_key: str):
@@ -24,7 +25,7 @@ def per_account_of(config_key: str, account: Callable[[], str | None], methods: 
     authinfo count together); a request naming no account is not counted here."""
 
     def named() -> str:
-        return (account() or "").strip().lower()[:254]
+        return fold(account())[:254]
 
     return limiter.shared_limit(
         lambda: current_app.config[config_key],

@@ -12,6 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
+from portal.services.identifiers import fold
 from portal.services.password_policy import HARD_MAX_LENGTH, first_broken
 
 MAX_PASSWORD = HARD_MAX_LENGTH  # generous; argon2 hashes every byte, nothing is truncated
@@ -37,7 +38,7 @@ class RegisterForm(FlaskForm):
 
     def validate_password(self, field):
         """The policy's reason beside the field, together with the other fields' errors."""
-        email = (self.email.data or "").strip().lower()
+        email = fold(self.email.data)
         broken = first_broken(field.data or "", email, email, self.name.data or "")
         if broken:
             raise ValidationError(broken)

@@ -1,0 +1,54 @@
+"""Logins and emails are one namespace: sign-in, recovery and temporary keys accept either, so no
+value may be one account's login and another's email. How they are folded, found and claimed."""
+
+import logging
+
+from sqlalchemy import or_, select
+
+from portal.extensions import db
+from portal.models import User
+from portal.models.base import folded
+from portal.services.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+class AccountExists(DomainError):
+    def __init__(self):
+        super().__init__("An account with this login or email already exists.")
+
+
+def fold(value: str | None) -> str:
+    """The form in which logins and emails are compared (and emails stored)."""
+    return (value or "").strip().lower()
+
+
+def find_account(identifier: str) -> User | None:
+    """The user whose login or email is `identifier`, in any case."""
+    value = fold(identifier)
+    if not value:
+        return None
+    matches = db.session.execute(
+        select(User).where(or_(folded(User.login) == value, User.email == value)).limit(2)
+    ).scalars().all()
+    if len(matches) > 1:  # rows written before the namespace was shared: never guess which
+        log.error("users %s share a login or email; it opens neither until staff change one",
+                  sorted(user.id for user in matches))
+        return None
+    return matches[0] if matches else None
+
+
+def taken(*values: str, except_user_id: int | None = None) -> bool:
+    """Whether any of `values` is already the login or email of an account (other than
+    `except_user_id`), in any case."""
+    wanted = [fold(value) for value in values if fold(value)]
+    query = select(User.id).where(or_(folded(User.login).in_(wanted), folded(User.email).in_(wanted)))
+    if except_user_id is not None:
+        query = query.where(User.id != except_user_id)
+    return db.session.execute(query.limit(1)).first() is not None
+
+
+def claim(*values: str, except_user_id: int | None = None) -> None:
+    """Raise AccountExists if any of `values` is taken (see `taken`)."""
+    if taken(*values, except_user_id=except_user_id):
+        raise AccountExists()

@@ -1,0 +1,71 @@
+"""Logins and emails are one namespace: no value is one account's login and another's email."""
+
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import OutboxMessage, PendingRegistration, User, UserKind
+from portal.services import passwords
+from portal.services.registration import default_provider
+from tests.test_auth import register
+
+STAFF_LOGIN = "Ops@Example.com"  # a staff login that looks like an email address
+
+
+def users_named(value: str) -> int:
+    return db.session.execute(select(func.count(User.id)).where(
+        (func.lower(User.login) == value.lower()) | (User.email == value.lower()))).scalar_one()
+
+
+def test_registration_cannot_take_a_staff_login(web, factories):
+    factories.staff(login=STAFF_LOGIN, password="staff password 1")
+    answer = register(web, email="ops@example.com").get_data(as_text=True)
+    assert "Check your email" in answer  # the same answer as for any address
+    assert db.session.execute(select(PendingRegistration)).first() is None
+    assert db.session.execute(select(OutboxMessage).where(OutboxMessage.recipient == "ops@example.com")).first() is None
+    assert users_named("ops@example.com") == 1
+    assert web.post_form("/login", {"login": "ops@example.com", "password": "staff password 1"}).status_code == 302
+
+
+def test_a_link_sent_before_the_login_was_taken_creates_nothing(web, factories):
+    register(web, email="ops@example.com")
+    path = "/" + db.session.execute(select(OutboxMessage.body)).scalar_one().split("http://portal.test/")[1].split()[0]
+    factories.staff(login=STAFF_LOGIN, password="staff password 1")
+    refused = web.post_form(path, {})
+    assert refused.status_code in (302, 400) and refused.headers.get("Location") != "/home"
+    assert users_named("ops@example.com") == 1
+
+
+def test_a_new_administrator_cannot_take_a_clients_email_as_login(staff_web, factories):
+    factories.client_user(email="client2@example.com")
+    response = staff_web.post_form("/admin/administrators/new", {
+        "login": "Client2@Example.com", "email": "someone@example.com", "name": "Clash"})
+    assert "An account with this login or email already exists." in response.get_data(as_text=True)
+    assert users_named("client2@example.com") == 1
+
+
+def test_an_administrator_cannot_be_renamed_to_a_clients_email(staff_web, factories):
+    factories.client_user(email="client3@example.com")
+    target = factories.staff(login="renamed")
+    response = staff_web.post_form(f"/admin/administrators/{target.id}", {
+        "login": "CLIENT3@example.com", "email": target.email, "name": "Renamed"})
+    assert "An account with this login or email already exists." in response.get_data(as_text=True)
+    assert db.session.get(User, target.id).login == "renamed"
+
+
+def test_rows_from_before_the_shared_namespace_open_neither_account(web, factories, caplog):
+    """Two rows a database may hold from an older version: sign-in and recovery never guess which
+    account a value names (and never answer 500); each still signs in with its own email."""
+    factories.client_user(email="dup@example.com", password="client password 1")
+    staff = User(provider_id=default_provider().id, kind=UserKind.STAFF, login="DUP@example.com",
+                 email="dup-staff@example.com", name="Dup", full_access=False)
+    passwords.set_password(staff, "staff password 1")
+    db.session.add(staff)
+    db.session.commit()
+    for password in ("client password 1", "staff password 1"):
+        refused = web.post_form("/login", {"login": "dup@example.com", "password": password})
+        assert refused.status_code == 200 and "Wrong login or password." in refused.get_data(as_text=True)
+    assert "share a login or email" in caplog.text
+    recovery = web.post_form("/recover", {"login": "dup@example.com"})
+    assert recovery.status_code in (200, 302) and db.session.execute(select(OutboxMessage)).first() is None
+    assert web.post_form("/login", {"login": "dup-staff@example.com", "password": "staff password 1"}
+                         ).status_code == 302
