@@ -1,6 +1,6 @@
 """Single-use secrets used by two requests at the same moment work once (PostgreSQL, two gunicorn workers):
-the registration link, the temporary key, the SMS recovery code, the reset link and the new-email link;
-and a Clear data job run by two at once."""
+the registration link, the temporary key, the SMS recovery code, the reset link, the new-email link and
+the second-factor codes (authenticator, recovery, SMS); and a Clear data job run by two at once."""
 
 import math
 import os
@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 from sqlalchemy import func, select
 
@@ -26,10 +27,11 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.models.compliance import ErasureJob
-from portal.services import gdpr, passwords, personal_data, temp_keys
+from portal.services import gdpr, passwords, personal_data, second_factor, temp_keys
 from portal.services.recovery import send_password_link
 from portal.services.tokens import digest, new_token
 from tests.live import LiveBrowser
+from tests.methods_helpers import next_totp
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("PORTAL_TEST_DATABASE_URL"),
@@ -115,6 +117,56 @@ def test_recovery_code_used_twice_at_once_gives_one_reset_link(app, gunicorn, fa
         resets = [a for a in answers if a.headers.get("Location", "").startswith("/recover/reset/")]
         assert len(resets) == 1
     assert db.session.execute(select(func.count()).select_from(RecoveryLink)).scalar() == ROUNDS // 2
+
+
+def enrolled(factories, email: str) -> tuple[User, str, list[str]]:
+    """A client with an authenticator app: (user, TOTP secret, recovery codes)."""
+    user = factories.client_user(email=email, password="client password 1")
+    secret = second_factor.totp_secret(second_factor.begin_totp(user))
+    codes = second_factor.confirm_totp(user, "client password 1", pyotp.TOTP(secret).now())
+    db.session.commit()
+    return user, secret, codes
+
+
+def second_step_raced(server, email: str, code: str) -> list:
+    """Two browsers pass the password step, then send the same second-factor code at once."""
+    browsers = [LiveBrowser(server.url) for _ in range(2)]
+    for browser in browsers:
+        assert browser.login(email, "client password 1").headers["Location"] == "/login/2fa"
+    return race(*(post_prepared(browser, "/login/2fa", {"code": code}) for browser in browsers))
+
+
+@pytest.mark.parametrize("kind", ["authenticator code", "recovery code"])
+def test_a_second_factor_code_sent_twice_at_once_signs_in_once(app, gunicorn, factories, kind):
+    """A code read over someone's shoulder and raced against its owner opens one session."""
+    server = gunicorn()
+    for round_ in range(ROUNDS // 2):
+        user, secret, recovery_codes = enrolled(factories, f"factor{round_}@example.com")
+        code = next_totp(secret, user.id) if kind == "authenticator code" else recovery_codes[0]
+        answers = second_step_raced(server, user.email, code)
+        assert sorted(a.status_code for a in answers) == [200, 302], server.output()[-3000:]
+        assert [a.headers["Location"] for a in answers if a.status_code == 302] == ["/home"]
+        assert db.session.execute(select(func.count()).select_from(UserSession).where(
+            UserSession.user_id == user.id)).scalar() == 1
+
+
+def test_an_sms_sign_in_code_sent_twice_at_once_signs_in_once(app, gunicorn, factories, vonage):
+    server = gunicorn(**vonage.app_config())
+    for round_ in range(ROUNDS // 2):
+        phone = f"+4477009005{round_:02d}"
+        user = factories.client_user(email=f"sms{round_}@example.com", password="client password 1",
+                                     phone=phone, phone_verified_at=utcnow())
+        second_factor.enable_sms(user, "client password 1")
+        db.session.commit()
+        browsers = [LiveBrowser(server.url) for _ in range(2)]
+        for browser in browsers:
+            assert browser.login(user.email, "client password 1").headers["Location"] == "/login/2fa"
+        browsers[0].post_form("/login/2fa/sms", {}, page="/login/2fa")
+        code = re.search(r"\b(\d{6})\b", vonage.messages_to(phone.removeprefix("+"))[-1]["text"]).group(1)
+        answers = race(*(post_prepared(browser, "/login/2fa", {"code": code}) for browser in browsers))
+        assert sorted(a.status_code for a in answers) == [200, 302], server.output()[-3000:]
+        assert db.session.execute(select(func.count()).select_from(UserSession).where(
+            UserSession.user_id == user.id)).scalar() == 1
 
 
 def test_reset_link_used_twice_at_once_sets_one_password(app, gunicorn, factories):

@@ -11,7 +11,7 @@ import pyotp
 import segno
 from cryptography.fernet import Fernet
 from flask import current_app, session
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 
 from portal.extensions import db
 from portal.models import RecoveryCode, SecondFactor, SignInCode, User
@@ -128,14 +128,19 @@ def totp_qr_svg(user: User, factor: SecondFactor) -> str:
 
 
 def _check_totp(factor: SecondFactor, code: str) -> bool:
+    """A right code of a step after the last one used. The step is claimed in one UPDATE, so of
+    two requests with the same code at once, one waits on the row and then finds it used."""
     try:
         step = pyotp.TOTP(totp_secret(factor)).verify_and_get_timecode(code, valid_window=1)
     except (pyotp.exceptions.OTPVerificationError, ValueError):
         return False
-    if step <= factor.last_step:
-        return False  # a code is good once
-    factor.last_step = step
-    return True
+    return _claimed(update(SecondFactor).where(SecondFactor.id == factor.id, SecondFactor.last_step < step)
+                    .values(last_step=step).returning(SecondFactor.id))
+
+
+def _claimed(statement) -> bool:
+    """Run an UPDATE or DELETE ... RETURNING that only matches while a secret is unused."""
+    return db.session.execute(statement.execution_options(synchronize_session="fetch")).first() is not None
 
 
 def confirm_totp(user: User, password: str, code: str) -> list[str]:
@@ -179,14 +184,17 @@ def send_sign_in_code(user: User) -> None:
 
 
 def _check_sms(user: User, code: str) -> bool:
+    """Each try is counted in one UPDATE and a right code is spent in one DELETE, so parallel
+    requests can neither exceed the tries nor use the code twice."""
     row = db.session.execute(select(SignInCode).where(SignInCode.user_id == user.id)).scalar_one_or_none()
-    if row is None or row.expires_at < utcnow() or row.attempts >= SMS_CODE_ATTEMPTS:
+    if row is None or row.expires_at < utcnow():
         return False
-    row.attempts += 1
+    if not _claimed(update(SignInCode).where(SignInCode.id == row.id, SignInCode.attempts < SMS_CODE_ATTEMPTS)
+                    .values(attempts=SignInCode.attempts + 1).returning(SignInCode.id)):
+        return False
     if not hmac.compare_digest(row.code_hash, _code_digest(user.id, code)):
         return False
-    db.session.delete(row)
-    return True
+    return _claimed(delete(SignInCode).where(SignInCode.id == row.id).returning(SignInCode.id))
 
 
 # --- Recovery codes and the sign-in check -----------------------------------------------------
@@ -224,14 +232,9 @@ def remaining_recovery_codes(user: User) -> int:
 
 
 def _use_recovery_code(user: User, code: str) -> bool:
-    wanted = _code_digest(user.id, _normal(code))
-    row = db.session.execute(select(RecoveryCode).where(
-        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == wanted,
-        RecoveryCode.used_at.is_(None))).scalar_one_or_none()
-    if row is None:
-        return False
-    row.used_at = utcnow()
-    return True
+    return _claimed(update(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.code_hash == _code_digest(user.id, _normal(code)),
+        RecoveryCode.used_at.is_(None)).values(used_at=utcnow()).returning(RecoveryCode.id))
 
 
 def verify_sign_in_code(user: User, code: str) -> str:
