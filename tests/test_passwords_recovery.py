@@ -10,6 +10,7 @@ from portal.extensions import db
 from portal.models import AuthEvent, RecoveryLink, ResetCode, User
 from portal.models.base import utcnow
 from portal.services.recovery import send_password_link
+from tests.api_helpers import bearer, make_token
 from tests.web import WebClient
 
 NEW = "violet kettle under moonlight"
@@ -48,11 +49,13 @@ def page_text(response):
 def test_email_link_resets_once_ends_sessions_and_notifies(app, mail_web, smtp, client_user):
     signed_in = WebClient(app.test_client())
     signed_in.login("client@example.com", "client password 1", remember=True)
+    secret = make_token(signed_in)
     assert "Check your email" in ask(mail_web, "client@example.com").get_data(as_text=True)
     path = reset_path(smtp, "client@example.com")
     assert mail_web.get(path).status_code == 200  # the GET only shows the form
     assert set_password(mail_web, path).headers["Location"] == "/login"
     assert signed_in.get("/home").status_code == 302
+    assert app.test_client().get("/api/v1/whoami", headers=bearer(secret)).status_code == 401
     notice = smtp.wait_for(lambda m: m.subject == "Your password was reset")
     assert NEW not in notice.body
     assert WebClient(app.test_client()).login("client@example.com", NEW).status_code == 302

@@ -16,6 +16,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.services import settings
+from tests.api_helpers import bearer, make_token
 from tests.web import WebClient
 
 NEW = "violet kettle under moonlight"
@@ -44,10 +45,12 @@ def test_page_shows_the_labelled_forms(client_web):
 def test_change_signs_out_every_other_session_and_sends_a_notice(app, client_web):
     other = WebClient(app.test_client())
     other.login("client@example.com", "client password 1", remember=True)
+    secret = make_token(other)
     response = change(client_web)
     assert response.status_code == 302
     assert client_web.get("/settings/general").status_code == 200  # this browser stays
     assert other.get("/home").status_code == 302  # the other one, remember cookie and all, is out
+    assert app.test_client().get("/api/v1/whoami", headers=bearer(secret)).status_code == 401
     notice = outbox("client@example.com")[-1]
     assert notice.subject == "Your password was changed" and NEW not in notice.body
     assert ("password_changed",) in db.session.execute(select(AuthEvent.event)).all()

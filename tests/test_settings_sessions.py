@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import UserSession
+from tests.api_helpers import bearer, make_token
 from tests.web import WebClient
 
 
@@ -43,9 +44,15 @@ def test_cannot_end_someone_elses_session(app, client_web, factories):
 
 
 def test_sign_out_everywhere_else(app, client_web):
+    """Other browsers and API tokens alike: a token minted with a stolen session dies with it."""
     others = [second_browser(app) for _ in range(2)]
+    secret = make_token(others[0])
+    api = app.test_client()
+    assert api.get("/api/v1/whoami", headers=bearer(secret)).status_code == 200
     response = client_web.post_form("/settings/security/sessions/end-others", {},
                                     page_url="/settings/security")
     assert response.status_code == 302
     assert all(o.get("/home").status_code == 302 for o in others)
-    assert client_web.get("/home").status_code == 200
+    assert api.get("/api/v1/whoami", headers=bearer(secret)).status_code == 401
+    page = client_web.get(response.headers["Location"]).get_data(as_text=True)
+    assert "2 other sessions ended, 1 API tokens revoked" in page

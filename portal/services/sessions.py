@@ -95,10 +95,12 @@ def end_current_session() -> None:
     session.clear()
 
 
-def revoke_user_sessions(user: User, keep: UserSession | None = None) -> int:
-    """End every session (and so every remember cookie) of `user`, but `keep`; returns how many."""
+def sign_out_everywhere_else(user: User, keep: UserSession | None) -> tuple[int, int]:
+    """End every session (and so every remember cookie) of `user` but `keep`, and revoke their
+    API tokens: a token minted with a stolen session must not outlive it. Returns how many of each."""
     which = UserSession.user_id == user.id
-    return _revoke_sessions(which if keep is None else which & (UserSession.id != keep.id))
+    ended = _revoke_sessions(which if keep is None else which & (UserSession.id != keep.id))
+    return ended, revoke_all_tokens([user.id])
 
 
 def _revoke_sessions(which) -> int:

@@ -1,6 +1,6 @@
 """Security settings: active sessions, second factors and API tokens of the signed-in user."""
 
-from flask import abort, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.blueprints.settings import bp
@@ -67,10 +67,11 @@ def end_session(session_id):
 def end_other_sessions():
     if not ActionForm().validate_on_submit():
         abort(400)
-    count = sessions.revoke_user_sessions(current_user, keep=sessions.current_session())
-    log_auth("sessions_ended", user=current_user, detail=f"{count} other sessions")
+    ended, tokens = sessions.sign_out_everywhere_else(current_user, keep=sessions.current_session())
+    log_auth("sessions_ended", user=current_user, detail=f"{ended} other sessions, {tokens} API tokens")
     db.session.commit()
-    return _sessions_fragment_or_page()
+    flash(f"Signed out everywhere else: {ended} other sessions ended, {tokens} API tokens revoked.", "success")
+    return redirect(url_for("settings.security"))  # the whole page: its token list changed too
 
 
 def _sessions_fragment_or_page():
