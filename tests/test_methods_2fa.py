@@ -152,3 +152,12 @@ def test_codes_are_throttled_per_account(make_app, factories, limit):
     password_step(browser, "slow@example.com")
     statuses = [browser.post_form("/login/2fa", {"code": "000000"}).status_code for _ in range(4)]
     assert statuses[:3] == [200, 200, 200] and statuses[3] == 429
+
+
+def test_second_factor_changes_are_throttled_like_every_current_password_field(make_app, factories):
+    factories.client_user(email="often@example.com", password=PASSWORD)
+    web = WebClient(make_app(RATELIMIT_REAUTH_PER_ACCOUNT="2 per hour").test_client())
+    web.login("often@example.com", PASSWORD)
+    statuses = [web.post_form("/settings/security/recovery-codes", {"current_password": "guess"},
+                              page_url="/settings/security").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]

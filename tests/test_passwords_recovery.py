@@ -149,6 +149,19 @@ def test_sms_code_leads_to_the_reset_page(sms_web, vonage, factories):
     assert WebClient(sms_web.application.test_client()).login("phone@example.com", NEW)
 
 
+def test_sms_code_checks_are_throttled_per_recovery_attempt(make_app, vonage, factories):
+    """A recovery attempt (its ticket) gets a few code checks, wherever they come from; a request
+    without a ticket is not counted against anyone."""
+    sms_user(factories)
+    app = make_app(**vonage.app_config(), RATELIMIT_RECOVERY_CODE_PER_ACCOUNT="3 per hour")
+    stray = WebClient(app.test_client())
+    assert [stray.post_form("/recover/code", {"code": "000000"}, page_url="/recover").status_code
+            for _ in range(4)] == [302] * 4  # no ticket: sent to /recover, never 429
+    web = WebClient(app.test_client())
+    ask(web, "phone@example.com", channel="sms")
+    assert [code_step(web, "000000").status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
 def test_sms_wrong_codes_kill_the_code_and_resend_keeps_the_count(sms_web, vonage, factories):
     sms_user(factories)
     ask(sms_web, "phone@example.com", channel="sms")

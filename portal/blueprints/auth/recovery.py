@@ -1,23 +1,15 @@
 """Views of password recovery: ask (/recover), the SMS code step, and the set-password page."""
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.forms import RecoverForm, RecoveryCodeForm, ResetPasswordForm
-from portal.extensions import limiter
 from portal.forms import ActionForm
 from portal.services import captcha, password_policy, recovery
 from portal.services.permissions import public
-from portal.services.throttle import per_account, per_ip
+from portal.services.throttle import per_account, per_account_of, per_ip
 
 TICKET = "recovery_ticket"
-
-
-def _per_ticket(config_key: str):
-    """Throttle code checks of one recovery attempt (one account), whatever the address."""
-    return limiter.limit(lambda: current_app.config[config_key], methods=["POST"],
-                         key_func=lambda: "ticket:" + session.get(TICKET, "none")[:16],
-                         scope=lambda endpoint: f"{endpoint}:ticket")
 
 
 @bp.route("/recover", methods=["GET", "POST"])
@@ -42,7 +34,7 @@ def recover():
 @bp.route("/recover/code", methods=["GET", "POST"])
 @public
 @per_ip("RATELIMIT_RECOVERY_CODE_PER_IP")
-@_per_ticket("RATELIMIT_RECOVERY_CODE_PER_ACCOUNT")
+@per_account_of("RATELIMIT_RECOVERY_CODE_PER_ACCOUNT", lambda: session.get(TICKET), methods=["POST"])
 def recover_code():
     if TICKET not in session:
         return redirect(url_for("auth.recover"))

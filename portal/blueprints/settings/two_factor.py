@@ -13,8 +13,8 @@ from portal.services.auth_methods import requires_method
 from portal.services.permissions import requires
 from portal.services.throttle import per_ip, per_user
 
-throttled_ip = per_ip("RATELIMIT_LOGIN_PER_IP")
-throttled_account = per_user("RATELIMIT_LOGIN_PER_ACCOUNT")  # current-password fields
+throttled_ip = per_ip("RATELIMIT_REAUTH_PER_IP")  # current-password fields, as in General settings
+throttled_account = per_user("RATELIMIT_REAUTH_PER_ACCOUNT")
 
 
 @bp.route("/security/totp/begin", methods=["POST"])
