@@ -149,6 +149,15 @@ def test_sms_code_leads_to_the_reset_page(sms_web, vonage, factories):
     assert WebClient(sms_web.application.test_client()).login("phone@example.com", NEW)
 
 
+def test_an_sms_vonage_refuses_is_logged_with_the_number_masked(sms_web, vonage, factories, caplog):
+    sms_user(factories)
+    vonage.fail_with(500)
+    assert ask(sms_web, "phone@example.com", channel="sms").headers["Location"] == "/recover/code"
+    failure = [r.getMessage() for r in caplog.records if "Vonage SMS" in r.getMessage()]
+    assert failure and "+44*******321" in failure[0]
+    assert PHONE not in caplog.text and PHONE[1:-4] not in caplog.text
+
+
 def test_sms_code_checks_are_throttled_per_recovery_attempt(make_app, vonage, factories):
     """A recovery attempt (its ticket) gets a few code checks, wherever they come from; a request
     without a ticket is not counted against anyone."""

@@ -6,6 +6,7 @@ from flask import current_app
 
 from portal.extensions import db
 from portal.models import OutboxMessage
+from portal.models.fraud import mask
 from portal.services.delivery import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def send_sms(to_e164: str, text: str) -> None:
         try:
             vonage_client.send_sms(current_app.config, to_e164, text, current_app.config["SMS_SENDER"])
         except vonage_client.VonageError as exc:
-            log.error("Vonage SMS to %s failed: %s", to_e164[:-4] + "****", exc)
+            log.error("Vonage SMS to %s failed: %s", mask(to_e164), exc)
             raise DeliveryError("The text message could not be sent. Please try again later.") from exc
     else:
         raise RuntimeError(f"unknown SMS_BACKEND {backend!r}")
