@@ -7,11 +7,11 @@ import time
 
 import pytest
 import redis
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.pool import NullPool
 
 from portal.extensions import db
-from portal.models import PendingEmailChange, PendingRegistration, User
+from portal.models import AuthEvent, PendingEmailChange, PendingRegistration, RecoveryLink, User
 from tests.live import LiveBrowser
 from tests.servers.smtp import free_port
 from tests.web import WebClient
@@ -123,6 +123,22 @@ def test_mail_server_away_during_registration_then_retry(app, make_app, smtp):
     mail = smtp.wait_for(lambda m: "ann@example.com" in m.to)
     path = re.search(r"http://portal\.test(/\S+)", mail.body).group(1)
     assert web.post_form(path, {}).headers["Location"] == "/home"
+
+
+def test_mail_server_away_during_a_second_reset_request_keeps_the_first_link(app, make_app, smtp, factories):
+    factories.client_user(email="lost@example.com", password="client password 1")
+    web = WebClient(make_app(**smtp.app_config()).test_client())
+    web.post_form("/recover", {"login": "lost@example.com", "channel": "email"})
+    first = smtp.wait_for(lambda m: "lost@example.com" in m.to)
+    smtp.stop()
+    assert web.post_form("/recover", {"login": "lost@example.com", "channel": "email"}).status_code == 200
+    assert db.session.execute(select(func.count(RecoveryLink.id))).scalar_one() == 1  # the undelivered one is gone
+    smtp.start()
+    path = re.search(r"http://portal\.test(/\S+)", first.body).group(1)
+    reset = web.post_form(path, {"password": "violet kettle moonlight", "confirm": "violet kettle moonlight"})
+    assert reset.headers["Location"] == "/login"
+    events = db.session.execute(select(AuthEvent.event).where(AuthEvent.event == "recovery_link_sent")).all()
+    assert len(events) == 1  # the failed send is not logged as sent
 
 
 def test_mail_server_away_during_email_change_then_retry(app, make_app, smtp, factories):

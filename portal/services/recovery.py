@@ -54,16 +54,16 @@ def _minutes(key: str, ceiling: int) -> timedelta:
 def send_password_link(user: User, purpose: str = "reset") -> None:
     """Email `user` a single-use set-password link; "invite" welcomes a new administrator.
 
-    Older links of the user die. Raises DeliveryError when the email cannot be sent.
+    Once it is sent, older links of the user die. Raises DeliveryError when the email cannot be
+    sent; the new link is then dropped and the older ones keep working.
     """
     token = new_token()
     lifetime = (timedelta(hours=current_app.config["INVITE_LINK_HOURS"]) if purpose == "invite"
                 else _minutes(LINK_MINUTES, 60))
-    db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id == user.id))
-    db.session.add(RecoveryLink(user_id=user.id, token_hash=digest(token), purpose=purpose,
-                                expires_at=utcnow() + lifetime))
-    log_auth("invite_link_sent" if purpose == "invite" else "recovery_link_sent", user=user)
-    db.session.commit()
+    sent = RecoveryLink(user_id=user.id, token_hash=digest(token), purpose=purpose,
+                        expires_at=utcnow() + lifetime)
+    db.session.add(sent)
+    db.session.commit()  # stored before it is mailed, so a quick click finds it
     link = public_url("auth.recover_reset", token=token)
     valid = f"{int(lifetime.total_seconds() // 60)} minutes"
     if purpose == "invite":
@@ -76,7 +76,15 @@ def send_password_link(user: User, purpose: str = "reset") -> None:
         body = (f"Hello {user.name or user.login},\n\nsomeone (perhaps you) asked to reset the password "
                 f"of your account {user.login}.\nChoose a new password here (the link works once, for "
                 f"{valid}):\n{link}\n\nIf this was not you, ignore this message: nothing changes.\n")
-    send_mail(user.email, subject, body)
+    try:
+        send_mail(user.email, subject, body)
+    except DeliveryError:
+        db.session.delete(sent)  # a link nobody received must not wait in the database
+        db.session.commit()
+        raise
+    db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id == user.id, RecoveryLink.id != sent.id))
+    log_auth("invite_link_sent" if purpose == "invite" else "recovery_link_sent", user=user)
+    db.session.commit()
 
 
 def request_recovery(identifier: str, channel: str) -> str | None:
