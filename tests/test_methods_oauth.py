@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
 
 from portal.extensions import db
-from portal.models import AuthEvent, KeycloakRoleMapping, OAuthLink, User
+from portal.models import AuditEvent, AuthEvent, KeycloakRoleMapping, OAuthLink, User
 from portal.services import auth_methods, sessions
 from portal.services.access import group_names_of, seed_groups
 from portal.services.registration import default_provider
@@ -225,6 +225,8 @@ def test_keycloak_role_mapping(oidc_app, oidc):
     assert web.get("/admin/").headers["Location"] == "/settings/security"  # no MFA at Keycloak: enrol here
     staff = db.session.execute(select(User).where(User.login == sub)).scalar_one()
     assert staff.is_staff and staff.full_access and staff.password_hash is None
+    created = db.session.execute(select(AuditEvent).where(AuditEvent.action == "admin_created")).scalar_one()
+    assert (created.target_id, created.actor_label) == (staff.id, "Keycloak")
 
     unmapped = sub_name("kc")
     oidc.add_user(unmapped, email=f"{unmapped}@corp.test", roles=["offline_access"])
