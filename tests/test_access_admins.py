@@ -2,7 +2,7 @@
 
 import re
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditEvent, OutboxMessage, User, UserSession
@@ -11,6 +11,7 @@ from portal.services.access import seed_groups
 from portal.services.permissions import functions_of
 from tests.access_helpers import PASSWORD, browser, staff_with
 from tests.api_helpers import bearer, make_token
+from tests.statements import recorded
 
 
 def audit(action):
@@ -253,18 +254,10 @@ def test_the_list_marks_who_a_limited_manager_may_change_in_the_same_queries_for
     web = browser(app, "limited")
     with app.app_context():
         engine = db.engine  # the app's, not the test body's twin
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
 
     def rendered() -> tuple[str, int]:
-        statements.clear()
-        event.listen(engine, "before_cursor_execute", record)
-        try:
+        with recorded(engine) as statements:
             body = web.get("/admin/administrators").get_data(as_text=True)
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
         return body, len(statements)
 
     body, few = rendered()

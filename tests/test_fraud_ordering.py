@@ -1,12 +1,16 @@
 """The catalog, the order form's banner and the fraud check inside place_order."""
 
+import re
+from decimal import Decimal
+
 import pytest
 
 from portal.extensions import db
-from portal.models import Tariff, User
+from portal.models import Order, Tariff, User
 from portal.models.base import utcnow
 from portal.services import ordering
 from tests.fraud_support import MOBILE_GB, make_catalog, orders, protect
+from tests.statements import recorded
 
 
 @pytest.fixture
@@ -92,3 +96,32 @@ def test_anonymous_visitors_are_sent_to_login(web, tariffs):
     for path in ("/order", f"/order/{tariffs['vps']}", "/verify-phone", "/orders"):
         response = web.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_the_orders_page_pages_by_key_in_the_same_queries_for_any_rows(app, client_web, client_user, tariffs):
+    with app.app_context():
+        engine = db.engine  # the app's, not the test body's twin
+
+    def add_orders(count):
+        for n in range(count):
+            tariff_id = list(tariffs.values())[n % len(tariffs)]
+            db.session.add(Order(client_id=client_user.client_id, user_id=client_user.id, tariff_id=tariff_id,
+                                 status="new", price=Decimal("1.00")))
+        db.session.commit()
+
+    def statements_of(path):
+        with recorded(engine) as statements:
+            body = client_web.get(path).get_data(as_text=True)
+        return body, len(statements)
+
+    add_orders(3)
+    _body, few = statements_of("/orders")
+    add_orders(52)
+    first, many = statements_of("/orders")
+    assert many == few  # tariffs and services come in the page's one query
+    assert first.count("<tr><td>#") == 50 and "Newer" not in first
+    older = re.search(r'href="(/orders\?before=\d+)"', first).group(1)
+    second = client_web.get(older).get_data(as_text=True)
+    assert second.count("<tr><td>#") == 5 and "Dedicated E3" in second and "Newer" in second
+    ids = re.findall(r"<tr><td>#(\d+)<", first + second)
+    assert len(set(ids)) == 55 and ids == sorted(ids, key=int, reverse=True)

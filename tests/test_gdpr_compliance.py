@@ -2,13 +2,12 @@
 
 from datetime import timedelta
 
-from sqlalchemy import event
-
 from portal.extensions import db
 from portal.models import AuthEvent, SecondFactor
 from portal.models.base import utcnow
 from portal.services import compliance, retention, settings
 from tests.gdpr_support import standard_documents
+from tests.statements import recorded
 from tests.test_methods_oauth import switch_on
 
 
@@ -60,22 +59,14 @@ def test_staff_without_an_active_second_factor_are_counted_in_one_query(staff_we
                         SecondFactor(user_id=pending.id, kind="totp"),  # never confirmed
                         SecondFactor(user_id=by_sms.id, kind="sms", confirmed_at=utcnow())])  # switched off
     db.session.commit()
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
     compliance.staff_2fa_answer()  # settings are read once, then kept for the context
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded(db.engine) as statements:
         answer = compliance.staff_2fa_answer()  # boss, pending and bysms lack one
-        few, statements[:] = len(statements), []
-        for n in range(10):
-            factories.staff(login=f"more{n}")
-        statements.clear()
+    few = len(statements)
+    for n in range(10):
+        factories.staff(login=f"more{n}")
+    with recorded(db.engine) as statements:
         more = compliance.staff_2fa_answer()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert "3 staff members have no second factor" in answer.summary
     assert "13 staff members have no second factor" in more.summary and len(statements) == few
 

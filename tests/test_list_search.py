@@ -1,13 +1,14 @@
 """List search: prefixes in any case, `*` wildcards, the same rows by index or by scan, indexes used."""
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 
 from portal.extensions import db
 from portal.models import AuthEvent, Client, User
 from portal.models.base import folded
 from portal.services import listing, logs, rights
 from tests.access_helpers import browser, staff_with
+from tests.statements import recorded
 
 
 def emails(page) -> list[str]:
@@ -121,17 +122,9 @@ def test_filter_choices_are_each_distinct_value_once_in_order(app):
 
 
 def test_only_a_term_that_can_start_an_ip_is_compared_with_ips(app):
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with recorded(db.engine) as by_name:
         logs.list_auth(search="mallory")
-        by_name, statements[:] = list(statements), []
+    with recorded(db.engine) as statements:
         logs.list_auth(search="10.0.")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     assert not any("auth_event.ip)" in statement for statement in by_name)
     assert any("auth_event.ip)" in statement for statement in statements)

@@ -3,8 +3,8 @@
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Order, Tariff, User
-from portal.services import fraud
+from portal.models import Order, ProductType, Tariff, User
+from portal.services import fraud, listing
 
 
 class OrderRefused(Exception):
@@ -34,8 +34,18 @@ def place_order(user: User, tariff: Tariff) -> Order:
     return order
 
 
-def orders_of_client(client_id: int, limit: int = 50, offset: int = 0) -> list[Order]:
-    return list(db.session.execute(
-        select(Order).where(Order.client_id == client_id)
-        .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit).offset(offset)
-    ).scalars())
+def _orders_of(client_id: int):
+    """The client's orders with their tariff and service, newest first (one query, no lazy loads)."""
+    return (select(Order, Tariff, ProductType).join(Tariff, Order.tariff_id == Tariff.id)
+            .join(ProductType, Tariff.product_type_id == ProductType.id).where(Order.client_id == client_id))
+
+
+def orders_page(client_id: int, before: int | None = None, after: int | None = None) -> listing.Page:
+    """The client's Orders page, a keyset page at a time: rows of (order, tariff, service)."""
+    return listing.keyset(_orders_of(client_id), Order.id, before, after)
+
+
+def orders_of_client(client_id: int, limit: int, offset: int) -> list[Order]:
+    """The API's documented limit/offset paging (a client's own orders: offsets stay small)."""
+    rows = db.session.execute(_orders_of(client_id).order_by(Order.id.desc()).limit(limit).offset(offset))
+    return [order for order, _tariff, _service in rows]
