@@ -1,5 +1,7 @@
 """Helpers of the access-control tests: staff holding chosen functions, signed in in their own browser."""
 
+from werkzeug.routing.converters import AnyConverter, NumberConverter
+
 from portal.extensions import db
 from portal.models.access import UserFunction
 from tests.web import WebClient
@@ -21,3 +23,21 @@ def browser(app, login=None, password=PASSWORD) -> WebClient:
     if login is not None:
         web.login(login, password)
     return web
+
+
+# A string argument (a token, a key) stands for a secret nobody has here.
+STRING_ARGUMENT = "unknown-secret-value"
+
+
+def rule_url(rule, ids: dict) -> str:
+    """A URL of `rule`: numbers from `ids` (else 1), the first choice of an `any`, else a secret nobody has."""
+    values = {}
+    for name in rule.arguments:
+        converter = rule._converters[name]
+        if isinstance(converter, NumberConverter):
+            values[name] = ids.get(name, 1)
+        elif isinstance(converter, AnyConverter):
+            values[name] = sorted(converter.items)[0]
+        else:
+            values[name] = STRING_ARGUMENT
+    return rule.build(values, append_unknown=False)[1]

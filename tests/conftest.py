@@ -13,6 +13,9 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db
+from portal.services import modules
+from portal.services.access import seed_groups
+from tests.access_helpers import browser
 from tests.factories import Factories
 from tests.web import WebClient
 
@@ -250,3 +253,19 @@ def page(browser_instance):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def everyone(app, factories):
+    """For sweeps over the url_map: a full-access administrator and a client owner, each signed in
+    in a browser, and `ids` of one of everything a URL can point at."""
+    seed_groups()
+    modules.install(modules.GDPR_CLEAR_DATA)  # else Clear data's routes answer 404
+    factories.staff(login="root2", password="staff password 1", full_access=True)
+    owner = factories.client_user(email="owner@example.com", password="client password 1")
+    member = factories.client_user(email="member@example.com", client=owner.client)
+    db.session.commit()
+    ids = {"user_id": member.id, "client_id": owner.client_id, "session_id": 1, "group_id": 1,
+           "provider_id": owner.provider_id}
+    return {"staff": browser(app, "root2", "staff password 1"),
+            "client": browser(app, "owner@example.com", "client password 1"), "ids": ids}
