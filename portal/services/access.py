@@ -8,6 +8,7 @@ from portal.extensions import db
 from portal.models import User, UserKind
 from portal.models.access import AccessGroup, GroupFunction, UserFunction, user_access_group
 from portal.services import identifiers, listing, sessions
+from portal.services.errors import DomainError
 from portal.services.events import log_audit
 from portal.services.identifiers import AccountExists
 from portal.services.listing import Field, Page, keyset
@@ -22,13 +23,8 @@ from portal.services.permissions import (
 from portal.services.staff import create_staff
 
 
-class AccessError(Exception):
+class AccessError(DomainError):
     """A change to access that is not allowed; `field` names the form field it concerns."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 @dataclass

@@ -8,6 +8,7 @@ from portal.extensions import db
 from portal.models import ApiToken, User
 from portal.models.base import utcnow
 from portal.services.client_ip import client_ip
+from portal.services.errors import DomainError
 from portal.services.events import log_auth
 from portal.services.permissions import FUNCTIONS, has_function
 from portal.services.personal_data import UserIds
@@ -17,10 +18,8 @@ PREFIX = "pt_"
 MAX_DAYS = 365
 
 
-class TokenRefused(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class TokenRefused(DomainError):
+    """A token that may not be created as asked."""
 
 
 def grantable_scopes(user: User) -> list[str]:

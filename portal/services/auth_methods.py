@@ -10,6 +10,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import KeycloakRoleMapping, Provider
 from portal.services import access, settings
+from portal.services.errors import DomainError
 from portal.services.events import log_audit
 
 
@@ -42,12 +43,8 @@ for _method in METHODS:
     settings.define(f"methods.{_method.name}", _method.default, _method.label)
 
 
-class MethodsRefused(Exception):
+class MethodsRefused(DomainError):
     """A change that would leave the provider without a way in."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def configured(name: str) -> bool:

@@ -24,10 +24,6 @@ STALLED_AFTER = timedelta(minutes=10)  # an unfinished job older than this shows
 class ClearRefused(DomainError):
     """The confirmation did not hold; `field` names the form field the message belongs to."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
 
 @dataclass(frozen=True)
 class Preview:
@@ -80,7 +76,7 @@ def start(client: Client, staff: User, password: str, typed_name: str) -> Erasur
     """
     reauth.check_current_password(staff, password, "password_check_failed", "clear data")
     if typed_name.strip() != client.name:
-        raise ClearRefused("client_name", "Type the client's name exactly as shown above.")
+        raise ClearRefused("Type the client's name exactly as shown above.", "client_name")
     job = unfinished_job(client)
     if job is not None:
         return job

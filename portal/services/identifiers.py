@@ -14,8 +14,7 @@ log = logging.getLogger(__name__)
 
 
 class AccountExists(DomainError):
-    def __init__(self):
-        super().__init__("An account with this login or email already exists.")
+    default_message = "An account with this login or email already exists."
 
 
 def fold(value: str | None) -> str:

@@ -9,6 +9,7 @@ from portal.extensions import db
 from portal.models import OAuthLink, User
 from portal.models.base import utcnow
 from portal.services import access, auth_methods, identifiers
+from portal.services.errors import DomainError
 from portal.services.events import log_audit, log_auth
 from portal.services.identifiers import AccountExists
 from portal.services.registration import create_client_user, default_provider
@@ -20,10 +21,11 @@ REFUSED = ("We could not sign you in with {provider}. If you already have an acc
            "with your password and link {provider} in Security settings.")
 
 
-class OAuthRefused(Exception):
+class OAuthRefused(DomainError):
+    """A sign-in with Google or Keycloak that is refused; one message for every reason."""
+
     def __init__(self, message: str, reason: str):
         super().__init__(message)
-        self.message = message
         self.reason = reason  # for the auth log, never shown
 
 

@@ -5,15 +5,15 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Order, ProductType, Tariff, User
 from portal.services import fraud, listing
+from portal.services.errors import DomainError
 
 
-class OrderRefused(Exception):
+class OrderRefused(DomainError):
     """An order that may not be placed; `code` is stable for API clients."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
-        self.message = message
 
 
 def get_tariff(tariff_id: int) -> Tariff | None:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from portal.extensions import db
 from portal.models import PasswordHistory
 from portal.services import passwords, settings
+from portal.services.errors import DomainError
 from portal.services.personal_data import PersonalData, UserIds, register
 
 HARD_MAX_LENGTH = 1024  # what any form accepts; argon2 hashes every byte, nothing is truncated
@@ -30,12 +31,8 @@ KEYS = [MIN_LENGTH, MAX_LENGTH, REQUIRE_LOWER, REQUIRE_UPPER, REQUIRE_DIGIT, REQ
         BLOCK_COMMON, BLOCK_PERSONAL, HISTORY]
 
 
-class PasswordRejected(Exception):
+class PasswordRejected(DomainError):
     """The new password breaks a rule; `message` says which."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

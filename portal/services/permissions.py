@@ -9,6 +9,7 @@ from sqlalchemy import select, union
 from portal.extensions import db, htmx
 from portal.models import User
 from portal.models.access import GroupFunction, UserFunction, user_access_group
+from portal.services.errors import DomainError
 
 
 @dataclass(frozen=True)
@@ -131,13 +132,12 @@ def grantable_by(actor: User, area: str) -> list[str]:
     return [code for code in GRANTABLE[area] if code in held]
 
 
-class GrantRefused(Exception):
+class GrantRefused(DomainError):
     """An attempt to hand out functions the actor does not hold."""
 
     def __init__(self, codes):
         labels = ", ".join(FUNCTIONS[code].label if code in FUNCTIONS else code for code in sorted(codes))
-        self.message = f"You cannot grant what you do not hold: {labels}."
-        super().__init__(self.message)
+        super().__init__(f"You cannot grant what you do not hold: {labels}.")
 
 
 def check_grantable(actor: User, area: str, codes) -> None:

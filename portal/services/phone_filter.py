@@ -1,10 +1,13 @@
 """The phone numbers' filter: parse and validate with phonenumbers, then country, mobile and regex rules."""
 
+
 import re
 from dataclasses import dataclass
 
 import phonenumbers
 from phonenumbers import PhoneNumberType, geocoder
+
+from portal.services.errors import DomainError
 
 MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 MAX_PATTERN = 200
@@ -20,13 +23,12 @@ class PhoneRules:
     pattern: str = ""
 
 
-class PhoneRefused(Exception):
+class PhoneRefused(DomainError):
     """A number the filter does not accept; `reason` is stable, `message` is safe to show."""
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason = reason
-        self.message = message
 
 
 def parse(raw: str) -> phonenumbers.PhoneNumber:

@@ -17,6 +17,7 @@ from portal.models.fraud import mask
 from portal.services import fraud, phone_filter, reauth, sms_budget, vonage_client
 from portal.services.client_ip import client_ip
 from portal.services.delivery import DeliveryError
+from portal.services.errors import DomainError
 from portal.services.events import log_auth
 from portal.services.personal_data import PersonalData, UserIds, register
 from portal.services.sms import send_sms
@@ -24,13 +25,8 @@ from portal.services.sms import send_sms
 log = logging.getLogger(__name__)
 
 
-class VerificationError(Exception):
+class VerificationError(DomainError):
     """A step that did not go through; `field` names where the message belongs."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def _latest_pending(user: User, lock: bool = False) -> PhoneVerification | None:
@@ -58,7 +54,7 @@ def _code_hash(row_id: int, code: str) -> str:
 def _refuse(user: User, number: str, reason: str, message: str, field: str = "phone"):
     log_auth("phone_verification_refused", user=user, detail=f"{mask(number)}: {reason}"[:300])
     db.session.commit()
-    raise VerificationError(field, message)
+    raise VerificationError(message, field)
 
 
 def _fault(user: User, number: str, step: str, error: Exception, field: str = "phone"):
@@ -67,7 +63,7 @@ def _fault(user: User, number: str, step: str, error: Exception, field: str = "p
     log.error("phone verification %s for %s failed: %r", step, mask(number), error)
     log_auth("phone_verification_error", user=user, detail=f"{mask(number)}: {step}: {type(error).__name__}")
     db.session.commit()
-    raise VerificationError(field, getattr(error, "user_message", None) or getattr(error, "message", ""))
+    raise VerificationError(getattr(error, "user_message", None) or getattr(error, "message", ""), field)
 
 
 def _verified_elsewhere(user: User, number: str) -> bool:
@@ -89,7 +85,7 @@ def _cancel_at_vonage(row: PhoneVerification) -> None:
 def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVerification:
     """Check the number and send a code; the same number again is a resend (tries are kept)."""
     if user.phone and user.phone_verified_at is not None:
-        raise VerificationError("phone", "Your phone number is already verified. Change it in General settings.")
+        raise VerificationError("Your phone number is already verified. Change it in General settings.", "phone")
     policy = fraud.policy(user.provider_id)
     try:
         number = phone_filter.check(raw_number, policy.rules)
@@ -154,7 +150,7 @@ def check(user: User, code: str) -> PhoneVerification:
     policy = fraud.policy(user.provider_id)
     row = _latest_pending(user, lock=True)
     if row is None:
-        raise VerificationError("code", "No code is waiting to be checked. Ask for a new code.")
+        raise VerificationError("No code is waiting to be checked. Ask for a new code.", "code")
     if row.expires_at <= utcnow():
         _close(row, "expired")
         _refuse(user, row.number, "code expired", "This code has expired. Ask for a new code.", "code")
@@ -183,7 +179,7 @@ def _wrong_code(user: User, row: PhoneVerification, policy: fraud.Policy):
     if left > 0:
         log_auth("phone_verification_failed", user=user, detail=f"{mask(row.number)}: wrong code, {left} left")
         db.session.commit()
-        raise VerificationError("code", f"The code is not correct. {left} {'try' if left == 1 else 'tries'} left.")
+        raise VerificationError(f"The code is not correct. {left} {'try' if left == 1 else 'tries'} left.", "code")
     _close(row, "failed")
     try:
         _cancel_at_vonage(row)
@@ -191,7 +187,7 @@ def _wrong_code(user: User, row: PhoneVerification, policy: fraud.Policy):
         log.warning("could not cancel a voided verification at Vonage: %r", error)
     log_auth("phone_verification_voided", user=user, detail=f"{mask(row.number)}: too many wrong codes")
     db.session.commit()
-    raise VerificationError("code", "Too many wrong codes. Ask for a new code.")
+    raise VerificationError("Too many wrong codes. Ask for a new code.", "code")
 
 
 def _verified(user: User, row: PhoneVerification, policy: fraud.Policy) -> PhoneVerification:
@@ -231,7 +227,7 @@ def change_phone(user: User, raw_number: str, current_password: str) -> bool:
     try:
         new = phone_filter.e164(phone_filter.parse(raw_number)) if (raw_number or "").strip() else None
     except phone_filter.PhoneRefused as refusal:
-        raise VerificationError("phone", refusal.message) from None
+        raise VerificationError(refusal.message, "phone") from None
     if new == user.phone:
         return False
     before = user.phone

@@ -12,6 +12,7 @@ from portal.models import PendingEmailChange, User
 from portal.models.base import utcnow
 from portal.services import identifiers, reauth
 from portal.services.delivery import DeliveryError
+from portal.services.errors import DomainError
 from portal.services.events import log_audit
 from portal.services.links import public_url
 from portal.services.mail import send_mail
@@ -20,12 +21,12 @@ from portal.services.tokens import digest, new_token
 log = logging.getLogger(__name__)
 
 
-class EmailTaken(Exception):
-    message = "This email address belongs to another account."
+class EmailTaken(DomainError):
+    default_message = "This email address belongs to another account."
 
 
-class EmailLinkInvalid(Exception):
-    message = "This confirmation link is invalid, expired or already used."
+class EmailLinkInvalid(DomainError):
+    default_message = "This confirmation link is invalid, expired or already used."
 
 
 @dataclass(frozen=True)

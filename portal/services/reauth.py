@@ -8,8 +8,7 @@ from portal.services.events import log_auth
 
 
 class CurrentPasswordWrong(DomainError):
-    def __init__(self):
-        super().__init__("The current password is not correct.")
+    default_message = "The current password is not correct."
 
 
 def check_current_password(user: User, password: str, failed_event: str, detail: str | None = None) -> None:

@@ -12,6 +12,7 @@ from portal.models import RecoveryLink, ResetCode, User
 from portal.models.base import utcnow
 from portal.services import identifiers, lockout, password_change, passwords, settings
 from portal.services.delivery import DeliveryError
+from portal.services.errors import DomainError
 from portal.services.events import log_auth
 from portal.services.links import public_url
 from portal.services.mail import send_mail
@@ -30,12 +31,8 @@ KEYS = [CHANNEL, LINK_MINUTES, CODE_MINUTES, CODE_ATTEMPTS]
 MAX_SENDS = 3
 
 
-class RecoveryError(Exception):
+class RecoveryError(DomainError):
     """A link or code that cannot be used; `message` is safe to show."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 LINK_INVALID = "This link is invalid or has expired. Please ask for a new one."

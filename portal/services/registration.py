@@ -10,14 +10,15 @@ from portal.models import Client, PendingRegistration, Provider, User, UserKind
 from portal.models.base import utcnow
 from portal.services import consent, identifiers, password_policy, passwords
 from portal.services.delivery import DeliveryError
+from portal.services.errors import DomainError
 from portal.services.events import log_auth
 from portal.services.links import public_url
 from portal.services.mail import send_mail
 from portal.services.tokens import digest, new_token
 
 
-class RegistrationLinkInvalid(Exception):
-    message = "This link is invalid or has expired. Please register again."
+class RegistrationLinkInvalid(DomainError):
+    default_message = "This link is invalid or has expired. Please register again."
 
 
 def default_provider() -> Provider:

@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.models import RecoveryCode, SecondFactor, SignInCode, User
 from portal.models.base import utcnow
 from portal.services import auth_methods, reauth, settings
+from portal.services.errors import DomainError
 from portal.services.events import log_auth
 from portal.services.gates import Gate, register_gate
 from portal.services.sms import send_sms
@@ -27,12 +28,8 @@ SMS_CODE_MINUTES = 5
 SMS_CODE_ATTEMPTS = 5
 
 
-class SecondFactorError(Exception):
+class SecondFactorError(DomainError):
     """A refused code, password or step; `message` is safe to show next to the field."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def _fernet() -> Fernet:

@@ -4,19 +4,20 @@
 from portal.extensions import db
 from portal.models import User
 from portal.services import identifiers, lockout, passwords
+from portal.services.errors import DomainError
 from portal.services.events import log_auth
 
 
-class SignInFailed(Exception):
+class SignInFailed(DomainError):
     """Wrong login or password, a locked account, or one that may not sign in (one message for all)."""
 
-    message = "Wrong login or password."
+    default_message = "Wrong login or password."
 
 
 class AddressLocked(SignInFailed):
     """Too many failures from this IP address: the same answer whatever the login and password."""
 
-    message = "Too many failed attempts from your network. Please try again later."
+    default_message = "Too many failed attempts from your network. Please try again later."
 
 
 def check_password(login: str, password: str) -> User:

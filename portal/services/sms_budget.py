@@ -11,17 +11,17 @@ from limits import RateLimitItem, parse
 from limits.strategies import MovingWindowRateLimiter
 
 from portal.extensions import limiter
+from portal.services.errors import DomainError
 
 log = logging.getLogger(__name__)
 
 
-class BudgetExceeded(Exception):
+class BudgetExceeded(DomainError):
     """No message may be sent now; `reason` is for the logs, `message` is safe to show."""
 
     def __init__(self, reason: str, message: str):
         super().__init__(message)
         self.reason = reason
-        self.message = message
 
 
 @dataclass(frozen=True)

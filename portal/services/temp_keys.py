@@ -8,15 +8,14 @@ from portal.extensions import db
 from portal.models import TempKey, User
 from portal.models.base import utcnow
 from portal.services import auth_methods, identifiers
+from portal.services.errors import DomainError
 from portal.services.events import log_audit, log_auth
 from portal.services.links import public_url
 from portal.services.tokens import digest, new_token
 
 
-class TempKeyRefused(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class TempKeyRefused(DomainError):
+    """A temporary key that may not be issued."""
 
 
 def issue_key(login: str, minutes: int) -> tuple[User, str]:
