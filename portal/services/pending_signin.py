@@ -6,6 +6,7 @@ from flask import session
 
 from portal.extensions import db
 from portal.models import User
+from portal.services import sessions
 
 KEY = "pending_2fa"
 PENDING_SECONDS = 600
@@ -13,6 +14,7 @@ PENDING_SECONDS = 600
 
 def hold(user: User, remember: bool, next_url: str | None, method: str) -> None:
     """Remember who passed the first factor; nothing else in this browser is signed in."""
+    sessions.end_current_session()
     session.clear()
     session[KEY] = {"uid": user.id, "remember": bool(remember), "next": next_url or "",
                     "method": method, "since": int(time.time())}

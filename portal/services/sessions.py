@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from flask import current_app, g, request, session
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
@@ -25,6 +25,7 @@ def init_app(app) -> None:
 
 def start_session(user: User, remember: bool = False) -> UserSession:
     """Sign `user` in: a new row, a new cookie (the id rotates), remember cookie bound to the row."""
+    end_current_session()
     token = new_token()
     row = UserSession(
         token_hash=digest(token),
@@ -87,9 +88,10 @@ def _expired(row: UserSession, user: User, now) -> bool:
 
 
 def end_current_session() -> None:
-    """Log out this browser: revoke its row and clear both cookies."""
-    row = current_session()
-    if row is not None:
+    """Log out this browser: revoke its row and clear both cookies. Every new sign-in does this
+    first, so neither a copy of the old cookie nor its remember cookie stays usable."""
+    row = current_session() if current_user.is_authenticated else None
+    if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
     logout_user()
     session.clear()
