@@ -141,6 +141,20 @@ def test_mail_server_away_during_a_second_reset_request_keeps_the_first_link(app
     assert len(events) == 1  # the failed send is not logged as sent
 
 
+def test_mail_server_away_during_a_password_change_the_change_stands(app, make_app, smtp, factories, caplog):
+    """A notice tells of something done: it is logged when it cannot go out, never undoes it."""
+    factories.client_user(email="keen@example.com", password="client password 1")
+    web = WebClient(make_app(**smtp.app_config()).test_client())
+    web.login("keen@example.com", "client password 1")
+    smtp.stop()
+    changed = web.post_form("/settings/general/password", {
+        "current_password": "client password 1", "password": "violet kettle moonlight",
+        "confirm": "violet kettle moonlight"}, page_url="/settings/general")
+    assert changed.status_code == 302
+    assert "notice 'Your password was changed' to user" in caplog.text and "not sent" in caplog.text
+    assert WebClient(app.test_client()).login("keen@example.com", "violet kettle moonlight").status_code == 302
+
+
 def test_mail_server_away_during_email_change_then_retry(app, make_app, smtp, factories):
     user = factories.client_user(email="move@example.com", name="Old Name", password="client password 1")
     web = WebClient(make_app(**smtp.app_config()).test_client())

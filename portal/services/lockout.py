@@ -11,10 +11,9 @@ from portal.models import User
 from portal.models.base import utcnow
 from portal.services import settings
 from portal.services.client_ip import client_ip
-from portal.services.delivery import DeliveryError
 from portal.services.events import log_audit, log_auth
 from portal.services.links import public_url
-from portal.services.mail import send_mail
+from portal.services.mail import send_notice
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +117,8 @@ def unlock_by_staff(actor: User, target: User) -> None:
 def _tell_owner(user: User, until) -> None:
     if not settings.get(NOTIFY_OWNER, user.provider_id):
         return
-    try:
-        send_mail(user.email, "Your account was locked",
-                  f"Hello {user.name or user.login},\n\nafter several wrong passwords your account is "
-                  f"locked until {until:%Y-%m-%d %H:%M} UTC. If this was not you, someone may be "
-                  f"guessing your password; consider changing it:\n{public_url('auth.recover')}\n")
-    except DeliveryError as error:
-        log.error("lock notice to user %s not sent: %s", user.id, error.message)
+    send_notice(user, "Your account was locked",
+                f"after several wrong passwords your account is locked until {until:%Y-%m-%d %H:%M} UTC. "
+                "If this was not you, someone may be guessing your password; consider changing it:\n"
+                f"{public_url('auth.recover')}\n")
 

@@ -25,6 +25,20 @@ def send_mail(to: str, subject: str, body: str) -> None:
         raise RuntimeError(f"unknown MAIL_BACKEND {backend!r}")
 
 
+def greeting(user) -> str:
+    """How every message to an account holder begins."""
+    return f"Hello {user.name or user.login},\n\n"
+
+
+def send_notice(user, subject: str, text: str, to: str | None = None) -> None:
+    """Tell `user` (at `to`, else their address) about something already done: it stands whether
+    or not the message goes out, so a failure is logged, not raised."""
+    try:
+        send_mail(to or user.email, subject, greeting(user) + text)
+    except DeliveryError as error:
+        log.error("notice %r to user %s not sent: %s", subject, user.id, error.message)
+
+
 def _send_smtp(to: str, subject: str, body: str) -> None:
     cfg = current_app.config
     message = EmailMessage()

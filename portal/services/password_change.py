@@ -1,7 +1,5 @@
 """Setting a new password: policy, history, every other way in shut, recovery secrets dead, a notice sent."""
 
-import logging
-
 from sqlalchemy import delete
 
 from portal.extensions import db
@@ -9,12 +7,9 @@ from portal.models import RecoveryLink, ResetCode, User
 from portal.models.base import utcnow
 from portal.services import lockout, password_policy, passwords, reauth, sessions
 from portal.services.client_ip import client_ip
-from portal.services.delivery import DeliveryError
 from portal.services.events import log_auth
 from portal.services.links import public_url
-from portal.services.mail import send_mail
-
-log = logging.getLogger(__name__)
+from portal.services.mail import send_notice
 
 
 def set_new_password(user: User, password: str, event: str) -> None:
@@ -48,11 +43,7 @@ def change_password(user: User, current: str, new: str) -> None:
 
 def _notify(user: User, event: str) -> None:
     what = "reset" if event == "password_reset" else "changed"
-    try:
-        send_mail(user.email, f"Your password was {what}",
-                  f"Hello {user.name or user.login},\n\nthe password of your account {user.login} was "
-                  f"{what} on {utcnow():%Y-%m-%d %H:%M} UTC from the address {client_ip()}. Every other "
-                  "session was signed out.\n\nIf this was not you, recover your account now:\n"
-                  f"{public_url('auth.recover')}\n")
-    except DeliveryError as error:
-        log.error("password notice to user %s not sent: %s", user.id, error.message)
+    send_notice(user, f"Your password was {what}",
+                f"the password of your account {user.login} was {what} on {utcnow():%Y-%m-%d %H:%M} UTC "
+                f"from the address {client_ip()}. Every other session was signed out.\n\n"
+                f"If this was not you, recover your account now:\n{public_url('auth.recover')}\n")

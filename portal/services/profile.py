@@ -1,6 +1,5 @@
 """General settings: the user's own name, and an email change that waits for a link sent to the new address."""
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,10 +14,8 @@ from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
 from portal.services.events import log_audit
 from portal.services.links import public_url
-from portal.services.mail import send_mail
+from portal.services.mail import greeting, send_mail, send_notice
 from portal.services.tokens import digest, new_token
-
-log = logging.getLogger(__name__)
 
 
 class EmailTaken(DomainError):
@@ -106,12 +103,9 @@ def tell_old_address(user: User, old_email: str, by_staff: bool = False) -> None
     """After a committed change of `user`'s email, tell the address it replaced: if the change
     was not theirs, that mailbox is where the owner learns that recovery now goes elsewhere."""
     who = "An administrator changed" if by_staff else "You changed"
-    try:
-        send_mail(old_email, "Your email address was changed",
-                  f"Hello {user.name or user.login},\n\n{who} the email address of your account to "
-                  f"{user.email}. If this was not you or you did not ask for it, contact support at once.\n")
-    except DeliveryError as error:
-        log.error("email-change notice to user %s not sent: %s", user.id, error.message)
+    send_notice(user, "Your email address was changed",
+                f"{who} the email address of your account to {user.email}. If this was not you or you "
+                "did not ask for it, contact support at once.\n", to=old_email)
 
 
 def _request_email_change(user: User, email: str) -> None:
@@ -125,7 +119,7 @@ def _request_email_change(user: User, email: str) -> None:
     db.session.commit()
     try:
         send_mail(email, "Confirm your new email address",
-                  f"Hello {user.name or user.login},\n\nto make this the email address of your account, "
+                  f"{greeting(user)}to make this the email address of your account, "
                   f"open this link (valid {hours} hours):\n"
                   f"{public_url('settings.confirm_email', token=token)}\n\n"
                   "Until then your account keeps its current address. If you did not ask for this, "

@@ -15,7 +15,7 @@ from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
 from portal.services.links import public_url
-from portal.services.mail import send_mail
+from portal.services.mail import greeting, send_mail
 from portal.services.personal_data import PersonalData, UserIds, register
 from portal.services.sms import send_sms
 from portal.services.tokens import digest, new_token
@@ -65,12 +65,12 @@ def send_password_link(user: User, purpose: str = "reset") -> None:
     valid = f"{int(lifetime.total_seconds() // 60)} minutes"
     if purpose == "invite":
         subject = "Welcome: set your password"
-        body = (f"Hello {user.name or user.login},\n\nan account was created for you on the portal. "
+        body = (f"{greeting(user)}an account was created for you on the portal. "
                 f"Your login is {user.login}.\nChoose your password here (the link works once, for "
                 f"{valid}):\n{link}\n")
     else:
         subject = "Reset your password"
-        body = (f"Hello {user.name or user.login},\n\nsomeone (perhaps you) asked to reset the password "
+        body = (f"{greeting(user)}someone (perhaps you) asked to reset the password "
                 f"of your account {user.login}.\nChoose a new password here (the link works once, for "
                 f"{valid}):\n{link}\n\nIf this was not you, ignore this message: nothing changes.\n")
     try:
