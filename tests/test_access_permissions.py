@@ -189,8 +189,10 @@ def test_client_area_refuses_what_the_user_may_not_use(app, world):
     member = browser(app, "member@example.com", "client password 1")
     owner = browser(app, "owner@example.com", "client password 1")
     for url in ("/finance", "/users", f"/users/{world['owner'].id}/rights"):
-        assert member.get(url).status_code == 403
-        assert member.get(url, headers={"HX-Request": "true"}).status_code == 403
+        page, fragment = member.get(url), member.get(url, headers={"HX-Request": "true"})
+        assert page.status_code == fragment.status_code == 403
+        assert "<html" in page.get_data(as_text=True) and "<html" not in fragment.get_data(as_text=True)
+        assert all('data-status="403"' in r.get_data(as_text=True) for r in (page, fragment))
         assert owner.get(url).status_code == 200
     assert browser(app).get("/finance").status_code == 302
 
