@@ -24,9 +24,10 @@ from portal.web import CONTENT_SECURITY_POLICY
 log = logging.getLogger(__name__)
 
 MODES = {"off": "Off", "altcha": "ALTCHA (self-hosted proof of work)", "recaptcha": "Google reCAPTCHA"}
-MODE = settings.define("captcha.mode", "altcha", "Captcha")
+MODE = settings.define("captcha.mode", "altcha", "Captcha", choices=MODES)
 AFTER_FAILURES = settings.define("captcha.after_failures", 3,
-                                 "At login and recovery, ask after this many failures (IP or account)")
+                                 "At login and recovery, ask after this many failures (IP or account)",
+                                 bounds=(1, 100))
 KEYS = [MODE, AFTER_FAILURES]
 ALGORITHM = "PBKDF2/SHA-256"
 CHALLENGE_MINUTES = 10

@@ -12,16 +12,18 @@ from portal.services.events import log_audit
 from portal.services.phone_filter import PhoneRules
 
 ENABLED = settings.define("fraud.enabled", False, "Verify phone numbers before orders")
-METHOD = settings.define("fraud.method", "sms", "Verification system")
-BRAND = settings.define("fraud.brand", "Portal", "Brand name in the message")
-CODE_LENGTH = settings.define("fraud.code_length", 6, "Code length")
-CODE_VALIDITY = settings.define("fraud.code_validity", 300, "Code validity, seconds")
-MAX_ATTEMPTS = settings.define("fraud.max_attempts", 3, "Wrong tries allowed")
-RESEND_COOLDOWN = settings.define("fraud.resend_cooldown", 60, "Resend cooldown, seconds")
+METHOD = settings.define("fraud.method", "sms", "Verification system", choices={
+    "sms": "Vonage Verify by SMS", "voice": "Vonage Verify by voice call", "sms_voice": "SMS, then a voice call"})
+BRAND = settings.define("fraud.brand", "Portal", "Brand name")
+CODE_LENGTH = settings.define("fraud.code_length", 6, "Code length", bounds=(4, 10))
+CODE_VALIDITY = settings.define("fraud.code_validity", 300, "Code validity, seconds", bounds=(60, 900))
+MAX_ATTEMPTS = settings.define("fraud.max_attempts", 3, "Wrong tries allowed", bounds=(1, 10))
+RESEND_COOLDOWN = settings.define("fraud.resend_cooldown", 60, "Resend cooldown, seconds", bounds=(10, 3600))
 COUNTRIES = settings.define("fraud.countries", [], "Allowed countries")
 MOBILE_ONLY = settings.define("fraud.mobile_only", True, "Mobile numbers only")
 PATTERN = settings.define("fraud.pattern", "", "Regular expression")
-REUSED_NUMBER = settings.define("fraud.reused_number", "refuse", "Number verified by another account")
+REUSED_NUMBER = settings.define("fraud.reused_number", "refuse", "Number verified by another account",
+                                choices={"refuse": "Refuse it", "flag": "Accept it and flag it to staff"})
 
 SETTING_KEYS = (ENABLED, METHOD, BRAND, CODE_LENGTH, CODE_VALIDITY, MAX_ATTEMPTS, RESEND_COOLDOWN,
                 COUNTRIES, MOBILE_ONLY, PATTERN, REUSED_NUMBER)

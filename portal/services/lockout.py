@@ -18,11 +18,12 @@ from portal.services.mail import send_notice
 log = logging.getLogger(__name__)
 
 ACCOUNT_FAILURES = settings.define("lockout.account_failures", 5,
-                                   "Failed attempts per account before a lock")
+                                   "Failed attempts per account before a lock", bounds=(1, 100))
 IP_FAILURES = settings.define("lockout.ip_failures", 20,
-                              "Failed attempts per IP address before a lock")
+                              "Failed attempts per IP address before a lock", bounds=(1, 10000))
 LOCK_MINUTES = settings.define("lockout.lock_minutes", 15,
-                               "Length of the first lock in minutes (each further lock doubles it)")
+                               "Length of the first lock in minutes (each further lock doubles it)",
+                               bounds=(1, 1440))
 NOTIFY_OWNER = settings.define("lockout.notify_owner", True, "Email the owner when their account is locked")
 KEYS = [ACCOUNT_FAILURES, IP_FAILURES, LOCK_MINUTES, NOTIFY_OWNER]
 MAX_LOCK = timedelta(hours=24)

@@ -16,8 +16,9 @@ from portal.services.personal_data import PersonalData, UserIds, register
 HARD_MAX_LENGTH = 1024  # what any form accepts; argon2 hashes every byte, nothing is truncated
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt"
 
-MIN_LENGTH = settings.define("password.min_length", 12, "Minimum length")
-MAX_LENGTH = settings.define("password.max_length", 128, "Maximum length (at least 128)")
+MIN_LENGTH = settings.define("password.min_length", 12, "Minimum length", bounds=(8, 128))
+MAX_LENGTH = settings.define("password.max_length", 128, "Maximum length (at least 128)",
+                             bounds=(128, HARD_MAX_LENGTH))
 REQUIRE_LOWER = settings.define("password.require_lower", False, "Lowercase letters required")
 REQUIRE_UPPER = settings.define("password.require_upper", False, "Uppercase letters required")
 REQUIRE_DIGIT = settings.define("password.require_digit", False, "Numbers required")
@@ -26,7 +27,7 @@ REQUIRE_SPECIAL = settings.define("password.require_special", False,
 BLOCK_COMMON = settings.define("password.block_common", True, "Refuse common passwords")
 BLOCK_PERSONAL = settings.define("password.block_personal", True,
                                  "Refuse the user's own login, email and name")
-HISTORY = settings.define("password.history", 5, "Previous passwords that may not be reused")
+HISTORY = settings.define("password.history", 5, "Previous passwords that may not be reused", bounds=(0, 24))
 KEYS = [MIN_LENGTH, MAX_LENGTH, REQUIRE_LOWER, REQUIRE_UPPER, REQUIRE_DIGIT, REQUIRE_SPECIAL,
         BLOCK_COMMON, BLOCK_PERSONAL, HISTORY]
 
@@ -70,7 +71,7 @@ def evaluate(password: str, login: str = "", email: str = "", name: str = "",
     def get(key):
         return settings.get(key, provider_id)
 
-    low, high = int(get(MIN_LENGTH)), max(128, int(get(MAX_LENGTH)))
+    low, high = settings.bounded(MIN_LENGTH, provider_id), settings.bounded(MAX_LENGTH, provider_id)
     rules = [
         Rule(f"At least {low} characters", len(password) >= low, f"Use at least {low} characters."),
         Rule(f"At most {high} characters", len(password) <= high, f"Use at most {high} characters."),

@@ -23,10 +23,12 @@ from portal.services.tokens import digest, new_token
 log = logging.getLogger(__name__)
 
 CHANNELS = {"both": "Email or SMS (the user chooses)", "email": "Email only", "sms": "SMS only"}
-CHANNEL = settings.define("recovery.channels", "both", "Recovery by")
-LINK_MINUTES = settings.define("recovery.link_minutes", 60, "Email link valid for (minutes, at most 60)")
-CODE_MINUTES = settings.define("recovery.code_minutes", 10, "SMS code valid for (minutes, at most 10)")
-CODE_ATTEMPTS = settings.define("recovery.code_attempts", 5, "Wrong codes before a code dies")
+CHANNEL = settings.define("recovery.channels", "both", "Recovery by", choices=CHANNELS)
+LINK_MINUTES = settings.define("recovery.link_minutes", 60, "Email link valid for (minutes, at most 60)",
+                               bounds=(5, 60))
+CODE_MINUTES = settings.define("recovery.code_minutes", 10, "SMS code valid for (minutes, at most 10)",
+                               bounds=(1, 10))
+CODE_ATTEMPTS = settings.define("recovery.code_attempts", 5, "Wrong codes before a code dies", bounds=(1, 10))
 KEYS = [CHANNEL, LINK_MINUTES, CODE_MINUTES, CODE_ATTEMPTS]
 MAX_SENDS = 3
 
@@ -44,8 +46,8 @@ def channels() -> list[str]:
     return ["email", "sms"] if chosen not in ("email", "sms") else [chosen]
 
 
-def _minutes(key: str, ceiling: int) -> timedelta:
-    return timedelta(minutes=max(1, min(int(settings.get(key)), ceiling)))
+def _minutes(key: str) -> timedelta:
+    return timedelta(minutes=settings.bounded(key))
 
 
 def send_password_link(user: User, purpose: str = "reset") -> None:
@@ -56,7 +58,7 @@ def send_password_link(user: User, purpose: str = "reset") -> None:
     """
     token = new_token()
     lifetime = (timedelta(hours=current_app.config["INVITE_LINK_HOURS"]) if purpose == "invite"
-                else _minutes(LINK_MINUTES, 60))
+                else _minutes(LINK_MINUTES))
     sent = RecoveryLink(user_id=user.id, token_hash=digest(token), purpose=purpose,
                         expires_at=utcnow() + lifetime)
     db.session.add(sent)
@@ -109,7 +111,7 @@ def request_recovery(identifier: str, channel: str) -> str | None:
     db.session.execute(delete(ResetCode).where(ResetCode.expires_at < utcnow()))
     db.session.add(ResetCode(ticket_hash=digest(ticket), user_id=user.id if phone else None,
                                 code_hash=passwords.hash_password(code),
-                                expires_at=utcnow() + _minutes(CODE_MINUTES, 10)))
+                                expires_at=utcnow() + _minutes(CODE_MINUTES)))
     log_auth("recovery_code_sent" if phone else "recovery_refused", user=user, login=identifier[:254])
     db.session.commit()
     if phone:
@@ -118,7 +120,7 @@ def request_recovery(identifier: str, channel: str) -> str | None:
 
 
 def _text_code(phone: str, code: str) -> None:
-    minutes = int(_minutes(CODE_MINUTES, 10).total_seconds() // 60)
+    minutes = int(_minutes(CODE_MINUTES).total_seconds() // 60)
     try:
         send_sms(phone, f"Your password recovery code is {code}. It is valid for {minutes} minutes. "
                         "Never share it.")
@@ -143,7 +145,7 @@ def resend_code(ticket: str) -> None:
     code = f"{secrets.randbelow(10**6):06d}"
     row.code_hash = passwords.hash_password(code)
     row.sends += 1
-    row.expires_at = utcnow() + _minutes(CODE_MINUTES, 10)
+    row.expires_at = utcnow() + _minutes(CODE_MINUTES)
     user = db.session.get(User, row.user_id) if row.user_id else None
     db.session.commit()
     if user is not None:
@@ -176,7 +178,7 @@ def check_code(ticket: str, code: str) -> str:
     token = new_token()
     db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id == user.id))
     db.session.add(RecoveryLink(user_id=user.id, token_hash=digest(token), purpose="sms",
-                                expires_at=utcnow() + _minutes(CODE_MINUTES, 10)))
+                                expires_at=utcnow() + _minutes(CODE_MINUTES)))
     log_auth("recovery_code_accepted", user=user)
     db.session.commit()
     return token

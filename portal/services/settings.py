@@ -13,9 +13,13 @@ from portal.services.events import log_audit
 
 @dataclass(frozen=True)
 class SettingKey:
+    """A setting as staff see it: its label, and the range or the choices it may take."""
+
     key: str
     default: object
     label: str
+    bounds: tuple[int, int] | None = None  # a number's lowest and highest value
+    choices: dict[str, str] | None = None  # value -> label
 
 
 _KEYS: dict[str, SettingKey] = {}
@@ -28,10 +32,21 @@ DEFAULT_PROVIDER_VALUES = (select(Provider.id, Setting.key, Setting.value)
                            .where(Provider.is_default.is_(True)))
 
 
-def define(key: str, default, label: str) -> str:
+def define(key: str, default, label: str, bounds: tuple[int, int] | None = None,
+           choices: dict[str, str] | None = None) -> str:
     """Declare a setting (at import time of the module that owns it); returns the key."""
-    _KEYS[key] = SettingKey(key, default, label)
+    _KEYS[key] = SettingKey(key, default, label, bounds, choices)
     return key
+
+
+def definition(key: str) -> SettingKey:
+    return _KEYS[key]
+
+
+def bounded(key: str, provider_id: int | None = None) -> int:
+    """A number setting's value, held inside its bounds whatever is stored."""
+    low, high = _KEYS[key].bounds
+    return max(low, min(int(get(key, provider_id)), high))
 
 
 def _provider_id(provider_id: int | None) -> int:

@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
-from portal.services import phone_filter
+from portal.services import fraud, phone_filter, settings
 
 
 class OrderForm(FlaskForm):
@@ -51,22 +51,32 @@ def regular_expression(form, field):
         raise ValidationError(str(error)) from None
 
 
+def _label(key: str) -> str:
+    return settings.definition(key).label
+
+
+def _choices(key: str) -> list[tuple[str, str]]:
+    return list(settings.definition(key).choices.items())
+
+
+def _number(key: str) -> IntegerField:
+    return IntegerField(_label(key), validators=[InputRequired(), NumberRange(*settings.definition(key).bounds)])
+
+
 class ProtectionForm(FlaskForm):
-    enabled = BooleanField("Verify phone numbers before orders")
-    method = RadioField("Verification system", choices=[
-        ("sms", "Vonage Verify by SMS"), ("voice", "Vonage Verify by voice call"),
-        ("sms_voice", "SMS, then a voice call")])
-    brand = StringField("Brand name", validators=[DataRequired(), Length(max=16)])
-    code_length = IntegerField("Code length", validators=[InputRequired(), NumberRange(4, 10)])
-    code_validity = IntegerField("Code validity, seconds", validators=[InputRequired(), NumberRange(60, 900)])
-    max_attempts = IntegerField("Wrong tries allowed", validators=[InputRequired(), NumberRange(1, 10)])
-    resend_cooldown = IntegerField("Resend cooldown, seconds",
-                                   validators=[InputRequired(), NumberRange(10, 3600)])
-    countries = CountriesField("Allowed countries")
-    mobile_only = BooleanField("Mobile numbers only")
-    pattern = StringField("Regular expression", validators=[regular_expression])
-    reused_number = SelectField("Number verified by another account", choices=[
-        ("refuse", "Refuse it"), ("flag", "Accept it and flag it to staff")])
+    """Labels, choices and ranges come from the settings' definitions in portal/services/fraud.py."""
+
+    enabled = BooleanField(_label(fraud.ENABLED))
+    method = RadioField(_label(fraud.METHOD), choices=_choices(fraud.METHOD))
+    brand = StringField(_label(fraud.BRAND), validators=[DataRequired(), Length(max=16)])
+    code_length = _number(fraud.CODE_LENGTH)
+    code_validity = _number(fraud.CODE_VALIDITY)
+    max_attempts = _number(fraud.MAX_ATTEMPTS)
+    resend_cooldown = _number(fraud.RESEND_COOLDOWN)
+    countries = CountriesField(_label(fraud.COUNTRIES))
+    mobile_only = BooleanField(_label(fraud.MOBILE_ONLY))
+    pattern = StringField(_label(fraud.PATTERN), validators=[regular_expression])
+    reused_number = SelectField(_label(fraud.REUSED_NUMBER), choices=_choices(fraud.REUSED_NUMBER))
     product_types = SelectMultipleField("Product types", coerce=int, choices=[])
     tariffs = SelectMultipleField("Tariffs", coerce=int, choices=[])
     submit = SubmitField("Save")
