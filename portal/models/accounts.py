@@ -78,6 +78,11 @@ class User(UserMixin, db.Model):
         return self.kind == UserKind.STAFF
 
     @property
+    def has_verified_phone(self) -> bool:
+        """A phone number that passed verification (a change of number clears it)."""
+        return bool(self.phone) and self.phone_verified_at is not None
+
+    @property
     def can_sign_in(self) -> bool:
         """False for denied or deactivated accounts: every way in is shut."""
         return self.is_active_account and not self.access_denied

@@ -61,7 +61,7 @@ def is_covered(tariff: Tariff) -> bool:
 
 def order_blocked(user: User, tariff: Tariff) -> bool:
     """True when this user must verify a phone number before ordering this tariff."""
-    if user.phone and user.phone_verified_at is not None:
+    if user.has_verified_phone:
         return False
     return bool(settings.get(ENABLED, user.provider_id)) and is_covered(tariff)
 

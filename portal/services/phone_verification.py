@@ -84,7 +84,7 @@ def _cancel_at_vonage(row: PhoneVerification) -> None:
 
 def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVerification:
     """Check the number and send a code; the same number again is a resend (tries are kept)."""
-    if user.phone and user.phone_verified_at is not None:
+    if user.has_verified_phone:
         raise VerificationError("Your phone number is already verified. Change it in General settings.", "phone")
     policy = fraud.policy(user.provider_id)
     try:

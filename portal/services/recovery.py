@@ -106,7 +106,7 @@ def request_recovery(identifier: str, channel: str) -> str | None:
             log_auth("recovery_refused", user=user, login=identifier[:254])
             db.session.commit()
         return None
-    phone = user.phone if eligible and user.phone and user.phone_verified_at else None
+    phone = user.phone if eligible and user.has_verified_phone else None
     ticket, code = new_token(), f"{secrets.randbelow(10**6):06d}"
     db.session.execute(delete(ResetCode).where(ResetCode.expires_at < utcnow()))
     db.session.add(ResetCode(ticket_hash=digest(ticket), user_id=user.id if phone else None,

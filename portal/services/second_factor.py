@@ -160,7 +160,7 @@ def confirm_totp(user: User, password: str, code: str) -> list[str]:
 def enable_sms(user: User, password: str) -> list[str]:
     """SMS codes to the verified phone as a second factor; returns recovery codes if new."""
     _check_current_password(user, password)
-    if not user.phone or user.phone_verified_at is None:
+    if not user.has_verified_phone:
         raise SecondFactorError("Verify your phone number first.")
     if _factor(user, "sms") is None:
         db.session.add(SecondFactor(user_id=user.id, kind="sms", confirmed_at=utcnow()))
