@@ -6,16 +6,14 @@ from portal.extensions import db
 from portal.models import Client, User, UserKind
 from portal.models.access import UserFunction
 from portal.services import listing
-from portal.services.access import AccessError
+from portal.services.access import AccessError, can_manage
 from portal.services.events import log_audit
 from portal.services.listing import Field, Page, keyset
 from portal.services.permissions import (
     GRANTABLE,
     GrantRefused,
-    assigned_functions,
     check_grantable,
     forget,
-    functions_of,
 )
 
 
@@ -52,7 +50,7 @@ def set_rights(actor: User, target: User, codes: list[str]) -> dict:
         raise AccessError("The owner of a client holds every right.")
     if target.id == actor.id:
         raise AccessError("You cannot change your own rights.")
-    if not actor.is_staff and not assigned_functions(target) <= functions_of(actor):
+    if not actor.is_staff and not can_manage(actor, target):
         raise AccessError("You cannot change a user who holds rights you do not hold.")
     try:
         check_grantable(actor, "client", codes)
