@@ -64,6 +64,20 @@ def test_user_with_users_right_cannot_grant_more_than_they_hold(app, factories):
     assert functions_of(db.session.get(User, other.id)) == {"client.home", "self.account"}
 
 
+def test_user_with_users_right_cannot_change_someone_who_holds_more(app, factories):
+    """Taking a right away is a change too: only the owner or staff touch a user holding more."""
+    _owner, (manager, richer) = make_client(factories, "owner@example.com", "manager@example.com",
+                                            "richer@example.com")
+    support = browser(app, staff_with(factories, "users.rights", login="support").login)
+    support.post_form(f"/admin/users/{manager.id}/rights", {"rights": ["client.users"]})
+    support.post_form(f"/admin/users/{richer.id}/rights", {"rights": ["client.finance"]})
+    web = browser(app, "manager@example.com", CLIENT_PASSWORD)
+    response = web.post_form(f"/users/{richer.id}/rights", {"rights": []}, page_url="/users")
+    assert response.status_code == 422
+    assert "You cannot change a user who holds rights you do not hold." in response.get_data(as_text=True)
+    assert "client.finance" in functions_of(db.session.get(User, richer.id))
+
+
 def test_owner_rights_are_not_editable(app, factories):
     owner, _members = make_client(factories, "owner@example.com")
     staff_with(factories, "users.rights", login="support")
