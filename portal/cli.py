@@ -8,8 +8,7 @@ import click
 from flask import current_app
 
 from portal.extensions import db
-from portal.services import demo, password_policy
-from portal.services.events import log_audit
+from portal.services import access, demo, password_policy
 from portal.services.identifiers import AccountExists
 from portal.services.staff import create_staff
 from portal.services.temp_keys import TempKeyRefused, issue_key
@@ -53,8 +52,7 @@ def create_admin_command(login, email, full_access, password_stdin):
         user = create_staff(login, email, password=password, full_access=full_access)
     except AccountExists as error:
         raise click.ClickException(error.message) from error
-    log_audit("admin_created", target=user, actor_label="root (CLI)",
-              changes={"login": [None, user.login], "full_access": [None, full_access]})
+    access.audit_created(user, actor_label="root (CLI)")
     db.session.commit()
     click.echo(f"Administrator {login} created{' with Full access' if full_access else ''}.")
 

@@ -16,6 +16,7 @@ def test_create_admin_with_password_stdin(runner):
     assert passwords.verify_password(user.password_hash, "long enough password")
     audit = db.session.execute(select(AuditEvent)).scalar_one()
     assert audit.action == "admin_created" and audit.actor_label == "root (CLI)"
+    assert audit.changes["email"] == [None, "ops@example.com"] and audit.changes["full_access"] == [None, True]
     assert "long enough password" not in str(audit.changes)
 
 

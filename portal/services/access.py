@@ -173,9 +173,14 @@ def create_admin(actor: User, data: AdminInput) -> User:
     except AccountExists as error:
         raise AccessError(error.message, "login") from error
     _apply(user, data, chosen)
-    after = _snapshot(user)
-    log_audit("admin_created", target=user, changes={k: [None, v] for k, v in after.items()})
+    audit_created(user)
     return user
+
+
+def audit_created(user: User, actor_label: str | None = None) -> None:
+    """The audit row of a new administrator, whichever way they came (list, CLI, Keycloak)."""
+    log_audit("admin_created", target=user, actor_label=actor_label,
+              changes={key: [None, value] for key, value in _snapshot(user).items()})
 
 
 def update_admin(actor: User, target: User, data: AdminInput) -> dict:

@@ -130,8 +130,7 @@ def _first_login(provider: str, claims: dict) -> User:
                 _refuse(provider, "no mapped role")  # nobody is created without a mapped role
             login = str(claims.get("preferred_username") or email.split("@")[0])
             user = create_staff(login, email, str(claims.get("name") or login))
-            log_audit("admin_created", target=user, actor_label="Keycloak",
-                      changes={"login": [None, user.login], "email": [None, user.email]})
+            access.audit_created(user, actor_label="Keycloak")
     except AccountExists:
         _refuse(provider, "login or email taken")
     log_auth("registered", user=user, detail=provider)
