@@ -2,6 +2,7 @@
 
 from html.parser import HTMLParser
 
+import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -156,3 +157,58 @@ def test_every_field_has_its_own_label(app, everyone):
             if repeated or unlabelled:
                 problems.append(f"GET {path} as {who}: repeated ids {repeated}, unlabelled {unlabelled}")
     assert checked > 40 and problems == [], "\n".join(problems)
+
+
+class _FieldErrors(HTMLParser):
+    """Each field's attributes by name, and the texts of the elements that have an id."""
+
+    def __init__(self):
+        super().__init__()
+        self.fields, self.texts, self._open = {}, {}, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("input", "select", "textarea") and attrs.get("name"):
+            self.fields.setdefault(attrs["name"], attrs)
+        if tag == "p" and attrs.get("id"):
+            self._open.append(attrs["id"])
+            self.texts[attrs["id"]] = ""
+
+    def handle_data(self, data):
+        for element_id in self._open:
+            self.texts[element_id] += data
+
+    def handle_endtag(self, tag):
+        if tag == "p" and self._open:
+            self._open.pop()
+
+
+BAD_INPUT = [  # who, the form's URL, what is sent, the fields that must carry an error
+    (None, "/register", {"email": "not an address", "name": "Kept Name", "password": "x",
+                         "confirm": "y"}, ["email", "confirm"]),
+    ("client", "/settings/general/password", {"current_password": "wrong one", "password": "violet kettle moonlight",
+                                              "confirm": "violet kettle moonlight"}, ["current_password"]),
+    ("client", "/settings/phone", {"phone": "garbage", "current_password": "client password 1"}, ["phone"]),
+    ("staff", "/admin/administrators/new", {"login": "", "email": "not an address", "name": "Kept Name"},
+     ["login", "email"]),
+    ("staff", "/admin/settings/security", {"password__min_length": "3"}, ["password__min_length"]),
+    ("staff", "/admin/fraud-protection", {"brand": "", "code_length": "99"}, ["brand", "code_length"]),
+]
+
+
+@pytest.mark.parametrize("who, url, data, fields", BAD_INPUT, ids=[case[1] for case in BAD_INPUT])
+def test_bad_input_is_refused_next_to_its_field(app, everyone, who, url, data, fields):
+    """The message sits in the field's own error element, which the field names in aria-describedby
+    (screen readers read it with the field), and the field is marked invalid."""
+    web = everyone[who] if who else browser(app)
+    page_url = "/settings/general" if url == "/settings/phone" else url
+    response = web.post_form(url, data, page_url=page_url)
+    assert response.status_code in (200, 422), response.status_code
+    page = _FieldErrors()
+    page.feed(response.get_data(as_text=True))
+    for name in fields:
+        field = page.fields[name]
+        error_id = f"{field['id']}-error"
+        assert field.get("aria-invalid") == "true" and field.get("aria-describedby") == error_id, (name, field)
+        assert page.texts.get(error_id, "").strip(), (name, "no message in its error element")
+    assert "Kept Name" in response.get_data(as_text=True) or "name" not in data
