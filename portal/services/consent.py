@@ -82,6 +82,11 @@ def set_required(document: ConsentDocument, required: bool) -> None:
         document.required = required
 
 
+def recent_records(limit: int = 50) -> list[ConsentRecord]:
+    """The consent log's newest decisions, for the documents page."""
+    return list(db.session.execute(select(ConsentRecord).order_by(ConsentRecord.id.desc()).limit(limit)).scalars())
+
+
 def latest_decisions(user: User) -> dict[int, ConsentRecord]:
     """The user's latest record per document (the current state of their consent)."""
     rows = db.session.execute(DECISIONS_OF_USER, {"user_id": user.id}).scalars()

@@ -1,6 +1,15 @@
-"""Errors shared by the message backends."""
+"""What the message backends share: their error, and the outbox the console backends write to."""
 
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import OutboxMessage
 from portal.services.errors import DomainError
+
+
+def outbox(limit: int = 100) -> list[OutboxMessage]:
+    """The newest messages the console backends kept instead of sending (the dev outbox page)."""
+    return list(db.session.execute(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)).scalars())
 
 
 class DeliveryError(DomainError):

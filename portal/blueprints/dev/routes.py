@@ -1,11 +1,9 @@
 """The console outbox: messages the console backends kept instead of sending."""
 
 from flask import abort, render_template, request
-from sqlalchemy import select
 
 from portal.blueprints.dev import bp
-from portal.extensions import db
-from portal.models import OutboxMessage
+from portal.services import delivery
 from portal.services.permissions import public
 
 LOOPBACK = ("127.", "::1")
@@ -17,7 +15,4 @@ def outbox():
     """Only from the machine itself: the outbox holds live reset links and codes."""
     if not (request.remote_addr or "").startswith(LOOPBACK):
         abort(404)
-    messages = db.session.execute(
-        select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(100)
-    ).scalars()
-    return render_template("dev/outbox.html", messages=messages)
+    return render_template("dev/outbox.html", messages=delivery.outbox())

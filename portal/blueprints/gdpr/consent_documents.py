@@ -4,18 +4,15 @@ from datetime import UTC, datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from portal.blueprints.auth.flow import home_for
 from portal.blueprints.gdpr import bp
 from portal.blueprints.gdpr.forms import DocumentForm, VersionForm
 from portal.extensions import db
 from portal.forms import ActionForm
-from portal.models.compliance import ConsentDocument, ConsentRecord
+from portal.models.compliance import ConsentDocument
 from portal.services import consent
 from portal.services.permissions import public, requires
-
-LOG_ROWS = 50
 
 
 @bp.route("/admin/consent")
@@ -71,9 +68,7 @@ def _documents_page(document_form=None, version_forms=None):
     forms = {d.id: VersionForm(prefix=f"doc{d.id}", formdata=None,
                                effective=datetime.now(UTC).date()) for d in documents}
     forms.update(version_forms or {})
-    log = db.session.execute(
-        select(ConsentRecord).order_by(ConsentRecord.id.desc()).limit(LOG_ROWS)
-    ).scalars()
+    log = consent.recent_records()
     return render_template(
         "gdpr/consent_documents.html", documents=documents, current=consent.current_version,
         document_form=document_form or DocumentForm(formdata=None), version_forms=forms,
