@@ -1,9 +1,10 @@
-"""Password sign-in: find the account, verify in constant time, count failures and locks, log the outcome."""
+"""Password sign-in (the form and API authinfo): find the account, verify in constant time, count
+failures and locks, log the outcome."""
 
 
 from portal.extensions import db
 from portal.models import User
-from portal.services import identifiers, lockout, passwords
+from portal.services import identifiers, lockout, passwords, second_factor
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
 
@@ -12,6 +13,12 @@ class SignInFailed(DomainError):
     """Wrong login or password, a locked account, or one that may not sign in (one message for all)."""
 
     default_message = "Wrong login or password."
+
+
+class SecondFactorRequired(DomainError):
+    """API authinfo is a password alone: never enough for an account that must use a second factor."""
+
+    default_message = "This account uses two-factor authentication: create an API token instead."
 
 
 class AddressLocked(SignInFailed):
@@ -47,4 +54,15 @@ def check_password(login: str, password: str) -> User:
         raise SignInFailed()
     lockout.record_success(user)
     passwords.rehash_if_needed(user, password)
+    return user
+
+
+def check_authinfo(login: str, password: str) -> User:
+    """API authinfo: `check_password`, then SecondFactorRequired for an account a password alone
+    must not open (logged)."""
+    user = check_password(login, password)
+    if second_factor.must_use_second_factor(user):
+        log_auth("api_authinfo_refused", user=user, detail="account must use two-factor")
+        db.session.commit()
+        raise SecondFactorRequired()
     return user

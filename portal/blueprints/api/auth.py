@@ -4,9 +4,8 @@ from flask import current_app, g, request
 from flask_login import AnonymousUserMixin
 
 from portal.blueprints.api import bp
-from portal.extensions import db, limiter
-from portal.services import api_tokens, auth_methods, gates, second_factor, signin
-from portal.services.events import log_auth
+from portal.extensions import limiter
+from portal.services import api_tokens, auth_methods, gates, signin
 from portal.services.permissions import required_function_of
 from portal.services.throttle import per_account_of
 
@@ -77,14 +76,11 @@ def _by_authinfo(login: str, password: str):
     if not auth_methods.enabled("api_authinfo"):
         return api_error(403, "method_off", "authinfo is switched off; use an API token.")
     try:
-        user = signin.check_password(login, password)
+        user = signin.check_authinfo(login, password)
+    except signin.SecondFactorRequired as refusal:
+        return api_error(403, "second_factor_required", refusal.message)
     except signin.SignInFailed as failure:
         return api_error(401, "invalid_credentials", failure.message)
-    if second_factor.must_use_second_factor(user):
-        log_auth("api_authinfo_refused", user=user, detail="account must use two-factor")
-        db.session.commit()
-        return api_error(403, "second_factor_required",
-                         "This account uses two-factor authentication: create an API token instead.")
     g._login_user = user
     return gates.enforce_gates()
 
