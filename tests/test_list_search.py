@@ -40,21 +40,30 @@ def test_a_search_finds_what_starts_with_it_in_any_case(app, people):
     assert emails(rights.list_client_users(search="a_ice")) == []
 
 
-def test_the_index_and_the_scan_give_the_same_rows(app, people, monkeypatch):
-    looked_up = [emails(rights.list_client_users(search=term)) for term in ("al", "alb", "x")]
-    monkeypatch.setattr(listing, "PROBE", 1)  # now "al" is a common prefix: the scan compares rows
-    assert [emails(rights.list_client_users(search=term)) for term in ("al", "alb", "x")] == looked_up
+def test_the_index_and_the_scan_give_the_same_rows(app, people):
+    fields = [listing.Field(User.email, select(User.id)), listing.Field(User.name, select(User.id))]
+
+    def found(term, probe):
+        with recorded(db.engine) as statements:
+            page = listing.search(select(User), User.id, fields, term, probe=probe)
+        scanned = any(" LIKE " in statement.upper() for statement in statements)
+        return sorted(user.email for user in page.rows), scanned
+
+    for term in ("al", "alb"):
+        (by_index, scanned_few), (by_scan, scanned_many) = found(term, 2_000), found(term, 0)
+        assert by_index == by_scan and not scanned_few and scanned_many, term
+    assert found("al", 0)[0] == ["ALBERT@Example.org", "alice@example.com", "alma@example.com"]
+    assert found("x", 0) == ([], False)  # no row starts with it: the index says so, nothing to scan
 
 
-def test_pages_of_a_common_search_walk_every_match_once(app, factories, monkeypatch):
+def test_pages_of_a_common_search_walk_every_match_once(app, factories):
     for n in range(7):
         factories.client_user(email=f"page{n}@example.com")
     factories.client_user(email="other@example.com")
-    monkeypatch.setattr(listing, "PROBE", 3)
     seen, cursor = [], {}
     while True:
         page = listing.search(select(User), User.id, [listing.Field(User.email, select(User.id))], "PAGE",
-                              size=3, **cursor)
+                              probe=3, size=3, **cursor)  # 7 matches: more than the probe, so a scan
         seen += [user.email for user in page.rows]
         if page.older is None:
             break

@@ -3,7 +3,6 @@
 import json
 import smtplib
 import ssl
-import time
 import urllib.request
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -186,10 +185,8 @@ def test_vonage_bad_credentials_and_once_only_faults(sdk, vonage):
 
 def test_vonage_hang_and_unreachable(sdk, vonage):
     vonage.hang()
-    started = time.monotonic()
     with pytest.raises(requests.exceptions.ReadTimeout):
         sdk().sms.send(SmsMessage(to=NUMBER, from_="Portal", text="x"))
-    assert time.monotonic() - started < 10
     vonage.reset()
     vonage.stop()
     with pytest.raises(requests.exceptions.ConnectionError):

@@ -6,6 +6,7 @@ import altcha
 
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 CSRF_HEADER = re.compile(r'"X-CSRFToken": "([^"]+)"')
+CSRF_REFUSAL = "Your form expired or came from elsewhere."  # the CSRF error page, not some other 400
 ALTCHA_WIDGET = re.compile(r'<altcha-widget challenge="([^"]+)" name="([^"]+)"')
 
 

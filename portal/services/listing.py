@@ -73,13 +73,13 @@ class Field:
         return condition if self.only is None else self.only & condition
 
 
-def search(stmt, key, fields: list[Field], text: str, **cursor) -> Page:
+def search(stmt, key, fields: list[Field], text: str, probe: int = PROBE, **cursor) -> Page:
     """A keyset page of `stmt` where a field starts with `text`, in any case; `*` in `text` stands
     for any characters ("*@example.com").
 
     Each field is first looked up in its index (on its `folded` column): where few rows match,
     their keys are paged; where many do, the newest-first scan compares that field row by row
-    and meets a page of matches soon.
+    and meets a page of matches soon. `probe` is how many rows "few" is.
     """
     prefix = text.lower()
     pattern = _like_escape(prefix).replace("*", "%") + "%"
@@ -87,7 +87,7 @@ def search(stmt, key, fields: list[Field], text: str, **cursor) -> Page:
     for field in fields:
         if field.accepts and not re.fullmatch(field.accepts, prefix):
             continue  # e.g. a name in an IP field: nothing to find, and no scan for it
-        found = None if "*" in prefix or field.keys is None else _probe(field, prefix)
+        found = None if "*" in prefix or field.keys is None else _probe(field, prefix, probe)
         if found is None:
             compared.append(field)
         else:
@@ -98,12 +98,12 @@ def search(stmt, key, fields: list[Field], text: str, **cursor) -> Page:
     return keyset(stmt.where(or_(key.in_(keys), *matches)), key, **cursor)
 
 
-def _probe(field: Field, prefix: str) -> list[int] | None:
-    """The keys of rows whose field starts with `prefix`, by an index range; None past PROBE."""
+def _probe(field: Field, prefix: str, probe: int) -> list[int] | None:
+    """The keys of rows whose field starts with `prefix`, by an index range; None past `probe`."""
     upper = prefix + "\U0010ffff"  # above every text that starts with `prefix`, byte-wise
     in_range = field.where((folded(field.column) >= prefix) & (folded(field.column) < upper))
-    found = list(db.session.execute(field.keys.where(in_range).limit(PROBE + 1)).scalars())
-    return found if len(found) <= PROBE else None
+    found = list(db.session.execute(field.keys.where(in_range).limit(probe + 1)).scalars())
+    return found if len(found) <= probe else None
 
 
 def _like_escape(text: str) -> str:
