@@ -5,9 +5,11 @@ import logging
 from flask import render_template, request
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from portal.extensions import htmx
+from portal.extensions import db, htmx
+from portal.services.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +19,7 @@ MESSAGES = {
     403: "You do not have access to this page.",
     404: "This page does not exist.",
     405: "This action is not allowed here.",
+    409: "This was changed at the same moment by another request. Reload the page and try again.",
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side. It has been logged; please try again.",
     503: "This action is briefly unavailable. Please try again in a minute.",
@@ -26,6 +29,8 @@ MESSAGES = {
 def init_app(app) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(StorageError, _rate_limit_store_down)
+    app.register_error_handler(DomainError, _refusal)
+    app.register_error_handler(IntegrityError, _conflict)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
 
@@ -49,6 +54,20 @@ def _rate_limit_store_down(error: StorageError):
     return render_error(503)
 
 
+def _refusal(error: DomainError):
+    """A service's refusal that its view did not place next to a field: still its message, never a 500."""
+    db.session.rollback()
+    return render_error(422, error.message)
+
+
+def _conflict(error: IntegrityError):
+    """Two requests wrote the same unique row at once (a double click, two tabs): the later one
+    is told to reload; nothing of it was kept."""
+    log.warning("a unique constraint refused a write: %s", error.orig)
+    db.session.rollback()
+    return render_error(409)
+
+
 def _http_error(error: HTTPException):
     response = render_error(error.code or 500)
     if error.code == 405 and error.valid_methods:
@@ -61,7 +80,5 @@ def _unexpected_error(error: Exception):
     if isinstance(error, HTTPException):
         return _http_error(error)
     log.exception("unhandled error", exc_info=error)
-    from portal.extensions import db
-
     db.session.rollback()
     return render_error(InternalServerError.code)

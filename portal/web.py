@@ -34,7 +34,7 @@ class DatabaseId(IntegerConverter):
 
 def init_app(app) -> None:
     app.url_map.converters["int"] = DatabaseId  # before any blueprint adds its rules
-    app.before_request(refuse_nul_bytes)
+    app.before_request(refuse_unstorable_text)
     app.before_request(gates.enforce_gates)
     app.after_request(security_headers)
     app.jinja_env.globals.update(client_menu=CLIENT_MENU, admin_menu=ADMIN_MENU)
@@ -45,11 +45,34 @@ def init_app(app) -> None:
         return {"can": lambda code: has_function(user, code)}
 
 
-def refuse_nul_bytes():
-    """No text column can hold a NUL byte (PostgreSQL refuses it): such input is a bad request."""
-    for values in (request.args, request.form):
-        if any("\x00" in value for _key, value in values.items(multi=True)):
-            abort(400)
+def refuse_unstorable_text():
+    """Text no column can hold is a bad request: a NUL byte (PostgreSQL refuses it) or a lone
+    surrogate (JSON's "\\ud800": not UTF-8), in the query, a form, a JSON body or Basic credentials."""
+    texts = [value for values in (request.args, request.form) for _key, value in values.items(multi=True)]
+    if request.is_json:
+        texts += _strings_in(request.get_json(silent=True))
+    if request.authorization is not None and request.authorization.type == "basic":
+        texts += [request.authorization.username or "", request.authorization.password or ""]
+    if any(not _storable(text) for text in texts):
+        abort(400)
+
+
+def _strings_in(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    return [text for item in value for text in _strings_in(item)] if isinstance(value, list) else []
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def security_headers(response):

@@ -107,8 +107,19 @@ def test_orders_list_and_create(client_web, client_user, app):
     listed = api.get("/api/v1/orders", headers=bearer(secret)).get_json()["orders"]
     assert [o["id"] for o in listed] == [created.get_json()["id"]]
     assert db.session.execute(select(Order.user_id)).scalar_one() == client_user.id
-    bad = api.post("/api/v1/orders", json={"tariff_id": "x"}, headers=bearer(secret))
-    assert bad.status_code == 400 and bad.is_json
+    for odd in ("x", "²", True, 2**31, -1, 1.5, None):  # "²".isdigit() is True
+        bad = api.post("/api/v1/orders", json={"tariff_id": odd}, headers=bearer(secret))
+        assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "bad_tariff_id", odd
+
+
+def test_credentials_no_column_can_hold_are_a_bad_request(app, client_user):
+    """A NUL byte (PostgreSQL refuses it) or a lone surrogate (not UTF-8), however it is sent."""
+    api = app.test_client()
+    for login in ("client@example.com\x00", "client@example.com\ud800"):
+        as_json = api.post("/api/v1/orders", json={"authinfo": f"{login}:{PASSWORD}", "tariff_id": 1})
+        assert as_json.status_code == 400 and as_json.is_json, login
+    assert api.get("/api/v1/whoami", headers=basic("client\x00@example.com", PASSWORD)).status_code == 400
+    assert api.post("/api/v1/orders", json={"nested": [{"deep": "\x00"}]}).status_code == 400
 
 
 def test_staff_order_refusal_is_json_with_its_code(staff_user, app):

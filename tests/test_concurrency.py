@@ -203,6 +203,22 @@ def test_new_email_link_used_twice_at_once_changes_the_address_once(app, gunicor
         == ROUNDS // 2
 
 
+def test_a_double_submit_creating_one_unique_row_is_never_a_500(app, gunicorn, factories):
+    """Two tabs (or a double click) create the same administrator at once: one is created, the
+    other is refused (a form error, or "changed at the same moment" when both passed the check)."""
+    server = gunicorn()
+    factories.staff(login="boss", password="staff password 1", full_access=True)
+    browsers = [LiveBrowser(server.url) for _ in range(2)]
+    for browser in browsers:
+        assert browser.login("boss", "staff password 1").status_code == 302
+    for round_ in range(ROUNDS):
+        form = {"login": f"twin{round_}", "email": f"twin{round_}@example.com", "name": "Twin"}
+        answers = race(*(post_prepared(browser, "/admin/administrators/new", form) for browser in browsers))
+        assert 302 in [a.status_code for a in answers], ([a.status_code for a in answers], server.output()[-3000:])
+        assert all(a.status_code in (200, 302, 409) for a in answers), [a.status_code for a in answers]
+        assert db.session.execute(select(func.count(User.id)).where(User.login == f"twin{round_}")).scalar() == 1
+
+
 def test_a_clear_data_job_run_by_two_at_once_erases_each_batch_once(app, factories):
     """Its progress page and `finish-clear-data` on the same job take turns: the second runner's
     batch waits for the first one's commit and starts from the cursor it left."""

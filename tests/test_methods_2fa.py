@@ -85,6 +85,24 @@ def test_sms_second_factor(app, web, factories):
     assert "password+sms" in stored
 
 
+def test_sms_codes_go_only_to_a_verified_number(app, web, factories):
+    """A changed or cleared number is not verified: no code is texted until it is again, and the
+    person is told how to sign in meanwhile."""
+    factories.client_user(email="moved@example.com", phone="+447700900124", phone_verified_at=utcnow())
+    web.login("moved@example.com", PASSWORD)
+    web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD}, page_url="/settings/security")
+    for new_number in ("+447400123456", ""):
+        changed = web.post_form("/settings/phone", {"phone": new_number, "current_password": PASSWORD},
+                                page_url="/settings/general")
+        assert changed.headers["Location"] == "/settings/general"
+        browser = WebClient(app.test_client())
+        password_step(browser, "moved@example.com")
+        sent = browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
+        assert sent.status_code == 302
+        assert "Your phone number is not verified" in browser.get("/login/2fa").get_data(as_text=True)
+    assert db.session.execute(select(OutboxMessage).where(OutboxMessage.channel == "sms")).first() is None
+
+
 def test_sms_needs_a_verified_phone(client_web):
     body = client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD},
                                 page_url="/settings/security").get_data(as_text=True)

@@ -15,6 +15,7 @@ from portal.services import auth_methods, sessions
 from portal.services.access import group_names_of, seed_groups
 from portal.services.registration import default_provider
 from tests.methods_helpers import enrol_totp, next_totp
+from tests.servers.smtp import free_port
 from tests.servers.wsgi import ThreadedWsgiServer
 from tests.web import WebClient
 
@@ -85,6 +86,18 @@ def test_google_first_login_registers_a_client_then_signs_in(oidc_app, oidc):
     again = WebClient(oidc_app.test_client())
     assert oauth_login(again, oidc, "google", sub).headers["Location"] == "/home"
     assert len(db.session.execute(select(User)).all()) == 1
+
+
+def test_a_provider_that_cannot_be_reached_is_a_message_not_a_500(app, make_app):
+    portal = make_app(GOOGLE_CLIENT_ID="portal", GOOGLE_CLIENT_SECRET="secret",
+                      GOOGLE_SERVER_METADATA_URL=f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration")
+    switch_on()
+    web = WebClient(portal.test_client())
+    response = web.get("/login/google")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert "Sign-in with Google failed. Please try again." in web.get("/login").get_data(as_text=True)
+    failure = db.session.execute(select(AuthEvent).where(AuthEvent.event == "oauth_failed")).scalar_one()
+    assert failure.detail.startswith("google: ConnectionError")
 
 
 def test_tampered_state_is_refused(oidc_app, oidc):

@@ -3,6 +3,7 @@
 import pytest
 
 from portal import create_app
+from portal.services.errors import DomainError
 
 
 def test_config_precedence(tmp_path, monkeypatch):
@@ -89,6 +90,22 @@ def test_unexpected_error_is_a_500_page_not_a_trace(make_app):
     assert response.status_code == 500
     assert "secret detail" not in response.get_data(as_text=True)
     assert "Something went wrong" in response.get_data(as_text=True)
+
+
+def test_a_refusal_no_view_placed_is_its_message_not_a_500(make_app):
+    """The safety net under every view: a service's DomainError that escaped is still shown as the
+    refusal it is, as a page, an htmx fragment or API JSON."""
+    app = make_app(TESTING=False)
+
+    @app.route("/refused")
+    def refused():
+        raise DomainError("This cannot be done now.")
+
+    web = app.test_client()
+    page, fragment = web.get("/refused"), web.get("/refused", headers={"HX-Request": "true"})
+    assert page.status_code == fragment.status_code == 422
+    assert "This cannot be done now." in page.get_data(as_text=True) and "<html" in page.get_data(as_text=True)
+    assert 'data-status="422"' in fragment.get_data(as_text=True)
 
 
 def test_nul_bytes_are_a_bad_request(web, client_user):

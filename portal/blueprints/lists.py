@@ -1,6 +1,6 @@
 """Rendering list pages: the whole page, or only the results for htmx active search and paging."""
 
-from flask import render_template, request, url_for
+from flask import g, render_template, request, url_for
 
 from portal.extensions import htmx
 from portal.models.base import MAX_ID
@@ -9,13 +9,15 @@ from portal.services.listing import cursor_args
 
 def list_args(*names: str) -> dict:
     """The search text, the named filters (stripped) and the page cursor from the query string."""
-    values = {name: request.args.get(name, "").strip()[:100] for name in ("q", *names)}
+    g.list_filters = ("q", *names)  # what page_url keeps
+    values = {name: request.args.get(name, "").strip()[:100] for name in g.list_filters}
     return {"search": values.pop("q"), **values, **cursor_args(request.args)}
 
 
 def page_url(**cursor) -> str:
-    """This list's URL with its search and filters kept and the page cursor replaced."""
-    kept = {k: v for k, v in request.args.items() if k not in ("before", "after")}
+    """This list's URL with its search and filters kept (no other query key: `endpoint` or
+    `_external` must not reach url_for) and the page cursor replaced."""
+    kept = {name: request.args[name] for name in g.get("list_filters", ()) if request.args.get(name)}
     return url_for(request.endpoint, **request.view_args, **kept, **cursor)
 
 

@@ -20,14 +20,20 @@ class Page:
     newer: int | None  # pass as ?after= for the previous (newer) page
 
 
+def parse_id(value) -> int | None:
+    """An id sent in a URL, a form or JSON: ASCII digits (not "²") within the range an id column
+    holds; anything else is None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or len(value) > 10:
+        return None
+    return int(value) if 0 < int(value) <= MAX_ID else None
+
+
 def cursor_args(args) -> dict:
     """`before` / `after` from the query string; anything that is not an id is ignored."""
-    cursors = {}
-    for name in ("before", "after"):
-        value = args.get(name, "")
-        if value.isdigit() and int(value) <= MAX_ID:
-            cursors[name] = int(value)
-    return cursors
+    cursors = {name: parse_id(args.get(name, "")) for name in ("before", "after")}
+    return {name: value for name, value in cursors.items() if value is not None}
 
 
 def keyset(stmt, key, before: int | None = None, after: int | None = None,

@@ -65,7 +65,7 @@ def keycloak_roles(claims: dict) -> set[str]:
 def mfa_by_idp(claims: dict) -> bool:
     amr = set(claims.get("amr") or [])
     acr = str(claims.get("acr") or "")
-    return bool(amr & MFA_AMR) or (acr.isdigit() and int(acr) >= 2) or "mfa" in acr.lower()
+    return bool(amr & MFA_AMR) or (acr.isascii() and acr.isdigit() and int(acr) >= 2) or "mfa" in acr.lower()
 
 
 def _link_of(claims: dict) -> OAuthLink | None:

@@ -75,7 +75,7 @@ def parse_countries(text: str) -> list[str]:
         if not item:
             continue
         entry = item.upper()
-        if entry.startswith("+") and entry[1:].isdigit():
+        if entry.startswith("+") and entry[1:].isascii() and entry[1:].isdigit():
             known = int(entry[1:]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
         else:
             known = entry in phonenumbers.SUPPORTED_REGIONS

@@ -148,7 +148,7 @@ def resend_code(ticket: str) -> None:
     row.expires_at = utcnow() + _minutes(CODE_MINUTES)
     user = db.session.get(User, row.user_id) if row.user_id else None
     db.session.commit()
-    if user is not None:
+    if user is not None and user.has_verified_phone:  # the number may have changed since
         _text_code(user.phone, code)
 
 

@@ -170,7 +170,11 @@ def enable_sms(user: User, password: str) -> list[str]:
 
 
 def send_sign_in_code(user: User) -> None:
-    """Text a fresh 6-digit code to the user's verified phone; raises DeliveryError."""
+    """Text a fresh 6-digit code to the user's verified phone; raises DeliveryError, or
+    SecondFactorError while the number is not verified (a changed number is, until it is again)."""
+    if not user.has_verified_phone:
+        raise SecondFactorError("Your phone number is not verified: sign in with a recovery code or "
+                                "your authenticator app, then verify it in General settings.")
     code = f"{secrets.randbelow(10**6):06d}"
     db.session.execute(delete(SignInCode).where(SignInCode.user_id == user.id))
     db.session.add(SignInCode(user_id=user.id, code_hash=_code_digest(user.id, code),
@@ -183,7 +187,8 @@ def send_sign_in_code(user: User) -> None:
 def _check_sms(user: User, code: str) -> bool:
     """Each try is counted in one UPDATE and a right code is spent in one DELETE, so parallel
     requests can neither exceed the tries nor use the code twice."""
-    row = db.session.execute(select(SignInCode).where(SignInCode.user_id == user.id)).scalar_one_or_none()
+    row = db.session.execute(select(SignInCode).where(SignInCode.user_id == user.id)
+                             .order_by(SignInCode.id.desc()).limit(1)).scalar()  # two sends at once: the last
     if row is None or row.expires_at < utcnow():
         return False
     if not _claimed(update(SignInCode).where(SignInCode.id == row.id, SignInCode.attempts < SMS_CODE_ATTEMPTS)
@@ -197,7 +202,7 @@ def _check_sms(user: User, code: str) -> bool:
 # --- Recovery codes and the sign-in check -----------------------------------------------------
 
 def _digits(code: str) -> str:
-    return "".join(ch for ch in (code or "") if ch.isdigit())
+    return "".join(ch for ch in (code or "") if ch in "0123456789")
 
 
 def _normal(code: str) -> str:

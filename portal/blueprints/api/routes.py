@@ -7,6 +7,7 @@ from portal.blueprints.api import bp
 from portal.blueprints.api.auth import api_error
 from portal.extensions import db
 from portal.services import access, ordering
+from portal.services.listing import parse_id
 from portal.services.permissions import FUNCTIONS, has_function, requires
 
 
@@ -57,10 +58,8 @@ def list_orders():
 @bp.route("/orders", methods=["POST"])
 @requires("client.order")
 def create_order():
-    tariff_id = _body().get("tariff_id")
-    if isinstance(tariff_id, str) and tariff_id.isdigit():
-        tariff_id = int(tariff_id)
-    if not isinstance(tariff_id, int) or isinstance(tariff_id, bool) or not 0 < tariff_id < 2**31:
+    tariff_id = parse_id(_body().get("tariff_id"))
+    if tariff_id is None:
         return api_error(400, "bad_tariff_id", "tariff_id must be a positive integer.")
     tariff = ordering.get_tariff(tariff_id)
     if tariff is None:

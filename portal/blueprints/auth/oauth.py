@@ -34,12 +34,23 @@ def _enabled_or_404(provider: str) -> None:
         abort(404)
 
 
+def _failed(provider: str, error: Exception):
+    """The provider could not be reached or answered wrong: logged, and the person may retry."""
+    log_auth("oauth_failed", detail=f"{provider}: {type(error).__name__}: {error}"[:300])
+    db.session.commit()
+    flash(f"Sign-in with {oauth_signin.PROVIDERS[provider]} failed. Please try again.", "error")
+    return redirect(url_for("auth.login"))
+
+
 @bp.route("/login/<any(google, keycloak):provider>")
 @public
 def oauth_start(provider):
     _enabled_or_404(provider)
     redirect_uri = public_url("auth.oauth_callback", provider=provider)
-    return oauth_signin.client(provider).authorize_redirect(redirect_uri)
+    try:  # the provider's metadata is fetched here the first time
+        return oauth_signin.client(provider).authorize_redirect(redirect_uri)
+    except (requests.RequestException, ValueError) as error:
+        return _failed(provider, error)
 
 
 @bp.route("/login/<any(google, keycloak):provider>/link", methods=["POST"])
@@ -60,10 +71,7 @@ def oauth_callback(provider):
     try:
         claims = oauth_signin.verified_claims(provider)
     except (OAuthError, JoseError, requests.RequestException, ValueError, KeyError) as error:
-        log_auth("oauth_failed", detail=f"{provider}: {type(error).__name__}: {error}"[:300])
-        db.session.commit()
-        flash(f"Sign-in with {oauth_signin.PROVIDERS[provider]} failed. Please try again.", "error")
-        return redirect(url_for("auth.login"))
+        return _failed(provider, error)
     try:
         if linking and current_user.is_authenticated and linking == {"provider": provider, "uid": current_user.id}:
             oauth_signin.link(current_user, provider, claims)

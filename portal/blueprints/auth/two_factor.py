@@ -57,7 +57,7 @@ def two_factor_sms():
         return redirect(url_for("auth.two_factor"))
     try:
         second_factor.send_sign_in_code(user)
-    except DeliveryError as error:
+    except (DeliveryError, second_factor.SecondFactorError) as error:
         flash(error.message, "error")
     else:
         flash("We sent a code to your phone.", "success")

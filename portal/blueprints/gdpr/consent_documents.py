@@ -12,6 +12,7 @@ from portal.extensions import db
 from portal.forms import ActionForm
 from portal.models.compliance import ConsentDocument
 from portal.services import consent
+from portal.services.listing import parse_id
 from portal.services.permissions import public, requires
 
 
@@ -82,8 +83,8 @@ def accept_consents():
     """The consent gate: the new versions of required documents, accepted with one button."""
     form = ActionForm()
     if request.method == "POST" and form.validate_on_submit():
-        consent.accept_required(current_user, {int(v) for v in request.form.getlist("version")
-                                                           if v.isdigit()})
+        versions = {parse_id(value) for value in request.form.getlist("version")} - {None}
+        consent.accept_required(current_user, versions)
         db.session.commit()
         return redirect(home_for(current_user))
     missing = consent.missing_required(current_user)
