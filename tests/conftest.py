@@ -17,6 +17,7 @@ from portal.services import modules
 from portal.services.access import seed_groups
 from tests.access_helpers import browser
 from tests.factories import Factories
+from tests.machine import needs
 from tests.web import WebClient
 
 pytest_plugins = ["tests.servers.fixtures"]
@@ -221,6 +222,12 @@ def live_server(app, make_app):
         server.stop()
 
 
+@pytest.fixture
+def running_as_root():
+    """`flask temp-key` refuses anyone but root."""
+    needs(os.geteuid() == 0, "root (issuing a temporary key)")
+
+
 @pytest.fixture(scope="session")
 def browser_instance():
     """Debian's Chromium driven by Playwright; in CI a browser that will not start fails the run."""
@@ -238,9 +245,7 @@ def browser_instance():
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         )
     except Exception as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser did not start in CI: {error}")
-        pytest.skip(f"no browser here ({chromium}): {error}")
+        needs(False, f"a browser ({chromium}): {error}")
     yield browser
     browser.close()
     playwright.stop()

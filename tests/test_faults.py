@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool
 from portal.extensions import db
 from portal.models import AuthEvent, PendingEmailChange, PendingRegistration, RecoveryLink, User
 from tests.live import LiveBrowser
+from tests.machine import needs
 from tests.servers.smtp import free_port
 from tests.web import WebClient
 
@@ -21,8 +22,7 @@ class ThrowawayRedis:
     """A redis-server of this test alone (never the machine's shared one), killed at will."""
 
     def __init__(self):
-        if shutil.which("redis-server") is None:
-            pytest.skip("redis-server is not installed")
+        needs(shutil.which("redis-server") is not None, "redis-server (a throwaway one per test)")
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process = None

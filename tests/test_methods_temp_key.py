@@ -13,7 +13,7 @@ from portal.services import auth_methods
 from tests.methods_helpers import enrol_totp, next_totp
 from tests.web import WebClient
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="issuing a key needs root")
+needs_root = pytest.mark.usefixtures("running_as_root")
 
 
 def issue(runner, login, *extra):

@@ -146,7 +146,7 @@ def test_sms_code_leads_to_the_reset_page(sms_web, vonage, factories):
     reset = code_step(sms_web, code)
     assert reset.headers["Location"].startswith("/recover/reset/")
     assert set_password(sms_web, reset.headers["Location"]).headers["Location"] == "/login"
-    assert WebClient(sms_web.application.test_client()).login("phone@example.com", NEW)
+    assert WebClient(sms_web.application.test_client()).login("phone@example.com", NEW).headers["Location"] == "/home"
 
 
 def test_an_sms_vonage_refuses_is_logged_with_the_number_masked(sms_web, vonage, factories, caplog):

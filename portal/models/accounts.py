@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, func
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -20,6 +20,10 @@ class UserKind(enum.StrEnum):
 
 class Provider(db.Model):
     """A hosting provider; the portal ships with one default provider."""
+
+    # At most one default: two first requests on a new database cannot both create it.
+    __table_args__ = (Index("uq_provider_one_default", "is_default", unique=True,
+                            sqlite_where=text("is_default"), postgresql_where=text("is_default")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))

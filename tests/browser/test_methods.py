@@ -1,6 +1,5 @@
 """Sign-in methods in a real browser: TOTP enrolment and sign-in, a temporary key, Keycloak as staff."""
 
-import os
 import re
 import uuid
 
@@ -39,7 +38,7 @@ def test_totp_enrolment_and_sign_in(live_server, page, factories):
     expect(page).to_have_url(server.url + "/home")
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="issuing a key needs root")
+@pytest.mark.usefixtures("running_as_root")
 def test_temporary_key_sign_in(live_server, page, factories):
     factories.client_user(email="locked-out@example.com", password="client password 1")
     server = live_server()
