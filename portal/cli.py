@@ -9,7 +9,7 @@ from flask import current_app
 
 from portal.extensions import db
 from portal.services import access, demo, password_policy
-from portal.services.identifiers import AccountExists
+from portal.services.identifiers import AccountExists, IdentifierRefused
 from portal.services.staff import create_staff
 from portal.services.temp_keys import TempKeyRefused, issue_key
 
@@ -50,7 +50,7 @@ def create_admin_command(login, email, full_access, password_stdin):
         raise click.ClickException(rejected.message) from rejected
     try:
         user = create_staff(login, email, password=password, full_access=full_access)
-    except AccountExists as error:
+    except (AccountExists, IdentifierRefused) as error:
         raise click.ClickException(error.message) from error
     access.audit_created(user, actor_label="root (CLI)")
     db.session.commit()
@@ -64,7 +64,7 @@ def temp_key_command(login, minutes):
     """Print a one-time sign-in URL for LOGIN (root only)."""
     if os.geteuid() != 0:
         raise click.ClickException("Only root can issue temporary keys (run it with sudo).")
-    minutes = minutes or current_app.config["TEMP_KEY_MINUTES"]
+    minutes = current_app.config["TEMP_KEY_MINUTES"] if minutes is None else minutes
     try:
         user, url = issue_key(login, minutes)
     except TempKeyRefused as refusal:

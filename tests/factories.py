@@ -30,11 +30,11 @@ class Factories:
         return user
 
     def staff(self, login: str | None = None, password: str = "staff password 1",
-              full_access: bool = False, staff_2fa: bool = False, **fields):
+              full_access: bool = False, staff_2fa: bool = False, email: str | None = None, **fields):
         """A staff member; unless `staff_2fa`, the provider stops requiring staff 2FA so that
         tests of other areas sign staff in with a password alone."""
         login = login or f"staff{self._next()}"
-        user = create_staff(login, f"{login}@staff.example.com", login.title(), password,
+        user = create_staff(login, email or f"{login}@staff.example.com", login.title(), password,
                             full_access=full_access)
         for key, value in fields.items():
             setattr(user, key, value)

@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, User
+from portal.models import AuditEvent, User, UserKind
 from portal.services import passwords
 
 
@@ -44,3 +44,19 @@ def test_seed_demo_is_idempotent_and_prints_working_logins(runner, web):
     landing = web.get("/admin/")  # staff without a second factor enrol first
     assert landing.status_code == 302 and landing.headers["Location"] == "/settings/security"
     assert "Set up an authenticator app" in web.get("/settings/security").get_data(as_text=True)
+
+
+def test_create_admin_refuses_what_the_form_would(runner):
+    """The CLI has no form: the same rules, and a clear message instead of a database traceback."""
+    for login, email, message in [("   ", "ops@example.com", "A login has 1 to 100 characters."),
+                                  ("x" * 101, "ops@example.com", "A login has 1 to 100 characters."),
+                                  ("ops", "not-an-email", "This is not a valid email address.")]:
+        result = runner.invoke(args=["create-admin", login, email, "--password-stdin"],
+                               input="long enough password\n")
+        assert result.exit_code != 0 and message in result.output, result.output
+    assert db.session.execute(select(User).where(User.kind == UserKind.STAFF)).first() is None
+
+
+def test_temp_key_ttl_zero_is_refused_not_replaced(runner, client_user, running_as_root):
+    result = runner.invoke(args=["temp-key", "client@example.com", "--ttl", "0"])
+    assert result.exit_code != 0 and "between 1 and 1440 minutes" in result.output

@@ -17,7 +17,7 @@ def users_named(value: str) -> int:
 
 
 def test_registration_cannot_take_a_staff_login(web, factories):
-    factories.staff(login=STAFF_LOGIN, password="staff password 1")
+    factories.staff(login=STAFF_LOGIN, password="staff password 1", email="ops-staff@example.com")
     answer = register(web, email="ops@example.com").get_data(as_text=True)
     assert "Check your email" in answer  # the same answer as for any address
     assert db.session.execute(select(PendingRegistration)).first() is None
@@ -29,7 +29,7 @@ def test_registration_cannot_take_a_staff_login(web, factories):
 def test_a_link_sent_before_the_login_was_taken_creates_nothing(web, factories):
     register(web, email="ops@example.com")
     path = "/" + db.session.execute(select(OutboxMessage.body)).scalar_one().split("http://portal.test/")[1].split()[0]
-    factories.staff(login=STAFF_LOGIN, password="staff password 1")
+    factories.staff(login=STAFF_LOGIN, password="staff password 1", email="ops-staff@example.com")
     refused = web.post_form(path, {})
     assert refused.status_code == 302 and refused.headers["Location"] == "/register"
     assert users_named("ops@example.com") == 1

@@ -195,7 +195,7 @@ def test_existing_account_is_not_taken_over(oidc_app, oidc, factories):
 
 def test_google_cannot_register_an_email_that_is_a_staff_login(oidc_app, oidc, factories):
     """Sign-in takes a login or an email, so the new client would share a name with the staff."""
-    factories.staff(login="ops@gmail.test")
+    factories.staff(login="ops@gmail.test", email="ops-staff@example.com")
     sub = sub_name()
     oidc.add_user(sub, email="Ops@gmail.test")
     web = WebClient(oidc_app.test_client())

@@ -10,7 +10,7 @@ from portal.models.access import AccessGroup, GroupFunction, UserFunction, user_
 from portal.services import identifiers, listing, sessions
 from portal.services.errors import DomainError
 from portal.services.events import log_audit
-from portal.services.identifiers import AccountExists
+from portal.services.identifiers import AccountExists, IdentifierRefused
 from portal.services.listing import Field, Page, keyset
 from portal.services.permissions import (
     GRANTABLE,
@@ -172,6 +172,8 @@ def create_admin(actor: User, data: AdminInput) -> User:
         user = create_staff(data.login, data.email, data.name, full_access=data.full_access)
     except AccountExists as error:
         raise AccessError(error.message, "login") from error
+    except IdentifierRefused as error:
+        raise AccessError(error.message, error.field) from error
     _apply(user, data, chosen)
     audit_created(user)
     return user

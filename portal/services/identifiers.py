@@ -2,6 +2,7 @@
 value may be one account's login and another's email. How they are folded, found and claimed."""
 
 import logging
+import re
 
 from sqlalchemy import or_, select
 
@@ -11,6 +12,14 @@ from portal.models.base import folded
 from portal.services.errors import DomainError
 
 log = logging.getLogger(__name__)
+
+
+LOGIN_MAX, EMAIL_MAX = 100, 254  # the columns' sizes
+EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # one @, a dot in the domain, no spaces
+
+
+class IdentifierRefused(DomainError):
+    """A login or email an account cannot have."""
 
 
 class AccountExists(DomainError):
@@ -35,6 +44,17 @@ def find_account(identifier: str) -> User | None:
                   sorted(user.id for user in matches))
         return None
     return matches[0] if matches else None
+
+
+def check_staff_identifiers(login: str, email: str) -> None:
+    """What the administrator form's validators require, for the paths without a form (the CLI,
+    a first Keycloak sign-in): IdentifierRefused names the field."""
+    if not 1 <= len(login) <= LOGIN_MAX:
+        raise IdentifierRefused(f"A login has 1 to {LOGIN_MAX} characters.", "login")
+    if not EMAIL_SHAPE.fullmatch(email):
+        raise IdentifierRefused("This is not a valid email address.", "email")
+    if len(email) > EMAIL_MAX:
+        raise IdentifierRefused(f"An email address has at most {EMAIL_MAX} characters.", "email")
 
 
 def taken(*values: str, except_user_id: int | None = None) -> bool:

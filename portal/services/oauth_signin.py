@@ -11,7 +11,7 @@ from portal.models.base import utcnow
 from portal.services import access, auth_methods, identifiers
 from portal.services.errors import DomainError
 from portal.services.events import log_audit, log_auth
-from portal.services.identifiers import AccountExists
+from portal.services.identifiers import AccountExists, IdentifierRefused
 from portal.services.registration import create_client_user, default_provider
 from portal.services.staff import create_staff
 
@@ -133,6 +133,8 @@ def _first_login(provider: str, claims: dict) -> User:
             access.audit_created(user, actor_label="Keycloak")
     except AccountExists:
         _refuse(provider, "login or email taken")
+    except IdentifierRefused as refusal:
+        _refuse(provider, f"claims unfit for an account: {refusal.message}")
     log_auth("registered", user=user, detail=provider)
     return user
 

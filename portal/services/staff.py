@@ -11,6 +11,7 @@ def create_staff(login: str, email: str, name: str = "", password: str | None = 
                  full_access: bool = False) -> User:
     """A new staff member (flushed, not committed); without a password, none is set."""
     login, email = login.strip(), identifiers.fold(email)
+    identifiers.check_staff_identifiers(login, email)
     identifiers.claim(login, email)
     user = User(
         provider_id=default_provider().id, kind=UserKind.STAFF, login=login, email=email,
