@@ -1,6 +1,7 @@
 """Two-factor: TOTP and SMS set-up and sign-in, recovery codes, the pending session, staff enrolment."""
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -179,3 +180,18 @@ def test_second_factor_changes_are_throttled_like_every_current_password_field(m
     statuses = [web.post_form("/settings/security/recovery-codes", {"current_password": "guess"},
                               page_url="/settings/security").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+def test_an_authenticator_secret_from_another_secret_key_is_a_wrong_code_not_a_500(app, client_web, client_user,
+                                                                                    caplog):
+    """After SECRET_KEY is replaced, TOTP secrets no longer decrypt: recovery codes still work."""
+    secret, codes = enrol_totp(client_web, PASSWORD)
+    factor = db.session.execute(select(SecondFactor)).scalar_one()
+    factor.secret = Fernet(Fernet.generate_key()).encrypt(b"JBSWY3DPEHPK3PXP").decode()
+    db.session.commit()
+    browser = WebClient(app.test_client())
+    password_step(browser, "client@example.com")
+    refused = browser.post_form("/login/2fa", {"code": next_totp(secret, client_user.id)})
+    assert refused.status_code == 200 and "The code is wrong or has expired." in refused.get_data(as_text=True)
+    assert "cannot be decrypted" in caplog.text
+    assert browser.post_form("/login/2fa", {"code": codes[0]}).headers["Location"] == "/home"

@@ -3,13 +3,14 @@
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from collections import defaultdict
 from datetime import timedelta
 
 import pyotp
 import segno
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, session
 from sqlalchemy import bindparam, delete, select, update
 
@@ -21,6 +22,8 @@ from portal.services.errors import DomainError
 from portal.services.events import log_auth
 from portal.services.gates import Gate, register_gate
 from portal.services.sms import send_sms
+
+log = logging.getLogger(__name__)
 
 KINDS = {"totp": "totp", "sms": "sms_2fa"}  # factor kind -> method switch
 RECOVERY_CODES = 10
@@ -128,7 +131,12 @@ def _check_totp(factor: SecondFactor, code: str) -> bool:
     """A right code of a step after the last one used. The step is claimed in one UPDATE, so of
     two requests with the same code at once, one waits on the row and then finds it used."""
     try:
-        step = pyotp.TOTP(totp_secret(factor)).verify_and_get_timecode(code, valid_window=1)
+        secret = totp_secret(factor)
+    except InvalidToken:  # encrypted under another SECRET_KEY: only a recovery code gets them in now
+        log.error("the authenticator secret of user %s cannot be decrypted (SECRET_KEY changed?)", factor.user_id)
+        return False
+    try:
+        step = pyotp.TOTP(secret).verify_and_get_timecode(code, valid_window=1)
     except (pyotp.exceptions.OTPVerificationError, ValueError):
         return False
     return _claimed(update(SecondFactor).where(SecondFactor.id == factor.id, SecondFactor.last_step < step)

@@ -29,7 +29,7 @@ def _pending_account() -> str | None:
 @per_ip("RATELIMIT_2FA_PER_IP")
 @per_account_of("RATELIMIT_2FA_PER_ACCOUNT", _pending_account, methods=["POST"])
 def two_factor():
-    user = pending_signin.pending_user()
+    user, data = pending_signin.pending_user(), pending_signin.pending()  # read once: it may expire meanwhile
     if user is None:
         pending_signin.drop()
         return redirect(url_for("auth.login"))
@@ -40,7 +40,6 @@ def two_factor():
         except second_factor.SecondFactorError as error:
             form.code.errors.append(error.message)
         else:
-            data = pending_signin.pending()
             return complete_sign_in(user, data["remember"], data["next"], f"{data['method']}+{kind}",
                                     second_factor_passed=True)
     return render_template("auth/two_factor.html", form=form, kinds=second_factor.active_kinds(user),
