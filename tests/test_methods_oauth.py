@@ -100,6 +100,22 @@ def test_a_provider_that_cannot_be_reached_is_a_message_not_a_500(app, make_app)
     assert failure.detail.startswith("google: ConnectionError")
 
 
+def test_oversized_claims_are_cut_or_refused_never_a_500(oidc_app, oidc):
+    """A provider may send any name or username: the name is cut to what an account holds, and a
+    Keycloak username too long for a login refuses the sign-in like any unfit claim."""
+    sub = sub_name()
+    oidc.add_user(sub, email=f"{sub}@gmail.test", name="G" * 500)
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", sub).headers["Location"] == "/home"
+    user = db.session.execute(select(User).where(User.email == f"{sub}@gmail.test")).scalar_one()
+    assert user.name == "G" * 200
+    map_role("portal-admin")
+    long_name = sub_name("kc") + "x" * 120
+    oidc.add_user(long_name, email=f"{sub}@corp.test", roles=["portal-admin"])
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "keycloak", long_name).headers["Location"] == "/login"
+    refusal = db.session.execute(select(AuthEvent).where(AuthEvent.event == "oauth_refused")).scalar_one()
+    assert "A login has 1 to 100 characters." in refusal.detail
+
+
 def test_tampered_state_is_refused(oidc_app, oidc):
     sub = sub_name()
     oidc.add_user(sub)

@@ -17,6 +17,7 @@ from portal.services.staff import create_staff
 
 PROVIDERS = {"google": "Google", "keycloak": "Keycloak"}
 MFA_AMR = {"mfa", "otp", "hwk", "swk", "sms", "fido", "totp"}  # RFC 8176 values meaning a second factor
+NAME_MAX = 200  # User.name
 REFUSED = ("We could not sign you in with {provider}. If you already have an account here, sign in "
            "with your password and link {provider} in Security settings.")
 
@@ -78,6 +79,11 @@ def _email(claims: dict) -> str | None:
     return identifiers.fold(email) if isinstance(email, str) and "@" in email else None
 
 
+def _display_name(claims: dict, default: str) -> str:
+    """The provider's `name` claim as a name the account can hold (200 characters)."""
+    return str(claims.get("name") or default).strip()[:NAME_MAX] or default
+
+
 def _refuse(provider: str, reason: str, user: User | None = None):
     """Undo this sign-in's changes, log why, and refuse with one message for every reason."""
     user_id = user.id if user is not None else None
@@ -124,12 +130,12 @@ def _first_login(provider: str, claims: dict) -> User:
         return existing
     try:
         if provider == "google":
-            user = create_client_user(email, str(claims.get("name") or ""), password_hash=None)
+            user = create_client_user(email, _display_name(claims, ""), password_hash=None)
         else:
             if not _mapped(default_provider().id, claims):
                 _refuse(provider, "no mapped role")  # nobody is created without a mapped role
             login = str(claims.get("preferred_username") or email.split("@")[0])
-            user = create_staff(login, email, str(claims.get("name") or login))
+            user = create_staff(login, email, _display_name(claims, login))
             access.audit_created(user, actor_label="Keycloak")
     except AccountExists:
         _refuse(provider, "login or email taken")
