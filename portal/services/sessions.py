@@ -12,6 +12,7 @@ from portal.models import User, UserSession
 from portal.models.base import utcnow
 from portal.services.api_tokens import revoke_all_tokens
 from portal.services.client_ip import client_ip
+from portal.services.events import log_auth
 from portal.services.personal_data import UserIds
 from portal.services.tokens import digest, new_token
 
@@ -87,6 +88,12 @@ def _expired(row: UserSession, user: User, now) -> bool:
     return now - row.last_seen_at > idle or now - row.created_at > max_age
 
 
+def log_out() -> None:
+    """The person signs out of this browser: logged, then the session ends. The caller commits."""
+    log_auth("logout", user=current_user._get_current_object())
+    end_current_session()
+
+
 def end_current_session() -> None:
     """Log out this browser: revoke its row and clear both cookies. Every new sign-in does this
     first, so neither a copy of the old cookie nor its remember cookie stays usable."""
@@ -102,7 +109,9 @@ def sign_out_everywhere_else(user: User, keep: UserSession | None) -> tuple[int,
     API tokens: a token minted with a stolen session must not outlive it. Returns how many of each."""
     which = UserSession.user_id == user.id
     ended = _revoke_sessions(which if keep is None else which & (UserSession.id != keep.id))
-    return ended, revoke_all_tokens([user.id])
+    tokens = revoke_all_tokens([user.id])
+    log_auth("sessions_ended", user=user, detail=f"{ended} other sessions, {tokens} API tokens")
+    return ended, tokens
 
 
 def _revoke_sessions(which) -> int:
@@ -111,11 +120,13 @@ def _revoke_sessions(which) -> int:
 
 
 def end_session_of(user: User, session_id: int) -> bool:
-    """End one of the user's own sessions; False if it is not theirs or already over."""
+    """End one of the user's own sessions (logged); False if it is not theirs or already over.
+    The caller commits."""
     row = db.session.get(UserSession, session_id)
     if row is None or row.user_id != user.id or row.revoked_at is not None:
         return False
     row.revoked_at = utcnow()
+    log_auth("session_ended", user=user)
     return True
 
 

@@ -19,7 +19,6 @@ from portal.services import (
     signin,
 )
 from portal.services.delivery import DeliveryError
-from portal.services.events import log_auth
 from portal.services.permissions import public, requires
 from portal.services.throttle import per_account, per_ip
 
@@ -60,8 +59,7 @@ def login():
 @requires("self.account")
 def logout():
     if ActionForm().validate_on_submit():
-        log_auth("logout", user=current_user)
-        sessions.end_current_session()
+        sessions.log_out()
         db.session.commit()
     return redirect(url_for("auth.login"))
 

@@ -8,7 +8,6 @@ from portal.blueprints.settings.forms import CurrentPasswordForm, TokenForm, Tot
 from portal.extensions import db, htmx
 from portal.forms import ActionForm
 from portal.services import api_tokens, auth_methods, second_factor, sessions
-from portal.services.events import log_auth
 from portal.services.permissions import FUNCTIONS, requires
 
 
@@ -57,7 +56,6 @@ def end_session(session_id):
         abort(400)
     if not sessions.end_session_of(current_user, session_id):
         abort(404)
-    log_auth("session_ended", user=current_user)
     db.session.commit()
     return _sessions_fragment_or_page()
 
@@ -68,7 +66,6 @@ def end_other_sessions():
     if not ActionForm().validate_on_submit():
         abort(400)
     ended, tokens = sessions.sign_out_everywhere_else(current_user, keep=sessions.current_session())
-    log_auth("sessions_ended", user=current_user, detail=f"{ended} other sessions, {tokens} API tokens")
     db.session.commit()
     flash(f"Signed out everywhere else: {ended} other sessions ended, {tokens} API tokens revoked.", "success")
     return redirect(url_for("settings.security"))  # the whole page: its token list changed too
