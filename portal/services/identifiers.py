@@ -14,7 +14,7 @@ from portal.services.errors import DomainError
 log = logging.getLogger(__name__)
 
 
-LOGIN_MAX, EMAIL_MAX = 100, 254  # the columns' sizes
+LOGIN_MAX, EMAIL_MAX = User.login.type.length, User.email.type.length
 EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # one @, a dot in the domain, no spaces
 
 

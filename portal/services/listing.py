@@ -23,11 +23,11 @@ class Page:
 def parse_id(value) -> int | None:
     """An id sent in a URL, a form or JSON: ASCII digits (not "²") within the range an id column
     holds; anything else is None."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or len(value) > 10:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
         return None
-    return int(value) if 0 < int(value) <= MAX_ID else None
+    return value if 0 < value <= MAX_ID else None
 
 
 def cursor_args(args) -> dict:

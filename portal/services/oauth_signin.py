@@ -17,7 +17,6 @@ from portal.services.staff import create_staff
 
 PROVIDERS = {"google": "Google", "keycloak": "Keycloak"}
 MFA_AMR = {"mfa", "otp", "hwk", "swk", "sms", "fido", "totp"}  # RFC 8176 values meaning a second factor
-NAME_MAX = 200  # User.name
 REFUSED = ("We could not sign you in with {provider}. If you already have an account here, sign in "
            "with your password and link {provider} in Security settings.")
 
@@ -81,7 +80,7 @@ def _email(claims: dict) -> str | None:
 
 def _display_name(claims: dict, default: str) -> str:
     """The provider's `name` claim as a name the account can hold (200 characters)."""
-    return str(claims.get("name") or default).strip()[:NAME_MAX] or default
+    return str(claims.get("name") or default).strip()[:User.name.type.length] or default
 
 
 def _refuse(provider: str, reason: str, user: User | None = None):

@@ -1,7 +1,6 @@
 """Password sign-in (the form and API authinfo): find the account, verify in constant time, count
 failures and locks, log the outcome."""
 
-
 from portal.extensions import db
 from portal.models import User
 from portal.services import identifiers, lockout, passwords, second_factor

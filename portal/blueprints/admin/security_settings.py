@@ -2,11 +2,11 @@
 
 from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, SubmitField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms import SubmitField
 
 from portal.blueprints.admin import bp
 from portal.extensions import db
+from portal.forms import setting_field
 from portal.services import captcha, lockout, password_policy, recovery, settings
 from portal.services.permissions import requires
 
@@ -16,15 +16,6 @@ SECTIONS = {
     "Password recovery": recovery.KEYS,
     "Brute-force defence": lockout.KEYS,
 }
-
-
-def _field(setting: settings.SettingKey):
-    """The form field of a setting, from its definition: a choice, a switch or a bounded number."""
-    if setting.choices:
-        return SelectField(setting.label, choices=list(setting.choices.items()))
-    if isinstance(setting.default, bool):
-        return BooleanField(setting.label)
-    return IntegerField(setting.label, validators=[InputRequired(), NumberRange(*setting.bounds)])
 
 
 class SecuritySettingsForm(FlaskForm):
@@ -42,7 +33,7 @@ class SecuritySettingsForm(FlaskForm):
 
 
 for _key in (key for keys in SECTIONS.values() for key in keys):
-    setattr(SecuritySettingsForm, _key.replace(".", "__"), _field(settings.definition(_key)))
+    setattr(SecuritySettingsForm, _key.replace(".", "__"), setting_field(_key))
 
 
 @bp.route("/settings/security", methods=["GET", "POST"])

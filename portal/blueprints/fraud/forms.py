@@ -2,18 +2,16 @@
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField,
     HiddenField,
-    IntegerField,
     RadioField,
-    SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
     TelField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
 
+from portal.forms import setting_field
 from portal.services import fraud, phone_filter, settings
 
 
@@ -55,28 +53,20 @@ def _label(key: str) -> str:
     return settings.definition(key).label
 
 
-def _choices(key: str) -> list[tuple[str, str]]:
-    return list(settings.definition(key).choices.items())
-
-
-def _number(key: str) -> IntegerField:
-    return IntegerField(_label(key), validators=[InputRequired(), NumberRange(*settings.definition(key).bounds)])
-
-
 class ProtectionForm(FlaskForm):
     """Labels, choices and ranges come from the settings' definitions in portal/services/fraud.py."""
 
-    enabled = BooleanField(_label(fraud.ENABLED))
-    method = RadioField(_label(fraud.METHOD), choices=_choices(fraud.METHOD))
+    enabled = setting_field(fraud.ENABLED)
+    method = RadioField(_label(fraud.METHOD), choices=list(settings.definition(fraud.METHOD).choices.items()))
     brand = StringField(_label(fraud.BRAND), validators=[DataRequired(), Length(max=16)])
-    code_length = _number(fraud.CODE_LENGTH)
-    code_validity = _number(fraud.CODE_VALIDITY)
-    max_attempts = _number(fraud.MAX_ATTEMPTS)
-    resend_cooldown = _number(fraud.RESEND_COOLDOWN)
+    code_length = setting_field(fraud.CODE_LENGTH)
+    code_validity = setting_field(fraud.CODE_VALIDITY)
+    max_attempts = setting_field(fraud.MAX_ATTEMPTS)
+    resend_cooldown = setting_field(fraud.RESEND_COOLDOWN)
     countries = CountriesField(_label(fraud.COUNTRIES))
-    mobile_only = BooleanField(_label(fraud.MOBILE_ONLY))
+    mobile_only = setting_field(fraud.MOBILE_ONLY)
     pattern = StringField(_label(fraud.PATTERN), validators=[regular_expression])
-    reused_number = SelectField(_label(fraud.REUSED_NUMBER), choices=_choices(fraud.REUSED_NUMBER))
+    reused_number = setting_field(fraud.REUSED_NUMBER)
     product_types = SelectMultipleField("Product types", coerce=int, choices=[])
     tariffs = SelectMultipleField("Tariffs", coerce=int, choices=[])
     submit = SubmitField("Save")
