@@ -121,12 +121,13 @@ def test_odd_form_input_never_makes_a_500(app, everyone):
 
 
 class _FormMarkup(HTMLParser):
-    """The ids, the labels' targets and the fields a person types into, of one page."""
+    """Of one page: the ids, the labels' targets, the fields a person types into (and which sit
+    inside a <label>), every field by name, and the texts of the <p> elements that have an id."""
 
     def __init__(self):
         super().__init__()
         self.ids, self.label_targets, self.inputs, self.wrapped = [], set(), [], set()
-        self._open_labels = 0
+        self.fields, self.texts, self._open_labels, self._open_texts = {}, {}, 0, []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -136,14 +137,26 @@ class _FormMarkup(HTMLParser):
             self._open_labels += 1
             if attrs.get("for"):
                 self.label_targets.add(attrs["for"])
-        elif tag in ("input", "select", "textarea") and attrs.get("type") not in UNLABELLED_INPUTS:
-            self.inputs.append(attrs)
-            if self._open_labels:
-                self.wrapped.add(len(self.inputs) - 1)
+        elif tag in ("input", "select", "textarea"):
+            if attrs.get("name"):
+                self.fields.setdefault(attrs["name"], attrs)
+            if attrs.get("type") not in UNLABELLED_INPUTS:
+                self.inputs.append(attrs)
+                if self._open_labels:
+                    self.wrapped.add(len(self.inputs) - 1)
+        elif tag == "p" and attrs.get("id"):
+            self._open_texts.append(attrs["id"])
+            self.texts[attrs["id"]] = ""
+
+    def handle_data(self, data):
+        for element_id in self._open_texts:
+            self.texts[element_id] += data
 
     def handle_endtag(self, tag):
         if tag == "label" and self._open_labels:
             self._open_labels -= 1
+        elif tag == "p" and self._open_texts:
+            self._open_texts.pop()
 
 
 UNLABELLED_INPUTS = {"hidden", "submit", "button"}
@@ -174,30 +187,6 @@ def test_every_field_has_its_own_label(app, everyone):
     assert checked > 40 and problems == [], "\n".join(problems)
 
 
-class _FieldErrors(HTMLParser):
-    """Each field's attributes by name, and the texts of the elements that have an id."""
-
-    def __init__(self):
-        super().__init__()
-        self.fields, self.texts, self._open = {}, {}, []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag in ("input", "select", "textarea") and attrs.get("name"):
-            self.fields.setdefault(attrs["name"], attrs)
-        if tag == "p" and attrs.get("id"):
-            self._open.append(attrs["id"])
-            self.texts[attrs["id"]] = ""
-
-    def handle_data(self, data):
-        for element_id in self._open:
-            self.texts[element_id] += data
-
-    def handle_endtag(self, tag):
-        if tag == "p" and self._open:
-            self._open.pop()
-
-
 BAD_INPUT = [  # who, the form's URL, what is sent, the fields that must carry an error
     (None, "/register", {"email": "not an address", "name": "Kept Name", "password": "x",
                          "confirm": "y"}, ["email", "confirm"]),
@@ -219,7 +208,7 @@ def test_bad_input_is_refused_next_to_its_field(app, everyone, who, url, data, f
     page_url = "/settings/general" if url == "/settings/phone" else url
     response = web.post_form(url, data, page_url=page_url)
     assert response.status_code in (200, 422), response.status_code
-    page = _FieldErrors()
+    page = _FormMarkup()
     page.feed(response.get_data(as_text=True))
     for name in fields:
         field = page.fields[name]
