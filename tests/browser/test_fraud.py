@@ -1,9 +1,12 @@
 """The fraud banner in a real browser: verify the phone through the loopback Vonage, then order."""
 
 import re
+from decimal import Decimal
 
 from playwright.sync_api import expect
 
+from portal.extensions import db
+from portal.models import Order
 from portal.models.base import utcnow
 from tests.browser.signin import log_in
 from tests.fraud_support import MOBILE_GB, make_catalog, orders, protect
@@ -66,3 +69,21 @@ def test_changing_the_phone_in_general_settings_clears_its_verified_state(live_s
     expect(phone_card).to_contain_text("+447400654321")
     expect(phone_card.locator(".badge")).to_have_text("not verified")
     expect(page.get_by_label("Current password")).to_be_empty()  # the password form's own field
+
+
+def test_the_orders_page_pages_with_older_and_newer(live_server, page, factories):
+    buyer = factories.client_user(email="many@example.com", password="client password 1")
+    tariff_id = make_catalog()["hosting"]
+    db.session.add_all(Order(client_id=buyer.client_id, user_id=buyer.id, tariff_id=tariff_id, status="new",
+                             price=Decimal("3.00")) for _ in range(55))
+    db.session.commit()
+    server = live_server()
+    log_in(page, server, "many@example.com", "client password 1")
+    page.goto(server.url + "/orders")
+    rows = page.locator("#results tbody tr")
+    expect(rows).to_have_count(50)
+    page.get_by_role("link", name="Older").click()  # htmx swaps the results and pushes the URL
+    expect(rows).to_have_count(5)
+    expect(page).to_have_url(re.compile(r"/orders\?before=\d+$"))
+    page.get_by_role("link", name="Newer").click()
+    expect(rows).to_have_count(50)
