@@ -7,6 +7,9 @@ SECRET_KEY = None
 SQLALCHEMY_DATABASE_URI = None  # None means SQLite in the instance folder.
 SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
+# False switches Flask-Limiter's request throttling off; the lockout's failure counts and the SMS
+# budgets keep using the store (portal/services/counters.py).
+RATELIMIT_ENABLED = True
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_KEY_PREFIX = "portal"
 RATELIMIT_HEADERS_ENABLED = False

@@ -30,7 +30,9 @@ from portal.models.compliance import ErasureJob
 from portal.services import gdpr, passwords, personal_data, second_factor, temp_keys
 from portal.services.recovery import send_password_link
 from portal.services.tokens import digest, new_token
+from tests.fraud_support import protect
 from tests.live import LiveBrowser
+from tests.machine import needs
 from tests.methods_helpers import next_totp
 
 pytestmark = pytest.mark.skipif(
@@ -68,9 +70,10 @@ def pending_registration(email: str) -> str:
     return token
 
 
-def post_prepared(browser: LiveBrowser, path: str, data: dict | None = None):
-    """Fetch the page (cookie and CSRF token) now; return the POST to fire later."""
-    token = browser.csrf_token(path)
+def post_prepared(browser: LiveBrowser, path: str, data: dict | None = None, page: str | None = None):
+    """Fetch the page (`path`, or the `page` the form is on) for its cookie and CSRF token now;
+    return the POST to fire later."""
+    token = browser.csrf_token(page or path)
     return lambda: browser.http.post(browser.base_url + path, data={"csrf_token": token, **(data or {})},
                                      allow_redirects=False, timeout=30)
 
@@ -168,6 +171,26 @@ def test_an_sms_sign_in_code_sent_twice_at_once_signs_in_once(app, gunicorn, fac
         assert sorted(a.status_code for a in answers) == [200, 302], server.output()[-3000:]
         assert db.session.execute(select(func.count()).select_from(UserSession).where(
             UserSession.user_id == user.id)).scalar() == 1
+
+
+def test_the_last_text_a_budget_allows_is_sent_once_when_two_ask_at_once(app, gunicorn, factories):
+    """Two accounts ask for a code to the same number at the same moment, with one text left in the
+    number's budget: one text leaves, as the workers take budgets atomically in the shared store."""
+    needs(bool(os.environ.get("PORTAL_TEST_REDIS_URL")), "Redis (PORTAL_TEST_REDIS_URL), the workers' shared budgets")
+    protect()
+    server = gunicorn(FRAUD_SMS_PER_NUMBER="1 per hour", FRAUD_SMS_PER_IP="100 per hour")
+    for round_ in range(ROUNDS // 2):
+        number = f"+4474001235{round_:02d}"
+        browsers = [LiveBrowser(server.url) for _ in range(2)]
+        for index, browser in enumerate(browsers):
+            user = factories.client_user(email=f"budget{round_}-{index}@example.com")
+            assert browser.login(user.email, "client password 1").headers["Location"] == "/home"
+        answers = race(*(post_prepared(browser, "/verify-phone/send", {"phone": number}, page="/verify-phone")
+                         for browser in browsers))
+        assert sorted(a.status_code for a in answers) == [200, 302], server.output()[-3000:]
+        assert "Too many codes were requested" in next(a.text for a in answers if a.status_code == 200)
+        assert db.session.execute(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.recipient == number)).scalar() == 1
 
 
 def test_reset_link_used_twice_at_once_sets_one_password(app, gunicorn, factories):

@@ -5,6 +5,7 @@ import pytest
 from portal.extensions import db
 from portal.models import User
 from portal.models.base import utcnow
+from portal.services import second_factor
 from portal.services.personal_data import registered
 from portal.services.phone_filter import PhoneRefused, PhoneRules, check, parse_countries
 from tests.fraud_support import (
@@ -73,6 +74,37 @@ def test_budgets_stop_the_third_message(signed_in, config, numbers, same_user):
         assert TOO_MANY not in send(web, number)
     assert TOO_MANY in send(webs[2], numbers[2])
     assert outbox_count() == 2 and len(verifications()) == 2
+
+
+def test_the_daily_cap_counts_every_text_the_portal_sends(make_app, factories, caplog):
+    """Sign-in and recovery codes go to numbers verified before, but cost the same: once the daily
+    cap is spent, no text leaves, whatever asks for it."""
+    protect()
+    app = make_app(FRAUD_SMS_DAILY_CAP="2 per day")
+    owner = factories.client_user(email="owner@example.com", phone=MOBILE_DE, phone_verified_at=utcnow())
+    second_factor.enable_sms(owner, "client password 1")
+    db.session.commit()
+    recovering = WebClient(app.test_client())
+
+    def ask_recovery():
+        answer = recovering.post_form("/recover", {"login": "owner@example.com", "channel": "sms"})
+        assert answer.headers["Location"] == "/recover/code"  # the same answer, sent or not
+
+    ask_recovery()
+    verifying = WebClient(app.test_client())
+    verifying.login(factories.client_user().email, "client password 1")
+    assert TOO_MANY not in send(verifying, MOBILE_GB)
+    assert outbox_count() == 2
+
+    ask_recovery()
+    signing_in = WebClient(app.test_client())
+    assert signing_in.post_form("/login", {"login": "owner@example.com", "password": "client password 1"}
+                                ).headers["Location"] == "/login/2fa"
+    signing_in.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
+    assert TOO_MANY in signing_in.get("/login/2fa").get_data(as_text=True)
+    assert TOO_MANY in send(verifying, MOBILE_GB_2)
+    assert outbox_count() == 2
+    assert "SMS budget daily_cap spent" in caplog.text
 
 
 def test_country_budget_is_per_country(signed_in):

@@ -6,11 +6,14 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuthEvent
+from portal.services import settings
+from tests.fraud_support import MOBILE_GB, MOBILE_GB_2, outbox_count, protect
 from tests.live import LiveBrowser
 from tests.web import WebClient
 
 PROXY = "127.0.0.1"
 BEHIND_PROXY = {"PROXY_FIX_X_FOR": 1, "PROXY_FIX_X_PROTO": 1}
+WRONG = "Wrong login or password."
 
 
 def failed_login(web, login: str, peer: str, forwarded_for: str | None = None):
@@ -92,3 +95,23 @@ def test_gunicorn_access_log_keeps_secrets_out(gunicorn):
     assert "/register/confirm/[redacted]" in log
     assert token not in log and "secret-query" not in log
     assert "203.0.113.44" in log  # the proxy's X-Forwarded-For is in the access log
+
+
+def test_with_request_throttling_off_the_lock_counts_and_sms_budgets_still_hold(gunicorn, factories):
+    """RATELIMIT_ENABLED = False switches Flask-Limiter off; the failure counts behind the address
+    lock and the SMS budgets keep their own store. A fresh process, as in production, where no
+    earlier app has left Flask-Limiter a store."""
+    settings.update({"lockout.ip_failures": 3, "lockout.account_failures": 50, "captcha.mode": "off"})
+    protect()
+    user = factories.client_user(email="budgeted@example.com")
+    server = gunicorn(workers=1, RATELIMIT_ENABLED=False, FRAUD_SMS_PER_ACCOUNT="1 per hour")
+    browser = LiveBrowser(server.url)
+    assert browser.login(user.email, "client password 1").headers["Location"] == "/home"
+    assert browser.post_form("/verify-phone/send", {"phone": MOBILE_GB}, page="/verify-phone").status_code == 302
+    refused = browser.post_form("/verify-phone/send", {"phone": MOBILE_GB_2}, page="/verify-phone")
+    assert "Too many codes were requested" in refused.text and outbox_count() == 1
+
+    stranger = LiveBrowser(server.url)
+    for login in ("a@example.com", "b@example.com", "c@example.com"):
+        assert WRONG in stranger.login(login, "wrong guess 1").text
+    assert "Too many failed attempts from your network." in stranger.login(user.email, "client password 1").text

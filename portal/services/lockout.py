@@ -6,10 +6,10 @@ from datetime import timedelta
 from flask import current_app, has_request_context
 from sqlalchemy import update
 
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.models import User
 from portal.models.base import utcnow
-from portal.services import settings
+from portal.services import counters, settings
 from portal.services.client_ip import client_ip
 from portal.services.events import log_audit, log_auth
 from portal.services.links import public_url
@@ -40,7 +40,7 @@ def _window_seconds() -> int:
 def recent_failures(kind: str, value: str) -> int:
     """Failures counted in the shared store for an IP ("ip") or a typed login ("login")."""
     try:
-        return int(limiter.storage.get(_counter_key(kind, value.lower())) or 0)
+        return int(counters.storage().get(_counter_key(kind, value.lower())) or 0)
     except Exception as error:  # the store is down: the database lock still holds
         log.warning("rate-limit store unavailable: %s", error)
         return 0
@@ -48,7 +48,7 @@ def recent_failures(kind: str, value: str) -> int:
 
 def _count(kind: str, value: str) -> None:
     try:
-        limiter.storage.incr(_counter_key(kind, value.lower()), _window_seconds())
+        counters.storage().incr(_counter_key(kind, value.lower()), _window_seconds())
     except Exception as error:
         log.warning("rate-limit store unavailable: %s", error)
 

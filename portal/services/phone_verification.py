@@ -98,7 +98,7 @@ def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVer
                 "This number cannot be used. Enter another number or contact support.")
     ip = client_ip()
     try:
-        sms_budget.ensure_allowed(user.id, ip, e164, region, policy.resend_cooldown)
+        sms_budget.reserve(user.id, ip, e164, region, policy.resend_cooldown)
     except sms_budget.BudgetExceeded as exceeded:
         _refuse(user, e164, f"budget: {exceeded.reason}", exceeded.message)
     row = pending(user)
@@ -116,7 +116,7 @@ def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVer
     row.flagged, row.ip = reused, ip
     row.return_to = return_to or row.return_to
     _send(user, row, policy)
-    sms_budget.spend(user.id, ip, e164, region, policy.resend_cooldown)
+    sms_budget.start_cooldown(user.id, e164, policy.resend_cooldown)
     event = "phone_verification_started" if row.sends == 1 else "phone_verification_resent"
     log_auth(event, user=user, detail=f"{mask(e164)} by {'+'.join(policy.channels)}")
     db.session.commit()

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from portal.extensions import db
 from portal.models import RecoveryLink, ResetCode, User
 from portal.models.base import utcnow
-from portal.services import identifiers, lockout, password_change, passwords, settings
+from portal.services import identifiers, lockout, password_change, passwords, settings, sms_budget
 from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
@@ -122,9 +122,10 @@ def request_recovery(identifier: str, channel: str) -> str | None:
 def _text_code(phone: str, code: str) -> None:
     minutes = int(_minutes(CODE_MINUTES).total_seconds() // 60)
     try:
+        sms_budget.take_daily_cap()
         send_sms(phone, f"Your password recovery code is {code}. It is valid for {minutes} minutes. "
                         "Never share it.")
-    except DeliveryError as error:
+    except (sms_budget.BudgetExceeded, DeliveryError) as error:
         log.error("recovery code SMS not sent: %s", error.message)
 
 

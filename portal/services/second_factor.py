@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, select, update
 from portal.extensions import db
 from portal.models import RecoveryCode, SecondFactor, SignInCode, User
 from portal.models.base import utcnow
-from portal.services import auth_methods, reauth, settings
+from portal.services import auth_methods, reauth, settings, sms_budget
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
 from portal.services.gates import Gate, register_gate
@@ -178,11 +178,13 @@ def enable_sms(user: User, password: str) -> list[str]:
 
 
 def send_sign_in_code(user: User) -> None:
-    """Text a fresh 6-digit code to the user's verified phone; raises DeliveryError, or
-    SecondFactorError while the number is not verified (a changed number is, until it is again)."""
+    """Text a fresh 6-digit code to the user's verified phone; raises DeliveryError, BudgetExceeded
+    (the daily cap on texts), or SecondFactorError while the number is not verified (a changed
+    number is, until it is again)."""
     if not user.has_verified_phone:
         raise SecondFactorError("Your phone number is not verified: sign in with a recovery code or "
                                 "your authenticator app, then verify it in General settings.")
+    sms_budget.take_daily_cap()
     code = f"{secrets.randbelow(10**6):06d}"
     db.session.execute(delete(SignInCode).where(SignInCode.user_id == user.id))
     db.session.add(SignInCode(user_id=user.id, code_hash=_code_digest(user.id, code),

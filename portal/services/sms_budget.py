@@ -1,5 +1,6 @@
-"""SMS-pumping defences kept in the rate-limit storage: budgets per account, IP, number and
-country, a daily cap on all messages, and a resend cooldown per account and number (moving windows)."""
+"""SMS-pumping defences kept in the shared counter store: budgets per account, IP, number and
+country, a daily cap on every text the portal sends, and a resend cooldown per account and number
+(moving windows)."""
 
 import logging
 import math
@@ -10,10 +11,13 @@ from flask import current_app
 from limits import RateLimitItem, parse
 from limits.strategies import MovingWindowRateLimiter
 
-from portal.extensions import limiter
+from portal.services import counters
 from portal.services.errors import DomainError
 
 log = logging.getLogger(__name__)
+
+TOO_MANY = "Too many codes were requested. Please try again later."
+STORE_AWAY = "Codes cannot be sent right now. Please try again in a few minutes."
 
 
 class BudgetExceeded(DomainError):
@@ -31,54 +35,86 @@ class Budget:
     key: str
 
 
-def _budgets(user_id: int, ip: str, number: str, region: str, cooldown: int) -> list[Budget]:
+def _cooldown(user_id: int, number: str, seconds: int) -> Budget:
+    return Budget("cooldown", parse(f"1 per {max(int(seconds), 1)} second"), f"user:{user_id}:{number}")
+
+
+def _daily_cap() -> Budget:
+    return Budget("daily_cap", parse(current_app.config["FRAUD_SMS_DAILY_CAP"]), "all")
+
+
+def _sender_budgets(user_id: int, ip: str, number: str, region: str) -> list[Budget]:
     config = current_app.config
-    budgets = [Budget("cooldown", parse(f"1 per {max(int(cooldown), 1)} second"), f"user:{user_id}:{number}")]
-    budgets += [
+    return [
         Budget("account", parse(config["FRAUD_SMS_PER_ACCOUNT"]), f"user:{user_id}"),
         Budget("ip", parse(config["FRAUD_SMS_PER_IP"]), f"ip:{ip}"),
         Budget("number", parse(config["FRAUD_SMS_PER_NUMBER"]), f"number:{number}"),
         Budget("country", parse(config["FRAUD_SMS_PER_COUNTRY"]), f"country:{region or 'unknown'}"),
-        Budget("daily_cap", parse(config["FRAUD_SMS_DAILY_CAP"]), "all"),
     ]
-    return budgets
 
 
 def _strategy() -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(limiter.storage)
+    return MovingWindowRateLimiter(counters.storage())
 
 
 def _identifiers(budget: Budget) -> tuple[str, ...]:
     return (current_app.config["RATELIMIT_KEY_PREFIX"], "sms", budget.reason, budget.key)
 
 
-def ensure_allowed(user_id: int, ip: str, number: str, region: str, cooldown: int) -> None:
-    """Raise BudgetExceeded when any budget is spent or the cooldown is running."""
+def _refused(strategy: MovingWindowRateLimiter, budget: Budget) -> BudgetExceeded:
+    if budget.reason == "cooldown":
+        reset = strategy.get_window_stats(budget.item, *_identifiers(budget)).reset_time
+        seconds = max(1, math.ceil(reset - time.time()))
+        return BudgetExceeded("cooldown", f"Please wait {seconds} seconds before asking for a new code.")
+    if budget.reason in ("country", "daily_cap"):
+        log.error("SMS budget %s spent (%s): messages refused until it refills", budget.reason, budget.item)
+    return BudgetExceeded(budget.reason, TOO_MANY)
+
+
+def _store_away() -> BudgetExceeded:
+    """The store is down: refuse rather than send unbudgeted messages."""
+    log.exception("counter store unavailable: SMS budgets cannot be checked")
+    return BudgetExceeded("storage", STORE_AWAY)
+
+
+def reserve(user_id: int, ip: str, number: str, region: str, cooldown: int) -> None:
+    """Take this verification text from every budget before it is sent, or raise BudgetExceeded.
+    All of them and the cooldown are tested first, so an ordinary refusal takes nothing. Each take
+    is atomic in the store: of two requests at the same moment only one gets a budget's last
+    message (the other keeps what it took before, erring on the side of the budgets). A text whose
+    sending fails still counts, as the provider may have sent it; the cooldown starts only once it
+    has left (`start_cooldown`), so a failed send can be retried at once."""
     strategy = _strategy()
+    taken = [*_sender_budgets(user_id, ip, number, region), _daily_cap()]
     try:
-        for budget in _budgets(user_id, ip, number, region, cooldown):
-            if strategy.test(budget.item, *_identifiers(budget)):
-                continue
-            if budget.reason == "cooldown":
-                reset = strategy.get_window_stats(budget.item, *_identifiers(budget)).reset_time
-                seconds = max(1, math.ceil(reset - time.time()))
-                raise BudgetExceeded("cooldown", f"Please wait {seconds} seconds before asking for a new code.")
-            if budget.reason in ("country", "daily_cap"):
-                log.error("SMS budget %s spent (%s): messages refused until it refills",
-                          budget.reason, budget.item)
-            raise BudgetExceeded(budget.reason, "Too many codes were requested. Please try again later.")
+        for budget in [_cooldown(user_id, number, cooldown), *taken]:
+            if not strategy.test(budget.item, *_identifiers(budget)):
+                raise _refused(strategy, budget)
+        for budget in taken:
+            if not strategy.hit(budget.item, *_identifiers(budget)):
+                raise _refused(strategy, budget)
     except BudgetExceeded:
         raise
-    except Exception:  # the storage is down: refuse rather than send unbudgeted messages
-        log.exception("rate-limit storage unavailable: SMS budgets cannot be checked")
-        raise BudgetExceeded("storage", "Codes cannot be sent right now. Please try again in a few minutes.") from None
-
-
-def spend(user_id: int, ip: str, number: str, region: str, cooldown: int) -> None:
-    """Count one message sent against every budget and start the cooldown."""
-    strategy = _strategy()
-    try:
-        for budget in _budgets(user_id, ip, number, region, cooldown):
-            strategy.hit(budget.item, *_identifiers(budget))
     except Exception:
-        log.exception("rate-limit storage unavailable: a sent message was not counted")
+        raise _store_away() from None
+
+
+def take_daily_cap() -> None:
+    """Count a sign-in or recovery text (to a number already verified) against the daily cap on
+    all messages, or raise BudgetExceeded."""
+    strategy, cap = _strategy(), _daily_cap()
+    try:
+        taken = strategy.hit(cap.item, *_identifiers(cap))
+    except Exception:
+        raise _store_away() from None
+    if not taken:
+        raise _refused(strategy, cap)
+
+
+def start_cooldown(user_id: int, number: str, cooldown: int) -> None:
+    """A message to this number has left: no other for `cooldown` seconds."""
+    budget = _cooldown(user_id, number, cooldown)
+    try:
+        _strategy().hit(budget.item, *_identifiers(budget))
+    except Exception:
+        log.exception("counter store unavailable: the resend cooldown was not started")

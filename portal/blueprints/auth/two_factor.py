@@ -9,7 +9,7 @@ from portal.blueprints.auth import bp
 from portal.blueprints.auth.flow import complete_sign_in
 from portal.forms import ActionForm
 from portal.services import pending_signin, second_factor
-from portal.services.delivery import DeliveryError
+from portal.services.errors import DomainError
 from portal.services.permissions import public
 from portal.services.throttle import per_account_of, per_ip
 
@@ -56,7 +56,7 @@ def two_factor_sms():
         return redirect(url_for("auth.two_factor"))
     try:
         second_factor.send_sign_in_code(user)
-    except (DeliveryError, second_factor.SecondFactorError) as error:
+    except DomainError as error:  # not sent: the daily cap, the provider, or an unverified number
         flash(error.message, "error")
     else:
         flash("We sent a code to your phone.", "success")
