@@ -14,6 +14,7 @@ from portal.models import AuditEvent, AuthEvent, KeycloakRoleMapping, OAuthLink,
 from portal.services import auth_methods, sessions
 from portal.services.access import group_names_of, seed_groups
 from portal.services.registration import default_provider
+from tests.access_helpers import browser, staff_with
 from tests.methods_helpers import enrol_totp, next_totp
 from tests.servers.smtp import free_port
 from tests.servers.wsgi import ThreadedWsgiServer
@@ -293,9 +294,39 @@ def test_keycloak_client_role_and_group_mapping(oidc_app, oidc):
     assert again.get("/admin/finance/payments").status_code == 403
 
 
-def test_role_mapping_needs_an_existing_group(app):
+def test_role_mapping_needs_an_existing_group(app, factories):
     with pytest.raises(auth_methods.MethodsRefused):
-        auth_methods.add_role_mapping(default_provider().id, "portal:nobody", False, "No such group")
+        auth_methods.add_role_mapping(default_provider().id, "portal:nobody", False, "No such group",
+                                      factories.staff(full_access=True))
+
+
+def test_a_role_mapping_grants_only_what_its_author_could_grant(app, factories):
+    """A mapping hands its grant to whoever holds the role, its author included: someone who may
+    edit sign-in methods must not map a role they hold to Full access or to a group with functions
+    they lack, nor remove a mapping of that kind."""
+    finance = seed_groups()["Finance"].codes
+    editor = staff_with(factories, "settings.methods", login="methods-editor")
+    web = browser(app, "methods-editor")
+    page = f"/admin/providers/{default_provider().id}/auth-methods"
+    attempts = [({"role": "offline_access", "full_access": "y"}, "Only an administrator with Full access"),
+                ({"role": "offline_access", "access_group": "Finance"}, "You cannot grant what you do not hold")]
+    for data, refusal in attempts:
+        body = web.post_form(page + "/roles", data, page_url=page).get_data(as_text=True)
+        assert refusal in body
+    assert auth_methods.role_mappings(default_provider().id) == []
+
+    map_role("portal-admin")
+    mapping = auth_methods.role_mappings(default_provider().id)[0]
+    removal = web.post_form(f"{page}/roles/{mapping.id}/delete", {}, page_url=page)
+    assert "Only an administrator with Full access" in web.get(removal.headers["Location"]).get_data(as_text=True)
+    assert [m.role for m in auth_methods.role_mappings(default_provider().id)] == ["portal-admin"]
+    assert not db.session.get(User, editor.id).full_access
+
+    staff_with(factories, "settings.methods", *finance, login="finance-lead")
+    lead = browser(app, "finance-lead")
+    added = lead.post_form(page + "/roles", {"role": "portal:finance", "access_group": "Finance"}, page_url=page)
+    assert added.status_code == 302
+    assert {m.role for m in auth_methods.role_mappings(default_provider().id)} == {"portal-admin", "portal:finance"}
 
 
 def test_keycloak_without_mfa_still_asks_the_portal_second_factor(oidc_app, oidc, factories):

@@ -8,10 +8,11 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import KeycloakRoleMapping, Provider
+from portal.models import AccessGroup, KeycloakRoleMapping, Provider, User
 from portal.services import access, settings
 from portal.services.errors import DomainError
 from portal.services.events import log_audit
+from portal.services.permissions import GrantRefused, check_grantable
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ for _method in METHODS:
 
 
 class MethodsRefused(DomainError):
-    """A change that would leave the provider without a way in."""
+    """A refused change: one that would leave the provider without a way in, or a role mapping
+    granting what its author could not grant."""
 
 
 def configured(name: str) -> bool:
@@ -103,13 +105,27 @@ def role_mappings(provider_id: int) -> list[KeycloakRoleMapping]:
         .order_by(KeycloakRoleMapping.role)).scalars())
 
 
-def add_role_mapping(provider_id: int, role: str, full_access: bool, access_group: str | None):
+def _require_grantable(actor: User, full_access: bool, group: AccessGroup | None) -> None:
+    """A mapping hands its grant to whoever holds the role, the actor included: only what the actor
+    could grant an administrator directly (access._check_grants)."""
+    if full_access and not actor.full_access:
+        raise MethodsRefused("Only an administrator with Full access can map a role to Full access.", "full_access")
+    if group is not None:
+        try:
+            check_grantable(actor, "staff", group.codes)
+        except GrantRefused as refused:
+            raise MethodsRefused(refused.message) from refused
+
+
+def add_role_mapping(provider_id: int, role: str, full_access: bool, access_group: str | None, actor: User):
     """Map a Keycloak role to Full access or an access group; one row per role. The caller commits."""
     role, access_group = role.strip(), (access_group or "").strip() or None
     if not full_access and not access_group:
         raise MethodsRefused("Choose Full access or an access group.")
-    if not full_access and access.group_named(access_group) is None:
+    group = None if full_access else access.group_named(access_group)
+    if not full_access and group is None:
         raise MethodsRefused(f"There is no access group named {access_group!r}.")
+    _require_grantable(actor, full_access, group)
     existing = db.session.execute(select(KeycloakRoleMapping).where(
         KeycloakRoleMapping.provider_id == provider_id, KeycloakRoleMapping.role == role)).scalar_one_or_none()
     if existing is not None:
@@ -123,10 +139,12 @@ def add_role_mapping(provider_id: int, role: str, full_access: bool, access_grou
     return row
 
 
-def remove_role_mapping(provider_id: int, mapping_id: int) -> bool:
+def remove_role_mapping(provider_id: int, mapping_id: int, actor: User) -> bool:
+    """Remove a mapping the actor could have made (MethodsRefused otherwise); False if there is none."""
     row = db.session.get(KeycloakRoleMapping, mapping_id)
     if row is None or row.provider_id != provider_id:
         return False
+    _require_grantable(actor, row.full_access, None if row.full_access else access.group_named(row.access_group))
     log_audit("keycloak_role_unmapped", target=row, changes={"role": [row.role, None]})
     db.session.delete(row)
     return True

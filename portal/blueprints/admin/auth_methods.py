@@ -1,6 +1,7 @@
 """Methods of registration and authorization: switches per provider and the Keycloak role mapping."""
 
 from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
@@ -61,9 +62,9 @@ def add_role_mapping(provider_id):
     if role_form.validate_on_submit():
         try:
             auth_methods.add_role_mapping(provider_id, role_form.role.data, role_form.full_access.data,
-                                          role_form.access_group.data)
+                                          role_form.access_group.data, current_user)
         except auth_methods.MethodsRefused as refusal:
-            role_form.access_group.errors.append(refusal.message)
+            role_form[refusal.field or "access_group"].errors.append(refusal.message)
         else:
             db.session.commit()
             flash("Role mapping added.", "success")
@@ -77,7 +78,12 @@ def add_role_mapping(provider_id):
 def remove_role_mapping(provider_id, mapping_id):
     if not ActionForm().validate_on_submit():
         abort(400)
-    if not auth_methods.remove_role_mapping(provider_id, mapping_id):
+    try:
+        removed = auth_methods.remove_role_mapping(provider_id, mapping_id, current_user)
+    except auth_methods.MethodsRefused as refusal:
+        flash(refusal.message, "error")
+        return redirect(url_for("admin.auth_methods_page", provider_id=provider_id))
+    if not removed:
         abort(404)
     db.session.commit()
     flash("Role mapping removed.", "success")
