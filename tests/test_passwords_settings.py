@@ -3,6 +3,7 @@
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -15,7 +16,7 @@ from portal.models import (
     User,
 )
 from portal.models.base import utcnow
-from portal.services import settings
+from portal.services import access, settings
 from tests.api_helpers import bearer, make_token
 from tests.web import WebClient
 
@@ -153,6 +154,51 @@ def test_email_link_expired_or_address_taken_meanwhile_changes_nothing(client_we
     db.session.expire_all()
     assert db.session.get(User, client_user.id).email == "client@example.com"
     assert db.session.execute(select(PendingEmailChange)).first() is None
+
+
+SHUT_OUT = {  # what the owner does on suspecting a thief, and what a thief's email change must not outlive
+    "password change": lambda app, web, user: change(web),
+    "sign out everywhere else": lambda app, web, user: web.post_form(
+        "/settings/security/sessions/end-others", {}, page_url="/settings/security"),
+    "password reset": lambda app, web, user: recovery_link_used(app, user),
+}
+
+
+def recovery_link_used(app, user):
+    """The owner recovers the account by the emailed link (from a browser of their own)."""
+    owner = WebClient(app.test_client())
+    owner.post_form("/recover", {"login": user.email, "channel": "email"})
+    path = re.search(r"http://portal\.test(/recover/reset/\S+)", outbox(user.email)[-1].body).group(1)
+    assert owner.post_form(path, {"password": NEW, "confirm": NEW}).headers["Location"] == "/login"
+
+
+@pytest.mark.parametrize("shut_out", sorted(SHUT_OUT))
+def test_an_email_change_in_flight_dies_when_the_owner_shuts_the_doors(app, client_web, client_user, shut_out):
+    """Someone who knows the password asks to move the account to their own mailbox; the owner
+    changes or resets the password, or signs out everywhere else, before the link is used."""
+    move(client_web, "thief@example.com")
+    thief_link = email_link("thief@example.com")
+    SHUT_OUT[shut_out](app, client_web, client_user)
+    refused = confirm(WebClient(app.test_client()), thief_link)
+    assert refused.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(User, client_user.id).email == "client@example.com"
+    assert db.session.execute(select(PendingEmailChange)).first() is None
+
+
+def test_an_email_change_in_flight_dies_when_access_is_denied(app, factories):
+    root = factories.staff(full_access=True)
+    staff = factories.staff(login="leaver", password="staff password 1")
+    web = WebClient(app.test_client())
+    web.login("leaver", "staff password 1")
+    move(web, "leaver@elsewhere.example", password="staff password 1")
+    link = email_link("leaver@elsewhere.example")
+    for denied in (True, False):  # denied as they leave, restored by mistake a moment later
+        access.set_access_denied(root, db.session.get(User, staff.id), denied)
+        db.session.commit()
+    assert confirm(WebClient(app.test_client()), link).status_code == 400
+    db.session.expire_all()
+    assert db.session.get(User, staff.id).email == "leaver@staff.example.com"
 
 
 def test_email_change_needs_the_password_and_a_wrong_one_counts_toward_the_lock(client_web, client_user):

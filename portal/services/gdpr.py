@@ -72,7 +72,7 @@ def start(client: Client, staff: User, password: str, typed_name: str) -> Erasur
     """Check the confirmation, then deactivate the client and its users in one statement.
 
     A deactivated account is refused on its next request, whatever it carries (session, remember
-    cookie, token); each batch then also revokes them (`revoke_everything`) before erasing.
+    cookie, token); each batch's transaction also revokes them (`revoke_everything`).
     """
     reauth.check_current_password(staff, password, "password_check_failed", "clear data")
     if typed_name.strip() != client.name:
@@ -113,9 +113,9 @@ def run_batch(job: ErasureJob, batch_size: int = BATCH_USERS) -> None:
                                   User.id <= user_ids[-1])  # a query, not a long list of parameters
     counts = dict(job.rows_changed or {})
     try:
-        sessions.revoke_everything(batch)
         for entry in ordered_entries():
             counts[entry.name] = counts.get(entry.name, 0) + entry.erase(batch)
+        sessions.revoke_everything(batch)  # after the erasers: they find messages by pending addresses
         job.rows_changed = counts
         job.done_users += len(user_ids)
         job.last_user_id = user_ids[-1]

@@ -1,9 +1,7 @@
 """Setting a new password: policy, history, every other way in shut, recovery secrets dead, a notice sent."""
 
-from sqlalchemy import delete
-
 from portal.extensions import db
-from portal.models import RecoveryLink, ResetCode, User
+from portal.models import User
 from portal.models.base import utcnow
 from portal.services import lockout, password_policy, passwords, reauth, sessions
 from portal.services.client_ip import client_ip
@@ -13,15 +11,14 @@ from portal.services.mail import send_notice
 
 
 def set_new_password(user: User, password: str, event: str) -> None:
-    """Enforce the policy and store `password`; ends every session of the user. Commits.
+    """Enforce the policy and store `password`; ends every session of the user, and drops their
+    links in flight (`sessions.revoke_everything`). Commits.
 
     `event` is "password_changed" or "password_reset" (auth log and the notice's wording).
     """
     password_policy.enforce(password, user=user)
     password_policy.remember_outgoing(user)
     passwords.set_password(user, password)
-    db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id == user.id))
-    db.session.execute(delete(ResetCode).where(ResetCode.user_id == user.id))
     lockout.unlock(user, reason="password reset" if event == "password_reset" else "password changed")
     revoked = sessions.revoke_everything([user.id])
     log_auth(event, user=user, detail=f"{revoked} sessions ended")

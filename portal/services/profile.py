@@ -81,7 +81,7 @@ def confirm_email_change(token: str) -> User:
         .returning(PendingEmailChange.id)
     ).scalars().all()
     user = db.session.get(User, pending.user_id)
-    if not claimed or not user.is_active_account:
+    if not claimed or not user.can_sign_in:
         db.session.rollback()
         raise EmailLinkInvalid()
     if identifiers.taken(pending.email, except_user_id=user.id):

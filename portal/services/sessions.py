@@ -4,11 +4,11 @@ from datetime import timedelta
 
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import joinedload
 
 from portal.extensions import db, login_manager
-from portal.models import User, UserSession
+from portal.models import PendingEmailChange, RecoveryLink, ResetCode, User, UserSession
 from portal.models.base import utcnow
 from portal.services.api_tokens import revoke_all_tokens
 from portal.services.client_ip import client_ip
@@ -106,10 +106,12 @@ def end_current_session() -> None:
 
 def sign_out_everywhere_else(user: User, keep: UserSession | None) -> tuple[int, int]:
     """End every session (and so every remember cookie) of `user` but `keep`, and revoke their
-    API tokens: a token minted with a stolen session must not outlive it. Returns how many of each."""
+    API tokens and links in flight: a token or an email change started with a stolen session must
+    not outlive it. Returns how many sessions and tokens."""
     which = UserSession.user_id == user.id
     ended = _revoke_sessions(which if keep is None else which & (UserSession.id != keep.id))
     tokens = revoke_all_tokens([user.id])
+    _drop_links_in_flight([user.id])
     log_auth("sessions_ended", user=user, detail=f"{ended} other sessions, {tokens} API tokens")
     return ended, tokens
 
@@ -131,8 +133,17 @@ def end_session_of(user: User, session_id: int) -> bool:
 
 
 def revoke_everything(user_ids: UserIds) -> int:
-    """Shut every door of these users at once: sessions, remember cookies and API tokens."""
+    """Shut every door of these users at once: sessions, remember cookies, API tokens and links in
+    flight. Returns how many sessions and tokens were revoked."""
+    _drop_links_in_flight(user_ids)
     return _revoke_sessions(UserSession.user_id.in_(user_ids)) + revoke_all_tokens(user_ids)
+
+
+def _drop_links_in_flight(user_ids: UserIds) -> None:
+    """Recovery links, SMS reset codes and new-email links: whoever asked for them may be the one
+    being shut out (a stolen password can send an email change to the thief's own mailbox)."""
+    for model in (RecoveryLink, ResetCode, PendingEmailChange):
+        db.session.execute(delete(model).where(model.user_id.in_(user_ids)))
 
 
 def active_sessions(user: User) -> list[UserSession]:
