@@ -9,6 +9,7 @@ from portal.models import AuditEvent, OutboxMessage, User, UserSession
 from portal.models.access import AccessGroup, UserFunction, user_access_group
 from portal.services.access import seed_groups
 from portal.services.permissions import functions_of
+from portal.services.recovery import LINK_INVALID
 from tests.access_helpers import PASSWORD, browser, staff_with
 from tests.api_helpers import bearer, make_token
 from tests.statements import recorded
@@ -127,6 +128,29 @@ def test_add_administrator_with_groups_and_functions(staff_web, staff_user):
     assert invite.subject == "Welcome: set your password"
     set_password_path = re.search(r"http://portal\.test(/recover/reset/\S+)", invite.body).group(1)
     assert staff_web.application.test_client().get(set_password_path).status_code == 200
+
+
+def invite_path(email: str) -> str:
+    invite = db.session.execute(select(OutboxMessage).where(OutboxMessage.recipient == email)
+                                .order_by(OutboxMessage.id.desc())).scalars().first()
+    assert invite.subject == "Welcome: set your password"
+    return re.search(r"http://portal\.test(/recover/reset/\S+)", invite.body).group(1)
+
+
+def test_a_corrected_email_kills_the_invite_sent_to_the_mistyped_one_and_invites_again(staff_web):
+    """Whoever reads the mistyped mailbox must not set the new administrator's password."""
+    staff_web.post_form("/admin/administrators/new", {"login": "typo", "email": "typo@wrong.example",
+                                                      "name": "Typo"}, page_url="/admin/administrators/new")
+    mistyped = invite_path("typo@wrong.example")
+    target = db.session.execute(select(User).where(User.login == "typo")).scalar_one()
+    corrected = staff_web.post_form(f"/admin/administrators/{target.id}", {
+        "login": "typo", "email": "typo@right.example", "name": "Typo"})
+    assert corrected.status_code == 302
+    assert "A link to set a password was emailed to typo@right.example." in staff_web.get(
+        corrected.headers["Location"]).get_data(as_text=True)
+    stranger = staff_web.application.test_client()
+    assert LINK_INVALID in stranger.get(mistyped, follow_redirects=True).get_data(as_text=True)
+    assert "New password" in stranger.get(invite_path("typo@right.example")).get_data(as_text=True)
 
 
 def test_new_administrator_created_even_when_the_invite_cannot_be_sent(make_app, smtp, factories):

@@ -17,6 +17,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.services import access, settings
+from portal.services.recovery import LINK_INVALID
 from tests.api_helpers import bearer, make_token
 from tests.web import WebClient
 
@@ -199,6 +200,15 @@ def test_an_email_change_in_flight_dies_when_access_is_denied(app, factories):
     assert confirm(WebClient(app.test_client()), link).status_code == 400
     db.session.expire_all()
     assert db.session.get(User, staff.id).email == "leaver@staff.example.com"
+
+
+def test_a_reset_link_mailed_to_the_old_address_dies_with_the_email_change(app, client_web, client_user):
+    WebClient(app.test_client()).post_form("/recover", {"login": "client@example.com", "channel": "email"})
+    old_link = re.search(r"http://portal\.test(/recover/reset/\S+)", outbox("client@example.com")[-1].body).group(1)
+    move(client_web, "moved@example.com")
+    assert confirm(client_web, email_link("moved@example.com")).status_code == 302
+    page = WebClient(app.test_client()).get(old_link, follow_redirects=True).get_data(as_text=True)
+    assert LINK_INVALID in page and "New password" not in page
 
 
 def test_email_change_needs_the_password_and_a_wrong_one_counts_toward_the_lock(client_web, client_user):

@@ -195,6 +195,8 @@ def update_admin(actor: User, target: User, data: AdminInput) -> dict:
     except AccountExists as error:
         raise AccessError(error.message, "login") from error
     before = _snapshot(target)
+    if email != target.email:
+        sessions.drop_links_in_flight([target.id])  # an invite sent to a mistyped address dies
     target.login, target.email, target.name = login, email, data.name.strip() or login
     _apply(target, data, chosen)
     after = _snapshot(target)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from portal.extensions import db
 from portal.models import PendingEmailChange, User
 from portal.models.base import utcnow
-from portal.services import identifiers, reauth
+from portal.services import identifiers, reauth, sessions
 from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
 from portal.services.events import log_audit
@@ -93,6 +93,7 @@ def confirm_email_change(token: str) -> User:
         changes["login"] = [user.login, email]
         user.login = email
     user.email = email
+    sessions.drop_links_in_flight([user.id])  # reset links mailed to the old address
     log_audit("profile_changed", target=user, changes=changes, actor=user)
     db.session.commit()
     tell_old_address(user, old_email)

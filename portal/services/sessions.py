@@ -111,7 +111,7 @@ def sign_out_everywhere_else(user: User, keep: UserSession | None) -> tuple[int,
     which = UserSession.user_id == user.id
     ended = _revoke_sessions(which if keep is None else which & (UserSession.id != keep.id))
     tokens = revoke_all_tokens([user.id])
-    _drop_links_in_flight([user.id])
+    drop_links_in_flight([user.id])
     log_auth("sessions_ended", user=user, detail=f"{ended} other sessions, {tokens} API tokens")
     return ended, tokens
 
@@ -135,13 +135,14 @@ def end_session_of(user: User, session_id: int) -> bool:
 def revoke_everything(user_ids: UserIds) -> int:
     """Shut every door of these users at once: sessions, remember cookies, API tokens and links in
     flight. Returns how many sessions and tokens were revoked."""
-    _drop_links_in_flight(user_ids)
+    drop_links_in_flight(user_ids)
     return _revoke_sessions(UserSession.user_id.in_(user_ids)) + revoke_all_tokens(user_ids)
 
 
-def _drop_links_in_flight(user_ids: UserIds) -> None:
-    """Recovery links, SMS reset codes and new-email links: whoever asked for them may be the one
-    being shut out (a stolen password can send an email change to the thief's own mailbox)."""
+def drop_links_in_flight(user_ids: UserIds) -> None:
+    """Delete recovery links, SMS reset codes and new-email links: whoever asked for them may be the
+    one being shut out (a stolen password can send an email change to the thief's own mailbox), and
+    once the account's email changes, a link mailed to the old address must not set its password."""
     for model in (RecoveryLink, ResetCode, PendingEmailChange):
         db.session.execute(delete(model).where(model.user_id.in_(user_ids)))
 

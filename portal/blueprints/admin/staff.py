@@ -132,6 +132,8 @@ def _save_admin(target):
                 _invite(created)
             elif "email" in changes:
                 profile.tell_old_address(target, changes["email"][0], by_staff=True)
+                if target.password_hash is None:  # the invite went to the old address and died there
+                    _invite(target)
             return redirect(url_for("admin.administrators"))
     return _render_admin_form(form, target)
 
