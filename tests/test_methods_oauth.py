@@ -15,6 +15,7 @@ from portal.services import auth_methods, sessions
 from portal.services.access import group_names_of, seed_groups
 from portal.services.registration import default_provider
 from tests.access_helpers import browser, staff_with
+from tests.api_helpers import basic
 from tests.methods_helpers import enrol_totp, next_totp
 from tests.servers.smtp import free_port
 from tests.servers.wsgi import ThreadedWsgiServer
@@ -292,6 +293,20 @@ def test_keycloak_client_role_and_group_mapping(oidc_app, oidc):
     assert oauth_login(again, oidc, "keycloak", sub).headers["Location"] == "/admin/"
     assert group_names_of(db.session.get(User, staff.id)) == ["Sales"]
     assert again.get("/admin/finance/payments").status_code == 403
+
+
+def test_a_browser_signed_in_with_keycloak_mfa_lends_no_second_factor_to_api_authinfo(oidc_app, oidc, factories):
+    """The API authenticates by what the request names (authinfo), not by the browser session it
+    happens to carry: another staff member's cookie must not let a password alone in."""
+    map_role("portal-admin")
+    sub = sub_name("kc")
+    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd", "otp"])
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
+    assert web.get("/admin/").status_code == 200  # no enrolment asked: Keycloak did the second factor
+    factories.staff(login="colleague", password="staff password 1", staff_2fa=True)
+    answer = web.get("/api/v1/whoami", headers=basic("colleague", "staff password 1"))
+    assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "second_factor_required"
 
 
 def test_role_mapping_needs_an_existing_group(app, factories):

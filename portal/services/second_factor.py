@@ -78,19 +78,25 @@ def has_second_factor(user: User) -> bool:
     return bool(active_kinds(user))
 
 
-def staff_must_enrol(user: User) -> bool:
+def _enrolment_required(user: User) -> bool:
     """Staff without a second factor while the provider requires one (and offers a way to enrol)."""
-    if not user.is_staff or session.get("mfa_by_idp"):
-        return False
-    if not settings.get(auth_methods.STAFF_2FA_REQUIRED, user.provider_id):
+    if not user.is_staff or not settings.get(auth_methods.STAFF_2FA_REQUIRED, user.provider_id):
         return False
     offered = any(auth_methods.enabled(method, user.provider_id) for method in KINDS.values())
     return offered and not has_second_factor(user)
 
 
+def staff_must_enrol(user: User) -> bool:
+    """The enrolment gate of a signed-in browser: `_enrolment_required`, unless this browser's
+    sign-in went through an identity provider that did multi-factor (set at sign-in, cleared with
+    the session)."""
+    return not session.get("mfa_by_idp") and _enrolment_required(user)
+
+
 def must_use_second_factor(user: User) -> bool:
-    """True when a password alone must not let this user in (API authinfo refuses them)."""
-    return has_second_factor(user) or staff_must_enrol(user)
+    """True when a password alone must not let this user in (API authinfo refuses them). Whatever
+    browser session the request carries counts for nothing here: it may be someone else's."""
+    return has_second_factor(user) or _enrolment_required(user)
 
 
 def _check_current_password(user: User, password: str) -> None:
