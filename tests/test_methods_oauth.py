@@ -1,6 +1,7 @@
 """Google and Keycloak sign-in against a real OIDC provider on loopback (oidc-provider-mock)."""
 
 import base64
+import re
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
 
 from portal.extensions import db
-from portal.models import AuditEvent, AuthEvent, KeycloakRoleMapping, OAuthLink, User
+from portal.models import AuditEvent, AuthEvent, KeycloakRoleMapping, OAuthLink, OutboxMessage, User
 from portal.services import auth_methods, sessions
 from portal.services.access import group_names_of, seed_groups
 from portal.services.registration import default_provider
@@ -211,6 +212,18 @@ def test_existing_account_is_not_taken_over(oidc_app, oidc, factories):
     assert db.session.execute(select(OAuthLink)).first() is None
 
 
+def test_a_second_identity_with_the_same_email_cannot_join_an_account_linked_there(oidc_app, oidc):
+    """An account made by one Google identity is that identity's: another one showing the same
+    verified address (a recycled or aliased mailbox) is refused, not added."""
+    first, second = sub_name(), sub_name()
+    for sub in (first, second):
+        oidc.add_user(sub, email="shared@gmail.test")
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", first).headers["Location"] == "/home"
+    intruder = WebClient(oidc_app.test_client())
+    assert oauth_login(intruder, oidc, "google", second).headers["Location"] == "/login"
+    assert [link.subject for link in db.session.execute(select(OAuthLink)).scalars()] == [first]
+
+
 def test_google_cannot_register_an_email_that_is_a_staff_login(oidc_app, oidc, factories):
     """Sign-in takes a login or an email, so the new client would share a name with the staff."""
     factories.staff(login="ops@gmail.test", email="ops-staff@example.com")
@@ -232,19 +245,99 @@ def test_unverified_email_never_registers(oidc_app, oidc):
     assert db.session.execute(select(User)).first() is None
 
 
-def test_link_from_inside_the_account(oidc_app, oidc, factories):
+LINK_PASSWORD = "Your password (to link an account)"
+
+
+def link_google(web, oidc, sub, password="client password 1"):
+    """Link from Security settings: the password, then the provider's consent; the final answer."""
+    response = web.post_form("/settings/security/linked/google", {"link_password": password},
+                             page_url="/settings/security")
+    if response.status_code != 302:
+        return response
+    authorize_url = web.get(response.headers["Location"]).location
+    return web.get(local(oidc.authorize(authorize_url, sub)))
+
+
+def test_link_from_security_settings_after_the_password_then_unlink(oidc_app, oidc, factories):
     user = factories.client_user(email="linker@example.com")
     web = WebClient(oidc_app.test_client())
     web.login("linker@example.com", "client password 1")
+    page = web.get("/settings/security").get_data(as_text=True)
+    assert "Linked sign-ins" in page and f">{LINK_PASSWORD}</label>" in page
     sub = sub_name()
     oidc.add_user(sub, email="someone-else@gmail.test")
-    response = web.post_form("/login/google/link", {}, page_url="/settings/security")
-    authorize_url = web.get(response.headers["Location"]).location
-    assert web.get(local(oidc.authorize(authorize_url, sub))).headers["Location"] == "/settings/security"
+
+    wrong = link_google(web, oidc, sub, password="not my password")
+    assert wrong.status_code == 200 and "The current password is not correct." in wrong.get_data(as_text=True)
+    assert db.session.get(User, user.id).failed_logins == 1  # counts toward the lock like a sign-in
+    assert link_google(web, oidc, sub).headers["Location"] == "/settings/security#linked-accounts"
     link = db.session.execute(select(OAuthLink)).scalar_one()
     assert link.user_id == user.id
+    notice = db.session.execute(select(OutboxMessage).where(OutboxMessage.recipient == "linker@example.com")
+                                ).scalars().all()[-1]
+    assert notice.subject == "Google was linked to your account"
     fresh = WebClient(oidc_app.test_client())
     assert oauth_login(fresh, oidc, "google", sub).headers["Location"] == "/home"
+    assert "someone-else@gmail.test" in web.get("/settings/security").get_data(as_text=True)
+
+    web.post_form(f"/settings/security/linked/{link.id}/unlink", {}, page_url="/settings/security")
+    assert db.session.execute(select(OAuthLink).where(OAuthLink.user_id == user.id)).first() is None
+    assert [e.event for e in db.session.execute(select(AuthEvent).where(
+        AuthEvent.user_id == user.id, AuthEvent.event.like("oauth_%"))).scalars()] == [
+        "oauth_link_refused", "oauth_linked", "oauth_unlinked"]
+
+
+def test_a_session_alone_cannot_link_and_the_callback_links_only_what_the_password_began(oidc_app, oidc, factories):
+    """A stolen or unattended session has no password to give: no link, and a callback with no
+    link begun in this browser is an ordinary sign-in of the provider's account, never a link."""
+    user = factories.client_user(email="victim@example.com")
+    web = WebClient(oidc_app.test_client())
+    web.login("victim@example.com", "client password 1")
+    assert web.post_form("/login/google/link", {}, page_url="/settings/security").status_code in (404, 405)
+    empty = web.post_form("/settings/security/linked/google", {}, page_url="/settings/security")
+    assert "This field is required." in empty.get_data(as_text=True)
+    sub = sub_name()
+    oidc.add_user(sub, email="thief@gmail.test")
+    oauth_login(web, oidc, "google", sub)
+    assert db.session.execute(select(OAuthLink).where(OAuthLink.user_id == user.id)).first() is None
+
+
+def test_a_password_reset_removes_every_linked_sign_in(oidc_app, oidc, factories):
+    user = factories.client_user(email="owner@example.com")
+    web = WebClient(oidc_app.test_client())
+    web.login("owner@example.com", "client password 1")
+    sub = sub_name()
+    oidc.add_user(sub, email="attacker@gmail.test")
+    link_google(web, oidc, sub)
+    owner = WebClient(oidc_app.test_client())
+    owner.post_form("/recover", {"login": "owner@example.com", "channel": "email"})
+    mail = db.session.execute(select(OutboxMessage).where(OutboxMessage.subject == "Reset your password")).scalar_one()
+    path = re.search(r"http://portal\.test(/recover/reset/\S+)", mail.body).group(1)
+    owner.post_form(path, {"password": "violet kettle moon", "confirm": "violet kettle moon"})
+    assert db.session.execute(select(OAuthLink).where(OAuthLink.user_id == user.id)).first() is None
+    notice = db.session.execute(select(OutboxMessage).where(OutboxMessage.subject == "Your password was reset")
+                                ).scalar_one()
+    assert "Linked Google or Keycloak sign-ins were removed" in notice.body
+    attacker = WebClient(oidc_app.test_client())
+    oauth_login(attacker, oidc, "google", sub)  # now an account of its own, not the owner's
+    assert attacker.get("/settings/general").get_data(as_text=True).count("owner@example.com") == 0
+
+
+def test_an_account_without_a_password_keeps_its_last_linked_sign_in(oidc_app, oidc):
+    sub = sub_name()
+    oidc.add_user(sub, email=f"{sub}@gmail.test")
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "google", sub).headers["Location"] == "/home"
+    link = db.session.execute(select(OAuthLink)).scalar_one()
+    page = web.get("/settings/security").get_data(as_text=True)
+    assert LINK_PASSWORD in page  # offered, and refused with a way forward:
+    refused = web.post_form("/settings/security/linked/google", {"link_password": "anything at all"},
+                            page_url="/settings/security").get_data(as_text=True)
+    assert "Set a password first" in refused
+    answer = web.post_form(f"/settings/security/linked/{link.id}/unlink", {}, page_url="/settings/security",
+                           follow_redirects=True).get_data(as_text=True)
+    assert "This is your only way to sign in." in answer
+    assert db.session.execute(select(OAuthLink)).scalar_one()
 
 
 def test_keycloak_role_mapping(oidc_app, oidc):

@@ -123,9 +123,12 @@ def _first_login(provider: str, claims: dict) -> User:
     if email is None or not verified:
         _refuse(provider, "no verified email")
     existing = db.session.execute(select(User).where(User.email == email)).scalar_one_or_none()
-    if existing is not None:
+    if existing is not None:  # only an account waiting for its first way in (an invited one)
         if existing.password_hash is not None:
             _refuse(provider, "email of an existing account with a password", existing)
+        if db.session.execute(select(OAuthLink.id).where(OAuthLink.user_id == existing.id,
+                                                         OAuthLink.issuer == claims["iss"])).first():
+            _refuse(provider, "email of an account linked to another identity there", existing)
         return existing
     try:
         if provider == "google":

@@ -3,7 +3,7 @@
 from portal.extensions import db
 from portal.models import User
 from portal.models.base import utcnow
-from portal.services import lockout, password_policy, passwords, reauth, sessions
+from portal.services import lockout, oauth_links, password_policy, passwords, reauth, sessions
 from portal.services.client_ip import client_ip
 from portal.services.events import log_auth
 from portal.services.links import public_url
@@ -12,7 +12,7 @@ from portal.services.mail import send_notice
 
 def set_new_password(user: User, password: str, event: str) -> None:
     """Enforce the policy and store `password`; ends every session of the user, and drops their
-    links in flight (`sessions.revoke_everything`). Commits.
+    links in flight (`sessions.revoke_everything`); a reset also removes linked sign-ins. Commits.
 
     `event` is "password_changed" or "password_reset" (auth log and the notice's wording).
     """
@@ -21,9 +21,10 @@ def set_new_password(user: User, password: str, event: str) -> None:
     passwords.set_password(user, password)
     lockout.unlock(user, reason="password reset" if event == "password_reset" else "password changed")
     revoked = sessions.revoke_everything([user.id])
-    log_auth(event, user=user, detail=f"{revoked} sessions ended")
+    unlinked = oauth_links.drop_all(user) if event == "password_reset" else 0
+    log_auth(event, user=user, detail=f"{revoked} sessions ended, {unlinked} linked sign-ins removed")
     db.session.commit()
-    _notify(user, event)
+    _notify(user, event, unlinked)
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -38,9 +39,10 @@ def change_password(user: User, current: str, new: str) -> None:
     db.session.commit()
 
 
-def _notify(user: User, event: str) -> None:
+def _notify(user: User, event: str, unlinked: int) -> None:
     what = "reset" if event == "password_reset" else "changed"
+    links = " Linked Google or Keycloak sign-ins were removed; link them again in Security settings." if unlinked else ""
     send_notice(user, f"Your password was {what}",
                 f"the password of your account {user.login} was {what} on {utcnow():%Y-%m-%d %H:%M} UTC "
-                f"from the address {client_ip()}. Every other session was signed out.\n\n"
+                f"from the address {client_ip()}. Every other session was signed out.{links}\n\n"
                 f"If this was not you, recover your account now:\n{public_url('auth.recover')}\n")

@@ -6,20 +6,17 @@ bind it to the browser that started the flow, so a forged or replayed link chang
 
 import requests
 from authlib.integrations.base_client import OAuthError
-from flask import abort, flash, redirect, session, url_for
+from flask import abort, flash, redirect, url_for
 from flask_login import current_user
 from joserfc.errors import JoseError
 
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.flow import complete_sign_in
 from portal.extensions import db
-from portal.forms import ActionForm
-from portal.services import auth_methods, oauth_signin
+from portal.services import auth_methods, oauth_links, oauth_signin
 from portal.services.events import log_auth
 from portal.services.links import public_url
-from portal.services.permissions import public, requires
-
-LINKING = "oauth_link"
+from portal.services.permissions import public
 
 
 @bp.context_processor
@@ -53,31 +50,22 @@ def oauth_start(provider):
         return _failed(provider, error)
 
 
-@bp.route("/login/<any(google, keycloak):provider>/link", methods=["POST"])
-@requires("self.account")
-def oauth_link_start(provider):
-    _enabled_or_404(provider)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    session[LINKING] = {"provider": provider, "uid": current_user.id}
-    return redirect(url_for("auth.oauth_start", provider=provider))
-
-
 @bp.route("/login/<any(google, keycloak):provider>/callback")
 @public
 def oauth_callback(provider):
     _enabled_or_404(provider)
-    linking = session.pop(LINKING, None)
+    linking = current_user.is_authenticated and oauth_links.awaited(current_user, provider)
     try:
         claims = oauth_signin.verified_claims(provider)
     except (OAuthError, JoseError, requests.RequestException, ValueError, KeyError) as error:
         return _failed(provider, error)
     try:
-        if linking and current_user.is_authenticated and linking == {"provider": provider, "uid": current_user.id}:
+        if linking:
             oauth_signin.link(current_user, provider, claims)
             db.session.commit()
+            oauth_links.announce(current_user, provider)
             flash(f"{oauth_signin.PROVIDERS[provider]} is linked to your account.", "success")
-            return redirect(url_for("settings.security"))
+            return redirect(url_for("settings.security", _anchor="linked-accounts"))
         user = oauth_signin.sign_in(provider, claims)
     except oauth_signin.OAuthRefused as refusal:
         flash(refusal.message, "error")

@@ -11,6 +11,7 @@ from portal.blueprints.settings import (  # noqa: E402,F401
     api_tokens,
     consents,
     general,
+    linked_accounts,
     phone,
     security,
     two_factor,

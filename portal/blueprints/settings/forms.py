@@ -57,6 +57,13 @@ class TotpConfirmForm(FlaskForm):
     submit = SubmitField("Verify")
 
 
+class LinkAccountForm(FlaskForm):
+    # Its own label: the Security page also shows the second factors' "Current password".
+    link_password = PasswordField("Your password (to link an account)",
+                                  validators=[DataRequired(), Length(max=HARD_MAX_LENGTH)])
+    submit = SubmitField("Link")
+
+
 class TokenForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
     days = IntegerField("Valid for (days)", default=90,

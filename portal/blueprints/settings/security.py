@@ -1,13 +1,25 @@
-"""Security settings: active sessions, second factors and API tokens of the signed-in user."""
+"""Security settings: active sessions, second factors, linked sign-ins and API tokens of the signed-in user."""
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.blueprints.settings import bp
-from portal.blueprints.settings.forms import CurrentPasswordForm, TokenForm, TotpConfirmForm
+from portal.blueprints.settings.forms import (
+    CurrentPasswordForm,
+    LinkAccountForm,
+    TokenForm,
+    TotpConfirmForm,
+)
 from portal.extensions import db, htmx
 from portal.forms import ActionForm
-from portal.services import api_tokens, auth_methods, second_factor, sessions
+from portal.services import (
+    api_tokens,
+    auth_methods,
+    oauth_links,
+    oauth_signin,
+    second_factor,
+    sessions,
+)
 from portal.services.permissions import FUNCTIONS, requires
 
 
@@ -38,6 +50,10 @@ def render_security(**overrides):
         "totp_form": TotpConfirmForm(formdata=None),
         "token_form": token_form,
         "tokens": api_tokens.tokens_of(user),
+        "links": oauth_links.links_of(user),
+        "oauth_providers": oauth_signin.PROVIDERS,
+        "link_provider": oauth_links.provider_for(user) if oauth_links.can_link(user) else None,
+        "link_form": LinkAccountForm(formdata=None),
         "recovery_codes": None,
         "new_token": None,
     }

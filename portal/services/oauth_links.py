@@ -1,0 +1,82 @@
+"""Google and Keycloak accounts linked to a portal account: listed and unlinked in Security settings,
+linked only after the current password, announced by email, and dropped by a password reset."""
+
+from flask import session
+from sqlalchemy import delete, func, select
+
+from portal.extensions import db
+from portal.models import OAuthLink, User
+from portal.models.base import utcnow
+from portal.services import auth_methods, reauth
+from portal.services.errors import DomainError
+from portal.services.events import log_auth
+from portal.services.links import public_url
+from portal.services.mail import send_notice
+from portal.services.oauth_signin import PROVIDERS
+
+LINKING = "oauth_link"  # the browser session's key while a link waits for its provider's callback
+
+
+class LinkRefused(DomainError):
+    """A link or unlink that is not allowed; the message says why."""
+
+
+def provider_for(user: User) -> str:
+    """The one provider an account can link: Keycloak for staff, Google for clients."""
+    return "keycloak" if user.is_staff else "google"
+
+
+def can_link(user: User) -> bool:
+    return auth_methods.enabled(provider_for(user), user.provider_id)
+
+
+def links_of(user: User) -> list[OAuthLink]:
+    return list(db.session.execute(select(OAuthLink).where(OAuthLink.user_id == user.id)
+                                   .order_by(OAuthLink.created_at)).scalars())
+
+
+def begin(user: User, provider: str, password: str) -> None:
+    """The current password first: a session alone, stolen or left open, must not attach a
+    stranger's Google or Keycloak account (it would survive the owner's password change).
+    Then this browser may finish one link with the provider's callback."""
+    if provider != provider_for(user) or not can_link(user):
+        raise LinkRefused(f"{PROVIDERS[provider]} cannot be linked to this account.")
+    if user.password_hash is None:
+        raise LinkRefused("Set a password first (\"Forgot your password?\" on the sign-in page), then link.")
+    reauth.check_current_password(user, password, "oauth_link_refused", provider)
+    session[LINKING] = {"provider": provider, "uid": user.id}
+
+
+def awaited(user: User, provider: str) -> bool:
+    """This callback finishes the link `begin` allowed in this browser (once)."""
+    return session.pop(LINKING, None) == {"provider": provider, "uid": user.id}
+
+
+def announce(user: User, provider: str) -> None:
+    """Tell the owner by email, so a link they did not make does not go unseen."""
+    name = PROVIDERS[provider]
+    send_notice(user, f"{name} was linked to your account",
+                f"a {name} account was linked to your account {user.login} on {utcnow():%Y-%m-%d %H:%M} UTC; "
+                f"it can now sign in as you.\n\nIf this was not you, unlink it in Security settings "
+                f"({public_url('settings.security')}) or reset your password, which removes every link:\n"
+                f"{public_url('auth.recover')}\n")
+
+
+def unlink(user: User, link_id: int) -> bool:
+    """Remove one of the user's own links (logged); False if it is not theirs. An account without a
+    password keeps its last link: it would have no way in. The caller commits."""
+    row = db.session.get(OAuthLink, link_id)
+    if row is None or row.user_id != user.id:
+        return False
+    others = db.session.execute(select(func.count()).select_from(OAuthLink).where(
+        OAuthLink.user_id == user.id, OAuthLink.id != row.id)).scalar()
+    if user.password_hash is None and not others:
+        raise LinkRefused("This is your only way to sign in. Set a password first, then unlink.")
+    db.session.delete(row)
+    log_auth("oauth_unlinked", user=user, detail=row.provider)
+    return True
+
+
+def drop_all(user: User) -> int:
+    """A password reset is how an owner takes the account back: no linked account stays in."""
+    return db.session.execute(delete(OAuthLink).where(OAuthLink.user_id == user.id)).rowcount
