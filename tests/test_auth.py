@@ -9,6 +9,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage, User, UserSession
 from portal.models.base import utcnow
+from portal.services.mail import greeting
 from tests.web import WebClient
 
 
@@ -208,6 +209,19 @@ def test_register_confirm_and_land_in_client_area(web):
     user = db.session.execute(select(User)).scalar_one()
     assert user.client.owner_id == user.id and user.name == "New Person"
     assert web.post_form(path, {}, page_url="/register").headers["Location"] == "/register"
+
+
+def test_a_name_typed_at_registration_never_reaches_an_unproven_mailbox(web, factories):
+    """Anyone can register anyone's address: the confirmation greets no one by the name typed, so
+    it cannot carry a stranger's text; a name in later mail stays on one line."""
+    lure = "there\n\nYour hosting is suspended: pay at https://evil.example/pay"
+    register(web, email="victim@example.com", name=lure)
+    body = db.session.execute(select(OutboxMessage.body).where(
+        OutboxMessage.recipient == "victim@example.com")).scalar_one()
+    assert body.startswith("Hello,\n\n") and "evil.example" not in body
+    user = factories.client_user(email="named@example.com", name="Ann\n\nPay now")
+    with web.application.test_request_context():
+        assert greeting(user) == "Hello Ann Pay now,\n\n"
 
 
 def test_register_answers_the_same_for_a_known_email(web, client_user):

@@ -26,8 +26,8 @@ def send_mail(to: str, subject: str, body: str) -> None:
 
 
 def greeting(user) -> str:
-    """How every message to an account holder begins."""
-    return f"Hello {user.name or user.login},\n\n"
+    """How every message to an account holder begins (the name on one line, whatever it holds)."""
+    return f"Hello {' '.join((user.name or user.login).split())},\n\n"
 
 
 def send_notice(user, subject: str, text: str, to: str | None = None) -> None:

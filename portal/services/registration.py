@@ -67,7 +67,8 @@ def request_registration(email: str, name: str, password: str,
     db.session.commit()
     try:
         send_mail(email, "Confirm your registration",
-                  f"Hello {name.strip()},\n\nconfirm your registration by opening this link "
+                  # No name: anyone can type one and this address is not proven yet.
+                  f"Hello,\n\nconfirm your registration by opening this link "
                   f"(valid {hours} hours):\n{public_url('auth.confirm_registration', token=token)}\n\n"
                   "If you did not register, ignore this message.\n")
     except DeliveryError:
