@@ -20,9 +20,13 @@ def test_console_backends_fill_the_outbox_page(make_app):
     assert "+447700900123" in body and "Your code is 123456" in body
 
 
-def test_outbox_answers_only_loopback(make_app):
+@pytest.mark.parametrize("headers", [{}, {"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"},
+                                     {"X-Real-IP": "203.0.113.9"}])
+def test_outbox_answers_only_loopback_and_nothing_that_came_through_a_proxy(make_app, headers):
+    """A TLS proxy on the same host (without PROXY_FIX_*) hands every visitor a loopback peer."""
     app = make_app()
-    response = app.test_client().get("/dev/outbox", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    remote = "203.0.113.9" if not headers else "127.0.0.1"
+    response = app.test_client().get("/dev/outbox", headers=headers, environ_base={"REMOTE_ADDR": remote})
     assert response.status_code == 404
 
 
