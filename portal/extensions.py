@@ -9,7 +9,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 
-from portal.services.client_ip import client_ip
+from portal.services.client_ip import client_network
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -23,7 +23,7 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
-limiter = Limiter(key_func=client_ip)
+limiter = Limiter(key_func=client_network)
 htmx = HTMX()
 
 

@@ -2,11 +2,13 @@
 
 import secrets
 
+import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuthEvent
 from portal.services import settings
+from portal.services.client_ip import client_network
 from tests.fraud_support import MOBILE_GB, MOBILE_GB_2, outbox_count, protect
 from tests.live import LiveBrowser
 from tests.web import WebClient
@@ -63,6 +65,26 @@ def test_rate_limit_counts_the_real_client_behind_the_proxy(app, make_app):
     # Without a trusted proxy every client behind it would share one budget: the peer counts.
     direct = failed_login(web, "g@example.com", "198.51.100.30", "203.0.113.22")
     assert direct.status_code == 200 and logged_ip("g@example.com") == "198.51.100.30"
+
+
+def test_per_address_limits_count_an_ipv6_client_by_its_64(app, make_app):
+    """A subscriber holds a whole /64: each of its addresses must not buy a fresh budget."""
+    web = WebClient(make_app(RATELIMIT_LOGIN_PER_IP="2 per minute").test_client())
+    statuses = [failed_login(web, f"v{i}@example.com", peer).status_code
+                for i, peer in enumerate(["2001:db8:0:7::1", "2001:db8:0:7::2", "2001:db8:0:7:ffff::9"])]
+    assert statuses == [200, 200, 429]
+    assert failed_login(web, "w@example.com", "2001:db8:0:8::1").status_code == 200  # the next /64
+    assert logged_ip("v1@example.com") == "2001:db8:0:7::2"  # logs keep the address itself
+
+
+@pytest.mark.parametrize("peer, network", [
+    ("203.0.113.7", "203.0.113.7"),
+    ("::ffff:203.0.113.7", "203.0.113.7"),
+    ("2001:db8:0:7:1:2:3:4", "2001:db8:0:7::/64"),
+])
+def test_client_network(app, peer, network):
+    with app.test_request_context(environ_base={"REMOTE_ADDR": peer}):
+        assert client_network() == network
 
 
 def test_https_behind_the_proxy_secure_cookies_and_hsts(make_app, factories):

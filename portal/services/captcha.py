@@ -18,7 +18,7 @@ from portal.extensions import db
 from portal.models import SpentCaptcha
 from portal.models.base import utcnow
 from portal.services import lockout, settings
-from portal.services.client_ip import client_ip
+from portal.services.client_ip import client_network
 from portal.web import CONTENT_SECURITY_POLICY
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def needed_after_failures(login: str = "") -> bool:
     if mode() == "off":
         return False
     threshold = int(settings.get(AFTER_FAILURES))
-    return (lockout.recent_failures("ip", client_ip()) >= threshold
+    return (lockout.recent_failures("ip", client_network()) >= threshold
             or bool(login) and lockout.recent_failures("login", login.strip()) >= threshold)
 
 

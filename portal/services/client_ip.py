@@ -7,8 +7,23 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def client_ip() -> str:
-    """Address used by rate limits and logs."""
+    """The client's address, as logs and records keep it."""
     return request.remote_addr or "unknown"
+
+
+def client_network() -> str:
+    """What per-address limits count: an IPv4 address, or the /64 of an IPv6 one. One subscriber
+    gets a whole /64, so counting each IPv6 address alone would give them endless fresh budgets."""
+    address = client_ip()
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return address
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
 
 
 class TrustedProxyFix:

@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.models import User
 from portal.models.base import utcnow
 from portal.services import counters, settings
-from portal.services.client_ip import client_ip
+from portal.services.client_ip import client_network
 from portal.services.events import log_audit, log_auth
 from portal.services.links import public_url
 from portal.services.mail import send_notice
@@ -55,7 +55,7 @@ def _count(kind: str, value: str) -> None:
 
 def ip_locked() -> bool:
     """Too many failures from this address within the window."""
-    return recent_failures("ip", client_ip()) >= int(settings.get(IP_FAILURES))
+    return recent_failures("ip", client_network()) >= int(settings.get(IP_FAILURES))
 
 
 def account_locked(user: User) -> bool:
@@ -73,7 +73,7 @@ def account_locked(user: User) -> bool:
 def record_failure(user: User | None, login: str = "") -> None:
     """Count a failed credential check; lock the account at every N-th consecutive failure."""
     if has_request_context():
-        _count("ip", client_ip())
+        _count("ip", client_network())
     if login:
         _count("login", login.strip()[:254])
     if user is None:

@@ -15,7 +15,7 @@ from portal.models import PhoneVerification, User
 from portal.models.base import utcnow
 from portal.models.fraud import mask
 from portal.services import fraud, phone_filter, reauth, sms_budget, vonage_client
-from portal.services.client_ip import client_ip
+from portal.services.client_ip import client_ip, client_network
 from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
@@ -98,7 +98,7 @@ def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVer
                 "This number cannot be used. Enter another number or contact support.")
     ip = client_ip()
     try:
-        sms_budget.reserve(user.id, ip, e164, region, policy.resend_cooldown)
+        sms_budget.reserve(user.id, client_network(), e164, region, policy.resend_cooldown)
     except sms_budget.BudgetExceeded as exceeded:
         _refuse(user, e164, f"budget: {exceeded.reason}", exceeded.message)
     row = pending(user)

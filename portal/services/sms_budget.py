@@ -43,11 +43,11 @@ def _daily_cap() -> Budget:
     return Budget("daily_cap", parse(current_app.config["FRAUD_SMS_DAILY_CAP"]), "all")
 
 
-def _sender_budgets(user_id: int, ip: str, number: str, region: str) -> list[Budget]:
+def _sender_budgets(user_id: int, network: str, number: str, region: str) -> list[Budget]:
     config = current_app.config
     return [
         Budget("account", parse(config["FRAUD_SMS_PER_ACCOUNT"]), f"user:{user_id}"),
-        Budget("ip", parse(config["FRAUD_SMS_PER_IP"]), f"ip:{ip}"),
+        Budget("ip", parse(config["FRAUD_SMS_PER_IP"]), f"ip:{network}"),
         Budget("number", parse(config["FRAUD_SMS_PER_NUMBER"]), f"number:{number}"),
         Budget("country", parse(config["FRAUD_SMS_PER_COUNTRY"]), f"country:{region or 'unknown'}"),
     ]
@@ -77,7 +77,7 @@ def _store_away() -> BudgetExceeded:
     return BudgetExceeded("storage", STORE_AWAY)
 
 
-def reserve(user_id: int, ip: str, number: str, region: str, cooldown: int) -> None:
+def reserve(user_id: int, network: str, number: str, region: str, cooldown: int) -> None:
     """Take this verification text from every budget before it is sent, or raise BudgetExceeded.
     All of them and the cooldown are tested first, so an ordinary refusal takes nothing. Each take
     is atomic in the store: of two requests at the same moment only one gets a budget's last
@@ -85,7 +85,7 @@ def reserve(user_id: int, ip: str, number: str, region: str, cooldown: int) -> N
     sending fails still counts, as the provider may have sent it; the cooldown starts only once it
     has left (`start_cooldown`), so a failed send can be retried at once."""
     strategy = _strategy()
-    taken = [*_sender_budgets(user_id, ip, number, region), _daily_cap()]
+    taken = [*_sender_budgets(user_id, network, number, region), _daily_cap()]
     try:
         for budget in [_cooldown(user_id, number, cooldown), *taken]:
             if not strategy.test(budget.item, *_identifiers(budget)):
