@@ -105,11 +105,13 @@ ALTCHA_MAX_NUMBER = 5000
 PASS_EXPIRE_WARN_DAYS = 7  # warn this many days before the maximum password age is reached
 INVITE_LINK_HOURS = 24  # a new administrator's set-password link (recovery links live an hour at most)
 
-# SMS-pumping budgets for phone verification codes (moving windows in the rate-limit storage).
+# SMS-pumping budgets (moving windows in the counter store) for phone verification codes; sign-in
+# and recovery codes to a verified number have a budget per number; the daily cap counts every text.
 FRAUD_SMS_PER_ACCOUNT = "5 per hour"
 FRAUD_SMS_PER_IP = "10 per hour"
 FRAUD_SMS_PER_NUMBER = "3 per hour"
 FRAUD_SMS_PER_COUNTRY = "200 per hour"
+FRAUD_SMS_CODES_PER_NUMBER = "6 per hour"  # sign-in and recovery codes to one verified number
 FRAUD_SMS_DAILY_CAP = "1000 per day"
 # Phone code checks and phone changes (a current-password field), per IP and per account.
 RATELIMIT_PHONE_CODE_PER_IP = "30 per hour"

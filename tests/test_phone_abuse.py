@@ -107,6 +107,17 @@ def test_the_daily_cap_counts_every_text_the_portal_sends(make_app, factories, c
     assert "SMS budget daily_cap spent" in caplog.text
 
 
+def test_recovery_cannot_flood_a_verified_phone(make_app, factories):
+    """Anyone may ask recovery to text an account's phone: the number's budget for codes stops it."""
+    app = make_app(FRAUD_SMS_CODES_PER_NUMBER="2 per hour")
+    factories.client_user(email="owner@example.com", phone=MOBILE_DE, phone_verified_at=utcnow())
+    for _ in range(4):
+        stranger = WebClient(app.test_client())
+        answer = stranger.post_form("/recover", {"login": "owner@example.com", "channel": "sms"})
+        assert answer.headers["Location"] == "/recover/code"  # the same answer, sent or not
+    assert outbox_count() == 2
+
+
 def test_country_budget_is_per_country(signed_in):
     protect()
     user = signed_in(FRAUD_SMS_PER_COUNTRY="1 per hour")

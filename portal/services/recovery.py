@@ -122,7 +122,7 @@ def request_recovery(identifier: str, channel: str) -> str | None:
 def _text_code(phone: str, code: str) -> None:
     minutes = int(_minutes(CODE_MINUTES).total_seconds() // 60)
     try:
-        sms_budget.take_daily_cap()
+        sms_budget.take_for_code(phone)
         send_sms(phone, f"Your password recovery code is {code}. It is valid for {minutes} minutes. "
                         "Never share it.")
     except (sms_budget.BudgetExceeded, DeliveryError) as error:

@@ -190,7 +190,7 @@ def send_sign_in_code(user: User) -> None:
     if not user.has_verified_phone:
         raise SecondFactorError("Your phone number is not verified: sign in with a recovery code or "
                                 "your authenticator app, then verify it in General settings.")
-    sms_budget.take_daily_cap()
+    sms_budget.take_for_code(user.phone)
     code = f"{secrets.randbelow(10**6):06d}"
     db.session.execute(delete(SignInCode).where(SignInCode.user_id == user.id))
     db.session.add(SignInCode(user_id=user.id, code_hash=_code_digest(user.id, code),

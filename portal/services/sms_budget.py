@@ -99,16 +99,21 @@ def reserve(user_id: int, network: str, number: str, region: str, cooldown: int)
         raise _store_away() from None
 
 
-def take_daily_cap() -> None:
-    """Count a sign-in or recovery text (to a number already verified) against the daily cap on
-    all messages, or raise BudgetExceeded."""
-    strategy, cap = _strategy(), _daily_cap()
+def take_for_code(number: str) -> None:
+    """Count a sign-in or recovery code to a number already verified against that number's budget
+    for codes (so nobody can flood a victim's phone through recovery) and the daily cap on all
+    messages, or raise BudgetExceeded."""
+    strategy = _strategy()
+    budgets = [Budget("codes_to_number", parse(current_app.config["FRAUD_SMS_CODES_PER_NUMBER"]), f"number:{number}"),
+               _daily_cap()]
     try:
-        taken = strategy.hit(cap.item, *_identifiers(cap))
+        for budget in budgets:
+            if not strategy.hit(budget.item, *_identifiers(budget)):
+                raise _refused(strategy, budget)
+    except BudgetExceeded:
+        raise
     except Exception:
         raise _store_away() from None
-    if not taken:
-        raise _refused(strategy, cap)
 
 
 def start_cooldown(user_id: int, number: str, cooldown: int) -> None:
