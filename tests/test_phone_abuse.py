@@ -177,6 +177,20 @@ def test_a_number_verified_by_another_account(client_web, factories, policy):
     assert len(auth_events("phone_verification_flagged")) == 1
 
 
+def test_a_number_freed_after_use_still_counts_as_verified_by_another_account(signed_in):
+    """One account verifies, then clears its phone in General settings: the number stays used."""
+    protect(reused_number="refuse")
+    user = signed_in()
+    first = user()
+    send(first, MOBILE_GB)
+    first.post_form("/verify-phone/check", {"code": code_from_outbox(MOBILE_GB)}, page_url=PAGE)
+    cleared = first.post_form("/settings/phone", {"phone": "", "current_password": "client password 1"},
+                              page_url="/settings/general")
+    assert cleared.status_code == 302
+    assert "This number cannot be used" in send(user(), MOBILE_GB)
+    assert [row.status for row in verifications()] == ["verified"]
+
+
 def test_code_checks_are_throttled_per_account(signed_in):
     protect()
     web = signed_in(RATELIMIT_PHONE_CODE_PER_ACCOUNT="2 per hour")()

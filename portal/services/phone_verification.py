@@ -67,10 +67,13 @@ def _fault(user: User, number: str, step: str, error: Exception, field: str = "p
 
 
 def _verified_elsewhere(user: User, number: str) -> bool:
-    return db.session.execute(
-        select(User.id).where(User.phone == number, User.phone_verified_at.is_not(None),
-                              User.id != user.id).limit(1)
-    ).first() is not None
+    """Another account holds this number verified, or did: clearing the phone after an order must
+    not free the number for the next account."""
+    holds = select(User.id).where(User.phone == number, User.phone_verified_at.is_not(None), User.id != user.id)
+    held = select(PhoneVerification.id).where(PhoneVerification.number == number,
+                                              PhoneVerification.status == "verified",
+                                              PhoneVerification.user_id != user.id)
+    return db.session.execute(holds.union_all(held).limit(1)).first() is not None
 
 
 def _close(row: PhoneVerification, status: str) -> None:
