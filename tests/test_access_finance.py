@@ -35,6 +35,8 @@ def test_balance_per_client(app, factories):
     assert re.search(r"Zenith.*?10\.00.*?25\.00.*?-15\.00", body, re.S)
     fragment = web.get("/admin/finance/balance?q=zen", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Zenith" in fragment and "Acme" not in fragment and "<html" not in fragment
+    # The page shows no emails, so its search must not match them either (it would spell them out).
+    assert "No clients found." in web.get("/admin/finance/balance?q=*@example.com").get_data(as_text=True)
 
 
 def test_payments_search_treats_wildcards_literally(app, factories):

@@ -39,12 +39,14 @@ def balances(client_ids: list[int]) -> dict[int, Balance]:
     return {cid: Balance(paid.get(cid) or ZERO, spent.get(cid) or ZERO) for cid in client_ids}
 
 
-def list_clients(search: str = "", **cursor) -> Page:
-    """Clients with their owner, searchable by client name or owner email."""
+def list_clients(search: str = "", by_owner_email: bool = True, **cursor) -> Page:
+    """Clients with their owner, searchable by client name, and by owner email where the page
+    shows it (a search answers for what it matched, so it must not probe a hidden column)."""
     stmt = select(Client, User).outerjoin(User, Client.owner_id == User.id)
     if search:
-        fields = [Field(Client.name, select(Client.id)),
-                  Field(User.email, select(Client.id).join(User, Client.owner_id == User.id))]
+        fields = [Field(Client.name, select(Client.id))]
+        if by_owner_email:
+            fields.append(Field(User.email, select(Client.id).join(User, Client.owner_id == User.id)))
         return listing.search(stmt, Client.id, fields, search, **cursor)
     return keyset(stmt, Client.id, **cursor)
 
