@@ -211,6 +211,25 @@ def test_register_confirm_and_land_in_client_area(web):
     assert web.post_form(path, {}, page_url="/register").headers["Location"] == "/register"
 
 
+def test_a_link_opened_in_another_browser_needs_the_password_chosen_at_sign_up(web, app):
+    """Anyone can register anyone's address with a password of their own: the mailbox's owner,
+    clicking the link, must not end up confirming an account a stranger holds the password to."""
+    register(web, email="victim@example.com", password="strangers password 1")
+    path = link_in_outbox("victim@example.com")
+    victim = WebClient(app.test_client())
+    page = victim.get(path).get_data(as_text=True)
+    assert ">Password</label>" in page and "another browser" in page
+    for typed in ("", "my own password 1"):
+        refused = victim.post_form(path, {"password": typed})
+        assert refused.status_code == 422
+        assert "Enter the password you chose when you registered." in refused.get_data(as_text=True)
+    assert db.session.execute(select(User)).first() is None
+
+    same_person = WebClient(app.test_client())  # the one who registered, on their phone
+    assert same_person.post_form(path, {"password": "strangers password 1"}).headers["Location"] == "/home"
+    assert db.session.execute(select(User.email)).scalar_one() == "victim@example.com"
+
+
 def test_a_name_typed_at_registration_never_reaches_an_unproven_mailbox(web, factories):
     """Anyone can register anyone's address: the confirmation greets no one by the name typed, so
     it cannot carry a stranger's text; a name in later mail stays on one line."""

@@ -1,8 +1,9 @@
 """Client sign-up: the same answer for a known and an unknown email; the account exists once the link is used."""
 
+import hmac
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, session
 from sqlalchemy import delete, select
 
 from portal.extensions import db
@@ -16,9 +17,18 @@ from portal.services.links import public_url
 from portal.services.mail import send_mail
 from portal.services.tokens import digest, new_token
 
+STARTED_HERE = "registration_started"  # the browser's session: a digest of the address it registered
+
 
 class RegistrationLinkInvalid(DomainError):
     default_message = "This link is invalid or has expired. Please register again."
+
+
+class RegistrationPasswordWrong(DomainError):
+    default_message = "Enter the password you chose when you registered."
+
+    def __init__(self):
+        super().__init__(field="password")
 
 
 def default_provider() -> Provider:
@@ -78,13 +88,39 @@ def request_registration(email: str, name: str, password: str,
         raise
 
 
-def confirm_registration(token: str) -> User:
-    """Create the client and its owner from a pending sign-up; the link works once."""
+def remember_started_here(email: str) -> None:
+    """Mark this browser as the one that asked (for a known address too: the answer stays the same)."""
+    session[STARTED_HERE] = digest(identifiers.fold(email))
+
+
+def _pending(token: str) -> PendingRegistration | None:
     pending = db.session.execute(
         select(PendingRegistration).where(PendingRegistration.token_hash == digest(token))
     ).scalar_one_or_none()
-    if pending is None or pending.expires_at < utcnow():
+    return pending if pending is not None and pending.expires_at >= utcnow() else None
+
+
+def _started_here(pending: PendingRegistration) -> bool:
+    return hmac.compare_digest(session.get(STARTED_HERE, ""), digest(pending.email))
+
+
+def needs_password(token: str) -> bool:
+    """A link opened in another browser than the sign-up's asks for the password chosen there."""
+    pending = _pending(token)
+    return pending is not None and not _started_here(pending)
+
+
+def confirm_registration(token: str, password: str = "") -> User:
+    """Create the client and its owner from a pending sign-up; the link works once.
+
+    Anyone can register anyone's address: confirmed from another browser, the link also needs the
+    password typed at sign-up (RegistrationPasswordWrong), so the mailbox's owner cannot be led to
+    confirm an account whose password, and consents, a stranger chose."""
+    pending = _pending(token)
+    if pending is None:
         raise RegistrationLinkInvalid()
+    if not _started_here(pending) and not passwords.verify_password(pending.password_hash, password or ""):
+        raise RegistrationPasswordWrong()
     decisions = consent.pending_decisions(pending)  # read before the row goes
     # Claim the link (and the address's other links): of two requests using it at once, only the
     # one whose DELETE removed this row goes on; the other waits on the row lock, then finds it gone.

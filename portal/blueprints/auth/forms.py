@@ -10,7 +10,7 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
 from portal.services.identifiers import fold
 from portal.services.password_policy import HARD_MAX_LENGTH, first_broken
@@ -42,6 +42,11 @@ class RegisterForm(FlaskForm):
         broken = first_broken(field.data or "", email, email, self.name.data or "")
         if broken:
             raise ValidationError(broken)
+
+
+class ConfirmRegistrationForm(FlaskForm):
+    password = PasswordField("Password", validators=[Optional(), Length(max=MAX_PASSWORD)])
+    submit = SubmitField("Confirm my account")
 
 
 class RecoverForm(FlaskForm):

@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.flow import complete_sign_in, home_for
-from portal.blueprints.auth.forms import LoginForm, RegisterForm
+from portal.blueprints.auth.forms import ConfirmRegistrationForm, LoginForm, RegisterForm
 from portal.blueprints.gdpr.forms import consent_decisions, with_consents
 from portal.extensions import db, limiter
 from portal.forms import ActionForm
@@ -78,6 +78,7 @@ def register():
         except DeliveryError as error:
             form.email.errors.append(error.message)
         else:
+            registration.remember_started_here(form.email.data)
             return render_template("auth/register_sent.html", email=form.email.data)
     return render_template("auth/register.html", form=form, rules=password_policy.evaluate(""))
 
@@ -86,21 +87,31 @@ def register():
 @public
 def confirm_registration(token):
     """Show a button: the link itself changes nothing (mail scanners follow links)."""
-    return render_template("auth/register_confirm.html", form=ActionForm(), token=token)
+    return _confirm_page(ConfirmRegistrationForm(), token)
 
 
 @bp.route("/register/confirm/<token>", methods=["POST"])
 @public
+@per_ip("RATELIMIT_LOGIN_PER_IP")  # from another browser it checks a password
 def confirm_registration_post(token):
-    if not ActionForm().validate_on_submit():
+    form = ConfirmRegistrationForm()
+    if not form.validate_on_submit():
         return redirect(url_for("auth.confirm_registration", token=token))
     try:
-        user = registration.confirm_registration(token)
+        user = registration.confirm_registration(token, form.password.data)
+    except registration.RegistrationPasswordWrong as error:
+        form.password.errors.append(error.message)
+        return _confirm_page(form, token), 422
     except registration.RegistrationLinkInvalid as error:
         flash(error.message, "error")
         return redirect(url_for("auth.register"))
     flash("Welcome! Your account is ready.", "success")
     return complete_sign_in(user, method="registration")
+
+
+def _confirm_page(form, token: str):
+    return render_template("auth/register_confirm.html", form=form, token=token,
+                           needs_password=registration.needs_password(token))
 
 
 @bp.route("/password/check", methods=["POST"])
