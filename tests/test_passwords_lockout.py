@@ -15,6 +15,7 @@ from portal.models import AuditEvent, AuthEvent, OutboxMessage, User
 from portal.models.base import utcnow
 from portal.services import settings
 from tests.access_helpers import browser, staff_with
+from tests.web import WebClient
 
 RIGHT = "amber falcon river"
 WRONG_ANSWER = "Wrong login or password."
@@ -51,6 +52,39 @@ def test_lock_after_n_failures_refuses_the_right_password_alike(web, target):
     notice = db.session.execute(select(OutboxMessage).where(
         OutboxMessage.subject == "Your account was locked")).scalar_one()
     assert notice.recipient == "target@example.com"
+
+
+def test_a_stranger_cannot_lock_the_owner_out_of_a_browser_they_signed_in_with_before(app, target):
+    """Device cookies: the owner's own browser may still try during a lock that strangers' guesses
+    keep up; the stranger, with the right password, still may not; and the device has its own limit."""
+    configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
+    owner = WebClient(app.test_client())
+    signed_in = attempt(owner, RIGHT)
+    device_cookie = next(c for c in signed_in.headers.getlist("Set-Cookie") if c.startswith("portal_device="))
+    assert "HttpOnly" in device_cookie and "Path=/login" in device_cookie
+    owner.post_form("/logout", {}, page_url="/home")
+    stranger = WebClient(app.test_client())
+    for _ in range(3):
+        attempt(stranger, "wrong guess 1")
+    assert db.session.get(User, target.id).locked_until > utcnow()
+    assert WRONG_ANSWER in attempt(stranger, RIGHT).get_data(as_text=True)  # a leaked password: still locked
+    assert attempt(owner, RIGHT).headers["Location"] == "/home"
+
+    owner.post_form("/logout", {}, page_url="/home")
+    for _ in range(3):  # the device's own wrong passwords use up its trust
+        attempt(owner, "wrong guess 2")
+    assert WRONG_ANSWER in attempt(owner, RIGHT).get_data(as_text=True)
+
+
+def test_a_device_cookie_opens_no_other_account(app, target, factories):
+    configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
+    factories.client_user(email="other@example.com", password=RIGHT)
+    browser_ = WebClient(app.test_client())
+    attempt(browser_, RIGHT, login="other@example.com")
+    browser_.post_form("/logout", {}, page_url="/home")
+    for _ in range(3):
+        attempt(WebClient(app.test_client()), "wrong guess 1")
+    assert WRONG_ANSWER in attempt(browser_, RIGHT).get_data(as_text=True)
 
 
 def test_owner_not_told_when_the_setting_says_no(web, target):

@@ -3,7 +3,7 @@ failures and locks, log the outcome."""
 
 from portal.extensions import db
 from portal.models import User
-from portal.services import identifiers, lockout, passwords, second_factor
+from portal.services import devices, identifiers, lockout, passwords, second_factor
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
 
@@ -30,7 +30,8 @@ def check_password(login: str, password: str) -> User:
     """Return the account if the password is right and it may sign in; else raise SignInFailed.
 
     During a lock (of the address or of the account) the password is not checked at all, so
-    the right one gets the same answer as a wrong one; the dummy verify keeps the timing.
+    the right one gets the same answer as a wrong one; the dummy verify keeps the timing. A
+    browser that signed in to the account before is let through an account lock (`devices`).
     """
     user = identifiers.find_account(login)
     if lockout.ip_locked():
@@ -38,7 +39,7 @@ def check_password(login: str, password: str) -> User:
         log_auth("login_failed", user=user, login=login[:254], detail="address locked")
         db.session.commit()
         raise AddressLocked()
-    if user is not None and lockout.account_locked(user):
+    if user is not None and lockout.account_locked(user) and not devices.trusted(user):
         passwords.verify_password(None, password)
         log_auth("login_failed", user=user, login=login[:254], detail="account locked")
         db.session.commit()
@@ -47,6 +48,8 @@ def check_password(login: str, password: str) -> User:
     if not ok or user is None or not user.can_sign_in:
         if not ok:
             lockout.record_failure(user, login)
+            if user is not None:
+                devices.record_failure(user)
         log_auth("login_failed", user=user, login=login[:254],
                  detail=None if user is None or user.can_sign_in else "account closed")
         db.session.commit()

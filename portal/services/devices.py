@@ -1,0 +1,64 @@
+"""Device cookies: a browser that signed in to an account before may still try its password while
+strangers' wrong guesses keep the account locked, so a lock cannot be used to shut its owner out.
+
+The cookie is signed (SECRET_KEY), names the account and a random id, and is sent only to /login.
+A wrong password from it counts toward that device's own limit as well as the account's lock.
+"""
+
+import secrets
+
+from flask import current_app, request, url_for
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from portal.models import User
+from portal.services import counters, settings
+from portal.services.lockout import ACCOUNT_FAILURES
+
+COOKIE = "portal_device"
+DAYS = 180
+FAILURE_WINDOW = 24 * 3600  # a device's wrong passwords are forgotten after a day
+
+
+def _signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="portal-device")
+
+
+def _device_of(user: User) -> str | None:
+    """The id of this browser's device cookie, if it is valid and names `user`."""
+    try:
+        data = _signer().loads(request.cookies.get(COOKIE, ""), max_age=DAYS * 86400)
+    except BadData:
+        return None
+    return data.get("d") if isinstance(data, dict) and data.get("u") == user.id else None
+
+
+def _failures_key(device: str) -> str:
+    return f"{current_app.config['RATELIMIT_KEY_PREFIX']}/device-failures/{device}"
+
+
+def trusted(user: User) -> bool:
+    """This browser signed in to `user` before and has not used up its own wrong passwords."""
+    device = _device_of(user)
+    if device is None:
+        return False
+    try:
+        failures = int(counters.storage().get(_failures_key(device)) or 0)
+    except Exception:  # the store is away: the account's lock applies as to anyone
+        return False
+    return failures < int(settings.get(ACCOUNT_FAILURES, user.provider_id))
+
+
+def record_failure(user: User) -> None:
+    device = _device_of(user)
+    if device is not None:
+        try:
+            counters.storage().incr(_failures_key(device), FAILURE_WINDOW)
+        except Exception:
+            current_app.logger.warning("counter store unavailable: a device's failure was not counted")
+
+
+def issue(response, user: User) -> None:
+    """After a full sign-in: this browser is `user`'s device (a new id each time)."""
+    value = _signer().dumps({"u": user.id, "d": secrets.token_urlsafe(16)})
+    response.set_cookie(COOKIE, value, max_age=DAYS * 86400, path=url_for("auth.login"), httponly=True,
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], samesite="Lax")
