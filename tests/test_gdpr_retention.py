@@ -1,15 +1,28 @@
-"""Auth-log retention: the period on Security settings, the batched purge, its summary."""
+"""Retention: the period on Security settings, the batched purge (the auth log and the other rows
+of personal data past the period), its summary."""
 
+import secrets
 from datetime import timedelta
 
 from flask import render_template
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import AuthEvent
+from portal.models import (
+    AuthEvent,
+    PendingEmailChange,
+    PendingRegistration,
+    PhoneVerification,
+    UserSession,
+)
 from portal.models.base import utcnow
-from portal.models.compliance import PurgeRun
+from portal.models.compliance import PendingConsent, PurgeRun
+from portal.models.methods import SignInCode, TempKey
+from portal.models.passwords import RecoveryLink, ResetCode
 from portal.services import retention
+from tests.gdpr_support import publish
+
+DAY = timedelta(days=1)
 
 
 def add_events(ages: list[timedelta]) -> None:
@@ -93,3 +106,140 @@ def test_auth_log_page_shows_the_retention(staff_web):
     set_days(30)
     page = staff_web.get("/admin/auth-log").get_data(as_text=True)
     assert "Retention: 30 days" in page and "last purge: never" in page
+
+
+# --- The other rows of personal data: a 30-day period, rows that ended 31 days ago go ----------
+
+def _token(prefix: str = "") -> str:
+    return f"{prefix}{secrets.token_hex(16)}"
+
+
+def _session(user, created: timedelta, last_seen: timedelta, revoked: timedelta | None = None,
+             remember: bool = False, agent: str = "") -> None:
+    now = utcnow()
+    db.session.add(UserSession(token_hash=_token(), user_id=user.id, created_at=now - created,
+                               last_seen_at=now - last_seen, remember=remember, ip="192.0.2.7",
+                               revoked_at=None if revoked is None else now - revoked, user_agent=agent))
+
+
+def _registration(email: str, expires_in: timedelta, version=None) -> None:
+    row = PendingRegistration(token_hash=_token(), email=email, name="Someone",
+                              password_hash="$argon2id$v=19$m=1024,t=1,p=1$x$y",
+                              expires_at=utcnow() + expires_in)
+    db.session.add(row)
+    db.session.flush()
+    if version is not None:
+        db.session.add(PendingConsent(pending_registration_id=row.id, version_id=version.id,
+                                      decision="accepted", ip="192.0.2.8"))
+
+
+def _verification(user, status: str, number: str, finished: timedelta | None,
+                  expires_in: timedelta = -40 * DAY) -> None:
+    now = utcnow()
+    db.session.add(PhoneVerification(user_id=user.id, number=number, country="GB", status=status,
+                                     ip="192.0.2.9", expires_at=now + expires_in,
+                                     finished_at=None if finished is None else now - finished))
+
+
+def _single_use(user, other, expires_in: timedelta, tag: str) -> None:
+    at = utcnow() + expires_in
+    db.session.add_all([
+        PendingEmailChange(user_id=user.id, email=f"new-{tag}@example.com", token_hash=_token(), expires_at=at),
+        RecoveryLink(user_id=other.id, token_hash=_token(), purpose="reset", expires_at=at),
+        ResetCode(ticket_hash=_token(), user_id=other.id, code_hash="$argon2id$code", expires_at=at),
+        SignInCode(user_id=other.id, code_hash=_token(), expires_at=at),
+        TempKey(user_id=other.id, key_hash=_token(), expires_at=at),
+    ])
+
+
+def personal_rows(factories) -> dict:
+    """Rows past a 30-day period and rows within it (tagged by what tells them apart)."""
+    owner = factories.client_user(email="owner@example.com")
+    other = factories.client_user(email="other@example.com")
+    young = factories.client_user(email="young@example.com")
+    _document, version = publish("Privacy policy", True)
+    add_events([31 * DAY, 29 * DAY])
+    hour = timedelta(hours=1)
+    _session(owner, 31 * DAY + hour, 31 * DAY, revoked=31 * DAY, agent="revoked long ago")  # goes
+    _session(owner, 29 * DAY + hour, 29 * DAY, revoked=29 * DAY, agent="revoked lately")
+    _session(owner, 32 * DAY, 31 * DAY, agent="abandoned long ago")  # idle since: goes
+    _session(owner, 29 * DAY, 29 * DAY, agent="abandoned lately")
+    _session(owner, 61 * DAY, 45 * DAY, remember=True, agent="remembered, over 31 days ago")  # goes
+    _session(owner, 55 * DAY, 31 * DAY, remember=True, agent="remembered, over 25 days ago")
+    _session(owner, timedelta(hours=1), timedelta(minutes=1), agent="live")
+    _registration("old@example.com", -31 * DAY, version)  # goes, with its consent
+    _registration("expired-lately@example.com", -2 * DAY, version)
+    _registration("waiting@example.com", DAY, version)
+    _verification(owner, "failed", "+447700900001", 31 * DAY)  # goes
+    _verification(owner, "expired", "+447700900002", 45 * DAY)  # goes
+    _verification(owner, "pending", "+447700900003", None)  # its code died 40 days ago: goes
+    _verification(owner, "cancelled", "+447700900004", 10 * DAY)
+    _verification(owner, "verified", "+447700900005", 400 * DAY)
+    _verification(owner, "pending", "+447700900006", None, expires_in=timedelta(minutes=5))
+    _single_use(owner, other, -31 * DAY, "old")  # each goes
+    _single_use(young, young, -DAY, "young")
+    db.session.commit()
+    return {"auth_event": 1, "user_session": 3, "pending_registration": 1, "pending_consent": 1,
+            "phone_verification": 3, "pending_email_change": 1, "recovery_link": 1, "reset_code": 1,
+            "sign_in_code": 1, "temp_key": 1}
+
+
+def counts() -> dict:
+    return {model.__tablename__: db.session.execute(select(func.count()).select_from(model)).scalar_one()
+            for model in (AuthEvent, UserSession, PendingRegistration, PendingConsent, PhoneVerification,
+                          PendingEmailChange, RecoveryLink, ResetCode, SignInCode, TempKey)}
+
+
+def test_purge_removes_the_other_personal_rows_past_the_period(runner, factories):
+    expected = personal_rows(factories)
+    set_days(30)
+    before = counts()
+    dry = runner.invoke(args=["purge-auth-log", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    listed = ", ".join(f"{table} {rows}" for table, rows in retention.purge_auth_log(dry_run=True).tables.items())
+    assert f"would delete {sum(expected.values())} rows" in dry.output and f"({listed})." in dry.output
+    assert retention.purge_auth_log(dry_run=True).tables == expected
+    assert counts() == before and db.session.execute(select(PurgeRun)).first() is None
+
+    real = runner.invoke(args=["purge-auth-log"])
+    assert real.exit_code == 0 and f"deleted {sum(expected.values())} rows" in real.output
+    assert "user_session 3" in real.output and "pending_consent 1" in real.output
+    assert counts() == {table: before[table] - expected[table] for table in before}
+    run = db.session.execute(select(PurgeRun)).scalar_one()
+    assert run.rows_deleted == sum(expected.values())
+
+    agents = set(db.session.execute(select(UserSession.user_agent)).scalars())
+    assert agents == {"revoked lately", "abandoned lately", "remembered, over 25 days ago", "live"}
+    emails = set(db.session.execute(select(PendingRegistration.email)).scalars())
+    assert emails == {"expired-lately@example.com", "waiting@example.com"}
+    assert db.session.execute(select(func.count()).select_from(PendingConsent)).scalar_one() == 2
+    kept = set(db.session.execute(select(PhoneVerification.status, PhoneVerification.number)).all())
+    assert kept == {("cancelled", "+447700900004"), ("verified", "+447700900005"),
+                    ("pending", "+447700900006")}
+    assert db.session.execute(select(PendingEmailChange.email)).scalars().all() == ["new-young@example.com"]
+    assert retention.purge_auth_log().rows == 0  # nothing is left past the period
+
+
+def test_purge_keeps_a_signed_in_browser_signed_in(client_web, client_user):
+    _session(client_user, 31 * DAY, 31 * DAY, revoked=31 * DAY)
+    db.session.commit()
+    set_days(1)
+    result = retention.purge_auth_log()
+    assert result.tables["user_session"] == 1
+    assert client_web.get("/settings/general").status_code == 200
+    assert db.session.execute(select(func.count()).select_from(UserSession)).scalar_one() == 1
+
+
+def test_the_other_tables_purge_in_batches(app, factories):
+    user = factories.client_user()
+    _document, version = publish("Privacy policy", True)
+    for n in range(5):
+        _session(user, 40 * DAY, 35 * DAY + n * timedelta(hours=1), revoked=35 * DAY)
+        _registration(f"gone{n}@example.com", -20 * DAY, version)
+    _session(user, DAY, DAY, revoked=DAY)
+    db.session.commit()
+    set_days(5)
+    result = retention.purge_auth_log(batch_size=2)
+    assert result.tables["user_session"] == 5 and result.tables["pending_registration"] == 5
+    assert result.tables["pending_consent"] == 5 and result.rows == 15
+    assert counts()["user_session"] == 1 and counts()["pending_registration"] == 0

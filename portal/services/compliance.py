@@ -90,7 +90,9 @@ def retention_answer() -> Answer:
     days, last = retention.period_days(), retention.last_run()
     fix = "admin.security_settings"
     if days <= 0:
-        return Answer(question, "no", "No auth-log retention period is set: rows are kept forever.", fix)
+        return Answer(question, "no", "No auth-log retention period is set: rows are kept forever (the "
+                      "auth log, ended sessions, expired sign-ups, links and codes, unverified phone "
+                      "verifications).", fix)
     if last is None:
         return Answer(question, "no", f"The period is {days} days, but `purge-auth-log` has never "
                       "run; schedule it (see the README).", fix)

@@ -1,15 +1,26 @@
-"""Auth-log retention: the period staff set, the batched purge the CLI runs, and its summary."""
+"""Retention: the period staff set, the batched purge the CLI runs (the auth log and every other
+row of personal data that ended longer ago than the period), and its summary."""
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from flask import current_app
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 
 from portal.extensions import db
-from portal.models import AuthEvent
+from portal.models import (
+    AuthEvent,
+    PendingEmailChange,
+    PendingRegistration,
+    PhoneVerification,
+    UserSession,
+)
 from portal.models.base import utcnow
-from portal.models.compliance import PurgeRun
+from portal.models.compliance import PendingConsent, PurgeRun
+from portal.models.methods import SignInCode, TempKey
+from portal.models.passwords import RecoveryLink, ResetCode
 from portal.services import settings
 
 AUTH_LOG_DAYS = settings.define(
@@ -23,8 +34,9 @@ BATCH_SIZE = 200_000  # rows a transaction: fewer, bigger batches rewrite each i
 class PurgeResult:
     period_days: int
     cutoff: datetime | None
-    rows: int  # deleted, or that would be deleted on a dry run
+    rows: int  # deleted in every table, or that would be deleted on a dry run
     seconds: float
+    tables: dict[str, int] = field(default_factory=dict)  # table name -> rows, in purge order
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,59 @@ class RetentionSummary:
     period_days: int
     oldest_kept_at: datetime | None
     last_run: PurgeRun | None
+
+
+@dataclass(frozen=True)
+class Expiring:
+    """A table whose rows go once they ended before the cut-off; `children` (model, foreign key)
+    go with their rows, in the same transaction, so that each can be counted."""
+
+    model: type
+    ended_before: Callable[[datetime], ColumnElement[bool]]
+    children: tuple = ()
+
+
+def _session_ended_before(cutoff: datetime) -> ColumnElement[bool]:
+    """Signed out or revoked before the cut-off, or past the longest lifetime the current
+    settings give such a row (sessions.py ends a row by these limits, not always by writing it)."""
+    config = current_app.config
+    remember = timedelta(days=config["REMEMBER_DAYS"])  # its idle limit and its age limit alike
+    idle = timedelta(minutes=max(config["SESSION_IDLE_MINUTES"], config["STAFF_SESSION_IDLE_MINUTES"]))
+    age = timedelta(hours=max(config["SESSION_MAX_HOURS"], config["STAFF_SESSION_MAX_HOURS"]))
+    return or_(
+        UserSession.revoked_at < cutoff,
+        and_(UserSession.remember.is_(True), UserSession.created_at < cutoff - remember),
+        and_(UserSession.remember.is_(False),
+             or_(UserSession.last_seen_at < cutoff - idle, UserSession.created_at < cutoff - age)),
+    )
+
+
+def _verification_ended_before(cutoff: datetime) -> ColumnElement[bool]:
+    """Ended without a verification: failed, expired or cancelled, or still "pending" with a code
+    long dead. Verified rows stay: they record when and from where a number was proven, and
+    staff's list of flagged numbers reads them; Clear data erases them with the account."""
+    row = PhoneVerification
+    return and_(row.status != "verified",
+                or_(row.finished_at < cutoff, and_(row.finished_at.is_(None), row.expires_at < cutoff)))
+
+
+def _expired_before(model) -> Callable[[datetime], ColumnElement[bool]]:
+    return lambda cutoff: model.expires_at < cutoff
+
+
+# Besides the auth log. Single-use rows are dead once expired: links, codes and keys are hashes
+# nobody can use any more (a key's issue and use are in the audit log).
+EXPIRING = (
+    Expiring(UserSession, _session_ended_before),
+    Expiring(PendingRegistration, _expired_before(PendingRegistration),
+             ((PendingConsent, PendingConsent.pending_registration_id),)),
+    Expiring(PhoneVerification, _verification_ended_before),
+    Expiring(PendingEmailChange, _expired_before(PendingEmailChange)),
+    Expiring(RecoveryLink, _expired_before(RecoveryLink)),
+    Expiring(ResetCode, _expired_before(ResetCode)),
+    Expiring(SignInCode, _expired_before(SignInCode)),
+    Expiring(TempKey, _expired_before(TempKey)),
+)
 
 
 def period_days() -> int:
@@ -44,16 +109,30 @@ def set_period(days: int) -> dict:
 
 
 def purge_auth_log(dry_run: bool = False, batch_size: int = BATCH_SIZE) -> PurgeResult:
-    """Delete auth-log rows older than the period, a batch per transaction; record the run."""
+    """Delete auth-log rows older than the period, then the rows of EXPIRING that ended before the
+    same cut-off, a batch per transaction; record the run (its total)."""
     started, clock = utcnow(), time.monotonic()
     days = period_days()
     if days <= 0:
         return PurgeResult(0, None, 0, 0.0)
     cutoff = started - timedelta(days=days)
-    old = AuthEvent.created_at < cutoff
     if dry_run:
-        rows = db.session.execute(select(func.count(AuthEvent.id)).where(old)).scalar_one()
-        return PurgeResult(days, cutoff, rows, time.monotonic() - clock)
+        tables = {AuthEvent.__tablename__: _count(AuthEvent, AuthEvent.created_at < cutoff)}
+        for table in EXPIRING:
+            tables |= _count_expiring(table, cutoff)
+        return PurgeResult(days, cutoff, sum(tables.values()), time.monotonic() - clock, tables)
+    tables = {AuthEvent.__tablename__: _purge_auth_events(cutoff, batch_size)}
+    for table in EXPIRING:
+        tables |= _purge_expiring(table, cutoff, batch_size)
+    rows = sum(tables.values())
+    db.session.add(PurgeRun(started_at=started, finished_at=utcnow(), cutoff=cutoff,
+                            period_days=days, rows_deleted=rows))
+    db.session.commit()
+    return PurgeResult(days, cutoff, rows, time.monotonic() - clock, tables)
+
+
+def _purge_auth_events(cutoff: datetime, batch_size: int) -> int:
+    old = AuthEvent.created_at < cutoff
     rows, done = 0, None  # `done`: the bound of the last batch; the index scan starts past it
     while True:  # each batch a range of the created_at index, in its own short transaction
         todo = old if done is None else old & (AuthEvent.created_at > done)
@@ -67,12 +146,45 @@ def purge_auth_log(dry_run: bool = False, batch_size: int = BATCH_SIZE) -> Purge
         ).rowcount
         db.session.commit()
         if bound is None:
-            break
+            return rows
         done = bound
-    db.session.add(PurgeRun(started_at=started, finished_at=utcnow(), cutoff=cutoff,
-                            period_days=days, rows_deleted=rows))
-    db.session.commit()
-    return PurgeResult(days, cutoff, rows, time.monotonic() - clock)
+
+
+def _purge_expiring(table: Expiring, cutoff: datetime, batch_size: int) -> dict[str, int]:
+    """The same batches as the auth log's, by primary key (these tables index no end time)."""
+    model, old = table.model, table.ended_before(cutoff)
+    counts = dict.fromkeys([model.__tablename__] + [child.__tablename__ for child, _ in table.children], 0)
+    done = None
+    while True:
+        todo = old if done is None else old & (model.id > done)
+        bound = db.session.execute(
+            select(model.id).where(todo).order_by(model.id).offset(batch_size - 1).limit(1)
+        ).scalar_one_or_none()
+        batch = todo & (model.id <= bound) if bound is not None else todo
+        for child, key in table.children:
+            counts[child.__tablename__] += db.session.execute(
+                delete(child).where(key.in_(select(model.id).where(batch)))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        counts[model.__tablename__] += db.session.execute(
+            delete(model).where(batch).execution_options(synchronize_session=False)
+        ).rowcount
+        db.session.commit()
+        if bound is None:
+            return counts
+        done = bound
+
+
+def _count(model, where) -> int:
+    return db.session.execute(select(func.count()).select_from(model).where(where)).scalar_one()
+
+
+def _count_expiring(table: Expiring, cutoff: datetime) -> dict[str, int]:
+    model, old = table.model, table.ended_before(cutoff)
+    counts = {model.__tablename__: _count(model, old)}
+    for child, key in table.children:
+        counts[child.__tablename__] = _count(child, key.in_(select(model.id).where(old)))
+    return counts
 
 
 def last_run() -> PurgeRun | None:
