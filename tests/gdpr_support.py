@@ -1,4 +1,5 @@
-"""Helpers of the GDPR tests: consent documents, the registration link, installing the module."""
+"""Helpers of the GDPR tests: consent documents, the registration link, an email change, installing
+the module."""
 
 import re
 from datetime import timedelta
@@ -11,6 +12,7 @@ from portal.models.base import utcnow
 from portal.services import consent, modules
 
 LINK = re.compile(r"(/register/confirm/[\w-]+)")
+EMAIL_LINK = re.compile(r"(/settings/email/confirm/\S+)")
 
 
 def publish(title: str, required: bool, text: str = "Text.", days_ago: int = 1):
@@ -32,12 +34,15 @@ def accept_all_required(user) -> None:
     db.session.commit()
 
 
-def confirmation_path(email: str) -> str:
-    body = db.session.execute(
+def last_mail_to(email: str) -> str:
+    return db.session.execute(
         select(OutboxMessage.body).where(OutboxMessage.recipient == email)
         .order_by(OutboxMessage.id.desc())
     ).scalars().first()
-    return LINK.search(body).group(1)
+
+
+def confirmation_path(email: str) -> str:
+    return LINK.search(last_mail_to(email)).group(1)
 
 
 def register(web, email: str, name: str, consents: dict, password: str = "new password 12"):
@@ -48,6 +53,20 @@ def register(web, email: str, name: str, consents: dict, password: str = "new pa
     assert response.status_code == 200 and "Check your email" in response.get_data(as_text=True)
     path = confirmation_path(email)
     return web.post_form(path, {}, page_url=path)
+
+
+def request_email_change(web, name: str, email: str, password: str = "new password 12"):
+    """Ask for a new address in General settings (a link goes to it)."""
+    response = web.post_form("/settings/general", {"name": name, "email": email, "email_password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:1500]
+
+
+def change_email(web, name: str, email: str, password: str = "new password 12"):
+    """Change the address in General settings and open the link mailed to it."""
+    request_email_change(web, name, email, password)
+    path = EMAIL_LINK.search(last_mail_to(email)).group(1)
+    response = web.post_form(path, {}, page_url=path)
+    assert response.headers["Location"] == "/settings/general"
 
 
 def install_clear_data() -> None:

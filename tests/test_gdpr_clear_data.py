@@ -9,14 +9,29 @@ from flask_login import login_user
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, AuthEvent, Client, Payment, PendingEmailChange, User
+from portal.models import (
+    AuditEvent,
+    AuthEvent,
+    Client,
+    OutboxMessage,
+    Payment,
+    PendingEmailChange,
+    User,
+)
 from portal.models.base import utcnow
 from portal.models.compliance import ErasureJob
 from portal.services import api_tokens, compliance, consent, gdpr, personal_data
 from portal.services.events import log_audit
 from portal.services.mail import send_mail
 from tests.fraud_support import code_from_outbox, protect
-from tests.gdpr_support import accept_all_required, install_clear_data, register, standard_documents
+from tests.gdpr_support import (
+    accept_all_required,
+    change_email,
+    install_clear_data,
+    register,
+    request_email_change,
+    standard_documents,
+)
 from tests.methods_helpers import enrol_totp
 from tests.test_methods_oauth import oauth_login, sub_name, switch_on
 from tests.web import WebClient
@@ -169,6 +184,64 @@ def test_clear_data_leaves_no_trace_keeps_payments_and_shuts_every_door(app, sta
     assert receipt.target_id == zelda["client_id"] and receipt.actor.login == "boss"
     assert receipt.changes["users"] == [None, 2] and receipt.changes["rows.user"] == [None, 2]
     assert receipt.changes["rows.auth_event"][1] >= 3
+
+
+def wanda_moves(app) -> User:
+    """A client registers as wanda@example.com, asks for a mistyped address, then moves to
+    wanda@wexley.example through the link (her login follows); the old address then fails a login."""
+    docs = standard_documents()
+    web = browser(app, CLIENT_IP)
+    register(web, "wanda@example.com", "Wanda Wexley", {version: True for _d, version in docs.values()})
+    request_email_change(web, "Wanda Wexley", "wanda@wexly.example")  # replaced before its link is used
+    change_email(web, "Wanda Wexley", "wanda@wexley.example")
+    browser(app, COLLEAGUE_IP).post_form("/login", {"login": "Wanda@Example.com", "password": "wrong"})
+    user = db.session.execute(select(User).where(User.email == "wanda@wexley.example")).scalar_one()
+    assert user.login == "wanda@wexley.example"
+    return user
+
+
+def test_clear_data_erases_what_names_earlier_emails_and_logins(app, staff_web):
+    install_clear_data()
+    user = wanda_moves(app)
+    traces = ["wanda", "wexley", "wexly", CLIENT_IP, COLLEAGUE_IP, "zeldabrowser"]
+    before = dump_everything()
+    assert all(trace.lower() in before for trace in traces)
+    named_by_old = {event: login for event, login in db.session.execute(
+        select(AuthEvent.event, AuthEvent.login).where(AuthEvent.user_id.is_(None)))}
+    assert named_by_old == {"register_requested": "wanda@example.com", "login_failed": "Wanda@Example.com"}
+    subjects = set(db.session.execute(select(OutboxMessage.subject).where(
+        OutboxMessage.recipient.in_(["wanda@example.com", "wanda@wexly.example"]))).scalars())
+    assert {"Your email address was changed", "Confirm your new email address"} <= subjects
+
+    job = clear(staff_web, user.client_id)
+    assert job.finished_at is not None and job.done_users == 1
+    after = dump_everything()
+    assert [line for line in after.splitlines() if any(t.lower() in line for t in traces)] == []
+    assert db.session.execute(select(func.count(AuthEvent.id)).where(
+        AuthEvent.event.in_(["register_requested", "login_failed"]))).scalar_one() == 2  # kept, nameless
+
+
+def test_an_earlier_address_another_account_now_has_is_left_to_it(app, staff_web, factories):
+    """Rows naming the address from before Wanda gave it up go; the newcomer's since then stay."""
+    install_clear_data()
+    user = wanda_moves(app)
+    for model in (AuditEvent, AuthEvent, OutboxMessage):  # she moved an hour ago
+        for row in db.session.execute(select(model)).scalars():
+            row.created_at -= timedelta(hours=1)
+    db.session.commit()
+    newcomer = factories.client_user(email="wanda@example.com", name="Nora Newcomer")
+    send_mail("wanda@example.com", "Welcome", "Welcome, Nora.")
+    db.session.commit()
+
+    clear(staff_web, user.client_id)
+    db.session.expire_all()
+    assert db.session.get(User, newcomer.id).email == "wanda@example.com"
+    assert db.session.execute(select(OutboxMessage.recipient, OutboxMessage.subject)).all() == [
+        ("wanda@example.com", "Welcome")]
+    assert db.session.execute(select(AuthEvent.login).where(
+        AuthEvent.event == "register_requested")).scalar_one() is None  # hers, from before
+    after = dump_everything()
+    assert [line for line in after.splitlines() if "wexley" in line or "wexly" in line] == []
 
 
 def test_placeholders_are_random_and_the_email_can_register_again(app, staff_web, zelda):

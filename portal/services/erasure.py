@@ -1,14 +1,18 @@
 """How the core tables' personal data is erased, registered for GDPR clear data.
 
 Each eraser takes the ids of the users being cleared, flushes and never commits; the clear-data
-job runs them in one transaction per batch of users, `client` and `user` last (the others
-still need the users' emails and phones to find their rows).
+job runs them in one transaction per batch of users, `audit_event`, `client` and `user` last (the
+others still need the users' emails and phones, and the earlier ones in the audit trail, to find
+their rows).
 """
 
 import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import String, cast, delete, func, literal, or_, select, update
+from sqlalchemy import String, cast, delete, func, literal, or_, select, union_all, update
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from portal.extensions import db
@@ -31,6 +35,8 @@ ERASED_NAME = "Erased user"
 ERASED = "[erased]"
 # Keys of recorded changes whose values are about a person, whatever they mention (old emails...).
 PERSONAL_KEYS = {"email", "login", "name", "phone", "address", "ip", "agent", "birth"}
+NAMING_KEYS = ("email", "login")  # keys of recorded changes whose values a user was known by
+NOTICE_GRACE = timedelta(minutes=1)  # "Your email address was changed" goes out just after the change
 KEPT_BILLING = "kept: Art. 17(3)(b) GDPR, accounting and tax law; linked to the anonymized client"
 
 
@@ -60,16 +66,72 @@ def client_placeholder():
     return literal("Erased client #", String) + cast(Client.id, String)
 
 
-def identifiers(user_ids: UserIds) -> set[str]:
-    """The users' emails (a new one waiting for its link too), logins and phones, lower-cased:
-    how other rows name them."""
+@dataclass(frozen=True)
+class Names:
+    """How other rows name the users being erased, lower-cased: `anytime`; `until`, an earlier one
+    another account or sign-up has now, only in rows written until the users gave it up."""
+
+    anytime: set[str]
+    until: dict[str, datetime]
+
+    def __bool__(self) -> bool:
+        return bool(self.anytime or self.until)
+
+    def all(self) -> set[str]:
+        return self.anytime | set(self.until)
+
+    def naming(self, name, written_at) -> ColumnElement[bool]:
+        """Whether a row's `name` (folded) is one of these, written at a time it was the users'."""
+        return or_(name.in_(self.anytime),
+                   *[(name == value) & (written_at <= last) for value, last in self.until.items()])
+
+
+def identifiers(user_ids: UserIds) -> Names:
+    """Every email (a new one waiting for its link too), login and phone the users have, and every
+    email and login they had, in three queries per batch. The earlier ones come from the audit
+    trail, which the audit log's eraser scrubs: the others run before it (`gdpr.ordered_entries`)."""
     rows = db.session.execute(
         select(User.email, User.login, User.phone).where(User.id.in_(user_ids))
         .union_all(select(PendingEmailChange.email, None, None)
                    .where(PendingEmailChange.user_id.in_(user_ids)))
     ).all()
-    return {value.lower() for row in rows for value in row
-            if value and not value.endswith("@" + PLACEHOLDER_DOMAIN)}
+    current = _folded(value for row in rows for value in row)
+    earlier = {value: last for value, last in _earlier(user_ids).items() if value not in current}
+    held = _held_by_others(set(earlier), user_ids)
+    return Names(current | (set(earlier) - held),
+                 {value: earlier[value] + NOTICE_GRACE for value in held})
+
+
+def _folded(values) -> set[str]:
+    return {value.lower() for value in values if isinstance(value, str) and value
+            and value != ERASED and not value.endswith("@" + PLACEHOLDER_DOMAIN)}
+
+
+def _earlier(user_ids: UserIds) -> dict[str, datetime]:
+    """The emails and logins the audit trail records for the users (replaced, or asked for: a link
+    went there), each with the last time it was recorded."""
+    last: dict[str, datetime] = {}
+    for at, changes in db.session.execute(select(AuditEvent.created_at, AuditEvent.changes).where(
+            AuditEvent.target_type == "user", AuditEvent.target_id.in_(user_ids))):
+        named = [changes.get(key) for key in NAMING_KEYS] if isinstance(changes, dict) else []
+        for value in _folded(value for values in named if isinstance(values, list) for value in values):
+            last[value] = max(last.get(value, at), at)
+    return last
+
+
+def _held_by_others(values: set[str], user_ids: UserIds) -> set[str]:
+    """Which of `values` are now another account's login or email, or wait for another account's
+    or sign-up's link: rows written since name them, not the users."""
+    if not values:
+        return set()
+    others = User.id.not_in(user_ids)
+    return {value.lower() for value in db.session.execute(union_all(
+        select(folded(User.login)).where(folded(User.login).in_(values), others),
+        select(folded(User.email)).where(folded(User.email).in_(values), others),
+        select(PendingEmailChange.email).where(PendingEmailChange.email.in_(values),
+                                               PendingEmailChange.user_id.not_in(user_ids)),
+        select(PendingRegistration.email).where(PendingRegistration.email.in_(values)),
+    )).scalars()}
 
 
 def _erase_users(user_ids: UserIds) -> int:
@@ -113,11 +175,11 @@ def _erase_auth_log(user_ids: UserIds) -> int:
         .execution_options(synchronize_session=False)
     ).rowcount
     names = identifiers(user_ids)
-    if names:  # rows written before the account existed, e.g. the registration request
+    if names:  # rows naming them without an account: the registration, a login typed with an old email
         rows += db.session.execute(
             update(AuthEvent).where(AuthEvent.user_id.is_(None),
-                                    folded(AuthEvent.login).in_(names)).values(cleared)
-            .execution_options(synchronize_session=False)
+                                    names.naming(folded(AuthEvent.login), AuthEvent.created_at))
+            .values(cleared).execution_options(synchronize_session=False)
         ).rowcount
     return rows
 
@@ -142,7 +204,7 @@ def _scrub(value, names: set[str], personal: bool = False):
 
 def _erase_audit_log(user_ids: UserIds) -> int:
     client_ids = select(User.client_id).where(User.id.in_(user_ids))
-    names = identifiers(user_ids) | {
+    names = identifiers(user_ids).all() | {
         name.lower() for name in db.session.execute(
             select(User.name).where(User.id.in_(user_ids))).scalars() if name != ERASED_NAME
     } | {name.lower() for name in db.session.execute(
@@ -166,20 +228,18 @@ def _erase_audit_log(user_ids: UserIds) -> int:
 
 def _erase_outbox(user_ids: UserIds) -> int:
     names = identifiers(user_ids)
-    if not names:
-        return 0
     return db.session.execute(
-        delete(OutboxMessage).where(func.lower(OutboxMessage.recipient).in_(names))
+        delete(OutboxMessage).where(names.naming(func.lower(OutboxMessage.recipient),
+                                                 OutboxMessage.created_at))
         .execution_options(synchronize_session=False)
     ).rowcount
 
 
 def _erase_pending_registrations(user_ids: UserIds) -> int:
     names = identifiers(user_ids)
-    if not names:
-        return 0
     return db.session.execute(
-        delete(PendingRegistration).where(PendingRegistration.email.in_(names))
+        delete(PendingRegistration).where(names.naming(PendingRegistration.email,
+                                                       PendingRegistration.created_at))
         .execution_options(synchronize_session=False)
     ).rowcount
 
