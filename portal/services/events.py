@@ -2,6 +2,7 @@
 
 from flask import has_request_context, request
 from flask_login import current_user
+from werkzeug.local import LocalProxy
 
 from portal.extensions import db
 from portal.models import AuditEvent, AuthEvent
@@ -35,6 +36,8 @@ def log_audit(action: str, target=None, changes: dict | None = None, actor=None,
     ip, _agent = _request_facts()
     if actor is None and has_request_context() and current_user.is_authenticated:
         actor = current_user._get_current_object()
+    if isinstance(target, LocalProxy):  # current_user: name the account, not the proxy
+        target = target._get_current_object()
     row = AuditEvent(
         action=action,
         actor_id=actor.id if actor is not None else None,
