@@ -89,6 +89,7 @@ RATELIMIT_LOGIN_PER_ACCOUNT = "10 per minute"
 RATELIMIT_REGISTER_PER_IP = "10 per hour"
 REGISTRATION_LINK_HOURS = 24
 EMAIL_CHANGE_LINK_HOURS = 24  # the link sent to a new address from General settings
+PHONE_RECOVERY_DELAY_HOURS = 24  # a number verified without the password then takes recovery codes
 RATELIMIT_RECOVER_PER_IP = "10 per hour"
 RATELIMIT_RECOVER_PER_ACCOUNT = "5 per hour"
 RATELIMIT_RECOVERY_CODE_PER_IP = "20 per hour"

@@ -4,9 +4,10 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import User
+from portal.models import OutboxMessage, User
 from portal.models.base import utcnow
 from tests.fraud_support import (
     MOBILE_GB,
@@ -18,6 +19,7 @@ from tests.fraud_support import (
     protect,
     verifications,
 )
+from tests.web import WebClient
 
 PAGE = "/verify-phone"
 
@@ -146,3 +148,45 @@ def test_an_already_verified_user_changes_the_number_in_general_settings(client_
     db.session.commit()
     body = send(client_web, MOBILE_GB_2).get_data(as_text=True)
     assert "already verified" in body and verifications() == []
+
+
+def recovery_texts(number: str) -> int:
+    return len([m for m in db.session.execute(select(OutboxMessage).where(OutboxMessage.recipient == number))
+                .scalars() if "recovery code" in m.body])
+
+
+def ask_recovery_by_sms(app, login: str) -> None:
+    answer = WebClient(app.test_client()).post_form("/recover", {"login": login, "channel": "sms"})
+    assert answer.headers["Location"] == "/recover/code"  # the same answer, texted or not
+
+
+def test_a_number_added_here_takes_recovery_codes_only_after_a_delay_and_the_owner_is_told(
+        app, client_web, client_user, tariffs):
+    """This page asks for no password (it sits on the way to an order), so a stolen session could
+    add its own number here and then recover the account by SMS: the owner is emailed at once,
+    and the number takes recovery codes only PHONE_RECOVERY_DELAY_HOURS later."""
+    assert send(client_web).status_code == 302
+    assert check(client_web, code_from_outbox(MOBILE_GB)).status_code == 302
+    user = db.session.get(User, client_user.id)
+    assert user.has_verified_phone and user.phone_recovery_after > utcnow() + timedelta(hours=23)
+    notice = db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.recipient == client_user.email, OutboxMessage.subject.like("A phone number%"))).scalar_one()
+    assert "change your password and the phone number" in notice.body and MOBILE_GB not in notice.body
+    ask_recovery_by_sms(app, client_user.email)
+    assert recovery_texts(MOBILE_GB) == 0
+
+    user.phone_recovery_after = utcnow() - timedelta(minutes=1)  # a day later
+    db.session.commit()
+    ask_recovery_by_sms(app, client_user.email)
+    assert recovery_texts(MOBILE_GB) == 1
+
+
+def test_a_number_saved_with_the_password_takes_recovery_codes_once_verified(app, client_web, client_user, tariffs):
+    saved = client_web.post_form("/settings/phone", {"phone": MOBILE_GB, "current_password": "client password 1"},
+                                 page_url="/settings/general")
+    assert saved.status_code == 302
+    assert send(client_web).status_code == 302
+    assert check(client_web, code_from_outbox(MOBILE_GB)).status_code == 302
+    assert db.session.get(User, client_user.id).phone_recovery_after is None
+    ask_recovery_by_sms(app, client_user.email)
+    assert recovery_texts(MOBILE_GB) == 1

@@ -68,6 +68,8 @@ class User(UserMixin, db.Model):
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     phone: Mapped[str | None] = mapped_column(String(20), nullable=True)  # E.164
     phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A number verified without the password (at /verify-phone) takes recovery codes only after this.
+    phone_recovery_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     full_access: Mapped[bool] = mapped_column(Boolean, default=False)
     access_denied: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -85,6 +87,13 @@ class User(UserMixin, db.Model):
     def has_verified_phone(self) -> bool:
         """A phone number that passed verification (a change of number clears it)."""
         return bool(self.phone) and self.phone_verified_at is not None
+
+    @property
+    def phone_takes_recovery_codes(self) -> bool:
+        """The verified phone may receive password-recovery codes now (not while a number that a
+        session alone could have added waits out its delay)."""
+        return self.has_verified_phone and (self.phone_recovery_after is None
+                                            or self.phone_recovery_after <= utcnow())
 
     @property
     def can_sign_in(self) -> bool:

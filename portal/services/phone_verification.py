@@ -19,6 +19,8 @@ from portal.services.client_ip import client_ip, client_network
 from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
+from portal.services.links import public_url
+from portal.services.mail import send_notice
 from portal.services.personal_data import PersonalData, UserIds, register
 from portal.services.sms import send_sms
 
@@ -201,13 +203,29 @@ def _verified(user: User, row: PhoneVerification, policy: fraud.Policy) -> Phone
                 "This number cannot be used. Enter another number or contact support.", "code")
     _close(row, "verified")
     row.flagged = reused
+    saved_with_password = user.phone == row.number  # General settings asks for it; this page does not
     user.phone, user.phone_verified_at = row.number, row.finished_at
+    user.phone_recovery_after = None if saved_with_password else row.finished_at + timedelta(
+        hours=current_app.config["PHONE_RECOVERY_DELAY_HOURS"])
     log_auth("phone_verified", user=user, detail=mask(row.number))
     if reused:
         log_auth("phone_verification_flagged", user=user,
                  detail=f"{mask(row.number)} is verified by another account too")
     db.session.commit()
+    if not saved_with_password:
+        _tell_owner(user)
     return row
+
+
+def _tell_owner(user: User) -> None:
+    """A session alone could have added this number, and with it a way to recover the account:
+    the owner hears of it at once, and the number takes recovery codes only after a delay."""
+    send_notice(user, "A phone number was verified on your account",
+                f"the phone number {mask(user.phone)} was verified on your account {user.login} on "
+                f"{user.phone_verified_at:%Y-%m-%d %H:%M} UTC. It can receive password recovery codes "
+                f"from {user.phone_recovery_after:%Y-%m-%d %H:%M} UTC.\n\nIf this was not you, change "
+                f"your password and the phone number in General settings now:\n"
+                f"{public_url('settings.general')}\n")
 
 
 def cancel(user: User) -> None:
@@ -234,7 +252,7 @@ def change_phone(user: User, raw_number: str, current_password: str) -> bool:
     if new == user.phone:
         return False
     before = user.phone
-    user.phone, user.phone_verified_at = new, None
+    user.phone, user.phone_verified_at, user.phone_recovery_after = new, None, None
     row = pending(user)
     if row is not None:
         _close(row, "cancelled")

@@ -106,7 +106,7 @@ def request_recovery(identifier: str, channel: str) -> str | None:
             log_auth("recovery_refused", user=user, login=identifier[:254])
             db.session.commit()
         return None
-    phone = user.phone if eligible and user.has_verified_phone else None
+    phone = user.phone if eligible and user.phone_takes_recovery_codes else None
     ticket, code = new_token(), f"{secrets.randbelow(10**6):06d}"
     db.session.execute(delete(ResetCode).where(ResetCode.expires_at < utcnow()))
     db.session.add(ResetCode(ticket_hash=digest(ticket), user_id=user.id if phone else None,
@@ -149,7 +149,7 @@ def resend_code(ticket: str) -> None:
     row.expires_at = utcnow() + _minutes(CODE_MINUTES)
     user = db.session.get(User, row.user_id) if row.user_id else None
     db.session.commit()
-    if user is not None and user.has_verified_phone:  # the number may have changed since
+    if user is not None and user.phone_takes_recovery_codes:  # the number may have changed since
         _text_code(user.phone, code)
 
 
