@@ -86,6 +86,19 @@ def test_sms_second_factor(app, web, factories):
     assert "password+sms" in stored
 
 
+def test_a_second_factor_added_to_another_keeps_the_recovery_codes(app, client_web, client_user):
+    """Codes written down for the authenticator app must still work after SMS codes are turned on."""
+    client_user.phone, client_user.phone_verified_at = "+447700900125", utcnow()
+    db.session.commit()
+    _secret, codes = enrol_totp(client_web, PASSWORD)
+    enabled = client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD},
+                                   page_url="/settings/security")
+    assert "Your recovery codes stay as they were." in client_web.get(enabled.headers["Location"]).get_data(as_text=True)
+    browser = WebClient(app.test_client())
+    password_step(browser, "client@example.com")
+    assert browser.post_form("/login/2fa", {"code": codes[0]}).headers["Location"] == "/home"
+
+
 def test_sms_codes_go_only_to_a_verified_number(app, web, factories):
     """A changed or cleared number is not verified: no code is texted until it is again, and the
     person is told how to sign in meanwhile."""

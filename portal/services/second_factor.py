@@ -155,7 +155,7 @@ def _claimed(statement) -> bool:
 
 
 def confirm_totp(user: User, password: str, code: str) -> list[str]:
-    """Turn the pending secret on once the app shows a right code; returns new recovery codes."""
+    """Turn the pending secret on once the app shows a right code; returns recovery codes if new."""
     _check_current_password(user, password)
     factor = pending_totp(user)
     if factor is None:
@@ -166,7 +166,7 @@ def confirm_totp(user: User, password: str, code: str) -> list[str]:
         raise SecondFactorError("The code is wrong or has expired.")
     factor.confirmed_at = utcnow()
     log_auth("2fa_enabled", user=user, detail="totp")
-    return _new_recovery_codes(user)
+    return _codes_for_a_new_factor(user)
 
 
 # --- SMS --------------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def enable_sms(user: User, password: str) -> list[str]:
         db.session.add(SecondFactor(user_id=user.id, kind="sms", confirmed_at=utcnow()))
     log_auth("2fa_enabled", user=user, detail="sms")
     db.session.flush()
-    return _new_recovery_codes(user)
+    return _codes_for_a_new_factor(user)
 
 
 def send_sign_in_code(user: User) -> None:
@@ -234,6 +234,12 @@ def _new_recovery_codes(user: User) -> list[str]:
         codes.append("-".join(raw[i:i + 5] for i in range(0, len(raw), 5)))
         db.session.add(RecoveryCode(user_id=user.id, code_hash=_code_digest(user.id, _normal(raw))))
     return codes
+
+
+def _codes_for_a_new_factor(user: User) -> list[str]:
+    """A first second factor comes with ten recovery codes; a further one keeps the codes the user
+    has (they may be written down already; renewing them is a button of its own). Empty if kept."""
+    return [] if remaining_recovery_codes(user) else _new_recovery_codes(user)
 
 
 def regenerate_recovery_codes(user: User, password: str) -> list[str]:

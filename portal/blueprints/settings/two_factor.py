@@ -47,7 +47,7 @@ def totp_confirm():
             form.code.errors.append(error.message)
         else:
             db.session.commit()
-            return render_security(recovery_codes=codes)
+            return _with_codes(codes)
     return render_security(totp_form=form)
 
 
@@ -87,7 +87,7 @@ def remove_factor(kind):
 
 
 def _password_step(action):
-    """Run `action(user, current password)`; show the new recovery codes once, or the error."""
+    """Run `action(user, current password)`; show new recovery codes once, or the error."""
     form = CurrentPasswordForm()
     if form.validate_on_submit():
         try:
@@ -96,5 +96,13 @@ def _password_step(action):
             form.current_password.errors.append(error.message)
         else:
             db.session.commit()
-            return render_security(recovery_codes=codes)
+            return _with_codes(codes)
     return render_security(password_form=form)
+
+
+def _with_codes(codes: list[str]):
+    """New recovery codes are shown once; a further second factor keeps the ones the user has."""
+    if codes:
+        return render_security(recovery_codes=codes)
+    flash("The second factor is on. Your recovery codes stay as they were.", "success")
+    return redirect(url_for("settings.security", _anchor="two-factor"))
