@@ -39,8 +39,10 @@ def render_error(status: int, message: str | None = None):
     message = message or MESSAGES.get(status, "The request failed.")
     if request.blueprint == "api" or request.path.startswith("/api/"):
         return {"error": {"code": f"http_{status}", "message": message}}, status
-    template = "errors/_fragment.html" if htmx else "errors/page.html"
-    return render_template(template, status=status, message=message), status
+    if htmx:  # into the page's messages: swapped into its target, it would replace a row or a form
+        return (render_template("errors/_fragment.html", status=status, message=message), status,
+                {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"})
+    return render_template("errors/page.html", status=status, message=message), status
 
 
 def _csrf_error(error):
@@ -69,11 +71,11 @@ def _conflict(error: IntegrityError):
 
 
 def _http_error(error: HTTPException):
-    response = render_error(error.code or 500)
+    body, status, *headers = render_error(error.code or 500)
+    headers = dict(headers[0]) if headers else {}
     if error.code == 405 and error.valid_methods:
-        body, status = response
-        return body, status, {"Allow": ", ".join(error.valid_methods)}
-    return response
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return body, status, headers
 
 
 def _unexpected_error(error: Exception):

@@ -27,6 +27,18 @@ def deny(web, user, denied=True, htmx=True):
     return web.post_form(url, data, page_url="/admin/administrators")
 
 
+def test_a_toggle_from_a_page_whose_session_ended_keeps_its_row_and_says_why(staff_web, factories):
+    """Signed out in another tab: the toggle's refusal goes to the page's messages, not into the row."""
+    target = factories.staff(login="leaver")
+    token = staff_web.csrf_token("/admin/administrators")
+    staff_web.post_form("/logout", {}, page_url="/admin/administrators")
+    refused = staff_web.client.post(f"/admin/administrators/{target.id}/deny-access", data={"denied": "y"},
+                                    headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert refused.status_code == 400 and "Your form expired" in refused.get_data(as_text=True)
+    assert refused.headers["HX-Retarget"] == "#messages" and refused.headers["HX-Reswap"] == "innerHTML"
+    assert not db.session.get(User, target.id).access_denied
+
+
 def test_deny_access_ends_every_session_on_the_next_request(app, staff_web, staff_user, factories):
     victim = factories.staff(login="leaver", password=PASSWORD)
     first, second = browser(app, "leaver"), browser(app, "leaver")
