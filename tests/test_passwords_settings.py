@@ -73,6 +73,17 @@ def test_policy_applies_to_the_change_with_the_reason(client_web):
     assert "The passwords do not match." in body
 
 
+def test_policy_and_mismatch_are_shown_together(client_web, client_user):
+    before = client_user.password_hash
+    body = change(client_web, new="short", confirm="short2").get_data(as_text=True)
+    assert '<p class="error" id="password-error">Use at least 12 characters.</p>' in body
+    assert '<p class="error" id="confirm-error">The passwords do not match.</p>' in body
+    body = change(client_web, new="client user pass 9", confirm="client user pass 8").get_data(as_text=True)
+    assert "Do not use your login, email or name in the password." in body
+    assert "The passwords do not match." in body
+    assert db.session.get(User, client_user.id).password_hash == before
+
+
 def test_the_last_passwords_cannot_come_back(web, factories):
     user = factories.client_user(email="hist@example.com", password="amber falcon river")
     web.login("hist@example.com", "amber falcon river")
@@ -225,7 +236,11 @@ def test_email_change_needs_the_password_and_a_wrong_one_counts_toward_the_lock(
     assert [e.event for e in db.session.execute(select(AuthEvent).where(
         AuthEvent.user_id == client_user.id, AuthEvent.event == "email_change_failed")).scalars()] \
         == ["email_change_failed"]
-    assert "The current password is not correct." in move(client_web, "thief@example.com", "").get_data(as_text=True)
+    empty = move(client_web, "thief@example.com", "").get_data(as_text=True)
+    assert "Enter your current password to confirm this change." in empty  # not a guess: not counted
+    assert db.session.get(User, client_user.id).failed_logins == 1
+    assert "The current password is not correct." in move(client_web, "thief@example.com", "wrong guess 2"
+                                                           ).get_data(as_text=True)
     assert db.session.get(User, client_user.id).is_locked  # the second wrong one locked the account
     assert "The current password is not correct." in move(client_web, "thief@example.com").get_data(as_text=True)
 
@@ -250,7 +265,7 @@ def test_profile_refuses_a_taken_email_and_keeps_input(client_web, factories):
     form = {"name": "Kept Name", "email": "taken@example.com"}
     guessed = client_web.post_form("/settings/general", form).get_data(as_text=True)
     assert "belongs to another account" not in guessed  # not without the password
-    assert "The current password is not correct." in guessed
+    assert "Enter your current password to confirm this change." in guessed
     body = client_web.post_form("/settings/general", {**form, "email_password": "client password 1"}
                                 ).get_data(as_text=True)
     assert "This email address belongs to another account." in body

@@ -11,15 +11,24 @@ class CurrentPasswordWrong(DomainError):
     default_message = "The current password is not correct."
 
 
+class CurrentPasswordMissing(CurrentPasswordWrong):
+    """Nothing was typed: not a guess, so it does not count toward the lock."""
+
+    default_message = "Enter your current password to confirm this change."
+
+
 def check_current_password(user: User, password: str, failed_event: str, detail: str | None = None) -> None:
     """The current password proves it is them (a password, email, phone or second-factor change,
     Clear data). A wrong one counts toward the account lock like a failed sign-in, so a stolen
     session cannot guess the password; during a lock the right one is refused too.
 
-    A refusal is logged as `failed_event` (with `detail`) and committed, then CurrentPasswordWrong.
+    A refusal is logged as `failed_event` (with `detail`) and committed, then CurrentPasswordWrong;
+    an empty field is CurrentPasswordMissing (nothing counted).
     """
+    if not password:
+        raise CurrentPasswordMissing()
     locked = lockout.account_locked(user)
-    if locked or not passwords.verify_password(user.password_hash, password or ""):
+    if locked or not passwords.verify_password(user.password_hash, password):
         if not locked:
             lockout.record_failure(user)
         log_auth(failed_event, user=user, detail="account locked" if locked else detail)
