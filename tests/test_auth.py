@@ -208,7 +208,7 @@ def test_register_confirm_and_land_in_client_area(web):
     assert response.headers["Location"] == "/home"
     user = db.session.execute(select(User)).scalar_one()
     assert user.client.owner_id == user.id and user.name == "New Person"
-    assert web.post_form(path, {}, page_url="/register").headers["Location"] == "/register"
+    assert web.post_form(path, {}).headers["Location"] == "/register"  # used: the link is dead
 
 
 def test_a_link_opened_in_another_browser_needs_the_password_chosen_at_sign_up(web, app):
@@ -243,6 +243,10 @@ def test_a_name_typed_at_registration_never_reaches_an_unproven_mailbox(web, fac
         assert greeting(user) == "Hello Ann Pay now,\n\n"
 
 
+def test_a_signed_in_person_opening_register_goes_home(client_web):
+    assert client_web.get("/register").headers["Location"] == "/home"
+
+
 def test_register_answers_the_same_for_a_known_email(web, client_user):
     known = register(web, email="client@example.com").get_data(as_text=True)
     unknown = register(web, email="other@example.com").get_data(as_text=True)
@@ -251,6 +255,13 @@ def test_register_answers_the_same_for_a_known_email(web, client_user):
     notice = db.session.execute(
         select(OutboxMessage).where(OutboxMessage.recipient == "client@example.com")).scalar_one()
     assert "already have an account" in notice.body
+
+
+def test_register_with_a_known_email_mails_the_recovery_link(web, client_user):
+    register(web, email="client@example.com")
+    path = link_in_outbox("client@example.com")
+    assert path == "/recover"
+    assert ">Login or email</label>" in web.get(path).get_data(as_text=True)
 
 
 def test_register_errors_keep_input_but_not_passwords(web):

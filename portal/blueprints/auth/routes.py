@@ -68,6 +68,8 @@ def logout():
 @public
 @per_ip("RATELIMIT_REGISTER_PER_IP")
 def register():
+    if current_user.is_authenticated and request.method == "GET":  # as /login: they have an account
+        return redirect(home_for(current_user))
     form = captcha.protect(with_consents(RegisterForm))()
     if form.validate_on_submit():
         try:
