@@ -65,6 +65,15 @@ def test_recovery_code_works_once(app, client_web, client_user):
     assert db.session.execute(select(RecoveryCode).where(RecoveryCode.used_at.is_not(None))).scalar_one()
 
 
+def test_the_last_recovery_code_is_counted_in_the_singular(client_web, client_user):
+    _secret, codes = enrol_totp(client_web, PASSWORD)
+    rows = db.session.execute(select(RecoveryCode).where(RecoveryCode.user_id == client_user.id)).scalars().all()
+    for row in rows[1:]:
+        row.used_at = utcnow()
+    db.session.commit()
+    assert "1 recovery code left." in client_web.get("/settings/security").get_data(as_text=True)
+
+
 def test_sms_second_factor(app, web, factories):
     user = factories.client_user(email="sms@example.com", phone="+447700900123", phone_verified_at=utcnow())
     web.login("sms@example.com", PASSWORD)
@@ -121,6 +130,12 @@ def test_sms_needs_a_verified_phone(client_web):
     body = client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD},
                                 page_url="/settings/security").get_data(as_text=True)
     assert "Verify your phone number first." in body
+    assert 'href="/verify-phone?next=' in body  # where to do it
+
+
+def test_staff_without_a_verified_phone_are_pointed_to_the_authenticator_app(staff_web):
+    body = staff_web.get("/settings/security").get_data(as_text=True)
+    assert "Use an authenticator app." in body and "/verify-phone" not in body
 
 
 def test_pending_session_is_refused_on_every_route(app, client_web, client_user):
