@@ -12,6 +12,7 @@ from portal.services import access, demo, password_policy
 from portal.services.identifiers import AccountExists, IdentifierRefused
 from portal.services.staff import create_staff
 from portal.services.temp_keys import TempKeyRefused, issue_key
+from portal.wording import counted
 
 
 def init_app(app) -> None:
@@ -69,7 +70,7 @@ def temp_key_command(login, minutes):
         user, url = issue_key(login, minutes)
     except TempKeyRefused as refusal:
         raise click.ClickException(refusal.message) from refusal
-    click.echo(f"One-time sign-in URL for {user.login}, valid {minutes} minutes:")
+    click.echo(f"One-time sign-in URL for {user.login}, valid {counted(minutes, 'minute')}:")
     click.echo(url)
 
 
@@ -86,8 +87,9 @@ def purge_auth_log_command(dry_run):
         return
     verb = "would delete" if dry_run else "deleted"
     tables = ", ".join(f"{table} {rows}" for table, rows in result.tables.items())
-    click.echo(f"Retention {result.period_days} days, cut-off {result.cutoff:%Y-%m-%d %H:%M:%S} UTC: "
-               f"{verb} {result.rows} rows in {result.seconds:.2f} s ({tables}).")
+    click.echo(f"Retention {counted(result.period_days, 'day')}, "
+               f"cut-off {result.cutoff:%Y-%m-%d %H:%M:%S} UTC: "
+               f"{verb} {counted(result.rows, 'row')} in {result.seconds:.2f} s ({tables}).")
 
 
 @click.command("finish-clear-data")
@@ -100,4 +102,5 @@ def finish_clear_data_command():
         click.echo("No Clear data is unfinished.")
     for job in jobs:
         gdpr.step(job, seconds=math.inf)
-        click.echo(f"Clear data of client #{job.client_id}: finished, {job.done_users} users erased.")
+        click.echo(f"Clear data of client #{job.client_id}: finished, "
+                   f"{counted(job.done_users, 'user')} erased.")

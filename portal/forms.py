@@ -2,9 +2,10 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField
-from wtforms.validators import InputRequired, NumberRange
+from wtforms.validators import InputRequired, NumberRange, ValidationError
 
 from portal.services import settings
+from portal.services.password_policy import first_broken
 
 
 class ActionForm(FlaskForm):
@@ -20,3 +21,11 @@ def setting_field(key: str):
     if isinstance(setting.default, bool):
         return BooleanField(setting.label)
     return IntegerField(setting.label, validators=[InputRequired(), NumberRange(*setting.bounds)])
+
+
+def check_new_password(field, login: str, email: str, name: str, provider_id: int | None = None) -> None:
+    """A new password's inline check (`validate_password`): the policy's first broken rule beside
+    the field, shown together with the other fields' errors (the service enforces it again)."""
+    broken = first_broken(field.data or "", login, email, name, provider_id)
+    if broken:
+        raise ValidationError(broken)

@@ -8,6 +8,7 @@ from portal.menus import ADMIN_MENU, CLIENT_MENU
 from portal.models.base import MAX_ID
 from portal.services import gates
 from portal.services.permissions import has_function
+from portal.wording import counted
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -38,6 +39,7 @@ def init_app(app) -> None:
     app.before_request(gates.enforce_gates)
     app.after_request(security_headers)
     app.jinja_env.globals.update(client_menu=CLIENT_MENU, admin_menu=ADMIN_MENU)
+    app.jinja_env.filters["counted"] = counted
 
     @app.context_processor
     def template_helpers():

@@ -2,7 +2,6 @@
 the module."""
 
 import re
-from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -15,10 +14,10 @@ LINK = re.compile(r"(/register/confirm/[\w-]+)")
 EMAIL_LINK = re.compile(r"(/settings/email/confirm/\S+)")
 
 
-def publish(title: str, required: bool, text: str = "Text.", days_ago: int = 1):
-    """A document with a first version in force; returns (document, version)."""
+def publish(title: str, required: bool, text: str = "Text."):
+    """A document with a first version in force from now on; returns (document, version)."""
     document = consent.create_document(title, required)
-    version = consent.publish_version(document, text, utcnow() - timedelta(days=days_ago))
+    version = consent.publish_version(document, text, utcnow())
     db.session.commit()
     return document, version
 

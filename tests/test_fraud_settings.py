@@ -53,6 +53,15 @@ def test_bad_values_are_shown_next_to_the_field_and_kept(staff_web):
     assert settings.get("fraud.enabled") is False
 
 
+def test_a_refused_country_list_comes_back_as_typed(staff_web):
+    make_catalog()
+    response = staff_web.post_form(PAGE, {**VALID, "countries": "GB, XX, +49"})
+    body = response.get_data(as_text=True)
+    assert "XX is neither a country code" in body
+    assert 'value="GB, XX, +49"' in body
+    assert response.status_code == 200 and settings.get("fraud.countries") == []  # nothing saved
+
+
 def test_flagged_numbers_are_listed_for_staff(staff_web, app, factories):
     make_catalog()
     protect(reused_number="flag")

@@ -139,6 +139,18 @@ def test_preview_shows_what_is_erased_and_what_is_kept(staff_web, zelda):
         assert text in page, text
 
 
+def test_counts_of_one_are_in_the_singular(staff_web, factories):
+    install_clear_data()
+    client_id = factories.client_user(email="solo@example.com").client_id
+    db.session.add(Payment(client_id=client_id, amount=Decimal("9.99"), reference="INV-9"))
+    db.session.commit()
+    page = staff_web.get(f"/admin/clients/{client_id}/clear-data").get_data(as_text=True)
+    assert "The client and its 1 user are deactivated" in page and "Kept: 1 payment totalling 9.99" in page
+    job = clear(staff_web, client_id)
+    done = staff_web.get(f"/admin/clients/{client_id}/clear-data/jobs/{job.id}").get_data(as_text=True)
+    assert "The client and 1 user are anonymized." in done
+
+
 def test_confirmation_needs_password_and_exact_name(staff_web, zelda):
     install_clear_data()
     url = f"/admin/clients/{zelda['client_id']}/clear-data"

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -61,7 +62,7 @@ def test_new_required_version_is_asked_at_login_until_accepted(web, factories):
     web.login("c@example.com", "client password 1")
     assert web.get("/home").status_code == 200  # a future version is not asked for yet
 
-    v2 = consent.publish_version(consent.documents()[0], "Now in force.", utcnow() - timedelta(minutes=1))
+    v2 = consent.publish_version(consent.documents()[0], "Now in force.", utcnow())
     db.session.commit()
     response = web.get("/home")
     assert response.status_code == 302 and response.headers["Location"].endswith("/consent/accept")
@@ -124,6 +125,28 @@ def test_staff_add_document_and_publish_version(staff_web):
     assert {"consent_document_created", "consent_version_published"} <= actions
     page = staff_web.get("/admin/consent").get_data(as_text=True)
     assert "in force" in page
+
+
+def test_a_version_cannot_take_effect_in_the_past(staff_web):
+    document, v1 = publish("Privacy policy", True)
+    url, field = f"/admin/consent/documents/{document.id}/versions", f"doc{document.id}-effective"
+    for day in ["2020-01-01", (utcnow().date() - timedelta(days=1)).isoformat()]:
+        refused = staff_web.post_form(url, {f"doc{document.id}-text": "Backdated text.", field: day},
+                                      page_url="/admin/consent")
+        body = refused.get_data(as_text=True)
+        assert refused.status_code == 422
+        assert f'<p class="error" id="{field}-error">The effective date cannot be in the past' in body
+        assert f'value="{day}"' in body and "Backdated text." in body  # what was typed is kept
+    db.session.expire_all()
+    assert [v.number for v in consent.documents()[0].versions] == [1]
+    assert consent.current_version(consent.documents()[0]).id == v1.id
+
+
+def test_a_version_cannot_take_effect_before_the_one_in_force(app):
+    document, v1 = publish("Privacy policy", True)
+    with pytest.raises(consent.ConsentError, match="before that of version 1") as refused:
+        consent.publish_version(document, "Earlier.", v1.effective_at - timedelta(seconds=1))
+    assert refused.value.field == "effective"
 
 
 def test_client_cannot_reach_consent_admin(client_web):

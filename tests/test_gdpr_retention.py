@@ -98,7 +98,7 @@ def test_summary_partial_shows_period_oldest_row_and_last_run(app):
     oldest = (utcnow() - timedelta(days=3)).strftime("%Y-%m-%d")
     with app.test_request_context():
         html = render_template("gdpr/_auth_log_retention.html")
-    assert "30 days" in html and f"oldest row kept: {oldest}" in html and "(1 rows)" in html
+    assert "30 days" in html and f"oldest row kept: {oldest}" in html and "(1 row)" in html
 
 
 def test_auth_log_page_shows_the_retention(staff_web):

@@ -52,6 +52,33 @@ def test_an_administrator_cannot_be_renamed_to_a_clients_email(staff_web, factor
     assert db.session.get(User, target.id).login == "renamed"
 
 
+EXISTS = "An account with this login or email already exists."
+
+
+def error_under(body: str, field: str) -> bool:
+    return f'<p class="error" id="{field}-error">{EXISTS}</p>' in body
+
+
+def test_a_clash_is_shown_under_the_field_that_clashes(staff_web, factories):
+    factories.client_user(email="client4@example.com")
+    factories.staff(login="keeper", email="keeper@example.com")
+    target = factories.staff(login="moved")
+    new_email = staff_web.post_form("/admin/administrators/new", {
+        "login": "newcomer", "email": "Client4@example.com", "name": "New"}).get_data(as_text=True)
+    assert error_under(new_email, "email") and not error_under(new_email, "login")
+    assert 'value="newcomer"' in new_email
+    new_login = staff_web.post_form("/admin/administrators/new", {
+        "login": "keeper", "email": "fresh@example.com", "name": "New"}).get_data(as_text=True)
+    assert error_under(new_login, "login") and not error_under(new_login, "email")
+    edit_email = staff_web.post_form(f"/admin/administrators/{target.id}", {
+        "login": "moved", "email": "keeper@example.com", "name": "Moved"}).get_data(as_text=True)
+    assert error_under(edit_email, "email") and not error_under(edit_email, "login")
+    edit_login = staff_web.post_form(f"/admin/administrators/{target.id}", {
+        "login": "KEEPER@example.com", "email": target.email, "name": "Moved"}).get_data(as_text=True)
+    assert error_under(edit_login, "login") and not error_under(edit_login, "email")
+    assert users_named("newcomer") == 0 and db.session.get(User, target.id).email == "moved@staff.example.com"
+
+
 def test_rows_from_before_the_shared_namespace_open_neither_account(web, factories, caplog):
     """Two rows a database may hold from an older version: sign-in and recovery never guess which
     account a value names (and never answer 500); each still signs in with its own email."""

@@ -77,6 +77,17 @@ def test_policy_applies_at_reset_with_the_reason(mail_web, smtp, client_user):
     assert set_password(mail_web, path).status_code == 302
 
 
+def test_policy_and_mismatch_are_shown_together_at_reset(mail_web, smtp, client_user):
+    ask(mail_web, "client@example.com")
+    path = reset_path(smtp, "client@example.com")
+    response = set_password(mail_web, path, password="short", confirm="short2")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<p class="error" id="password-error">Use at least 12 characters.</p>' in body
+    assert '<p class="error" id="confirm-error">The passwords do not match.</p>' in body
+    assert set_password(mail_web, path).status_code == 302  # the link still works
+
+
 def test_newer_link_kills_the_older_and_expiry_kills_both(mail_web, smtp, client_user):
     ask(mail_web, "client@example.com")
     first = reset_path(smtp, "client@example.com")

@@ -55,4 +55,4 @@ def test_sign_out_everywhere_else(app, client_web):
     assert all(o.get("/home").status_code == 302 for o in others)
     assert api.get("/api/v1/whoami", headers=bearer(secret)).status_code == 401
     page = client_web.get(response.headers["Location"]).get_data(as_text=True)
-    assert "2 other sessions ended, 1 API tokens revoked" in page
+    assert "2 other sessions ended, 1 API token revoked" in page

@@ -170,9 +170,7 @@ def create_admin(actor: User, data: AdminInput) -> User:
     chosen = _check_grants(actor, data, None)
     try:
         user = create_staff(data.login, data.email, data.name, full_access=data.full_access)
-    except AccountExists as error:
-        raise AccessError(error.message, "login") from error
-    except IdentifierRefused as error:
+    except (AccountExists, IdentifierRefused) as error:
         raise AccessError(error.message, error.field) from error
     _apply(user, data, chosen)
     audit_created(user)
@@ -191,9 +189,9 @@ def update_admin(actor: User, target: User, data: AdminInput) -> dict:
     chosen = _check_grants(actor, data, target)
     login, email = data.login.strip(), identifiers.fold(data.email)
     try:
-        identifiers.claim(login, email, except_user_id=target.id)
+        identifiers.claim(login=login, email=email, except_user_id=target.id)
     except AccountExists as error:
-        raise AccessError(error.message, "login") from error
+        raise AccessError(error.message, error.field) from error
     before = _snapshot(target)
     if email != target.email:
         sessions.drop_links_in_flight([target.id])  # an invite sent to a mistyped address dies

@@ -11,6 +11,7 @@ from portal.models import User, UserKind
 from portal.models.base import utcnow
 from portal.models.compliance import ConsentRecord
 from portal.services import auth_methods, captcha, consent, gdpr, retention, second_factor, settings
+from portal.wording import counted
 
 PURGE_STALE_AFTER = timedelta(days=2)  # a daily timer that missed a day shows up
 TRANSFER_BASES = [
@@ -80,8 +81,9 @@ def consent_answer() -> Answer:
     details = [f"{d.title} version {v.number} ({'required' if d.required else 'optional'}), "
                f"in force since {v.effective_at:%Y-%m-%d}" for d, v in in_force]
     return Answer("Is consent collected and documented?", "yes",
-                  f"{len(in_force)} documents in force, {decisions} decisions in the consent log; "
-                  f"{lacking} active users will be asked for the current versions at their next login.",
+                  f"{counted(len(in_force), 'document')} in force, {counted(decisions, 'decision')} "
+                  f"in the consent log; {counted(lacking, 'active user')} will be asked for the current "
+                  "versions at their next login.",
                   "gdpr.consent_documents", details)
 
 
@@ -94,13 +96,13 @@ def retention_answer() -> Answer:
                       "auth log, ended sessions, expired sign-ups, links and codes, unverified phone "
                       "verifications).", fix)
     if last is None:
-        return Answer(question, "no", f"The period is {days} days, but `purge-auth-log` has never "
+        return Answer(question, "no", f"The period is {counted(days, 'day')}, but `purge-auth-log` has never "
                       "run; schedule it (see the README).", fix)
-    when = f"{last.finished_at:%Y-%m-%d %H:%M} UTC ({last.rows_deleted} rows deleted)"
+    when = f"{last.finished_at:%Y-%m-%d %H:%M} UTC ({counted(last.rows_deleted, 'row')} deleted)"
     if utcnow() - last.finished_at > PURGE_STALE_AFTER:
-        return Answer(question, "no", f"The period is {days} days, but the purge last ran {when}; "
+        return Answer(question, "no", f"The period is {counted(days, 'day')}, but the purge last ran {when}; "
                       "is its timer still on?", fix)
-    return Answer(question, "yes", f"The period is {days} days; the purge last ran {when}.", fix)
+    return Answer(question, "yes", f"The period is {counted(days, 'day')}; the purge last ran {when}.", fix)
 
 
 def staff_2fa_answer() -> Answer:
@@ -156,8 +158,8 @@ def clear_data_answer() -> Answer:
     stalled = [job for job in gdpr.unfinished_jobs() if utcnow() - job.created_at > gdpr.STALLED_AFTER]
     if not stalled:
         return Answer(question, "yes", "No Clear data has been left unfinished.")
-    details = [f"Client #{job.client_id}: {job.done_users} of {job.total_users} users erased, started "
-               f"{job.created_at:%Y-%m-%d %H:%M} UTC" for job in stalled]
+    details = [f"Client #{job.client_id}: {job.done_users} of {counted(job.total_users, 'user')} erased, "
+               f"started {job.created_at:%Y-%m-%d %H:%M} UTC" for job in stalled]
     return Answer(question, "no", f"{len(stalled)} Clear data stopped before its end: the accounts are "
                   "closed, but personal data is still there. Open its progress page again or run "
                   "`finish-clear-data` (see the README).", None, details)

@@ -1,6 +1,6 @@
 """Consent: documents with versions, the consent log, the registration form's decisions, the gate."""
 
-from datetime import datetime
+from datetime import UTC, datetime, time
 
 from flask import g, has_request_context
 from sqlalchemy import bindparam, select
@@ -64,6 +64,7 @@ def create_document(title: str, required: bool) -> ConsentDocument:
 
 def publish_version(document: ConsentDocument, text: str, effective_at: datetime) -> ConsentVersion:
     """Add the next version; from `effective_at` on it is the one users are asked for."""
+    _check_effective(document, effective_at)
     number = max((v.number for v in document.versions), default=0) + 1
     version = ConsentVersion(document=document, number=number, text=text.strip(),
                              effective_at=effective_at)
@@ -73,6 +74,18 @@ def publish_version(document: ConsentDocument, text: str, effective_at: datetime
               changes={"version": [number - 1 or None, number],
                        "effective_at": [None, effective_at.isoformat()]})
     return version
+
+
+def _check_effective(document: ConsentDocument, effective_at: datetime) -> None:
+    """The consent log is evidence: a version cannot take effect in the past, nor before the one in force."""
+    now = utcnow()
+    if effective_at < datetime.combine(now.date(), time.min, tzinfo=UTC):
+        raise ConsentError("The effective date cannot be in the past; choose today or a later day.",
+                           field="effective")
+    in_force = current_version(document, now)
+    if in_force is not None and effective_at < in_force.effective_at:
+        raise ConsentError(f"The effective date cannot be before that of version {in_force.number}, "
+                           f"in force since {in_force.effective_at:%Y-%m-%d %H:%M} UTC.", field="effective")
 
 
 def set_required(document: ConsentDocument, required: bool) -> None:

@@ -122,7 +122,7 @@ def _seed_consent() -> None:
     for title, required, text in CONSENT_DOCUMENTS:
         if title not in existing:
             document = consent.create_document(title, required)
-            consent.publish_version(document, text, utcnow() - timedelta(days=1))
+            consent.publish_version(document, text, utcnow())
     db.session.flush()
     demo_clients = [f"client{n}@example.com" for n in range(1, len(MORE_CLIENTS) + 1)]
     for login in ["owner@example.com", "colleague@example.com", *demo_clients]:

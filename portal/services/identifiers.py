@@ -23,6 +23,8 @@ class IdentifierRefused(DomainError):
 
 
 class AccountExists(DomainError):
+    """A login or email already in use; `field` names which of the values claimed clashes."""
+
     default_message = "An account with this login or email already exists."
 
 
@@ -67,7 +69,9 @@ def taken(*values: str, except_user_id: int | None = None) -> bool:
     return db.session.execute(query.limit(1)).first() is not None
 
 
-def claim(*values: str, except_user_id: int | None = None) -> None:
-    """Raise AccountExists if any of `values` is taken (see `taken`)."""
-    if taken(*values, except_user_id=except_user_id):
-        raise AccountExists()
+def claim(*, except_user_id: int | None = None, **values: str) -> None:
+    """Raise AccountExists naming the first field (`login=..., email=...`) whose value is taken
+    (see `taken`)."""
+    for field, value in values.items():
+        if fold(value) and taken(value, except_user_id=except_user_id):
+            raise AccountExists(field=field)

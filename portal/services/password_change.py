@@ -8,6 +8,7 @@ from portal.services.client_ip import client_ip
 from portal.services.events import log_auth
 from portal.services.links import public_url
 from portal.services.mail import send_notice
+from portal.wording import counted
 
 
 def set_new_password(user: User, password: str, event: str) -> None:
@@ -22,7 +23,8 @@ def set_new_password(user: User, password: str, event: str) -> None:
     lockout.unlock(user, reason="password reset" if event == "password_reset" else "password changed")
     revoked = sessions.revoke_everything([user.id])
     unlinked = oauth_links.drop_all(user) if event == "password_reset" else 0
-    log_auth(event, user=user, detail=f"{revoked} sessions ended, {unlinked} linked sign-ins removed")
+    log_auth(event, user=user, detail=f"{counted(revoked, 'session')} ended, "
+             f"{counted(unlinked, 'linked sign-in')} removed")
     db.session.commit()
     _notify(user, event, unlinked)
 

@@ -8,6 +8,7 @@ from flask_login import current_user
 from portal.extensions import htmx
 from portal.models.base import utcnow
 from portal.services.gates import Gate, register_gate
+from portal.wording import counted
 
 
 def expires_at(user) -> datetime | None:
@@ -32,7 +33,7 @@ def warn_if_due() -> None:
     warn = timedelta(days=int(current_app.config["PASS_EXPIRE_WARN_DAYS"]))
     if deadline is not None and utcnow() < deadline <= utcnow() + warn:
         days = max(1, (deadline - utcnow()).days)
-        flash(f"Your password expires in {days} day{'s' if days != 1 else ''}. "
+        flash(f"Your password expires in {counted(days, 'day')}. "
               "Change it in General settings.", "warning")
         session["password_expiry_warned"] = True
 

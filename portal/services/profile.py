@@ -16,6 +16,7 @@ from portal.services.events import log_audit
 from portal.services.links import public_url
 from portal.services.mail import greeting, send_mail, send_notice
 from portal.services.tokens import digest, new_token
+from portal.wording import counted
 
 
 class EmailTaken(DomainError):
@@ -121,7 +122,7 @@ def _request_email_change(user: User, email: str) -> None:
     try:
         send_mail(email, "Confirm your new email address",
                   f"{greeting(user)}to make this the email address of your account, "
-                  f"open this link (valid {hours} hours):\n"
+                  f"open this link (valid {counted(hours, 'hour')}):\n"
                   f"{public_url('settings.confirm_email', token=token)}\n\n"
                   "Until then your account keeps its current address. If you did not ask for this, "
                   "ignore this message.\n")

@@ -19,6 +19,7 @@ from portal.services.mail import greeting, send_mail
 from portal.services.personal_data import PersonalData, UserIds, register
 from portal.services.sms import send_sms
 from portal.services.tokens import digest, new_token
+from portal.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def send_password_link(user: User, purpose: str = "reset") -> None:
     db.session.add(sent)
     db.session.commit()  # stored before it is mailed, so a quick click finds it
     link = public_url("auth.recover_reset", token=token)
-    valid = f"{int(lifetime.total_seconds() // 60)} minutes"
+    valid = counted(int(lifetime.total_seconds() // 60), "minute")
     if purpose == "invite":
         subject = "Welcome: set your password"
         body = (f"{greeting(user)}an account was created for you on the portal. "
@@ -123,7 +124,7 @@ def _text_code(phone: str, code: str) -> None:
     minutes = int(_minutes(CODE_MINUTES).total_seconds() // 60)
     try:
         sms_budget.take_for_code(phone)
-        send_sms(phone, f"Your password recovery code is {code}. It is valid for {minutes} minutes. "
+        send_sms(phone, f"Your password recovery code is {code}. It is valid for {counted(minutes, 'minute')}. "
                         "Never share it.")
     except (sms_budget.BudgetExceeded, DeliveryError) as error:
         log.error("recovery code SMS not sent: %s", error.message)
@@ -170,7 +171,7 @@ def check_code(ticket: str, code: str) -> str:
         log_auth("recovery_code_failed", user=db.session.get(User, row.user_id) if row.user_id else None)
         db.session.commit()
         left = limit - spent
-        raise RecoveryError(f"The code is not correct. {left} tries left." if left else CODE_DEAD)
+        raise RecoveryError(f"The code is not correct. {counted(left, 'try', 'tries')} left." if left else CODE_DEAD)
     user = db.session.get(User, row.user_id)
     # Spend the code: of two requests with it at once, only the one whose DELETE removed it goes on.
     if db.session.execute(delete(ResetCode).where(ResetCode.id == row.id)).rowcount != 1:

@@ -16,6 +16,7 @@ from portal.services.events import log_auth
 from portal.services.links import public_url
 from portal.services.mail import send_mail
 from portal.services.tokens import digest, new_token
+from portal.wording import counted
 
 STARTED_HERE = "registration_started"  # the browser's session: a digest of the address it registered
 
@@ -62,7 +63,7 @@ def request_registration(email: str, name: str, password: str,
         send_mail(email, "Someone tried to register with your address",
                   "Somebody (perhaps you) tried to create an account with this email address.\n"
                   "You already have an account. If you forgot your password, recover it here:\n"
-                  f"{public_url('auth.login')}\n")
+                  f"{public_url('auth.recover')}\n")
         return
     token = new_token()
     hours = current_app.config["REGISTRATION_LINK_HOURS"]
@@ -79,7 +80,7 @@ def request_registration(email: str, name: str, password: str,
         send_mail(email, "Confirm your registration",
                   # No name: anyone can type one and this address is not proven yet.
                   f"Hello,\n\nconfirm your registration by opening this link "
-                  f"(valid {hours} hours):\n{public_url('auth.confirm_registration', token=token)}\n\n"
+                  f"(valid {counted(hours, 'hour')}):\n{public_url('auth.confirm_registration', token=token)}\n\n"
                   "If you did not register, ignore this message.\n")
     except DeliveryError:
         # Nobody can use a link that was never sent: keep no password hash for it.
@@ -145,7 +146,7 @@ def create_client_user(email: str, name: str, password_hash: str | None,
                        client: Client | None = None) -> User:
     """A user of `client`, or of a new client it owns when none is given (flushed, not committed).
     Raises AccountExists when the email is already someone's login or email."""
-    identifiers.claim(email)
+    identifiers.claim(email=email)
     provider = client.provider if client is not None else default_provider()
     owns_new_client = client is None
     if owns_new_client:

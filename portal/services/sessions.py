@@ -15,6 +15,7 @@ from portal.services.client_ip import client_ip
 from portal.services.events import log_auth
 from portal.services.personal_data import UserIds
 from portal.services.tokens import digest, new_token
+from portal.wording import counted
 
 
 def init_app(app) -> None:
@@ -112,7 +113,7 @@ def sign_out_everywhere_else(user: User, keep: UserSession | None) -> tuple[int,
     ended = _revoke_sessions(which if keep is None else which & (UserSession.id != keep.id))
     tokens = revoke_all_tokens([user.id])
     drop_links_in_flight([user.id])
-    log_auth("sessions_ended", user=user, detail=f"{ended} other sessions, {tokens} API tokens")
+    log_auth("sessions_ended", user=user, detail=f"{counted(ended, 'other session')}, {counted(tokens, 'API token')}")
     return ended, tokens
 
 

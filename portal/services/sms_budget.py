@@ -13,6 +13,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from portal.services import counters
 from portal.services.errors import DomainError
+from portal.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def _refused(strategy: MovingWindowRateLimiter, budget: Budget) -> BudgetExceede
     if budget.reason == "cooldown":
         reset = strategy.get_window_stats(budget.item, *_identifiers(budget)).reset_time
         seconds = max(1, math.ceil(reset - time.time()))
-        return BudgetExceeded("cooldown", f"Please wait {seconds} seconds before asking for a new code.")
+        return BudgetExceeded("cooldown", f"Please wait {counted(seconds, 'second')} before asking for a new code.")
     if budget.reason in ("country", "daily_cap"):
         log.error("SMS budget %s spent (%s): messages refused until it refills", budget.reason, budget.item)
     return BudgetExceeded(budget.reason, TOO_MANY)

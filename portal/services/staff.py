@@ -12,7 +12,7 @@ def create_staff(login: str, email: str, name: str = "", password: str | None = 
     """A new staff member (flushed, not committed); without a password, none is set."""
     login, email = login.strip(), identifiers.fold(email)
     identifiers.check_staff_identifiers(login, email)
-    identifiers.claim(login, email)
+    identifiers.claim(login=login, email=email)
     user = User(
         provider_id=default_provider().id, kind=UserKind.STAFF, login=login, email=email,
         name=name or login, full_access=full_access,

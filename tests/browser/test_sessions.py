@@ -18,7 +18,7 @@ def test_sign_out_everywhere_else_ends_the_other_browser(live_server, page, brow
         sessions = page.locator("#sessions")
         expect(sessions.locator("tbody tr")).to_have_count(2)
         sessions.get_by_role("button", name="Sign out everywhere else").click()
-        expect(page.get_by_text("1 other sessions ended, 0 API tokens revoked")).to_be_visible()
+        expect(page.get_by_text("1 other session ended, 0 API tokens revoked")).to_be_visible()
         expect(page.locator("#sessions tbody tr")).to_have_count(1)
         other.goto(server.url + "/home")
         expect(other).to_have_url(server.url + "/login?next=%2Fhome")

@@ -9,6 +9,7 @@ from portal.extensions import db
 from portal.forms import setting_field
 from portal.services import captcha, lockout, password_policy, recovery, settings
 from portal.services.permissions import requires
+from portal.wording import counted
 
 SECTIONS = {
     "Password requirements": password_policy.KEYS,
@@ -45,6 +46,6 @@ def security_settings():
     if form.validate_on_submit():
         changes = settings.update(form.values(), audit_action="security_settings_changed")
         db.session.commit()
-        flash(f"Saved {len(changes)} change{'s' if len(changes) != 1 else ''}.", "success")
+        flash(f"Saved {counted(len(changes), 'change')}.", "success")
         return redirect(url_for("admin.security_settings"))
     return render_template("admin/security_settings.html", form=form)

@@ -10,10 +10,12 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
+from portal.forms import check_new_password
+from portal.models import User
 from portal.services.identifiers import fold
-from portal.services.password_policy import HARD_MAX_LENGTH, first_broken
+from portal.services.password_policy import HARD_MAX_LENGTH
 
 MAX_PASSWORD = HARD_MAX_LENGTH  # generous; argon2 hashes every byte, nothing is truncated
 
@@ -37,11 +39,8 @@ class RegisterForm(FlaskForm):
     submit = SubmitField("Register")
 
     def validate_password(self, field):
-        """The policy's reason beside the field, together with the other fields' errors."""
         email = fold(self.email.data)
-        broken = first_broken(field.data or "", email, email, self.name.data or "")
-        if broken:
-            raise ValidationError(broken)
+        check_new_password(field, email, email, self.name.data or "")
 
 
 class ConfirmRegistrationForm(FlaskForm):
@@ -62,9 +61,19 @@ class RecoveryCodeForm(FlaskForm):
 
 
 class ResetPasswordForm(FlaskForm):
+    """The new password of `owner`, the user the link was sent to."""
+
     password = PasswordField("New password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
     confirm = PasswordField(
         "Confirm new password",
         validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
     )
     submit = SubmitField("Save")
+
+    def __init__(self, owner: User, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def validate_password(self, field):
+        check_new_password(field, self.owner.login, self.owner.email, self.owner.name,
+                           self.owner.provider_id)

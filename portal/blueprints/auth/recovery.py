@@ -74,7 +74,7 @@ def recover_reset(token):
     except recovery.RecoveryError as error:
         flash(error.message, "error")
         return redirect(url_for("auth.recover"))
-    form = ResetPasswordForm()
+    form = ResetPasswordForm(user)
     if form.validate_on_submit():
         try:
             recovery.reset_password(token, form.password.data)

@@ -39,6 +39,8 @@ class CountriesField(StringField):
             self.data = phone_filter.parse_countries(valuelist[0])  # ValueError -> field error
 
     def _value(self):
+        if self.process_errors and self.raw_data:  # not a list: show what was typed, to correct it
+            return self.raw_data[0]
         return ", ".join(self.data or [])
 
 

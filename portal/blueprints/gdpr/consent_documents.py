@@ -45,11 +45,15 @@ def publish_version(document_id):
     form = VersionForm(prefix=f"doc{document.id}")
     if form.validate_on_submit():
         effective = datetime.combine(form.effective.data, datetime.min.time(), tzinfo=UTC)
-        version = consent.publish_version(document, form.text.data, effective)
-        db.session.commit()
-        flash(f"{document.title} version {version.number} published, "
-              f"in force from {effective:%Y-%m-%d}.", "success")
-        return redirect(url_for("gdpr.consent_documents"))
+        try:
+            version = consent.publish_version(document, form.text.data, effective)
+        except consent.ConsentError as error:
+            form[error.field or "effective"].errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(f"{document.title} version {version.number} published, "
+                  f"in force from {effective:%Y-%m-%d}.", "success")
+            return redirect(url_for("gdpr.consent_documents"))
     return _documents_page(version_forms={document.id: form}), 422
 
 

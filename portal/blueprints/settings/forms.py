@@ -1,5 +1,6 @@
 """Forms of the user's own settings: profile, password, phone, second factors and API tokens."""
 
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
@@ -13,6 +14,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.forms import check_new_password
 from portal.services.api_tokens import MAX_DAYS
 from portal.services.password_policy import HARD_MAX_LENGTH
 
@@ -34,6 +36,8 @@ class PhoneChangeForm(FlaskForm):
 
 
 class PasswordChangeForm(FlaskForm):
+    """The signed-in user's new password (General settings, the expired-password page)."""
+
     current_password = PasswordField("Current password",
                                      validators=[DataRequired(), Length(max=HARD_MAX_LENGTH)])
     password = PasswordField("New password", validators=[DataRequired(), Length(max=HARD_MAX_LENGTH)])
@@ -42,6 +46,10 @@ class PasswordChangeForm(FlaskForm):
         validators=[DataRequired(), EqualTo("password", message="The passwords do not match.")],
     )
     submit = SubmitField("Save")
+
+    def validate_password(self, field):
+        check_new_password(field, current_user.login, current_user.email, current_user.name,
+                           current_user.provider_id)
 
 
 class CurrentPasswordForm(FlaskForm):

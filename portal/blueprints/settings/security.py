@@ -21,6 +21,7 @@ from portal.services import (
     sessions,
 )
 from portal.services.permissions import FUNCTIONS, requires
+from portal.wording import counted
 
 
 @bp.route("/security")
@@ -83,7 +84,8 @@ def end_other_sessions():
         abort(400)
     ended, tokens = sessions.sign_out_everywhere_else(current_user, keep=sessions.current_session())
     db.session.commit()
-    flash(f"Signed out everywhere else: {ended} other sessions ended, {tokens} API tokens revoked.", "success")
+    flash(f"Signed out everywhere else: {counted(ended, 'other session')} ended, "
+          f"{counted(tokens, 'API token')} revoked.", "success")
     return redirect(url_for("settings.security"))  # the whole page: its token list changed too
 
 
