@@ -7,6 +7,7 @@ their rows).
 """
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -86,10 +87,24 @@ class Names:
                    *[(name == value) & (written_at <= last) for value, last in self.until.items()])
 
 
+_batch_names: ContextVar[tuple[object, "Names"] | None] = ContextVar("batch_names", default=None)
+
+
 def identifiers(user_ids: UserIds) -> Names:
     """Every email (a new one waiting for its link too), login and phone the users have, and every
-    email and login they had, in three queries per batch. The earlier ones come from the audit
-    trail, which the audit log's eraser scrubs: the others run before it (`gdpr.ordered_entries`)."""
+    email and login they had, in three queries, gathered once a batch (the erasers of one batch
+    get the same `user_ids` query, and so what it named before any of them ran). The earlier ones
+    come from the audit trail, which the audit log's eraser scrubs: the others run before it
+    (`gdpr.ordered_entries`)."""
+    gathered = _batch_names.get()
+    if gathered is not None and gathered[0] is user_ids:
+        return gathered[1]
+    names = _gather(user_ids)
+    _batch_names.set((user_ids, names))
+    return names
+
+
+def _gather(user_ids: UserIds) -> Names:
     rows = db.session.execute(
         select(User.email, User.login, User.phone).where(User.id.in_(user_ids))
         .union_all(select(PendingEmailChange.email, None, None)
