@@ -33,6 +33,7 @@ from tests.gdpr_support import (
     standard_documents,
 )
 from tests.methods_helpers import enrol_totp
+from tests.statements import recorded
 from tests.test_methods_oauth import oauth_login, sub_name, switch_on
 from tests.web import WebClient
 
@@ -276,6 +277,17 @@ def test_running_it_twice_is_safe(staff_web, zelda):
     assert second.finished_at is not None and second.rows_changed["user"] == 0
     assert len(db.session.execute(select(AuditEvent).where(
         AuditEvent.action == "client_data_cleared")).all()) == 2
+
+
+def test_a_batch_gathers_the_names_it_erases_by_once(staff_user, factories):
+    """Four erasers find rows by the users' names (current and earlier): one gathering a batch."""
+    install_clear_data()
+    owner = factories.client_user(email="nora@example.com", name="Nora")
+    job = gdpr.start(owner.client, staff_user, "staff password 1", owner.client.name)
+    with recorded(db.engine) as statements:
+        gdpr.run_batch(job)
+    gatherings = [s for s in statements if "UNION ALL" in s and "pending_email_change.email" in s]
+    assert len(gatherings) == 1
 
 
 @pytest.fixture
