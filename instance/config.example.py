@@ -17,6 +17,19 @@ live in the database and are edited in the admin area, not here.
 # Redis unreachable: False keeps throttling in each worker's memory (and logs a warning);
 # True refuses credential checks with 503 until it is back. Pages answer either way.
 # RATELIMIT_FAIL_CLOSED = False
+# False switches request throttling off; lockout counts and SMS budgets stay on (same store).
+# RATELIMIT_ENABLED = True
+
+# SMS-pumping budgets (moving windows): verification texts per account, IP (/64 for IPv6),
+# number and country; sign-in and recovery codes per verified number; every text per day.
+# FRAUD_SMS_PER_ACCOUNT = "5 per hour"
+# FRAUD_SMS_PER_IP = "10 per hour"
+# FRAUD_SMS_PER_NUMBER = "3 per hour"
+# FRAUD_SMS_PER_COUNTRY = "200 per hour"
+# FRAUD_SMS_CODES_PER_NUMBER = "6 per hour"
+# FRAUD_SMS_DAILY_CAP = "1000 per day"
+# A number verified on the way to an order (no password asked there) takes recovery codes after:
+# PHONE_RECOVERY_DELAY_HOURS = 24
 
 # The base of every link in an email or SMS. https:// also turns on Secure cookies.
 # PUBLIC_URL = "https://my.example-hosting.com"
