@@ -379,8 +379,9 @@ def test_clear_data_button_partial_follows_the_module(app, staff_user, factories
             return render_template("gdpr/_clear_data_button.html", client=client)
 
     assert "Clear data" not in button()
+    assert 'needs the "GDPR client data cleaning" module' in button()  # says why there is no button
     install_clear_data()
-    assert f'href="/admin/clients/{client.id}/clear-data"' in button()
+    assert f'href="/admin/clients/{client.id}/clear-data"' in button() and "module" not in button()
 
 
 def test_google_sign_up_asks_for_consent_and_cannot_bring_a_cleared_account_back(

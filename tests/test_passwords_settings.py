@@ -123,7 +123,9 @@ def test_name_is_saved_at_once_and_email_waits_for_the_link_sent_to_it(client_we
     assert "Use this email address" in client_web.get(path).get_data(as_text=True)  # a GET changes nothing
     assert db.session.get(User, client_user.id).email == "client@example.com"
 
-    assert confirm(client_web, path).headers["Location"] == "/settings/general"
+    confirmed = confirm(client_web, path)
+    assert confirmed.headers["Location"] == "/settings/general"
+    assert "Sign in with it from now on" in client_web.get("/settings/general").get_data(as_text=True)
     db.session.expire_all()
     user = db.session.get(User, client_user.id)
     assert (user.email, user.login) == ("new@example.com", "new@example.com")

@@ -76,7 +76,8 @@ def confirm_email_post(token):
     except (profile.EmailLinkInvalid, profile.EmailTaken) as error:
         flash(error.message, "error")
         return render_template("settings/confirm_email.html", form=None, token=token), 400
-    flash(f"Your email address is now {user.email}.", "success")
+    follows = " Sign in with it from now on: the old one no longer works." if user.login == user.email else ""
+    flash(f"Your email address is now {user.email}.{follows}", "success")
     return redirect(url_for("settings.general") if current_user.is_authenticated else url_for("auth.login"))
 
 
