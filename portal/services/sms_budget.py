@@ -85,29 +85,26 @@ def reserve(user_id: int, network: str, number: str, region: str, cooldown: int)
     message (the other keeps what it took before, erring on the side of the budgets). A text whose
     sending fails still counts, as the provider may have sent it; the cooldown starts only once it
     has left (`start_cooldown`), so a failed send can be retried at once."""
-    strategy = _strategy()
-    taken = [*_sender_budgets(user_id, network, number, region), _daily_cap()]
-    try:
-        for budget in [_cooldown(user_id, number, cooldown), *taken]:
-            if not strategy.test(budget.item, *_identifiers(budget)):
-                raise _refused(strategy, budget)
-        for budget in taken:
-            if not strategy.hit(budget.item, *_identifiers(budget)):
-                raise _refused(strategy, budget)
-    except BudgetExceeded:
-        raise
-    except Exception:
-        raise _store_away() from None
+    _take([*_sender_budgets(user_id, network, number, region), _daily_cap()],
+          also_tested=[_cooldown(user_id, number, cooldown)])
 
 
 def take_for_code(number: str) -> None:
     """Count a sign-in or recovery code to a number already verified against that number's budget
     for codes (so nobody can flood a victim's phone through recovery) and the daily cap on all
     messages, or raise BudgetExceeded."""
+    _take([Budget("codes_to_number", parse(current_app.config["FRAUD_SMS_CODES_PER_NUMBER"]), f"number:{number}"),
+           _daily_cap()])
+
+
+def _take(budgets: list[Budget], also_tested: list[Budget] = ()) -> None:
+    """Test `also_tested` and `budgets` (a refusal takes nothing), then take one message from each
+    budget, atomically in the store; BudgetExceeded for the first that refuses or a store away."""
     strategy = _strategy()
-    budgets = [Budget("codes_to_number", parse(current_app.config["FRAUD_SMS_CODES_PER_NUMBER"]), f"number:{number}"),
-               _daily_cap()]
     try:
+        for budget in [*also_tested, *budgets]:
+            if not strategy.test(budget.item, *_identifiers(budget)):
+                raise _refused(strategy, budget)
         for budget in budgets:
             if not strategy.hit(budget.item, *_identifiers(budget)):
                 raise _refused(strategy, budget)
