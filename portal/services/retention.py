@@ -131,36 +131,36 @@ def purge_auth_log(dry_run: bool = False, batch_size: int = BATCH_SIZE) -> Purge
     return PurgeResult(days, cutoff, rows, time.monotonic() - clock, tables)
 
 
-def _purge_auth_events(cutoff: datetime, batch_size: int) -> int:
-    old = AuthEvent.created_at < cutoff
-    rows, done = 0, None  # `done`: the bound of the last batch; the index scan starts past it
-    while True:  # each batch a range of the created_at index, in its own short transaction
-        todo = old if done is None else old & (AuthEvent.created_at > done)
+def _batches(old: ColumnElement[bool], key, batch_size: int):
+    """Conditions for the rows matching `old`, each up to `batch_size` of them in order of `key`
+    (an indexed column): a range of that index, so each batch's scan starts past the last one."""
+    done = None
+    while True:
+        todo = old if done is None else old & (key > done)
         bound = db.session.execute(
-            select(AuthEvent.created_at).where(todo).order_by(AuthEvent.created_at)
-            .offset(batch_size - 1).limit(1)
+            select(key).where(todo).order_by(key).offset(batch_size - 1).limit(1)
         ).scalar_one_or_none()
-        batch = todo & (AuthEvent.created_at <= bound) if bound is not None else todo
+        yield todo & (key <= bound) if bound is not None else todo
+        if bound is None:
+            return
+        done = bound
+
+
+def _purge_auth_events(cutoff: datetime, batch_size: int) -> int:
+    rows = 0
+    for batch in _batches(AuthEvent.created_at < cutoff, AuthEvent.created_at, batch_size):
         rows += db.session.execute(
             delete(AuthEvent).where(batch).execution_options(synchronize_session=False)
         ).rowcount
-        db.session.commit()
-        if bound is None:
-            return rows
-        done = bound
+        db.session.commit()  # each batch its own short transaction
+    return rows
 
 
 def _purge_expiring(table: Expiring, cutoff: datetime, batch_size: int) -> dict[str, int]:
     """The same batches as the auth log's, by primary key (these tables index no end time)."""
-    model, old = table.model, table.ended_before(cutoff)
+    model = table.model
     counts = dict.fromkeys([model.__tablename__] + [child.__tablename__ for child, _ in table.children], 0)
-    done = None
-    while True:
-        todo = old if done is None else old & (model.id > done)
-        bound = db.session.execute(
-            select(model.id).where(todo).order_by(model.id).offset(batch_size - 1).limit(1)
-        ).scalar_one_or_none()
-        batch = todo & (model.id <= bound) if bound is not None else todo
+    for batch in _batches(table.ended_before(cutoff), model.id, batch_size):
         for child, key in table.children:
             counts[child.__tablename__] += db.session.execute(
                 delete(child).where(key.in_(select(model.id).where(batch)))
@@ -170,9 +170,7 @@ def _purge_expiring(table: Expiring, cutoff: datetime, batch_size: int) -> dict[
             delete(model).where(batch).execution_options(synchronize_session=False)
         ).rowcount
         db.session.commit()
-        if bound is None:
-            return counts
-        done = bound
+    return counts
 
 
 def _count(model, where) -> int:
