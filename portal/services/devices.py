@@ -5,6 +5,7 @@ The cookie is signed (SECRET_KEY), names the account and a random id, and is sen
 A wrong password from it counts toward that device's own limit as well as the account's lock.
 """
 
+import logging
 import secrets
 
 from flask import current_app, request, url_for
@@ -13,6 +14,8 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from portal.models import User
 from portal.services import counters, settings
 from portal.services.lockout import ACCOUNT_FAILURES
+
+log = logging.getLogger(__name__)
 
 COOKIE = "portal_device"
 DAYS = 180
@@ -54,7 +57,7 @@ def record_failure(user: User) -> None:
         try:
             counters.storage().incr(_failures_key(device), FAILURE_WINDOW)
         except Exception:
-            current_app.logger.warning("counter store unavailable: a device's failure was not counted")
+            log.warning("counter store unavailable: a device's failure was not counted")
 
 
 def issue(response, user: User) -> None:
