@@ -41,6 +41,30 @@ def test_register_land_logout_login(live_server, page):
     expect(page).to_have_url(server.url + "/home")
 
 
+def test_a_confirmation_link_opened_in_another_browser_asks_for_the_password(live_server, page, browser_instance):
+    server = live_server()
+    page.goto(server.url + "/register")
+    page.get_by_label("Email").fill("phone@example.com")
+    page.get_by_label("Name").fill("Phone Person")
+    page.get_by_label("Password", exact=True).fill("tangerine orbit 43")
+    page.get_by_label("Confirm password").fill("tangerine orbit 43")
+    solve_altcha(page)
+    page.get_by_role("button", name="Register").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+
+    elsewhere = browser_instance.new_context()  # the mail opened on a phone
+    try:
+        other = elsewhere.new_page()
+        other.goto(server.url + confirmation_path("phone@example.com"))
+        other.get_by_role("button", name="Confirm my account").click()
+        expect(other.get_by_text("Enter the password you chose when you registered.")).to_be_visible()
+        other.get_by_label("Password").fill("tangerine orbit 43")
+        other.get_by_role("button", name="Confirm my account").click()
+        expect(other).to_have_url(server.url + "/home")
+    finally:
+        elsewhere.close()
+
+
 def test_staff_reaches_admin_and_client_gets_403(live_server, page, factories):
     factories.staff(login="chief", password="staff password 1", full_access=True)
     factories.client_user(email="buyer@example.com", password="client password 1")
