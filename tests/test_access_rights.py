@@ -120,3 +120,21 @@ def test_staff_see_the_verified_phone_in_the_users_list_and_user_form(app, facto
     assert "+447700900123" in listing and "verified" in listing
     form = staff.get(f"/admin/users/{member.id}/rights").get_data(as_text=True)
     assert "+447700900456" in form and "not verified" in form
+
+
+def test_editing_rights_alone_does_not_open_a_users_personal_data(app, factories):
+    owner = factories.client_user(email="private@example.com", name="Priya Private", phone="+447700900777")
+    member = factories.client_user(email="member3@example.com", client=owner.client)
+    web = browser(app, staff_with(factories, "users.rights", login="rights-only").login)
+    for user in (owner, member):
+        page = web.get(f"/admin/users/{user.id}/rights")
+        body = page.get_data(as_text=True)
+        assert page.status_code == 200 and f"Rights of user #{user.id}" in body
+        for personal in (user.email, "Priya Private", "+447700900777"):
+            assert personal not in body, personal
+    saved = web.post_form(f"/admin/users/{member.id}/rights", {"rights": ["client.order"]})
+    assert saved.status_code == 302
+    assert "client.order" in functions_of(db.session.get(User, member.id))
+    viewer = browser(app, staff_with(factories, "users.view", "users.rights", login="viewer").login)
+    body = viewer.get(f"/admin/users/{owner.id}/rights").get_data(as_text=True)
+    assert "Rights of private@example.com" in body and "+447700900777" in body

@@ -23,6 +23,8 @@ from portal.models.compliance import ErasureJob
 from portal.services import api_tokens, compliance, consent, gdpr, personal_data
 from portal.services.events import log_audit
 from portal.services.mail import send_mail
+from tests.access_helpers import PASSWORD as STAFF_PASSWORD
+from tests.access_helpers import staff_with
 from tests.fraud_support import code_from_outbox, protect
 from tests.gdpr_support import (
     accept_all_required,
@@ -138,6 +140,23 @@ def test_preview_shows_what_is_erased_and_what_is_kept(staff_web, zelda):
                  "unique random placeholders", "Art. 17(3)(b)", "2 payments totalling 150.50",
                  "Current password", "Client name", "Clear data"]:
         assert text in page, text
+
+
+def test_preview_shows_whose_data_only_to_staff_who_may_view_users(app, factories):
+    install_clear_data()
+    owner = factories.client_user(email="hidden@example.com", name="Hidden Ltd")
+    factories.client_user(email="hidden2@example.com", name="Hilda Hidden", client=owner.client,
+                          phone="+447700900999")
+    web = WebClient(app.test_client())
+    web.login(staff_with(factories, "clients.clear_data", login="eraser").login, STAFF_PASSWORD)
+    page = web.get(f"/admin/clients/{owner.client_id}/clear-data").get_data(as_text=True)
+    assert "2 users. Their names, emails and phone numbers are shown to staff who hold" in page
+    for personal in ("hidden@example.com", "hidden2@example.com", "Hilda Hidden", "+447700900999"):
+        assert personal not in page, personal
+    web = WebClient(app.test_client())
+    web.login(staff_with(factories, "clients.clear_data", "users.view", login="viewer").login, STAFF_PASSWORD)
+    page = web.get(f"/admin/clients/{owner.client_id}/clear-data").get_data(as_text=True)
+    assert all(personal in page for personal in ("hidden2@example.com", "Hilda Hidden", "+447700900999"))
 
 
 def test_counts_of_one_are_in_the_singular(staff_web, factories):

@@ -14,6 +14,7 @@ from portal.services.permissions import (
     GrantRefused,
     check_grantable,
     forget,
+    has_function,
 )
 
 
@@ -37,6 +38,14 @@ def client_user_for(actor: User, user_id: int) -> User | None:
     if not actor.is_staff and user.client_id != actor.client_id:
         return None
     return user
+
+
+def shown_as(actor: User, user: User) -> str:
+    """How the Rights form names `user` to `actor`: by email, or by number to staff without "View users"
+    (editing rights does not open a client user's personal data)."""
+    if actor.is_staff and not has_function(actor, "users.view"):
+        return f"user #{user.id}"
+    return user.email
 
 
 def rights_of(user: User) -> list[str]:

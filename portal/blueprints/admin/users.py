@@ -50,10 +50,11 @@ def edit_rights(target, endpoint: str, page_template: str, back_endpoint: str):
         except AccessError as refused:
             db.session.rollback()
             form.rights.errors.append(refused.message)
+    shown = rights.shown_as(current_user, target)
     if saved and not htmx:
-        flash(f"Rights of {target.email} saved.", "success")
+        flash(f"Rights of {shown} saved.", "success")
         return redirect(url_for(back_endpoint))
     status = 422 if form.errors else 200
-    context = {"form": form, "target": target, "action": url_for(endpoint, user_id=target.id),
+    context = {"form": form, "target": target, "shown": shown, "action": url_for(endpoint, user_id=target.id),
                "grantable": grantable_by(current_user, "client"), "saved": saved}
     return render_template("admin/_rights.html" if htmx else page_template, **context), status
