@@ -7,6 +7,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage, RecoveryCode, SecondFactor
 from portal.models.base import utcnow
+from portal.services import settings
 from tests.methods_helpers import enrol_totp, next_totp
 from tests.web import WebClient
 
@@ -76,6 +77,8 @@ def test_the_last_recovery_code_is_counted_in_the_singular(client_web, client_us
 
 def test_sms_second_factor(app, web, factories):
     user = factories.client_user(email="sms@example.com", phone="+447700900123", phone_verified_at=utcnow())
+    settings.update({"fraud.brand": "AcmeHost"})
+    db.session.commit()
     web.login("sms@example.com", PASSWORD)
     body = web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD},
                          page_url="/settings/security").get_data(as_text=True)
@@ -87,6 +90,7 @@ def test_sms_second_factor(app, web, factories):
     browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
     text = db.session.execute(select(OutboxMessage.body).where(
         OutboxMessage.recipient == "+447700900123")).scalar_one()
+    assert text.startswith("Your AcmeHost sign-in code: ")  # the text names the service it is for
     code = text.split("code: ")[1][:6]
     assert browser.post_form("/login/2fa", {"code": code}).headers["Location"] == "/home"
     assert browser.get("/home").status_code == 200

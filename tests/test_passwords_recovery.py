@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from portal.extensions import db
 from portal.models import AuthEvent, RecoveryLink, ResetCode, User
 from portal.models.base import utcnow
+from portal.services import settings
 from portal.services.recovery import send_password_link
 from tests.api_helpers import bearer, make_token
 from tests.web import WebClient
@@ -150,9 +151,12 @@ def code_step(web, code):
 
 def test_sms_code_leads_to_the_reset_page(sms_web, vonage, factories):
     sms_user(factories)
+    settings.update({"fraud.brand": "AcmeHost"})
+    db.session.commit()
     response = ask(sms_web, "phone@example.com", channel="sms")
     assert response.headers["Location"] == "/recover/code"
     text = vonage.messages_to(PHONE.removeprefix("+"))[-1]["text"]
+    assert text.startswith("Your AcmeHost password recovery code is ")
     code = re.search(r"\b(\d{6})\b", text).group(1)
     reset = code_step(sms_web, code)
     assert reset.headers["Location"].startswith("/recover/reset/")

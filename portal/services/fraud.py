@@ -54,6 +54,11 @@ def policy(provider_id: int | None = None) -> Policy:
         rules=PhoneRules(tuple(value[COUNTRIES]), value[MOBILE_ONLY], value[PATTERN]))
 
 
+def brand_of(provider_id: int | None) -> str:
+    """The name every text message gives the service (Vonage Verify's brand, also in sign-in and recovery codes)."""
+    return settings.get(BRAND, provider_id)
+
+
 def is_covered(tariff: Tariff) -> bool:
     """Choosing a product type covers all of its tariffs."""
     return tariff.needs_phone_verification or tariff.product_type.needs_phone_verification

@@ -10,7 +10,15 @@ from sqlalchemy import delete, select, update
 from portal.extensions import db
 from portal.models import RecoveryLink, ResetCode, User
 from portal.models.base import utcnow
-from portal.services import identifiers, lockout, password_change, passwords, settings, sms_budget
+from portal.services import (
+    fraud,
+    identifiers,
+    lockout,
+    password_change,
+    passwords,
+    settings,
+    sms_budget,
+)
 from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
@@ -116,16 +124,17 @@ def request_recovery(identifier: str, channel: str) -> str | None:
     log_auth("recovery_code_sent" if phone else "recovery_refused", user=user, login=identifier[:254])
     db.session.commit()
     if phone:
-        _text_code(phone, code)
+        _text_code(user, code)
     return ticket
 
 
-def _text_code(phone: str, code: str) -> None:
+def _text_code(user: User, code: str) -> None:
+    """Text the recovery code to the user's phone; a refusal is logged, the page looks the same."""
     minutes = int(_minutes(CODE_MINUTES).total_seconds() // 60)
     try:
-        sms_budget.take_for_code(phone)
-        send_sms(phone, f"Your password recovery code is {code}. It is valid for {counted(minutes, 'minute')}. "
-                        "Never share it.")
+        sms_budget.take_for_code(user.phone)
+        send_sms(user.phone, f"Your {fraud.brand_of(user.provider_id)} password recovery code is {code}. "
+                             f"It is valid for {counted(minutes, 'minute')}. Never share it.")
     except (sms_budget.BudgetExceeded, DeliveryError) as error:
         log.error("recovery code SMS not sent: %s", error.message)
 
@@ -151,7 +160,7 @@ def resend_code(ticket: str) -> None:
     user = db.session.get(User, row.user_id) if row.user_id else None
     db.session.commit()
     if user is not None and user.phone_takes_recovery_codes:  # the number may have changed since
-        _text_code(user.phone, code)
+        _text_code(user, code)
 
 
 def check_code(ticket: str, code: str) -> str:

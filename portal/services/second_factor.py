@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, select, update
 from portal.extensions import db
 from portal.models import RecoveryCode, SecondFactor, SignInCode, User
 from portal.models.base import utcnow
-from portal.services import auth_methods, reauth, settings, sms_budget
+from portal.services import auth_methods, fraud, reauth, settings, sms_budget
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
 from portal.services.gates import Gate, register_gate
@@ -197,7 +197,8 @@ def send_sign_in_code(user: User) -> None:
                               expires_at=utcnow() + timedelta(minutes=SMS_CODE_MINUTES)))
     log_auth("2fa_code_sent", user=user, detail="sms")
     db.session.commit()
-    send_sms(user.phone, f"Your sign-in code: {code}. It expires in {SMS_CODE_MINUTES} minutes.")
+    send_sms(user.phone, f"Your {fraud.brand_of(user.provider_id)} sign-in code: {code}. "
+                         f"It expires in {SMS_CODE_MINUTES} minutes. Never share it.")
 
 
 def _check_sms(user: User, code: str) -> bool:
