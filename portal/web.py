@@ -1,6 +1,6 @@
 """Request hooks for every page: security headers, caching rules, gates, template helpers."""
 
-from flask import abort, request
+from flask import abort, g, request
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
@@ -10,20 +10,44 @@ from portal.services import gates
 from portal.services.permissions import has_function
 from portal.wording import counted
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "worker-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+# The policy of every response, directive by directive; a page that needs another origin asks
+# for it with `widen_csp` (reCAPTCHA's script and frame, an identity provider a form leads to).
+CSP_DIRECTIVES = {
+    "default-src": ("'self'",),
+    "script-src": ("'self'",),
+    "style-src": ("'self'",),
+    "img-src": ("'self'", "data:"),
+    "worker-src": ("'self'",),
+    "connect-src": ("'self'",),
+    "object-src": ("'none'",),
+    "base-uri": ("'self'",),
+    "form-action": ("'self'",),
+    "frame-ancestors": ("'none'",),
+}
+
+
+def _policy(directives: dict) -> str:
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
+
+
+CONTENT_SECURITY_POLICY = _policy(CSP_DIRECTIVES)
+
+
+def widen_csp(directive: str, *sources: str) -> None:
+    """Let the page of this request use `sources` for `directive` too (no other page)."""
+    widened = g.setdefault("csp_widened", {})
+    widened[directive] = [*widened.get(directive, ()), *sources]
+
+
+def content_security_policy() -> str:
+    """This response's policy: the base one, widened where the page asked for it."""
+    widened = g.get("csp_widened")
+    if not widened:
+        return CONTENT_SECURITY_POLICY
+    directives = dict(CSP_DIRECTIVES)
+    for name, sources in widened.items():
+        directives[name] = tuple(dict.fromkeys([*directives.get(name, ()), *sources]))
+    return _policy(directives)
 
 
 class DatabaseId(IntegerConverter):
@@ -79,7 +103,7 @@ def _storable(text: str) -> bool:
 
 def security_headers(response):
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("Content-Security-Policy", content_security_policy())
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")

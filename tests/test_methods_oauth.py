@@ -287,6 +287,27 @@ def test_link_from_security_settings_after_the_password_then_unlink(oidc_app, oi
         "oauth_link_refused", "oauth_linked", "oauth_unlinked"]
 
 
+def test_only_the_page_with_the_link_form_may_submit_on_to_the_provider(oidc_app, oidc, factories):
+    """Browsers apply form-action to each redirect after a POST: the link form's POST leads on to
+    the provider's sign-in page, so that page's policy names the provider's origin; no other does."""
+    factories.client_user(email="linker@example.com")
+    web = WebClient(oidc_app.test_client())
+    web.login("linker@example.com", "client password 1")
+    origin = "/".join(oidc.metadata_url.split("/", 3)[:3])  # scheme://host:port
+
+    def form_action(response) -> str:
+        policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
+        return policy["form-action"]
+
+    assert form_action(web.get("/settings/security")) == f"'self' {origin}"
+    wrong = link_google(web, oidc, sub_name(), password="not my password")
+    assert form_action(wrong) == f"'self' {origin}"  # the form shown again with its error
+    for path in ("/settings/general", "/home", "/login"):
+        assert form_action(web.get(path)) == "'self'", path
+    switch_on(google=False)
+    assert form_action(web.get("/settings/security")) == "'self'"  # nothing to link: no origin
+
+
 def test_a_session_alone_cannot_link_and_the_callback_links_only_what_the_password_began(oidc_app, oidc, factories):
     """A stolen or unattended session has no password to give: no link, and a callback with no
     link begun in this browser is an ordinary sign-in of the provider's account, never a link."""

@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import altcha
-from flask import current_app, g, url_for
+from flask import current_app, url_for
 from flask_wtf.recaptcha import Recaptcha, RecaptchaField
 from markupsafe import Markup
 from sqlalchemy import delete
@@ -19,7 +19,7 @@ from portal.models import SpentCaptcha
 from portal.models.base import utcnow
 from portal.services import identifiers, lockout, settings
 from portal.services.client_ip import client_network
-from portal.web import CONTENT_SECURITY_POLICY
+from portal.web import widen_csp
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,9 @@ def protect(form_class, needed: bool = True):
     if current == "altcha":
         return type(form_class.__name__, (form_class,), {"altcha": AltchaField()})
     if current == "recaptcha":
-        g.recaptcha_on_page = True
+        sources = recaptcha_sources()
+        widen_csp("script-src", *sources)
+        widen_csp("frame-src", *sources)
         return type(form_class.__name__, (form_class,),
                     {"recaptcha": RecaptchaField(validators=[SafeRecaptcha(MESSAGE)])})
     return form_class
@@ -148,18 +150,8 @@ class SafeRecaptcha(Recaptcha):
             raise ValidationError("The captcha could not be checked. Please try again.") from error
 
 
-def recaptcha_sources() -> str:
+def recaptcha_sources() -> tuple[str, ...]:
     """Origins the reCAPTCHA widget loads from (for the page's Content-Security-Policy)."""
     script = current_app.config.get("RECAPTCHA_SCRIPT") or "https://www.google.com/recaptcha/api.js"
     scheme, _, rest = script.partition("://")
-    origin = f"{scheme}://{rest.split('/', 1)[0]}"
-    return f"{origin} https://www.gstatic.com/recaptcha/"
-
-
-def widen_csp(response):
-    """After a page that shows reCAPTCHA: let its script and frame load (no other page)."""
-    if g.get("recaptcha_on_page"):
-        sources = recaptcha_sources()
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
-            "script-src 'self'", f"script-src 'self' {sources}") + f"; frame-src {sources}"
-    return response
+    return f"{scheme}://{rest.split('/', 1)[0]}", "https://www.gstatic.com/recaptcha/"

@@ -143,6 +143,3 @@ def password_check():
 def altcha_challenge():
     """A fresh signed ALTCHA challenge for the widget."""
     return captcha.new_challenge(), 200, {"Cache-Control": "no-store"}
-
-
-bp.after_request(captcha.widen_csp)
