@@ -62,6 +62,29 @@ def test_a_refused_country_list_comes_back_as_typed(staff_web):
     assert response.status_code == 200 and settings.get("fraud.countries") == []  # nothing saved
 
 
+def test_staff_switch_on_the_line_type_lookup(make_app, vonage, staff_user):
+    staff = WebClient(make_app(**vonage.app_config()).test_client())
+    staff.login("boss", "staff password 1")
+    make_catalog()
+    page = staff.get(PAGE).get_data(as_text=True)
+    assert "Check the line type with Vonage Number Insight" in page and "Vonage bills each lookup" in page
+    assert staff.post_form(PAGE, {**VALID, "line_type_lookup": "y"}).status_code == 302
+    assert settings.get("fraud.line_type_lookup") is True
+    assert '<input checked id="line_type_lookup"' in staff.get(PAGE).get_data(as_text=True)
+    assert staff.post_form(PAGE, VALID).status_code == 302  # unticked: off again
+    audits = db.session.execute(select(AuditEvent.changes).where(AuditEvent.action == "fraud_settings_changed")
+                                .order_by(AuditEvent.id)).scalars()
+    assert [changes["fraud.line_type_lookup"] for changes in audits] == [[False, True], [True, False]]
+
+
+def test_the_line_type_lookup_needs_vonage_credentials(staff_web):
+    make_catalog()
+    response = staff_web.post_form(PAGE, {**VALID, "line_type_lookup": "y"})
+    assert response.status_code == 200
+    assert "Vonage is not configured: set VONAGE_API_KEY and VONAGE_API_SECRET." in response.get_data(as_text=True)
+    assert settings.get("fraud.line_type_lookup") is False and settings.get("fraud.enabled") is False
+
+
 def test_flagged_numbers_are_listed_for_staff(staff_web, app, factories):
     make_catalog()
     protect(reused_number="flag")

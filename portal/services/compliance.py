@@ -45,7 +45,8 @@ class ThirdParty:
 THIRD_PARTIES = [
     ThirdParty("google", "Google", "sign-in with Google (OAuth)"),
     ThirdParty("keycloak", "Keycloak", "single sign-on (OIDC)"),
-    ThirdParty("vonage", "Vonage", "text messages (phone verification, 2FA)"),
+    ThirdParty("vonage", "Vonage", "text messages (phone verification, 2FA), line-type lookups "
+               "(Number Insight, if switched on in Fraud protection)"),
     ThirdParty("recaptcha", "reCAPTCHA", "bot protection on public forms"),
 ]
 for _party in THIRD_PARTIES:

@@ -21,12 +21,13 @@ MAX_ATTEMPTS = settings.define("fraud.max_attempts", 3, "Wrong tries allowed", b
 RESEND_COOLDOWN = settings.define("fraud.resend_cooldown", 60, "Resend cooldown, seconds", bounds=(10, 3600))
 COUNTRIES = settings.define("fraud.countries", [], "Allowed countries")
 MOBILE_ONLY = settings.define("fraud.mobile_only", True, "Mobile numbers only")
+LINE_TYPE_LOOKUP = settings.define("fraud.line_type_lookup", False, "Check the line type with Vonage Number Insight")
 PATTERN = settings.define("fraud.pattern", "", "Regular expression")
 REUSED_NUMBER = settings.define("fraud.reused_number", "refuse", "Number verified by another account",
                                 choices={"refuse": "Refuse it", "flag": "Accept it and flag it to staff"})
 
 SETTING_KEYS = (ENABLED, METHOD, BRAND, CODE_LENGTH, CODE_VALIDITY, MAX_ATTEMPTS, RESEND_COOLDOWN,
-                COUNTRIES, MOBILE_ONLY, PATTERN, REUSED_NUMBER)
+                COUNTRIES, MOBILE_ONLY, LINE_TYPE_LOOKUP, PATTERN, REUSED_NUMBER)
 CHANNELS = {"sms": ("sms",), "voice": ("voice",), "sms_voice": ("sms", "voice")}
 
 
@@ -51,7 +52,7 @@ def policy(provider_id: int | None = None) -> Policy:
         code_length=value[CODE_LENGTH], code_validity=value[CODE_VALIDITY],
         max_attempts=value[MAX_ATTEMPTS], resend_cooldown=value[RESEND_COOLDOWN],
         reused_number=value[REUSED_NUMBER],
-        rules=PhoneRules(tuple(value[COUNTRIES]), value[MOBILE_ONLY], value[PATTERN]))
+        rules=PhoneRules(tuple(value[COUNTRIES]), value[MOBILE_ONLY], value[PATTERN], value[LINE_TYPE_LOOKUP]))
 
 
 def brand_of(provider_id: int | None) -> str:

@@ -1,4 +1,5 @@
-"""The phone numbers' filter: parse and validate with phonenumbers, then country, mobile and regex rules."""
+"""The phone numbers' filter: parse and validate with phonenumbers, then country, mobile and regex rules;
+the line type a carrier lookup gives where the digits cannot tell mobile from landline."""
 
 
 import re
@@ -10,17 +11,20 @@ from phonenumbers import PhoneNumberType, geocoder
 from portal.services.errors import DomainError
 
 MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+NOT_MOBILE = "Only mobile numbers are accepted. Enter a mobile number."
 MAX_PATTERN = 200
 
 
 @dataclass(frozen=True)
 class PhoneRules:
     """Allowed countries (ISO regions like "GB" or calling codes like "+44"; empty = all),
-    mobile numbers only, and an optional regular expression searched in the E.164 digits."""
+    mobile numbers only, an optional regular expression searched in the E.164 digits, and whether
+    "mobile only" asks the carrier's data where the digits cannot tell (`needs_line_type`)."""
 
     countries: tuple[str, ...] = ()
     mobile_only: bool = False
     pattern: str = ""
+    line_type_lookup: bool = False
 
 
 class PhoneRefused(DomainError):
@@ -61,11 +65,26 @@ def check(raw: str, rules: PhoneRules) -> phonenumbers.PhoneNumber:
         country = geocoder.country_name_for_number(number, "en") or region or f"+{number.country_code}"
         raise PhoneRefused("country", f"Numbers from {country} are not accepted.")
     if rules.mobile_only and phonenumbers.number_type(number) not in MOBILE_TYPES:
-        raise PhoneRefused("not_mobile", "Only mobile numbers are accepted. Enter a mobile number.")
+        raise PhoneRefused("not_mobile", NOT_MOBILE)
     digits = re.sub(r"\D", "", e164(number))
     if rules.pattern and not re.search(rules.pattern, digits):
         raise PhoneRefused("pattern", "This number is not accepted. Please use another number.")
     return number
+
+
+def needs_line_type(number: phonenumbers.PhoneNumber, rules: PhoneRules) -> bool:
+    """True when "mobile only" must look the number up: its digits fit mobile and landline alike
+    (the US, Canada and other +1 regions), so `check` could not tell. A valid number is never of
+    UNKNOWN type, so no other type is undecided."""
+    return rules.mobile_only and rules.line_type_lookup and \
+        phonenumbers.number_type(number) == PhoneNumberType.FIXED_LINE_OR_MOBILE
+
+
+def check_line_type(network_type: str) -> None:
+    """Accept a number the carrier's data calls "mobile"; PhoneRefused("not_mobile") for any other
+    (landline, premium, toll-free, virtual, pager, unknown)."""
+    if network_type != "mobile":
+        raise PhoneRefused("not_mobile", NOT_MOBILE)
 
 
 def parse_countries(text: str) -> list[str]:

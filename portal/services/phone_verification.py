@@ -106,6 +106,8 @@ def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVer
         sms_budget.reserve(user.id, client_network(), e164, region, policy.resend_cooldown)
     except sms_budget.BudgetExceeded as exceeded:
         _refuse(user, e164, f"budget: {exceeded.reason}", exceeded.message)
+    if phone_filter.needs_line_type(number, policy.rules):
+        _check_line_type(user, e164)
     row = pending(user)
     try:
         if row is not None:
@@ -126,6 +128,19 @@ def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVer
     log_auth(event, user=user, detail=f"{mask(e164)} by {'+'.join(policy.channels)}")
     db.session.commit()
     return row
+
+
+def _check_line_type(user: User, e164: str) -> None:
+    """Mobile numbers only, where the digits cannot tell: Vonage Number Insight gives the line type.
+    Each lookup is billed, so it comes after the SMS budgets and counts against them like a text."""
+    try:
+        network_type = vonage_client.line_type(current_app.config, e164)
+    except vonage_client.VonageError as error:
+        _fault(user, e164, "line type", error)
+    try:
+        phone_filter.check_line_type(network_type)
+    except phone_filter.PhoneRefused as refusal:
+        _refuse(user, e164, f"{refusal.reason}: {network_type}", refusal.message)
 
 
 def _send(user: User, row: PhoneVerification, policy: fraud.Policy) -> None:

@@ -1,4 +1,5 @@
-"""The portal's only gateway to Vonage: SMS sending and Verify v2 codes, with SDK errors made safe.
+"""The portal's only gateway to Vonage: SMS sending, Verify v2 codes and Number Insight line types,
+with SDK errors made safe.
 
 Every function takes the Flask config mapping (``current_app.config`` or a plain dict):
 VONAGE_API_KEY, VONAGE_API_SECRET (required); VONAGE_API_HOST, VONAGE_REST_HOST (regions,
@@ -7,10 +8,11 @@ else SMS_SENDER, then "Portal"); VONAGE_TIMEOUT (whole seconds, default 10);
 VONAGE_CA_BUNDLE (tests: a PEM file to trust instead of the system CAs; the client then
 ignores REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE and proxy variables, which requests otherwise
 reads and which beat any Session.verify). Numbers are E.164 and go to Vonage without the '+'.
-SMS and Verify each get their own SDK client (SDK issue #323: a client used for Verify's JSON
-keeps sending that Content-Type with SMS forms). Clients are cached per thread and settings.
-The SDK authenticates Verify v2 with HTTP Basic (api key and secret) because no application
-id and private key are configured (it would use a JWT then).
+SMS, Verify and Number Insight each get their own SDK client (SDK issue #323: a client used for
+Verify's JSON keeps sending that Content-Type with SMS forms). Clients are cached per thread and
+settings. The SDK authenticates Verify v2 with HTTP Basic (api key and secret) because no
+application id and private key are configured (it would use a JWT then); Number Insight always
+takes HTTP Basic.
 """
 
 import logging
@@ -20,12 +22,18 @@ import threading
 import requests
 from vonage import Auth, HttpClientOptions, Vonage
 from vonage_http_client.errors import AuthenticationError, HttpRequestError, RateLimitedError
+from vonage_number_insight import StandardInsightRequest
+from vonage_number_insight.errors import NumberInsightError
 from vonage_sms import SmsError, SmsMessage
 from vonage_verify import Locale, SmsChannel, VerifyRequest, VoiceChannel
 
 log = logging.getLogger(__name__)
 # The SDK's DEBUG lines carry request bodies (codes) and the Basic auth header: never emit them.
 logging.getLogger("vonage").setLevel(logging.INFO)
+# A Number Insight URL carries the number in full: the SDK's warning on a failed request prints
+# its URL, and Number Insight's own warnings the whole answer. line_type logs what failed instead.
+logging.getLogger("vonage").addFilter(lambda record: "/ni/" not in record.getMessage())
+logging.getLogger("vonage_number_insight").setLevel(logging.ERROR)
 
 _GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -82,6 +90,12 @@ class VonageVerificationInProgress(VonageError):
     def __init__(self, detail: str = "", *, status: int | None = 409, request_id: str | None = None):
         super().__init__(detail, status=status)
         self.request_id = request_id
+
+
+class VonageLookupFailed(VonageError):
+    """Number Insight did not answer, refused us or failed: the number's line type is not known."""
+
+    user_message = "We could not check this number right now. Please try again in a few minutes."
 
 
 def send_sms(config, to_e164: str, text: str, sender: str | None = None) -> str:
@@ -146,6 +160,27 @@ def cancel_verification(config, request_id: str) -> None:
             raise error from err
 
 
+def line_type(config, to_e164: str) -> str:
+    """The number's network type by Number Insight Standard (Vonage bills each lookup): "mobile",
+    "landline", "landline_premium", "landline_tollfree", "virtual", "pager" or "unknown".
+    Any failure (transport, HTTP error, a non-zero status in the answer) is VonageLookupFailed."""
+    request = StandardInsightRequest(number=_number(to_e164))
+    try:
+        client = _client(config, "insight")
+        answer = client.number_insight.get_standard_info(request)
+    except VonageAuthError as err:
+        raise VonageLookupFailed(str(err)) from err
+    except NumberInsightError as err:  # HTTP 200 whose "status" is not 0 (nor 43-45: partial data)
+        status = client.http_client.last_response.json().get("status")
+        log.warning("Vonage Number Insight refused with status %s", status)
+        raise VonageLookupFailed(f"Number Insight status {status}") from err
+    except (HttpRequestError, requests.RequestException) as err:
+        error = _translate(err)
+        raise VonageLookupFailed(str(error), status=error.status) from err
+    carrier = answer.current_carrier
+    return (carrier and carrier.network_type) or "unknown"
+
+
 def _number(to_e164: str) -> str:
     number = (to_e164 or "").strip().removeprefix("+")
     if not number.isdigit() or not 7 <= len(number) <= 15 or number.startswith("0"):
@@ -153,11 +188,16 @@ def _number(to_e164: str) -> str:
     return number
 
 
+def configured(config) -> bool:
+    """The API key and secret are set (whether Vonage accepts them is another matter)."""
+    return bool(config.get("VONAGE_API_KEY") and config.get("VONAGE_API_SECRET"))
+
+
 def _client(config, kind: str) -> Vonage:
-    """A cached SDK client for one API ("sms" or "verify"), never shared between the two."""
-    key, secret = config.get("VONAGE_API_KEY"), config.get("VONAGE_API_SECRET")
-    if not key or not secret:
+    """A cached SDK client for one API ("sms", "verify" or "insight"), never shared between them."""
+    if not configured(config):
         raise VonageAuthError("VONAGE_API_KEY and VONAGE_API_SECRET are not configured")
+    key, secret = config["VONAGE_API_KEY"], config["VONAGE_API_SECRET"]
     timeout = max(1, math.ceil(float(config.get("VONAGE_TIMEOUT", 10))))
     hosts = {"api_host": config.get("VONAGE_API_HOST"), "rest_host": config.get("VONAGE_REST_HOST")}
     ca_bundle = config.get("VONAGE_CA_BUNDLE")
@@ -165,8 +205,10 @@ def _client(config, kind: str) -> Vonage:
     cache = _local.__dict__.setdefault("clients", {})
     client = cache.get(settings)
     if client is None:
+        # A lookup is billed and its URL holds the number (urllib3 logs the URL it retries): once.
+        retries = 0 if kind == "insight" else 1
         options = HttpClientOptions.model_validate(
-            {**{k: v for k, v in hosts.items() if v}, "timeout": timeout, "max_retries": 1})
+            {**{k: v for k, v in hosts.items() if v}, "timeout": timeout, "max_retries": retries})
         client = Vonage(Auth(api_key=key, api_secret=secret), options)
         if ca_bundle:  # trust exactly this CA: the SDK's requests.Session ignores the env
             session = client.http_client._session

@@ -1,4 +1,5 @@
-"""A loopback HTTPS server speaking Vonage's SMS and Verify v2 APIs, for the real `vonage` SDK.
+"""A loopback HTTPS server speaking Vonage's SMS, Verify v2 and Number Insight Standard APIs, for
+the real `vonage` SDK.
 
     server = VonageServer().start()        # TLS certificate from a trustme CA
     client = vonage.Vonage(Auth(api_key=server.api_key, api_secret=server.api_secret),
@@ -9,7 +10,8 @@
     server.sent                            # [{"to", "from", "text", "channel", "request_id", ...}]
     server.verifications[request_id]       # Verification(number, code, brand, status, attempts...)
     server.code_for("447700900001")        # the code the phone received last
-    server.fail_with(429); server.hang(); server.stop(); server.reset()
+    server.set_line_type("12015550123", "landline"); server.lookups  # ["12015550123", ...]
+    server.fail_with(429); server.fail_lookups(5); server.hang(); server.stop(); server.reset()
 
 What the SDK (vonage 4.9, vonage-http-client 1.5) sends, and so what this server accepts:
 - SMS: POST https://{rest_host}/sms/json, form body, credentials in an ``Authorization: Basic``
@@ -26,6 +28,13 @@ What the SDK (vonage 4.9, vonage-http-client 1.5) sends, and so what this server
   the same number is still running (the body carries its ``request_id``); 422 invalid
   parameters; 401 bad credentials. The code is digits of code_length (default 4); SMS and
   voice deliveries land in ``sent``; POST .../{id}/next_workflow moves to the next channel.
+- Number Insight Standard: GET https://{api_host}/ni/standard/json?number=..., credentials in an
+  ``Authorization: Basic`` header (what the SDK sends) or as api_key/api_secret query
+  parameters. Always HTTP 200 with the outcome in "status", as Vonage answers: 0 with
+  current_carrier.network_type (the one ``set_line_type`` gave the number, else "unknown"), 3 for
+  a number that is not E.164 digits, 4 for bad credentials, or ``fail_lookups(status)``'s status
+  (1 throttled, 5 internal error, 9 quota exceeded, 19 facility not allowed). ``lookups``
+  lists the numbers asked about with good credentials.
 Faults: ``fail_with(status)`` answers every request with that status in Vonage's error format
 (no Retry-After header, so urllib3 does not retry); ``hang()`` holds every request open until
 ``reset()``/``stop()`` (the client's timeout fires); ``stop()`` refuses connections.
@@ -91,6 +100,16 @@ class VonageServer(ServedByThread, VonageApi):
         with self._lock:
             self._fail_status, self._fail_times = status, times
 
+    def set_line_type(self, number: str, network_type: str) -> None:
+        """What Number Insight says of a number ('+' optional): "mobile", "landline", "virtual"..."""
+        with self._lock:
+            self._line_types[number.lstrip("+")] = network_type
+
+    def fail_lookups(self, status: int) -> None:
+        """Answer every Number Insight request with this non-zero status (HTTP 200) until reset()."""
+        with self._lock:
+            self._lookup_status = status
+
     def hang(self) -> None:
         """Hold every request open without answering, until reset() or stop()."""
         self._release.clear()
@@ -116,6 +135,12 @@ class VonageServer(ServedByThread, VonageApi):
         """Every request seen: method, path, auth ("basic"/"bearer"/"body"/None), content_type."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def lookups(self) -> list[str]:
+        """The numbers Number Insight was asked about (with good credentials), in order."""
+        with self._lock:
+            return list(self._lookups)
 
     def messages_to(self, number: str) -> list[dict]:
         number = number.lstrip("+")

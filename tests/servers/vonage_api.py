@@ -1,4 +1,5 @@
-"""Vonage's SMS and Verify v2 HTTP behaviour as a WSGI app with state tests can read and steer.
+"""Vonage's SMS, Verify v2 and Number Insight Standard HTTP behaviour as a WSGI app with state tests
+can read and steer.
 
 Served over TLS by tests.servers.vonage.VonageServer (which documents the behaviour); kept
 apart so that each module stays small.
@@ -13,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+import phonenumbers
 from werkzeug.wrappers import Request, Response
 
 _ERRORS = {  # status: (title, slug of the type URL, default detail)
@@ -25,6 +27,8 @@ _ERRORS = {  # status: (title, slug of the type URL, default detail)
     503: ("Service Unavailable", "service-unavailable", "Please try again later."),
 }
 _CHANNELS = {"sms", "voice", "whatsapp", "email", "silent_auth"}
+_INSIGHT_STATUS = {1: "Throttled", 3: "Invalid request", 4: "Invalid credentials", 5: "Internal Error",
+                   9: "Partner quota exceeded", 19: "Facility Not Allowed"}
 
 
 def _digits_ok(number) -> bool:
@@ -85,6 +89,9 @@ class VonageApi:
             self._requests: list[dict] = []
             self._fail_status: int | None = None
             self._fail_times: int | None = None
+            self._line_types: dict[str, str] = {}
+            self._lookups: list[str] = []
+            self._lookup_status = 0
         self._release.set()
         self._hanging = False
 
@@ -112,6 +119,8 @@ class VonageApi:
             return _problem(status)
         if request.path == "/sms/json" and request.method == "POST":
             return self._send_sms(request)
+        if request.path == "/ni/standard/json" and request.method == "GET":
+            return self._standard_insight(request)
         parts = request.path.strip("/").split("/")
         if parts[:2] != ["v2", "verify"] or len(parts) > 4:
             return _problem(404, "The requested resource does not exist")
@@ -168,6 +177,37 @@ class VonageApi:
                 "message-price": "0.03330000", "network": "23410"}
         return _json({"message-count": str(count), "messages": [
             {**part, "message-id": uuid.uuid4().hex.upper()[:16]} for _ in range(count)]})
+
+    def _standard_insight(self, request: Request) -> Response:
+        """Number Insight Standard: HTTP 200 whatever happens, the outcome in "status"."""
+        number = request.args.get("number", "")
+
+        def failed(status: int) -> Response:
+            return _json({"status": status, "status_message": _INSIGHT_STATUS[status],
+                          "request_id": str(uuid.uuid4())})
+        if not self._basic_auth_ok(request.headers.get("Authorization", "")) and (
+                request.args.get("api_key"), request.args.get("api_secret")) != (self.api_key, self.api_secret):
+            return failed(4)
+        if not _digits_ok(number):
+            return failed(3)
+        with self._lock:
+            self._lookups.append(number)
+            status, network_type = self._lookup_status, self._line_types.get(number, "unknown")
+        if status:
+            return failed(status)
+        parsed = phonenumbers.parse("+" + number)
+        region = phonenumbers.region_code_for_number(parsed) or "unknown"
+        carrier = {"network_code": "310260" if network_type == "mobile" else None,
+                   "name": f"Carrier of {network_type} lines", "country": region,
+                   "network_type": network_type}
+        return _json({
+            "status": 0, "status_message": "Success", "request_id": str(uuid.uuid4()),
+            "international_format_number": number,
+            "national_format_number": phonenumbers.format_number(
+                parsed, phonenumbers.PhoneNumberFormat.NATIONAL),
+            "country_code": region, "country_prefix": str(parsed.country_code),
+            "request_price": "0.00500000", "remaining_balance": "10.00000000",
+            "current_carrier": carrier, "original_carrier": carrier, "ported": "not_ported"})
 
     def _start(self, request: Request) -> Response:
         body = request.get_json(silent=True)

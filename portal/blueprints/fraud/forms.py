@@ -1,5 +1,6 @@
 """Forms of ordering, phone verification and the fraud protection settings."""
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
@@ -12,7 +13,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal.forms import setting_field
-from portal.services import fraud, phone_filter, settings
+from portal.services import fraud, phone_filter, settings, vonage_client
 
 
 class OrderForm(FlaskForm):
@@ -67,8 +68,13 @@ class ProtectionForm(FlaskForm):
     resend_cooldown = setting_field(fraud.RESEND_COOLDOWN)
     countries = CountriesField(_label(fraud.COUNTRIES))
     mobile_only = setting_field(fraud.MOBILE_ONLY)
+    line_type_lookup = setting_field(fraud.LINE_TYPE_LOOKUP)
     pattern = StringField(_label(fraud.PATTERN), validators=[regular_expression])
     reused_number = setting_field(fraud.REUSED_NUMBER)
     product_types = SelectMultipleField("Product types", coerce=int, choices=[])
     tariffs = SelectMultipleField("Tariffs", coerce=int, choices=[])
     submit = SubmitField("Save")
+
+    def validate_line_type_lookup(self, field):
+        if field.data and not vonage_client.configured(current_app.config):
+            raise ValidationError("Vonage is not configured: set VONAGE_API_KEY and VONAGE_API_SECRET.")
