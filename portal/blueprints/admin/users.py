@@ -10,7 +10,7 @@ from portal.extensions import db, htmx
 from portal.forms import ActionForm
 from portal.services import lockout, rights
 from portal.services.access import AccessError
-from portal.services.permissions import grantable_by, requires
+from portal.services.permissions import grantable_by, has_function, required_function_of, requires
 
 
 @bp.route("/users")
@@ -53,7 +53,9 @@ def edit_rights(target, endpoint: str, page_template: str, back_endpoint: str):
     shown = rights.shown_as(current_user, target)
     if saved and not htmx:
         flash(f"Rights of {shown} saved.", "success")
-        return redirect(url_for(back_endpoint))
+        if has_function(current_user, required_function_of(back_endpoint)):
+            return redirect(url_for(back_endpoint))
+        return redirect(url_for(endpoint, user_id=target.id))  # rights without the list: stay on the form
     status = 422 if form.errors else 200
     context = {"form": form, "target": target, "shown": shown, "action": url_for(endpoint, user_id=target.id),
                "grantable": grantable_by(current_user, "client"), "saved": saved}
