@@ -1,13 +1,13 @@
-"""Request hooks for every page: security headers, caching rules, gates, template helpers."""
+"""Request hooks for every page: security headers, caching rules, gates, template helpers, the favicon."""
 
-from flask import abort, g, request
+from flask import abort, g, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
 from portal.menus import ADMIN_MENU, CLIENT_MENU
 from portal.models.base import MAX_ID
 from portal.services import gates
-from portal.services.permissions import has_function
+from portal.services.permissions import has_function, public
 from portal.wording import counted
 
 # The policy of every response, directive by directive; a page that needs another origin asks
@@ -59,6 +59,7 @@ class DatabaseId(IntegerConverter):
 
 def init_app(app) -> None:
     app.url_map.converters["int"] = DatabaseId  # before any blueprint adds its rules
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.before_request(refuse_unstorable_text)
     app.before_request(gates.enforce_gates)
     app.after_request(security_headers)
@@ -69,6 +70,12 @@ def init_app(app) -> None:
     def template_helpers():
         user = current_user._get_current_object()  # not the proxy: lists ask `can` once a row
         return {"can": lambda code: has_function(user, code)}
+
+
+@public
+def favicon():
+    """Clients that ask for /favicon.ico without reading the page's icon link get the SVG icon."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
 
 
 def refuse_unstorable_text():

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from portal.extensions import htmx
 
-ALWAYS_OPEN = {"static", "auth.logout", "dev.outbox"}
+ALWAYS_OPEN = {"static", "favicon", "auth.logout", "dev.outbox"}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,117 @@
+"""In a real browser: htmx swaps under the strict CSP log nothing, the favicon loads, narrow screens do not scroll sideways."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.access_helpers import PASSWORD
+from tests.browser.signin import log_in
+
+CLIENT_PASSWORD = "client password 1"
+
+REPORT_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
+                         + ` at ${event.sourceFile || location.pathname}:${event.lineNumber}`);
+});"""
+
+
+def watch_for_problems(page) -> list[str]:
+    """Console errors, uncaught exceptions and CSP violations of every page `page` opens from now on."""
+    problems = []
+
+    def console(message):
+        if message.type == "error":
+            problems.append(f"console error: {message.text} ({message.location.get('url')})")
+
+    page.expose_function("reportViolation", lambda text: problems.append(f"CSP violation: {text}"))
+    page.add_init_script(REPORT_VIOLATIONS)
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    return problems
+
+
+def sign_in(page, server, login, password):
+    log_in(page, server, login, password)
+    page.wait_for_url(re.compile(r"/(admin/|home)$"))
+
+
+def test_htmx_swaps_log_no_console_error_or_csp_violation(live_server, page, factories):
+    """Deny access toggle, the Rights form's save and a list search: each swaps a fragment in
+    place; none may break the Content-Security-Policy or log an error (a missing favicon is one)."""
+    server = live_server()
+    factories.staff(login="boss", password=PASSWORD, full_access=True)
+    target = factories.staff(login="leaver", password=PASSWORD)
+    owner = factories.client_user(email="owner@example.com")
+    member = factories.client_user(email="member@example.com", client=owner.client)
+    problems = watch_for_problems(page)
+    sign_in(page, server, "boss", PASSWORD)
+
+    page.goto(server.url + "/admin/administrators")
+    row = page.locator(f"#admin-{target.id}")
+    row.get_by_label("Deny access").check()
+    expect(row).to_have_class(re.compile("denied"))
+    row.get_by_label("Deny access").uncheck()
+    expect(row).not_to_have_class(re.compile("denied"))
+
+    page.goto(server.url + f"/admin/users/{member.id}/rights")
+    page.locator("#rights-form input[name=rights]:not([disabled])").first.check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved")
+
+    page.goto(server.url + "/admin/users")
+    page.get_by_label("Search").fill("mem")
+    expect(page.locator("#results").get_by_text("owner@example.com")).to_have_count(0)
+    expect(page.locator("#results").get_by_text("member@example.com")).to_be_visible()
+    page.go_back()  # htmx restores the list from its history cache
+    expect(page.locator("#results").get_by_text("owner@example.com")).to_be_visible()
+
+    page.wait_for_load_state("networkidle")  # the favicon is fetched after the page
+    assert problems == []
+
+
+def test_the_favicon_is_the_portals_svg(live_server, page):
+    server = live_server()
+    page.goto(server.url + "/login")
+    icon = page.locator("link[rel=icon]")
+    assert icon.get_attribute("type") == "image/svg+xml"
+    answer = page.request.get(server.url + icon.get_attribute("href"))
+    assert answer.ok and answer.headers["content-type"].startswith("image/svg+xml")
+    legacy = page.request.get(server.url + "/favicon.ico")
+    assert legacy.ok and legacy.url.endswith(icon.get_attribute("href"))
+    assert legacy.body() == answer.body()
+
+
+def _check_no_sideways_scroll(page, url: str) -> None:
+    """The page is no wider than the window, and the brand, every menu entry and Log out are on screen."""
+    page.goto(url)
+    width = page.evaluate("window.innerWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, url
+    header = page.locator("header.topbar")
+    shown = [header.locator(".brand"), header.get_by_role("button", name="Log out"),
+             *header.get_by_role("navigation", name="Main").get_by_role("link").all()]
+    assert len(shown) > 3
+    for element in shown:
+        box = element.bounding_box()
+        assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= width, (url, element)
+
+
+@pytest.mark.parametrize("width", [375, 768])
+def test_narrow_screens_do_not_scroll_sideways(live_server, page, factories, width):
+    server = live_server()
+    factories.staff(login="boss", password=PASSWORD, full_access=True)
+    factories.staff(login="a-rather-long-administrator-login", password=PASSWORD,
+                    email="a.rather.long.address@staff.example.com")
+    owner = factories.client_user(email="owner@example.com", password=CLIENT_PASSWORD)
+    factories.client_user(email="member.with.a.long.address@example.com", client=owner.client)
+    page.set_viewport_size({"width": width, "height": 800})
+    sign_in(page, server, "boss", PASSWORD)
+    _check_no_sideways_scroll(page, server.url + "/admin/administrators")
+    brand = page.locator("header .brand").bounding_box()
+    nav = page.get_by_role("navigation", name="Main").bounding_box()
+    assert nav["y"] >= brand["y"] + brand["height"]  # the menu wraps below the brand, not beside it
+    _check_no_sideways_scroll(page, server.url + f"/admin/clients/{owner.client_id}")
+
+    page.context.clear_cookies()
+    sign_in(page, server, "owner@example.com", CLIENT_PASSWORD)
+    _check_no_sideways_scroll(page, server.url + "/users")
