@@ -6,30 +6,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.access_helpers import PASSWORD
+from tests.browser.problems import Recorder
 from tests.browser.signin import log_in
 
 CLIENT_PASSWORD = "client password 1"
-
-REPORT_VIOLATIONS = """document.addEventListener("securitypolicyviolation", (event) => {
-  window.reportViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
-                         + ` at ${event.sourceFile || location.pathname}:${event.lineNumber}`);
-});"""
-
-
-def watch_for_problems(page) -> list[str]:
-    """Console errors, uncaught exceptions and CSP violations of every page `page` opens from now on."""
-    problems = []
-
-    def console(message):
-        if message.type == "error":
-            problems.append(f"console error: {message.text} ({message.location.get('url')})")
-
-    page.expose_function("reportViolation", lambda text: problems.append(f"CSP violation: {text}"))
-    page.add_init_script(REPORT_VIOLATIONS)
-    page.on("console", console)
-    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-    return problems
-
 
 def sign_in(page, server, login, password):
     log_in(page, server, login, password)
@@ -44,7 +24,7 @@ def test_htmx_swaps_log_no_console_error_or_csp_violation(live_server, page, fac
     target = factories.staff(login="leaver", password=PASSWORD)
     owner = factories.client_user(email="owner@example.com")
     member = factories.client_user(email="member@example.com", client=owner.client)
-    problems = watch_for_problems(page)
+    recorder = Recorder(page, "staff")
     sign_in(page, server, "boss", PASSWORD)
 
     page.goto(server.url + "/admin/administrators")
@@ -67,7 +47,8 @@ def test_htmx_swaps_log_no_console_error_or_csp_violation(live_server, page, fac
     expect(page.locator("#results").get_by_text("owner@example.com")).to_be_visible()
 
     page.wait_for_load_state("networkidle")  # the favicon is fetched after the page
-    assert problems == []
+    recorder.read_violations()
+    assert recorder.found == []
 
 
 def test_the_favicon_is_the_portals_svg(live_server, page):
