@@ -77,8 +77,8 @@ def temp_key_command(login, minutes):
 @click.command("purge-auth-log")
 @click.option("--dry-run", is_flag=True, help="Count the rows past the period; delete nothing.")
 def purge_auth_log_command(dry_run):
-    """Delete auth-log rows, ended sessions and dead sign-ups, phone verifications, links, codes
-    and keys past the retention period (in batches); run it daily."""
+    """Delete auth-log rows, ended sessions and dead sign-ups, phone verifications, links, codes,
+    keys and revoked or expired API tokens past the retention period (in batches); run it daily."""
     from portal.services import retention
 
     result = retention.purge_auth_log(dry_run=dry_run)
@@ -86,10 +86,9 @@ def purge_auth_log_command(dry_run):
         click.echo("No auth-log retention period is set (Global settings → Security); nothing deleted.")
         return
     verb = "would delete" if dry_run else "deleted"
-    tables = ", ".join(f"{table} {rows}" for table, rows in result.tables.items())
     click.echo(f"Retention {counted(result.period_days, 'day')}, "
-               f"cut-off {result.cutoff:%Y-%m-%d %H:%M:%S} UTC: "
-               f"{verb} {counted(result.rows, 'row')} in {result.seconds:.2f} s ({tables}).")
+               f"cut-off {result.cutoff:%Y-%m-%d %H:%M:%S} UTC: {verb} {counted(result.rows, 'row')} "
+               f"in {result.seconds:.2f} s ({retention.listed(result.tables)}).")
 
 
 @click.command("finish-clear-data")

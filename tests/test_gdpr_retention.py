@@ -17,9 +17,10 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.models.compliance import PendingConsent, PurgeRun
-from portal.models.methods import SignInCode, TempKey
+from portal.models.methods import ApiToken, SignInCode, TempKey
 from portal.models.passwords import RecoveryLink, ResetCode
 from portal.services import retention
+from tests.api_helpers import bearer, make_token
 from tests.gdpr_support import publish
 
 DAY = timedelta(days=1)
@@ -98,7 +99,23 @@ def test_summary_partial_shows_period_oldest_row_and_last_run(app):
     oldest = (utcnow() - timedelta(days=3)).strftime("%Y-%m-%d")
     with app.test_request_context():
         html = render_template("gdpr/_auth_log_retention.html")
-    assert "30 days" in html and f"oldest row kept: {oldest}" in html and "(1 row)" in html
+    assert "30 days" in html and f"oldest row kept: {oldest}" in html
+    assert "(1 row: auth_event 1, user_session 0, " in html and "api_token 0)" in html
+
+
+def test_a_run_recorded_without_its_tables_still_shows(staff_web):
+    """Runs before the breakdown was kept have none: the total alone, on both pages."""
+    set_days(30)
+    finished = utcnow()
+    db.session.add(PurgeRun(started_at=finished, finished_at=finished, cutoff=finished - 30 * DAY,
+                            period_days=30, rows_deleted=5))
+    db.session.commit()
+    auth_log = staff_web.get("/admin/auth-log").get_data(as_text=True)
+    assert f"last purge: {finished:%Y-%m-%d %H:%M} UTC (5 rows)" in auth_log
+    compliance = staff_web.get("/admin/compliance")
+    assert compliance.status_code == 200
+    page = compliance.get_data(as_text=True)
+    assert "(5 rows deleted)" in page and "Deleted per table" not in page
 
 
 def test_auth_log_page_shows_the_retention(staff_web):
@@ -141,6 +158,13 @@ def _verification(user, status: str, number: str, finished: timedelta | None,
                                      finished_at=None if finished is None else now - finished))
 
 
+def _api_token(user, name: str, expires_in: timedelta, revoked: timedelta | None = None) -> None:
+    now = utcnow()
+    db.session.add(ApiToken(user_id=user.id, name=name, token_hash=_token(), scopes=["self.account"],
+                            created_at=now - 400 * DAY, expires_at=now + expires_in,
+                            revoked_at=None if revoked is None else now - revoked))
+
+
 def _single_use(user, other, expires_in: timedelta, tag: str) -> None:
     at = utcnow() + expires_in
     db.session.add_all([
@@ -178,16 +202,22 @@ def personal_rows(factories) -> dict:
     _verification(owner, "pending", "+447700900006", None, expires_in=timedelta(minutes=5))
     _single_use(owner, other, -31 * DAY, "old")  # each goes
     _single_use(young, young, -DAY, "young")
+    _api_token(owner, "revoked long ago", 300 * DAY, revoked=31 * DAY)  # goes
+    _api_token(owner, "expired long ago", -31 * DAY)  # goes
+    _api_token(owner, "expired long ago, revoked lately", -31 * DAY, revoked=DAY)  # goes
+    _api_token(owner, "revoked lately", 300 * DAY, revoked=29 * DAY)
+    _api_token(owner, "expired lately", -29 * DAY)
+    _api_token(owner, "live", 5 * DAY)
     db.session.commit()
     return {"auth_event": 1, "user_session": 3, "pending_registration": 1, "pending_consent": 1,
             "phone_verification": 3, "pending_email_change": 1, "recovery_link": 1, "reset_code": 1,
-            "sign_in_code": 1, "temp_key": 1}
+            "sign_in_code": 1, "temp_key": 1, "api_token": 3}
 
 
 def counts() -> dict:
     return {model.__tablename__: db.session.execute(select(func.count()).select_from(model)).scalar_one()
             for model in (AuthEvent, UserSession, PendingRegistration, PendingConsent, PhoneVerification,
-                          PendingEmailChange, RecoveryLink, ResetCode, SignInCode, TempKey)}
+                          PendingEmailChange, RecoveryLink, ResetCode, SignInCode, TempKey, ApiToken)}
 
 
 def test_purge_removes_the_other_personal_rows_past_the_period(runner, factories):
@@ -204,9 +234,12 @@ def test_purge_removes_the_other_personal_rows_past_the_period(runner, factories
     real = runner.invoke(args=["purge-auth-log"])
     assert real.exit_code == 0 and f"deleted {sum(expected.values())} rows" in real.output
     assert "user_session 3" in real.output and "pending_consent 1" in real.output
+    assert "api_token 3" in real.output
     assert counts() == {table: before[table] - expected[table] for table in before}
     run = db.session.execute(select(PurgeRun)).scalar_one()
     assert run.rows_deleted == sum(expected.values())
+    assert list(run.rows_by_table.items()) == [(table, expected[table]) for table in
+                                                retention.purge_auth_log(dry_run=True).tables]
 
     agents = set(db.session.execute(select(UserSession.user_agent)).scalars())
     assert agents == {"revoked lately", "abandoned lately", "remembered, over 25 days ago", "live"}
@@ -217,7 +250,20 @@ def test_purge_removes_the_other_personal_rows_past_the_period(runner, factories
     assert kept == {("cancelled", "+447700900004"), ("verified", "+447700900005"),
                     ("pending", "+447700900006")}
     assert db.session.execute(select(PendingEmailChange.email)).scalars().all() == ["new-young@example.com"]
+    tokens = set(db.session.execute(select(ApiToken.name)).scalars())
+    assert tokens == {"revoked lately", "expired lately", "live"}
     assert retention.purge_auth_log().rows == 0  # nothing is left past the period
+
+
+def test_the_pages_show_the_last_runs_rows_per_table(staff_web, factories):
+    expected = personal_rows(factories)
+    set_days(30)
+    retention.purge_auth_log()
+    breakdown = ", ".join(f"{table} {rows}" for table, rows in expected.items())
+    auth_log = staff_web.get("/admin/auth-log").get_data(as_text=True)
+    assert f"({sum(expected.values())} rows: {breakdown})" in auth_log
+    compliance = staff_web.get("/admin/compliance").get_data(as_text=True)
+    assert f"<li>Deleted per table: {breakdown}</li>" in compliance
 
 
 def test_purge_keeps_a_signed_in_browser_signed_in(client_web, client_user):
@@ -228,6 +274,16 @@ def test_purge_keeps_a_signed_in_browser_signed_in(client_web, client_user):
     assert result.tables["user_session"] == 1
     assert client_web.get("/settings/general").status_code == 200
     assert db.session.execute(select(func.count()).select_from(UserSession)).scalar_one() == 1
+
+
+def test_purge_keeps_a_live_api_token_working(app, client_web, client_user):
+    secret = make_token(client_web, days=1)
+    _api_token(client_user, "revoked long ago", 300 * DAY, revoked=31 * DAY)
+    db.session.commit()
+    set_days(1)
+    assert retention.purge_auth_log().tables["api_token"] == 1
+    assert app.test_client().get("/api/v1/whoami", headers=bearer(secret)).status_code == 200
+    assert db.session.execute(select(ApiToken.name)).scalars().all() == ["ci"]
 
 
 def test_the_other_tables_purge_in_batches(app, factories):

@@ -1,13 +1,16 @@
-"""The migrations build exactly the schema the models describe."""
+"""The migrations build exactly the schema the models describe, and each new one goes down and up."""
 
+from datetime import UTC, datetime
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, inspect, text
 
 from portal import create_app
 from portal.extensions import db
-from tests.conftest import FAST_ARGON2
+from tests.conftest import FAST_ARGON2, _create_postgres_database
 
 INDEXES = {  # every index with its definition, as the database itself reports it
     "sqlite": "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
@@ -15,6 +18,7 @@ INDEXES = {  # every index with its definition, as the database itself reports i
     "postgresql": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
                   "AND tablename != 'alembic_version'",
 }
+BEFORE_PURGE_BREAKDOWN = "d7b2e5f8a1c3"  # the head before purge_run.rows_by_table and ix_user_phone
 
 
 def indexes(url: str) -> dict[str, str]:
@@ -25,29 +29,75 @@ def indexes(url: str) -> dict[str, str]:
     return found
 
 
-def test_upgrade_matches_models(tmp_path, database_url, base_config):
+@pytest.fixture
+def empty_url(tmp_path, database_url):
+    """A fresh, empty database beside the run's: a file on SQLite, a new database on PostgreSQL."""
     if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'migrated.sqlite'}"
-    else:  # a second fresh PostgreSQL database beside the run's
-        from tests.conftest import _create_postgres_database
+        yield f"sqlite:///{tmp_path / 'migrated.sqlite'}"
+        return
+    url, drop = _create_postgres_database(database_url)
+    yield url
+    drop()
 
-        url, drop = _create_postgres_database(database_url)
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, **FAST_ARGON2})
-    try:
-        with app.app_context():
-            upgrade()
-            engine = create_engine(url)
-            with engine.connect() as conn:
-                diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
-            engine.dispose()
-            db.engine.dispose()
-        # Alembic cannot compare expression indexes (it skips them, or sees each as removed and
-        # added): the database's own definitions of every index are compared instead.
-        assert [change for change in diff if change[0] not in ("add_index", "remove_index")] == []
-        migrated, created = indexes(url), indexes(base_config["SQLALCHEMY_DATABASE_URI"])
-        if database_url.startswith("sqlite"):  # SQLite keeps each CREATE INDEX as it was typed
-            migrated, created = set(migrated), set(created)
-        assert migrated == created
-    finally:
-        if not database_url.startswith("sqlite"):
-            drop()
+
+def migrating_app(url: str):
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, **FAST_ARGON2})
+
+
+def test_upgrade_matches_models(empty_url, database_url, base_config):
+    app = migrating_app(empty_url)
+    with app.app_context():
+        upgrade()
+        engine = create_engine(empty_url)
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        engine.dispose()
+        db.engine.dispose()
+    # Alembic cannot compare expression indexes (it skips them, or sees each as removed and
+    # added): the database's own definitions of every index are compared instead.
+    assert [change for change in diff if change[0] not in ("add_index", "remove_index")] == []
+    migrated, created = indexes(empty_url), indexes(base_config["SQLALCHEMY_DATABASE_URI"])
+    if database_url.startswith("sqlite"):  # SQLite keeps each CREATE INDEX as it was typed
+        migrated, created = set(migrated), set(created)
+    assert migrated == created
+
+
+def _purge_run_schema(url: str) -> tuple[set[str], set[str], list[tuple]]:
+    """purge_run's columns, the names of user's indexes and purge_run's rows (id, rows_deleted),
+    read on a connection of their own that is closed again (a migration waits for no lock)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = inspect(conn)
+        columns = {column["name"] for column in found.get_columns("purge_run")}
+        user_indexes = {index["name"] for index in found.get_indexes("user")}
+        kept = ", rows_by_table" if "rows_by_table" in columns else ""
+        rows = conn.execute(text(f"SELECT id, rows_deleted{kept} FROM purge_run")).all()
+    engine.dispose()
+    return columns, user_indexes, [tuple(row) for row in rows]
+
+
+def test_purge_breakdown_and_phone_index_go_down_and_up_again(empty_url):
+    """A run recorded before the breakdown survives both ways, with no breakdown."""
+    app = migrating_app(empty_url)
+    with app.app_context():
+        upgrade(revision=BEFORE_PURGE_BREAKDOWN)
+        engine = create_engine(empty_url)
+        with engine.begin() as conn:
+            at = datetime(2026, 11, 1, tzinfo=UTC)
+            conn.execute(text("INSERT INTO purge_run (started_at, finished_at, cutoff, period_days, "
+                              "rows_deleted) VALUES (:at, :at, :at, 30, 7)"), {"at": at})
+        engine.dispose()
+        columns, user_indexes, rows = _purge_run_schema(empty_url)
+        assert "rows_by_table" not in columns and "ix_user_phone" not in user_indexes
+
+        upgrade()
+        columns, user_indexes, rows = _purge_run_schema(empty_url)
+        assert "ix_user_phone" in user_indexes and rows == [(1, 7, None)]
+
+        downgrade(revision=BEFORE_PURGE_BREAKDOWN)
+        columns, user_indexes, rows = _purge_run_schema(empty_url)
+        assert "rows_by_table" not in columns and "ix_user_phone" not in user_indexes and rows == [(1, 7)]
+
+        upgrade()
+        assert _purge_run_schema(empty_url)[2] == [(1, 7, None)]
+        db.engine.dispose()

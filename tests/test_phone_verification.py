@@ -9,6 +9,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import OutboxMessage, User
 from portal.models.base import utcnow
+from portal.services import phone_verification
 from tests.fraud_support import (
     MOBILE_GB,
     MOBILE_GB_2,
@@ -19,6 +20,7 @@ from tests.fraud_support import (
     protect,
     verifications,
 )
+from tests.statements import plan, recorded
 from tests.web import WebClient
 
 PAGE = "/verify-phone"
@@ -190,3 +192,16 @@ def test_a_number_saved_with_the_password_takes_recovery_codes_once_verified(app
     assert db.session.get(User, client_user.id).phone_recovery_after is None
     ask_recovery_by_sms(app, client_user.email)
     assert recovery_texts(MOBILE_GB) == 1
+
+
+def test_the_reused_number_check_reads_both_tables_by_index(app, factories):
+    """The statement the check sends, explained: accounts by ix_user_phone, verifications by the
+    number's index; no scan of every user (PostgreSQL is told to avoid scans it could avoid)."""
+    user = factories.client_user()
+    db.session.commit()
+    db.session.refresh(user)  # loaded now, so that the check sends its statement alone
+    with recorded(db.engine, with_parameters=True) as sent:
+        phone_verification._verified_elsewhere(user, "+447700900001")
+    [(statement, parameters)] = sent
+    explained = plan(db.session.connection(), statement, parameters)
+    assert "ix_user_phone" in explained and "ix_phone_verification_number_created_at" in explained

@@ -66,7 +66,8 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)  # E.164
+    # E.164; indexed for the reused-number check (portal.services.phone_verification)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
     phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # A number verified without the password (at /verify-phone) takes recovery codes only after this.
     phone_recovery_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -72,7 +72,7 @@ class PendingConsent(db.Model):
 
 
 class PurgeRun(db.Model):
-    """One run of `purge-auth-log`: when, the cut-off and how many rows went."""
+    """One run of `purge-auth-log`: when, the cut-off and how many rows went, in each table."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -80,6 +80,8 @@ class PurgeRun(db.Model):
     cutoff: Mapped[datetime] = mapped_column(UTCDateTime)
     period_days: Mapped[int] = mapped_column(Integer)
     rows_deleted: Mapped[int] = mapped_column(Integer)
+    # {table: rows}, in purge order; None on runs recorded before the breakdown was kept
+    rows_by_table: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class ErasureJob(db.Model):

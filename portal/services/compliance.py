@@ -95,15 +95,17 @@ def retention_answer() -> Answer:
     if days <= 0:
         return Answer(question, "no", "No auth-log retention period is set: rows are kept forever (the "
                       "auth log, ended sessions, expired sign-ups, links and codes, unverified phone "
-                      "verifications).", fix)
+                      "verifications, revoked or expired API tokens).", fix)
     if last is None:
         return Answer(question, "no", f"The period is {counted(days, 'day')}, but `purge-auth-log` has never "
                       "run; schedule it (see the README).", fix)
     when = f"{last.finished_at:%Y-%m-%d %H:%M} UTC ({counted(last.rows_deleted, 'row')} deleted)"
+    details = [f"Deleted per table: {retention.listed(last.rows_by_table)}"] if last.rows_by_table else []
     if utcnow() - last.finished_at > PURGE_STALE_AFTER:
         return Answer(question, "no", f"The period is {counted(days, 'day')}, but the purge last ran {when}; "
-                      "is its timer still on?", fix)
-    return Answer(question, "yes", f"The period is {counted(days, 'day')}; the purge last ran {when}.", fix)
+                      "is its timer still on?", fix, details)
+    return Answer(question, "yes", f"The period is {counted(days, 'day')}; the purge last ran {when}.",
+                  fix, details)
 
 
 def staff_2fa_answer() -> Answer:

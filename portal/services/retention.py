@@ -19,7 +19,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.models.compliance import PendingConsent, PurgeRun
-from portal.models.methods import SignInCode, TempKey
+from portal.models.methods import ApiToken, SignInCode, TempKey
 from portal.models.passwords import RecoveryLink, ResetCode
 from portal.services import settings
 
@@ -44,6 +44,11 @@ class RetentionSummary:
     period_days: int
     oldest_kept_at: datetime | None
     last_run: PurgeRun | None
+
+    @property
+    def last_run_tables(self) -> str:
+        """The last run's rows per table; empty for a run recorded before the breakdown was kept."""
+        return listed(self.last_run.rows_by_table or {}) if self.last_run else ""
 
 
 @dataclass(frozen=True)
@@ -84,8 +89,14 @@ def _expired_before(model) -> Callable[[datetime], ColumnElement[bool]]:
     return lambda cutoff: model.expires_at < cutoff
 
 
+def _token_ended_before(cutoff: datetime) -> ColumnElement[bool]:
+    """Revoked or expired before the cut-off, so refused ever since; a live token never matches
+    (the cut-off is in the past)."""
+    return or_(ApiToken.revoked_at < cutoff, ApiToken.expires_at < cutoff)
+
+
 # Besides the auth log. Single-use rows are dead once expired: links, codes and keys are hashes
-# nobody can use any more (a key's issue and use are in the audit log).
+# nobody can use any more (a key's issue and use are in the audit log); so are ended API tokens.
 EXPIRING = (
     Expiring(UserSession, _session_ended_before),
     Expiring(PendingRegistration, _expired_before(PendingRegistration),
@@ -96,6 +107,7 @@ EXPIRING = (
     Expiring(ResetCode, _expired_before(ResetCode)),
     Expiring(SignInCode, _expired_before(SignInCode)),
     Expiring(TempKey, _expired_before(TempKey)),
+    Expiring(ApiToken, _token_ended_before),
 )
 
 
@@ -110,7 +122,7 @@ def set_period(days: int) -> dict:
 
 def purge_auth_log(dry_run: bool = False, batch_size: int = BATCH_SIZE) -> PurgeResult:
     """Delete auth-log rows older than the period, then the rows of EXPIRING that ended before the
-    same cut-off, a batch per transaction; record the run (its total)."""
+    same cut-off, a batch per transaction; record the run (its total and rows per table)."""
     started, clock = utcnow(), time.monotonic()
     days = period_days()
     if days <= 0:
@@ -126,7 +138,7 @@ def purge_auth_log(dry_run: bool = False, batch_size: int = BATCH_SIZE) -> Purge
         tables |= _purge_expiring(table, cutoff, batch_size)
     rows = sum(tables.values())
     db.session.add(PurgeRun(started_at=started, finished_at=utcnow(), cutoff=cutoff,
-                            period_days=days, rows_deleted=rows))
+                            period_days=days, rows_deleted=rows, rows_by_table=tables))
     db.session.commit()
     return PurgeResult(days, cutoff, rows, time.monotonic() - clock, tables)
 
@@ -183,6 +195,11 @@ def _count_expiring(table: Expiring, cutoff: datetime) -> dict[str, int]:
     for child, key in table.children:
         counts[child.__tablename__] = _count(child, key.in_(select(model.id).where(old)))
     return counts
+
+
+def listed(tables: dict[str, int]) -> str:
+    """Rows per table, as the CLI and the pages show them: "auth_event 3, user_session 1"."""
+    return ", ".join(f"{table} {rows}" for table, rows in tables.items())
 
 
 def last_run() -> PurgeRun | None:
