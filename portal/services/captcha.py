@@ -17,7 +17,7 @@ from wtforms import Field, ValidationError
 from portal.extensions import db
 from portal.models import SpentCaptcha
 from portal.models.base import utcnow
-from portal.services import identifiers, lockout, settings
+from portal.services import lockout, settings
 from portal.services.client_ip import client_network
 from portal.web import widen_csp
 
@@ -40,15 +40,12 @@ def mode() -> str:
 
 
 def needed_after_failures(login: str = "") -> bool:
-    """At login and recovery: only once this IP, or the account the typed login or email names
-    (else what was typed), has failed N times."""
+    """At login and recovery: only once this IP or this typed login has failed N times."""
     if mode() == "off":
         return False
     threshold = int(settings.get(AFTER_FAILURES))
-    if lockout.recent_failures("ip", client_network()) >= threshold:
-        return True
-    key = identifiers.counter_key(login)
-    return bool(key) and lockout.recent_failures("account", key) >= threshold
+    return (lockout.recent_failures("ip", client_network()) >= threshold
+            or bool(login) and lockout.recent_failures("login", login.strip()) >= threshold)
 
 
 def protect(form_class, needed: bool = True):

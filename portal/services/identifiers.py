@@ -4,7 +4,6 @@ value may be one account's login and another's email. How they are folded, found
 import logging
 import re
 
-from flask import g, has_request_context
 from sqlalchemy import or_, select
 
 from portal.extensions import db
@@ -34,19 +33,11 @@ def fold(value: str | None) -> str:
     return (value or "").strip().lower()
 
 
-def find_account(identifier: str | None) -> User | None:
-    """The user whose login or email is `identifier`, in any case. Within a request the answer is
-    remembered, so the rate limits, the captcha and the password check of one sign-in share it."""
+def find_account(identifier: str) -> User | None:
+    """The user whose login or email is `identifier`, in any case."""
     value = fold(identifier)
     if not value:
         return None
-    found = g.setdefault("accounts_found", {}) if has_request_context() else {}
-    if value not in found:
-        found[value] = _lookup(value)
-    return found[value]
-
-
-def _lookup(value: str) -> User | None:
     matches = db.session.execute(
         select(User).where(or_(folded(User.login) == value, User.email == value)).limit(2)
     ).scalars().all()
@@ -55,17 +46,6 @@ def _lookup(value: str) -> User | None:
                   sorted(user.id for user in matches))
         return None
     return matches[0] if matches else None
-
-
-def counter_key(identifier: str | None) -> str:
-    """What per-account counters (rate limits, failures) count a typed login or email under: the
-    account it names, so its login and its email count together; else the folded text, as typed
-    ("" when nothing was typed)."""
-    user = find_account(identifier)
-    if user is not None:
-        return f"user:{user.id}"
-    value = fold(identifier)[:EMAIL_MAX]
-    return f"typed:{value}" if value else ""
 
 
 def check_staff_identifiers(login: str, email: str) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from portal.extensions import db
 from portal.models import User
 from portal.models.base import utcnow
-from portal.services import counters, identifiers, settings
+from portal.services import counters, settings
 from portal.services.client_ip import client_network
 from portal.services.events import log_audit, log_auth
 from portal.services.links import public_url
@@ -38,10 +38,9 @@ def _window_seconds() -> int:
 
 
 def recent_failures(kind: str, value: str) -> int:
-    """Failures counted in the shared store for an address ("ip") or an account ("account", under
-    `identifiers.counter_key` of what was typed)."""
+    """Failures counted in the shared store for an IP ("ip") or a typed login ("login")."""
     try:
-        return int(counters.storage().get(_counter_key(kind, value)) or 0)
+        return int(counters.storage().get(_counter_key(kind, value.lower())) or 0)
     except Exception as error:  # the store is down: the database lock still holds
         log.warning("rate-limit store unavailable: %s", error)
         return 0
@@ -49,7 +48,7 @@ def recent_failures(kind: str, value: str) -> int:
 
 def _count(kind: str, value: str) -> None:
     try:
-        counters.storage().incr(_counter_key(kind, value), _window_seconds())
+        counters.storage().incr(_counter_key(kind, value.lower()), _window_seconds())
     except Exception as error:
         log.warning("rate-limit store unavailable: %s", error)
 
@@ -72,12 +71,11 @@ def account_locked(user: User) -> bool:
 
 
 def record_failure(user: User | None, login: str = "") -> None:
-    """Count a failed credential check (against the address, and against the account `login`
-    names, or what was typed); lock the account at every N-th consecutive failure."""
+    """Count a failed credential check; lock the account at every N-th consecutive failure."""
     if has_request_context():
         _count("ip", client_network())
-    if key := identifiers.counter_key(login):
-        _count("account", key)
+    if login:
+        _count("login", login.strip()[:254])
     if user is None:
         return
     now = utcnow()

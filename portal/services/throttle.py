@@ -6,7 +6,7 @@ from flask import current_app, request
 from flask_login import current_user
 
 from portal.extensions import limiter
-from portal.services.identifiers import counter_key, fold
+from portal.services.identifiers import fold
 
 
 def per_ip(config_key: str):
@@ -15,15 +15,18 @@ def per_ip(config_key: str):
 
 
 def per_account(config_key: str, field: str = "login"):
-    """Limit POSTs naming one account by its login or email (the form field `field`), whatever
-    the address; a value that names nobody is counted as typed (`identifiers.counter_key`)."""
-    return per_account_of(config_key, lambda: counter_key(request.form.get(field)), methods=["POST"])
+    """Limit POSTs naming one account (the form field `field`), whatever the address.
+
+    Counted by the name as typed (folded), not by the account it names: one count for an
+    account's login and email would tell anyone who spends it under one name whether the other
+    belongs to the same account. The account's own failures are capped by its lock (lockout)."""
+    return per_account_of(config_key, lambda: request.form.get(field), methods=["POST"])
 
 
 def per_account_of(config_key: str, account: Callable[[], str | None], methods: list[str] | None = None):
-    """Limit requests counted under the key `account()` returns, whatever the address. Every route
-    limited by the same config key shares one counter per key (the login form and API authinfo
-    count together); a request naming no account is not counted here."""
+    """Limit requests naming the account `account()` returns, whatever the address. Every route
+    limited by the same config key shares one counter per account (the login form and API
+    authinfo count together); a request naming no account is not counted here."""
 
     def named() -> str:
         return fold(account())[:254]

@@ -5,7 +5,7 @@ from flask_login import AnonymousUserMixin
 
 from portal.blueprints.api import bp
 from portal.extensions import limiter
-from portal.services import api_tokens, auth_methods, gates, identifiers, signin
+from portal.services import api_tokens, auth_methods, gates, signin
 from portal.services.permissions import required_function_of
 from portal.services.throttle import per_account_of
 
@@ -34,9 +34,8 @@ def _authinfo_login() -> str | None:
     return found[0] if found else None
 
 
-# authinfo counts against the login form's per-account counter (the account its login or email
-# names), and per address.
-per_account_of("RATELIMIT_LOGIN_PER_ACCOUNT", lambda: identifiers.counter_key(_authinfo_login()))(bp)
+# authinfo counts against the login form's per-account counter, and per address.
+per_account_of("RATELIMIT_LOGIN_PER_ACCOUNT", _authinfo_login)(bp)
 limiter.shared_limit(lambda: current_app.config["RATELIMIT_LOGIN_PER_IP"], scope="api-authinfo",
                      exempt_when=lambda: _authinfo_login() is None)(bp)
 limiter.limit(lambda: current_app.config["RATELIMIT_API_PER_IP"])(bp)
