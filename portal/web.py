@@ -50,6 +50,9 @@ def content_security_policy() -> str:
     return _policy(directives)
 
 
+FORM_BODIES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
 class DatabaseId(IntegerConverter):
     """`<int:...>` in every URL: only ids a database integer column holds (else 404, never a 500)."""
 
@@ -61,6 +64,7 @@ def init_app(app) -> None:
     app.url_map.converters["int"] = DatabaseId  # before any blueprint adds its rules
     app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.before_request(refuse_unstorable_text)
+    app.before_request(accept_only_form_bodies)
     app.before_request(gates.enforce_gates)
     app.after_request(security_headers)
     app.jinja_env.globals.update(client_menu=CLIENT_MENU, admin_menu=ADMIN_MENU)
@@ -88,6 +92,17 @@ def refuse_unstorable_text():
         texts += [request.authorization.username or "", request.authorization.password or ""]
     if any(not _storable(text) for text in texts):
         abort(400)
+
+
+def accept_only_form_bodies():
+    """Pages take forms only: a POST to one with another body (JSON) is refused with 415, so the
+    rate limits and the captcha, which read the form, always see what the form validates
+    (Flask-WTF would otherwise read a JSON body that they do not). The API takes JSON."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.url_rule is None or request.blueprint == "api":
+        return  # (no rule: the 404 or 405 comes next)
+    if request.mimetype in FORM_BODIES or not (request.mimetype or request.content_length):
+        return
+    abort(415)
 
 
 def _strings_in(value) -> list[str]:
