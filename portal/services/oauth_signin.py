@@ -1,7 +1,5 @@
 """Google (clients) and Keycloak (staff) over OIDC: accounts linked by (issuer, subject), never by email alone."""
 
-from urllib.parse import urlsplit
-
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import FlaskIntegration, FlaskOAuth2App
 from flask import current_app
@@ -42,13 +40,6 @@ def client(provider: str) -> FlaskOAuth2App:
             client_secret=cfg[f"{prefix}_CLIENT_SECRET"], server_metadata_url=cfg[f"{prefix}_SERVER_METADATA_URL"],
             client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256", "timeout": 10})
     return clients[provider]
-
-
-def origin(provider: str) -> str:
-    """Where the provider's sign-in page lives: the origin of its configured metadata URL (Google's
-    and Keycloak's authorization endpoints share it)."""
-    parts = urlsplit(current_app.config[f"{provider.upper()}_SERVER_METADATA_URL"] or "")
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def verified_claims(provider: str) -> dict:

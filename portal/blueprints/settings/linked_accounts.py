@@ -1,6 +1,6 @@
 """Linked Google or Keycloak sign-ins in /settings/security: link (the current password first) and unlink."""
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.blueprints.settings import bp
@@ -8,7 +8,7 @@ from portal.blueprints.settings.forms import LinkAccountForm
 from portal.blueprints.settings.security import render_security
 from portal.extensions import db
 from portal.forms import ActionForm
-from portal.services import oauth_links
+from portal.services import oauth_links, oauth_signin
 from portal.services.errors import DomainError
 from portal.services.permissions import requires
 from portal.services.throttle import per_ip, per_user
@@ -25,8 +25,9 @@ def link_account(provider):
             oauth_links.begin(current_user, provider, form.link_password.data)
         except DomainError as refusal:  # a wrong password, or no link possible for this account
             form.link_password.errors.append(refusal.message)
-        else:
-            return redirect(url_for("auth.oauth_start", provider=provider))
+        else:  # a page, not a redirect: the CSP's form-action would stop a form's redirects at the provider
+            return render_template("settings/link_continue.html", provider_name=oauth_signin.PROVIDERS[provider],
+                                   url=url_for("auth.oauth_start", provider=provider))
     return render_security(link_form=form)
 
 

@@ -21,7 +21,6 @@ from portal.services import (
     sessions,
 )
 from portal.services.permissions import FUNCTIONS, requires
-from portal.web import widen_csp
 from portal.wording import counted
 
 
@@ -60,8 +59,6 @@ def render_security(**overrides):
         "new_token": None,
     }
     context.update(overrides)
-    if context["link_provider"]:  # the link form's POST redirects on to the provider's sign-in page
-        widen_csp("form-action", oauth_signin.origin(context["link_provider"]))
     return render_template("settings/security.html", **context)
 
 
