@@ -2,6 +2,7 @@
 Insight, through the real SDK and the loopback Vonage server, on the /verify-phone page."""
 
 import logging
+import time
 
 import pytest
 
@@ -68,6 +69,20 @@ def test_a_mobile_by_vonage_gets_its_code_and_is_verified(lweb, vonage, client_u
     assert db.session.get(User, client_user.id).phone == number
 
 
+def test_a_resend_to_the_pending_number_is_not_looked_up_again(lweb, vonage):
+    """Each lookup is billed: the number was looked up when its verification began."""
+    protect(resend_cooldown=1)
+    vonage.set_line_type(US, "mobile")
+    vonage.set_line_type(CANADA, "mobile")
+    assert send(lweb, US).status_code == 302
+    time.sleep(1.1)  # the one-second resend cooldown
+    assert send(lweb, US).status_code == 302 and verifications()[0].sends == 2
+    assert vonage.lookups == [US[1:]]
+    time.sleep(1.1)
+    assert send(lweb, CANADA).status_code == 302  # another number: looked up
+    assert vonage.lookups == [US[1:], CANADA[1:]]
+
+
 @pytest.mark.parametrize("switches", [{"line_type_lookup": False}, {"mobile_only": False}])
 def test_without_both_switches_nothing_is_looked_up(lweb, vonage, switches):
     """Today's behaviour: libphonenumber's "fixed line or mobile" passes as mobile, unasked."""
@@ -83,10 +98,19 @@ def test_numbers_the_digits_decide_are_never_looked_up(lweb, vonage):
     assert lookups_made(vonage) == [] and [row.number for row in verifications()] == [MOBILE_GB]
 
 
-@pytest.mark.parametrize("fault", ["http_500", "insight_status_5", "throttled", "hang", "stop"])
+GARBLED = {  # answers a broken proxy or a changed API could give
+    "not_json": "<html><body>Down for maintenance</body></html>",
+    "no_status": '{"status_message": "ok"}',
+    "wrong_type": '{"status": 0, "current_carrier": {"network_type": 5}}',
+}
+
+
+@pytest.mark.parametrize("fault", ["http_500", "insight_status_5", "throttled", "hang", "stop", *GARBLED])
 def test_vonage_failing_the_lookup_asks_to_retry_and_writes_nothing(lweb, vonage, fault, caplog):
     vonage.set_line_type(US, "mobile")
-    if fault == "http_500":
+    if fault in GARBLED:
+        vonage.garble_lookups(GARBLED[fault])
+    elif fault == "http_500":
         vonage.fail_with(500)
     elif fault == "insight_status_5":
         vonage.fail_lookups(5)

@@ -106,9 +106,9 @@ def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVer
         sms_budget.reserve(user.id, client_network(), e164, region, policy.resend_cooldown)
     except sms_budget.BudgetExceeded as exceeded:
         _refuse(user, e164, f"budget: {exceeded.reason}", exceeded.message)
-    if phone_filter.needs_line_type(number, policy.rules):
-        _check_line_type(user, e164)
     row = pending(user)
+    if phone_filter.needs_line_type(number, policy.rules) and (row is None or row.number != e164):
+        _check_line_type(user, e164)  # a resend to the pending number was looked up when it began
     try:
         if row is not None:
             _cancel_at_vonage(row)

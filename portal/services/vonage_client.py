@@ -177,6 +177,9 @@ def line_type(config, to_e164: str) -> str:
     except (HttpRequestError, requests.RequestException) as err:
         error = _translate(err)
         raise VonageLookupFailed(str(error), status=error.status) from err
+    except (TypeError, KeyError, ValueError) as err:  # an answer the SDK cannot read (ValidationError is a ValueError)
+        log.warning("Vonage Number Insight answered something unreadable: %s", type(err).__name__)
+        raise VonageLookupFailed(f"unreadable Number Insight answer: {type(err).__name__}") from err
     carrier = answer.current_carrier
     return (carrier and carrier.network_type) or "unknown"
 
@@ -205,7 +208,8 @@ def _client(config, kind: str) -> Vonage:
     cache = _local.__dict__.setdefault("clients", {})
     client = cache.get(settings)
     if client is None:
-        # A lookup is billed and its URL holds the number (urllib3 logs the URL it retries): once.
+        # A lookup is billed and its URL holds the number (urllib3 logs the URL it retries): no
+        # urllib3 retries (the SDK itself still re-sends a request whose connection was dropped).
         retries = 0 if kind == "insight" else 1
         options = HttpClientOptions.model_validate(
             {**{k: v for k, v in hosts.items() if v}, "timeout": timeout, "max_retries": retries})

@@ -33,7 +33,8 @@ What the SDK (vonage 4.9, vonage-http-client 1.5) sends, and so what this server
   parameters. Always HTTP 200 with the outcome in "status", as Vonage answers: 0 with
   current_carrier.network_type (the one ``set_line_type`` gave the number, else "unknown"), 3 for
   a number that is not E.164 digits, 4 for bad credentials, or ``fail_lookups(status)``'s status
-  (1 throttled, 5 internal error, 9 quota exceeded, 19 facility not allowed). ``lookups``
+  (1 throttled, 5 internal error, 9 quota exceeded, 19 facility not allowed), or
+  ``garble_lookups(body)``'s body, however broken. ``lookups``
   lists the numbers asked about with good credentials.
 Faults: ``fail_with(status)`` answers every request with that status in Vonage's error format
 (no Retry-After header, so urllib3 does not retry); ``hang()`` holds every request open until
@@ -109,6 +110,11 @@ class VonageServer(ServedByThread, VonageApi):
         """Answer every Number Insight request with this non-zero status (HTTP 200) until reset()."""
         with self._lock:
             self._lookup_status = status
+
+    def garble_lookups(self, body: str) -> None:
+        """Answer every Number Insight request with HTTP 200 and this body, whatever it is."""
+        with self._lock:
+            self._lookup_body = body
 
     def hang(self) -> None:
         """Hold every request open without answering, until reset() or stop()."""
