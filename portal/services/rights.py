@@ -41,8 +41,8 @@ def client_user_for(actor: User, user_id: int) -> User | None:
 
 
 def shown_as(actor: User, user: User) -> str:
-    """How the Rights form names `user` to `actor`: by email, or by number to staff without "View users"
-    (editing rights does not open a client user's personal data)."""
+    """How a client user is named to `actor`: by email, or by number to staff without "View users"
+    (editing rights or unlocking does not open a client user's personal data)."""
     if actor.is_staff and not has_function(actor, "users.view"):
         return f"user #{user.id}"
     return user.email

@@ -27,7 +27,7 @@ def unlock_user(user_id):
         abort(400)
     lockout.unlock_by_staff(current_user, target)
     db.session.commit()
-    flash(f"{target.email} is unlocked.", "success")
+    flash(f"{rights.shown_as(current_user, target)} is unlocked.", "success")
     return redirect(url_for("admin.users"))
 
 
