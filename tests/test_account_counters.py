@@ -86,3 +86,24 @@ def test_an_unknown_login_is_answered_as_a_known_one(make_app, factories):
     unknown = [answer(attempt(web, name)) for name in ["Ghost", "GHOST ", "ghost", " ghost", "Ghost"]]
     assert [status for status, _ in known] == [200] * 4 + [429]
     assert unknown == known
+
+
+def test_strangers_keeping_the_login_limit_spent_do_not_shut_out_the_owners_browser(make_app, factories):
+    """The per-account limit can be kept spent by anyone, as a lock can be kept up: a browser that
+    signed in to the account before (its device cookie) still signs in; a stranger with the right
+    password does not; and the device's own wrong passwords still end its pass."""
+    factories.staff(login=LOGIN, password=PASSWORD)
+    configure(**{"captcha.mode": "off", "lockout.account_failures": 3})
+    app = make_app(RATELIMIT_LOGIN_PER_ACCOUNT="3 per minute")
+    owner = WebClient(app.test_client())
+    assert attempt(owner, LOGIN, PASSWORD).status_code == 302
+    owner.post_form("/logout", {}, page_url="/admin/")
+    stranger = WebClient(app.test_client())
+    assert [attempt(stranger, LOGIN).status_code for _ in range(3)] == [200, 200, 429]  # the owner's sign-in was one
+    assert attempt(WebClient(app.test_client()), LOGIN, PASSWORD).status_code == 429
+    assert attempt(owner, LOGIN, PASSWORD).status_code == 302
+
+    owner.post_form("/logout", {}, page_url="/admin/")
+    for _ in range(3):  # the device's own wrong passwords use up its trust
+        attempt(owner, LOGIN)
+    assert attempt(owner, LOGIN, PASSWORD).status_code == 429

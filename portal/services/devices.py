@@ -1,8 +1,9 @@
 """Device cookies: a browser that signed in to an account before may still try its password while
 strangers' wrong guesses keep the account locked, so a lock cannot be used to shut its owner out.
 
-The cookie is signed (SECRET_KEY), names the account and a random id, and is sent only to /login.
-A wrong password from it counts toward that device's own limit as well as the account's lock.
+The cookie is signed (SECRET_KEY), names the account and a random id, and is sent only to /login,
+where it also lifts the per-account rate limit. A wrong password from it counts toward that
+device's own limit as well as the account's lock.
 """
 
 import logging
@@ -12,7 +13,7 @@ from flask import current_app, request, url_for
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from portal.models import User
-from portal.services import counters, settings
+from portal.services import counters, identifiers, settings
 from portal.services.lockout import ACCOUNT_FAILURES
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,15 @@ def trusted(user: User) -> bool:
     except Exception:  # the store is away: the account's lock applies as to anyone
         return False
     return failures < int(settings.get(ACCOUNT_FAILURES, user.provider_id))
+
+
+def vouches_for(identifier: str | None) -> bool:
+    """This browser carries a trusted device cookie of the account `identifier` names (its sign-in
+    skips the per-account rate limit, which strangers can keep spent as they can keep a lock up)."""
+    if COOKIE not in request.cookies:
+        return False
+    user = identifiers.find_account(identifier or "")
+    return user is not None and trusted(user)
 
 
 def record_failure(user: User) -> None:

@@ -6,6 +6,7 @@ from flask import current_app, request
 from flask_login import current_user
 
 from portal.extensions import limiter
+from portal.services import devices
 from portal.services.identifiers import fold
 
 
@@ -14,19 +15,24 @@ def per_ip(config_key: str):
     return limiter.limit(lambda: current_app.config[config_key], methods=["POST"])
 
 
-def per_account(config_key: str, field: str = "login"):
-    """Limit POSTs naming one account (the form field `field`), whatever the address.
+def per_account(config_key: str, field: str = "login", device_vouches: bool = False):
+    """Limit POSTs naming one account (the form field `field`), whatever the address. With
+    `device_vouches` (sign-in), a browser with the account's device cookie is not limited here:
+    strangers can keep the count spent as they can keep a lock up (devices; its own failures count).
 
     Counted by the name as typed (folded), not by the account it names: one count for an
     account's login and email would tell anyone who spends it under one name whether the other
     belongs to the same account. The account's own failures are capped by its lock (lockout)."""
-    return per_account_of(config_key, lambda: request.form.get(field), methods=["POST"])
+    return per_account_of(config_key, lambda: request.form.get(field), methods=["POST"],
+                          exempt=lambda: device_vouches and devices.vouches_for(request.form.get(field)))
 
 
-def per_account_of(config_key: str, account: Callable[[], str | None], methods: list[str] | None = None):
+def per_account_of(config_key: str, account: Callable[[], str | None], methods: list[str] | None = None,
+                   exempt: Callable[[], bool] = lambda: False):
     """Limit requests naming the account `account()` returns, whatever the address. Every route
     limited by the same config key shares one counter per account (the login form and API
-    authinfo count together); a request naming no account is not counted here."""
+    authinfo count together); a request naming no account, or one `exempt()` excuses, is not
+    counted here."""
 
     def named() -> str:
         return fold(account())[:254]
@@ -36,7 +42,7 @@ def per_account_of(config_key: str, account: Callable[[], str | None], methods: 
         scope=config_key,
         key_func=lambda: "account:" + named(),
         methods=methods,
-        exempt_when=lambda: not named(),
+        exempt_when=lambda: not named() or exempt(),
     )
 
 

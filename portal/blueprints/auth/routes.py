@@ -34,7 +34,7 @@ def index():
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @per_ip("RATELIMIT_LOGIN_PER_IP")
-@per_account("RATELIMIT_LOGIN_PER_ACCOUNT")
+@per_account("RATELIMIT_LOGIN_PER_ACCOUNT", device_vouches=True)
 def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(home_for(current_user))
