@@ -97,5 +97,19 @@ def test_transfer_basis_recorded_per_enabled_provider(make_app, factories):
     assert refused.status_code == 422
 
 
+def test_vonage_is_declared_while_it_looks_numbers_up_even_with_texts_on_the_console(make_app, factories):
+    """Line-type lookups send the number to Vonage whatever backend sends the texts."""
+    from tests.web import WebClient
+
+    app = make_app(SMS_BACKEND="console", VONAGE_API_KEY="key", VONAGE_API_SECRET="secret")
+    factories.staff(login="boss", password="staff password 1", full_access=True)
+    web = WebClient(app.test_client())
+    web.login("boss", "staff password 1")
+    assert "No third-party provider is on" in web.get("/admin/compliance").get_data(as_text=True)
+    settings.update({"fraud.mobile_only": True, "fraud.line_type_lookup": True})
+    db.session.commit()
+    assert "No transfer basis recorded for Vonage." in web.get("/admin/compliance").get_data(as_text=True)
+
+
 def test_client_cannot_see_the_compliance_page(client_web):
     assert client_web.get("/admin/compliance").status_code == 403

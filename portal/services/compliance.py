@@ -10,7 +10,17 @@ from portal.extensions import db
 from portal.models import User, UserKind
 from portal.models.base import utcnow
 from portal.models.compliance import ConsentRecord
-from portal.services import auth_methods, captcha, consent, gdpr, retention, second_factor, settings
+from portal.services import (
+    auth_methods,
+    captcha,
+    consent,
+    fraud,
+    gdpr,
+    retention,
+    second_factor,
+    settings,
+    vonage_client,
+)
 from portal.wording import counted
 
 PURGE_STALE_AFTER = timedelta(days=2)  # a daily timer that missed a day shows up
@@ -37,8 +47,9 @@ class ThirdParty:
         """Switched on and configured: the portal really sends it personal data."""
         if self.key in ("google", "keycloak"):
             return auth_methods.enabled(self.key)
-        if self.key == "vonage":
-            return config.get("SMS_BACKEND") == "vonage"
+        if self.key == "vonage":  # texts, or line-type lookups (which go to Vonage whatever sends texts)
+            lookups = settings.get(fraud.MOBILE_ONLY) and settings.get(fraud.LINE_TYPE_LOOKUP)
+            return config.get("SMS_BACKEND") == "vonage" or bool(lookups and vonage_client.configured(config))
         return captcha.mode() == "recaptcha" and bool(config.get("RECAPTCHA_PUBLIC_KEY"))
 
 
