@@ -47,7 +47,7 @@ def test_bad_values_are_shown_next_to_the_field_and_kept(staff_web):
     data = {**VALID, "countries": "GB, Narnia", "pattern": "([", "code_length": "3"}
     response = staff_web.post_form(PAGE, data)
     body = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "Narnia is neither a country code" in body and "not a valid regular expression" in body
     assert "Number must be between 4 and 10" in body and 'value="(["' in body
     assert settings.get("fraud.enabled") is False
@@ -59,7 +59,7 @@ def test_a_refused_country_list_comes_back_as_typed(staff_web):
     body = response.get_data(as_text=True)
     assert "XX is neither a country code" in body
     assert 'value="GB, XX, +49"' in body
-    assert response.status_code == 200 and settings.get("fraud.countries") == []  # nothing saved
+    assert response.status_code == 422 and settings.get("fraud.countries") == []  # nothing saved
 
 
 def test_staff_switch_on_the_line_type_lookup(make_app, vonage, staff_user):
@@ -80,9 +80,23 @@ def test_staff_switch_on_the_line_type_lookup(make_app, vonage, staff_user):
 def test_the_line_type_lookup_needs_vonage_credentials(staff_web):
     make_catalog()
     response = staff_web.post_form(PAGE, {**VALID, "line_type_lookup": "y"})
-    assert response.status_code == 200
-    assert "Vonage is not configured: set VONAGE_API_KEY and VONAGE_API_SECRET." in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Vonage is not configured on this server (VONAGE_API_KEY and VONAGE_API_SECRET" in body
+    # the field sits far down the page: the top says that nothing was saved
+    assert body.index("Nothing was saved: correct the fields marked below.") < body.index('name="enabled"')
     assert settings.get("fraud.line_type_lookup") is False and settings.get("fraud.enabled") is False
+
+
+def test_the_line_type_lookup_needs_mobile_numbers_only(make_app, vonage, staff_user):
+    staff = WebClient(make_app(**vonage.app_config()).test_client())
+    staff.login("boss", "staff password 1")
+    make_catalog()
+    form = {key: value for key, value in {**VALID, "line_type_lookup": "y"}.items() if key != "mobile_only"}
+    response = staff.post_form(PAGE, form)
+    assert response.status_code == 422
+    assert "This check works only with “Mobile numbers only”" in response.get_data(as_text=True)
+    assert settings.get("fraud.line_type_lookup") is False
 
 
 def test_flagged_numbers_are_listed_for_staff(staff_web, app, factories):

@@ -27,4 +27,4 @@ def protection_settings():
         flash("Fraud protection settings saved.", "success")
         return redirect(url_for("fraud.protection_settings"))
     return render_template("fraud/protection.html", form=form, product_types=product_types,
-                           flagged=fraud.flagged_verifications())
+                           flagged=fraud.flagged_verifications()), 422 if form.errors else 200

@@ -76,5 +76,8 @@ class ProtectionForm(FlaskForm):
     submit = SubmitField("Save")
 
     def validate_line_type_lookup(self, field):
+        if field.data and not self.mobile_only.data:
+            raise ValidationError("This check works only with “Mobile numbers only”: tick both, or neither.")
         if field.data and not vonage_client.configured(current_app.config):
-            raise ValidationError("Vonage is not configured: set VONAGE_API_KEY and VONAGE_API_SECRET.")
+            raise ValidationError("Vonage is not configured on this server (VONAGE_API_KEY and "
+                                  "VONAGE_API_SECRET in the portal's configuration).")
