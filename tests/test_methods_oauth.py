@@ -304,6 +304,27 @@ def test_the_password_leads_on_to_the_provider_by_a_page_not_a_redirect(oidc_app
     assert "form-action 'self';" in base_policy
 
 
+def test_a_link_that_fails_at_the_provider_comes_back_to_security_settings(oidc_app, oidc, factories):
+    """Linking, not signing in: a failure or a refusal is told where the person started."""
+    user = factories.client_user(email="linker@example.com")
+    web = WebClient(oidc_app.test_client())
+    web.login("linker@example.com", "client password 1")
+    web.post_form("/settings/security/linked/google", {"link_password": "client password 1"},
+                  page_url="/settings/security")
+    callback = oidc.authorize(web.get("/login/google").location, sub_name())
+    failed = web.get(local(with_query(callback, state="forged")))
+    assert failed.headers["Location"] == "/settings/security#linked-accounts"
+    assert "Linking Google failed. Please try again." in web.get("/settings/security").get_data(as_text=True)
+
+    taken = sub_name()
+    oidc.add_user(taken, email="someone@gmail.test")
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", taken).headers["Location"] == "/home"
+    refused = link_google(web, oidc, taken)  # that identity already signs in to another account
+    assert refused.headers["Location"] == "/settings/security#linked-accounts"
+    assert "link Google in Security settings" in web.get("/settings/security").get_data(as_text=True)
+    assert db.session.execute(select(OAuthLink).where(OAuthLink.user_id == user.id)).first() is None
+
+
 def test_a_session_alone_cannot_link_and_the_callback_links_only_what_the_password_began(oidc_app, oidc, factories):
     """A stolen or unattended session has no password to give: no link, and a callback with no
     link begun in this browser is an ordinary sign-in of the provider's account, never a link."""

@@ -31,11 +31,19 @@ def _enabled_or_404(provider: str) -> None:
         abort(404)
 
 
-def _failed(provider: str, error: Exception):
-    """The provider could not be reached or answered wrong: logged, and the person may retry."""
+def _failed(provider: str, error: Exception, linking: bool):
+    """The provider could not be reached or answered wrong: logged, and the person may retry
+    where they started (a link in Security settings, else the login page)."""
     log_auth("oauth_failed", detail=f"{provider}: {type(error).__name__}: {error}"[:300])
     db.session.commit()
-    flash(f"Sign-in with {oauth_signin.PROVIDERS[provider]} failed. Please try again.", "error")
+    action = "Linking" if linking else "Sign-in with"
+    return _back(linking, f"{action} {oauth_signin.PROVIDERS[provider]} failed. Please try again.")
+
+
+def _back(linking: bool, message: str):
+    flash(message, "error")
+    if linking:
+        return redirect(url_for("settings.security", _anchor="linked-accounts"))
     return redirect(url_for("auth.login"))
 
 
@@ -46,8 +54,8 @@ def oauth_start(provider):
     redirect_uri = public_url("auth.oauth_callback", provider=provider)
     try:  # the provider's metadata is fetched here the first time
         return oauth_signin.client(provider).authorize_redirect(redirect_uri)
-    except (requests.RequestException, ValueError) as error:
-        return _failed(provider, error)
+    except (requests.RequestException, ValueError) as error:  # signed in, one is here only to link
+        return _failed(provider, error, linking=current_user.is_authenticated)
 
 
 @bp.route("/login/<any(google, keycloak):provider>/callback")
@@ -58,7 +66,7 @@ def oauth_callback(provider):
     try:
         claims = oauth_signin.verified_claims(provider)
     except (OAuthError, JoseError, requests.RequestException, ValueError, KeyError) as error:
-        return _failed(provider, error)
+        return _failed(provider, error, linking)
     try:
         if linking:
             oauth_signin.link(current_user, provider, claims)
@@ -68,6 +76,5 @@ def oauth_callback(provider):
             return redirect(url_for("settings.security", _anchor="linked-accounts"))
         user = oauth_signin.sign_in(provider, claims)
     except oauth_signin.OAuthRefused as refusal:
-        flash(refusal.message, "error")
-        return redirect(url_for("auth.login"))
+        return _back(linking, refusal.message)
     return complete_sign_in(user, method=provider, mfa_by_idp=provider == "keycloak" and oauth_signin.mfa_by_idp(claims))
