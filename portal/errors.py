@@ -20,7 +20,8 @@ MESSAGES = {
     404: "This page does not exist.",
     405: "This action is not allowed here.",
     409: "This was changed at the same moment by another request. Reload the page and try again.",
-    415: "This page takes its form as the browser sends it. Reload the page and use the form.",
+    415: "This form arrived in a format the page does not accept (sent by a script or an extension?). "
+         "Reload the page and send the form again.",
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side. It has been logged; please try again.",
     503: "This action is briefly unavailable. Please try again in a minute.",

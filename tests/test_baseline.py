@@ -58,7 +58,7 @@ def test_every_page_post_refuses_a_json_body(app, everyone):
             token = web.csrf_token("/login" if who == "anonymous" else "/settings/general")
             response = web.client.open(path, method=method, json={"login": "x", "password": "y"},
                                        headers={"X-CSRFToken": token})
-            if response.status_code != 415 or "Reload the page and use the form." not in response.get_data(as_text=True):
+            if response.status_code != 415 or "Reload the page and send the form again." not in response.get_data(as_text=True):
                 accepted.append(f"{method} {path} as {who}: {response.status_code}")
     assert checked > 40 and accepted == []
 

@@ -44,7 +44,7 @@ def shown_as(actor: User, user: User) -> str:
     """How a client user is named to `actor`: by email, or by number to staff without "View users"
     (editing rights or unlocking does not open a client user's personal data)."""
     if actor.is_staff and not has_function(actor, "users.view"):
-        return f"user #{user.id}"
+        return f"User #{user.id}"
     return user.email
 
 

@@ -28,7 +28,7 @@ def unlock_user(user_id):
     lockout.unlock_by_staff(current_user, target)
     db.session.commit()
     flash(f"{rights.shown_as(current_user, target)} is unlocked.", "success")
-    return redirect(url_for("admin.users"))
+    return redirect(url_for("admin.users" if has_function(current_user, "users.view") else "admin.dashboard"))
 
 
 @bp.route("/users/<int:user_id>/rights", methods=["GET", "POST"])
