@@ -139,7 +139,8 @@ def test_sms_needs_a_verified_phone(client_web):
 
 def test_staff_without_a_verified_phone_are_pointed_to_the_authenticator_app(staff_web):
     body = staff_web.get("/settings/security").get_data(as_text=True)
-    assert "Use an authenticator app." in body and "/verify-phone" not in body
+    assert "Staff accounts have no verified phone number for SMS codes. Use an authenticator app." in body
+    assert "/verify-phone" not in body and "on the way to an order" not in body
 
 
 def test_pending_session_is_refused_on_every_route(app, client_web, client_user):
