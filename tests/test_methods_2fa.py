@@ -1,5 +1,7 @@
 """Two-factor: TOTP and SMS set-up and sign-in, recovery codes, the pending session, staff enrolment."""
 
+import re
+
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
@@ -52,6 +54,12 @@ def test_totp_sign_in_and_code_single_use(app, client_web, client_user):
     assert "The code is wrong or has expired." in replay.get_data(as_text=True)
     events = db.session.execute(select(AuthEvent.event, AuthEvent.detail)).all()
     assert ("login", "password+totp") in events and ("2fa_failed", None) in events
+
+
+def test_recovery_codes_are_160_bits_in_even_groups_to_copy(client_web):
+    _secret, codes = enrol_totp(client_web, PASSWORD)
+    assert len(set(codes)) == 10
+    assert all(re.fullmatch(r"[a-z2-7]{4}(-[a-z2-7]{4}){7}", code) for code in codes), codes  # 32 × 5 bits
 
 
 def test_recovery_code_works_once(app, client_web, client_user):

@@ -227,12 +227,13 @@ def _normal(code: str) -> str:
 
 
 def _new_recovery_codes(user: User) -> list[str]:
-    """Ten fresh codes (128 bits each), replacing the old ones; only hashes are kept."""
+    """Ten fresh codes (160 bits each: 32 base32 characters, eight even groups of four to copy),
+    replacing the old ones; only hashes are kept."""
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = []
     for _ in range(RECOVERY_CODES):
-        raw = base64.b32encode(secrets.token_bytes(16)).decode().rstrip("=").lower()
-        codes.append("-".join(raw[i:i + 5] for i in range(0, len(raw), 5)))
+        raw = base64.b32encode(secrets.token_bytes(20)).decode().lower()
+        codes.append("-".join(raw[i:i + 4] for i in range(0, len(raw), 4)))
         db.session.add(RecoveryCode(user_id=user.id, code_hash=_code_digest(user.id, _normal(raw))))
     return codes
 
