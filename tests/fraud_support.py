@@ -8,6 +8,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuthEvent, Order, OutboxMessage, PhoneVerification, ProductType, Tariff
 from portal.services import settings
+from tests.web import WebClient
 
 MOBILE_GB = "+447400123456"
 MOBILE_GB_2 = "+447400123457"
@@ -56,3 +57,13 @@ def orders() -> list[Order]:
 
 def verifications() -> list[PhoneVerification]:
     return list(db.session.execute(select(PhoneVerification).order_by(PhoneVerification.id)).scalars())
+
+
+def client_on_vonage(make_app, vonage, **config) -> WebClient:
+    """The client of the `client_user` fixture, signed in on an app whose SMS backend is the
+    loopback Vonage (a one-second timeout; `config` on top), with the catalog in place."""
+    app = make_app(**{**vonage.app_config(), "VONAGE_TIMEOUT": 1, **config})
+    web = WebClient(app.test_client())
+    web.login("client@example.com", "client password 1")
+    make_catalog()
+    return web

@@ -12,13 +12,12 @@ from tests.fraud_support import (
     LANDLINE_GB,
     MOBILE_GB,
     auth_events,
-    make_catalog,
+    client_on_vonage,
     protect,
     verifications,
 )
-from tests.web import WebClient
+from tests.test_phone_vonage import PAGE, send
 
-PAGE = "/verify-phone"
 US = "+12015550123"
 CANADA = "+16135550123"
 NOT_MOBILE = "Only mobile numbers are accepted. Enter a mobile number."
@@ -28,16 +27,9 @@ TRY_LATER = "We could not check this number right now. Please try again in a few
 @pytest.fixture
 def lweb(make_app, vonage, client_user):
     """A signed-in client; Vonage is the SMS backend and mobile-only numbers are looked up."""
-    app = make_app(**vonage.app_config(), VONAGE_TIMEOUT=1)
-    web = WebClient(app.test_client())
-    web.login("client@example.com", "client password 1")
-    make_catalog()
+    web = client_on_vonage(make_app, vonage)
     protect(mobile_only=True, line_type_lookup=True)
     return web
-
-
-def send(web, number):
-    return web.post_form("/verify-phone/send", {"phone": number, "next": "/order/1"}, page_url=PAGE)
 
 
 def lookups_made(vonage) -> list[dict]:
@@ -133,10 +125,7 @@ def test_vonage_failing_the_lookup_asks_to_retry_and_writes_nothing(lweb, vonage
 
 
 def test_credentials_vonage_refuses_are_the_same_retry_message(make_app, vonage, client_user):
-    app = make_app(**{**vonage.app_config(), "VONAGE_API_SECRET": "wrong"})
-    web = WebClient(app.test_client())
-    web.login("client@example.com", "client password 1")
-    make_catalog()
+    web = client_on_vonage(make_app, vonage, VONAGE_API_SECRET="wrong")
     protect(line_type_lookup=True)
     assert TRY_LATER in send(web, US).get_data(as_text=True)
     assert verifications() == [] and vonage.lookups == [] and len(lookups_made(vonage)) == 1

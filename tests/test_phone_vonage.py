@@ -6,8 +6,13 @@ import pytest
 
 from portal.extensions import db
 from portal.models import User
-from tests.fraud_support import MOBILE_GB, auth_events, make_catalog, protect, verifications
-from tests.web import WebClient
+from tests.fraud_support import (
+    MOBILE_GB,
+    auth_events,
+    client_on_vonage,
+    protect,
+    verifications,
+)
 
 PAGE = "/verify-phone"
 
@@ -15,10 +20,7 @@ PAGE = "/verify-phone"
 @pytest.fixture
 def vweb(make_app, vonage, client_user):
     """A signed-in client of an app whose SMS backend is the loopback Vonage."""
-    app = make_app(**vonage.app_config(), VONAGE_TIMEOUT=1)
-    web = WebClient(app.test_client())
-    web.login("client@example.com", "client password 1")
-    make_catalog()
+    web = client_on_vonage(make_app, vonage)
     protect(method="sms_voice", brand="Acme Hosting", code_length=8)
     return web
 
