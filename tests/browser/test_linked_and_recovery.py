@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from portal.extensions import db
 from portal.models import OutboxMessage, User
 from portal.models.base import utcnow
-from tests.browser.signin import log_in
+from tests.browser.signin import ask_for_recovery, log_in
 from tests.fraud_support import MOBILE_GB, code_from_outbox, make_catalog, protect
 from tests.test_methods_oauth import REFUSED, sub_name, switch_on
 
@@ -81,11 +81,7 @@ def recovery_texts() -> list[str]:
 
 
 def ask_for_a_code_by_sms(page, server) -> None:
-    page.goto(server.url + "/login")
-    page.get_by_role("link", name="Forgot your password?").click()
-    page.get_by_label("Login or email").fill("buyer@example.com")
-    page.get_by_label("A code by SMS").check()
-    page.get_by_role("button", name="Send").click()
+    ask_for_recovery(page, server, "buyer@example.com", "A code by SMS")
     expect(page.get_by_role("heading", name="Enter the code")).to_be_visible()
     expect(page.get_by_text("If the account has a verified phone number, we sent a 6-digit code")).to_be_visible()
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import OutboxMessage, PendingRegistration
 from tests.browser.altcha import solve_altcha
-from tests.browser.signin import log_in
+from tests.browser.signin import ask_for_recovery, log_in
 from tests.web import WebClient
 
 GOOD = "violet kettle under moonlight"
@@ -83,11 +83,7 @@ def test_change_password_in_general_settings(live_server, page, factories):
 def test_recover_by_email(live_server, page, factories):
     factories.client_user(email="lost@example.com", password="amber falcon river", name="Lost")
     server = live_server()
-    page.goto(server.url + "/login")
-    page.get_by_role("link", name="Forgot your password?").click()
-    page.get_by_label("Login or email").fill("lost@example.com")
-    page.get_by_label("A link by email").check()
-    page.get_by_role("button", name="Send").click()
+    ask_for_recovery(page, server, "lost@example.com", "A link by email")
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     page.goto(server.url + latest_link("lost@example.com", "/recover/reset/"))
     page.get_by_label("New password", exact=True).fill(GOOD)
