@@ -11,7 +11,7 @@ from portal.services.permissions import has_function, public
 from portal.wording import counted
 
 # The policy of every response, directive by directive; a page that needs another origin asks
-# for it with `widen_csp` (reCAPTCHA's script and frame, an identity provider a form leads to).
+# for it with `widen_csp` (a page showing reCAPTCHA: its script and frame).
 CSP_DIRECTIVES = {
     "default-src": ("'self'",),
     "script-src": ("'self'",),

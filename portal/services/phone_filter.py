@@ -76,8 +76,8 @@ def needs_line_type(number: phonenumbers.PhoneNumber, rules: PhoneRules) -> bool
     """True when "mobile only" must look the number up: its digits fit mobile and landline alike
     (the US, Canada and other +1 regions), so `check` could not tell. A valid number is never of
     UNKNOWN type, so no other type is undecided."""
-    return rules.mobile_only and rules.line_type_lookup and \
-        phonenumbers.number_type(number) == PhoneNumberType.FIXED_LINE_OR_MOBILE
+    return (rules.mobile_only and rules.line_type_lookup
+            and phonenumbers.number_type(number) == PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 def check_line_type(network_type: str) -> None:

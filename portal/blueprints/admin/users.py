@@ -28,7 +28,7 @@ def unlock_user(user_id):
     lockout.unlock_by_staff(current_user, target)
     db.session.commit()
     flash(f"{rights.shown_as(current_user, target)} is unlocked.", "success")
-    return redirect(url_for("admin.users" if has_function(current_user, "users.view") else "admin.dashboard"))
+    return _back("admin.users", url_for("admin.dashboard"))
 
 
 @bp.route("/users/<int:user_id>/rights", methods=["GET", "POST"])
@@ -53,10 +53,13 @@ def edit_rights(target, endpoint: str, page_template: str, back_endpoint: str):
     shown = rights.shown_as(current_user, target)
     if saved and not htmx:
         flash(f"Rights of {shown} saved.", "success")
-        if has_function(current_user, required_function_of(back_endpoint)):
-            return redirect(url_for(back_endpoint))
-        return redirect(url_for(endpoint, user_id=target.id))  # rights without the list: stay on the form
+        return _back(back_endpoint, url_for(endpoint, user_id=target.id))  # without the list: the form
     status = 422 if form.errors else 200
     context = {"form": form, "target": target, "shown": shown, "action": url_for(endpoint, user_id=target.id),
                "grantable": grantable_by(current_user, "client"), "saved": saved}
     return render_template("admin/_rights.html" if htmx else page_template, **context), status
+
+
+def _back(endpoint: str, otherwise: str):
+    """Back to the list at `endpoint` if the user may open it, else to `otherwise`."""
+    return redirect(url_for(endpoint) if has_function(current_user, required_function_of(endpoint)) else otherwise)
