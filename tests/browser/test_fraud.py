@@ -87,3 +87,33 @@ def test_the_orders_page_pages_with_older_and_newer(live_server, page, factories
     expect(page).to_have_url(re.compile(r"/orders\?before=\d+$"))
     page.get_by_role("link", name="Newer").click()
     expect(rows).to_have_count(50)
+
+
+def test_a_us_landline_is_refused_by_its_line_type_and_a_us_mobile_verifies(live_server, page, factories, vonage):
+    """Mobile numbers only, with the Number Insight check: the refusal sits by the field with the
+    number as typed; the mobile that follows gets its code in place."""
+    landline, mobile = "+12015550123", "+12015550124"
+    factories.client_user(email="buyer@example.com", password="client password 1")
+    make_catalog()
+    protect(mobile_only=True, line_type_lookup=True)
+    vonage.set_line_type(landline, "landline")
+    vonage.set_line_type(mobile, "mobile")
+    server = live_server(**vonage.app_config())
+    log_in(page, server, "buyer@example.com", "client password 1")
+    page.goto(server.url + "/verify-phone")
+
+    phone = page.get_by_label("Phone number")
+    phone.fill(landline)
+    page.get_by_role("button", name="Send code").click()
+    expect(page.get_by_text("Only mobile numbers are accepted. Enter a mobile number.")).to_be_visible()
+    expect(page.get_by_label("Phone number")).to_have_value(landline)
+    expect(page.get_by_label("Code", exact=True)).to_have_count(0)
+
+    page.get_by_label("Phone number").fill(mobile)
+    page.get_by_role("button", name="Send code").click()
+    code_field = page.get_by_label("Code", exact=True)
+    expect(code_field).to_be_visible()
+    code_field.fill(vonage.code_for(mobile))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_text(f"Your phone number {mobile} is verified.")).to_be_visible()
+    assert vonage.lookups == [landline[1:], mobile[1:]]
