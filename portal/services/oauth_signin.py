@@ -99,7 +99,7 @@ def link(user: User, provider: str, claims: dict) -> OAuthLink:
     if existing is not None and existing.user_id != user.id:
         _refuse(provider, "linked to another account", user)
     row = existing or OAuthLink(user_id=user.id, provider=provider, issuer=claims["iss"], subject=str(claims["sub"]))
-    row.email, row.last_login_at = _email(claims), utcnow()
+    row.email = _email(claims)
     db.session.add(row)
     log_auth("oauth_linked", user=user, detail=provider)
     return row

@@ -53,6 +53,8 @@ def test_link_google_after_the_password_sign_in_with_it_then_unlink(live_server,
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Google")
     expect(row).to_contain_text("linker@example.com")
+    expect(row.locator("td").nth(3)).to_have_text("Never")  # Last use: linked, not yet signed in with
+    expect(linked.get_by_role("button", name="Link another Google account")).to_be_visible()
     notice = smtp.wait_for(lambda m: m.to == "linker@example.com")
     assert notice.subject == "Google was linked to your account"
     assert "a Google account was linked to your account linker@example.com" in notice.body
@@ -63,6 +65,7 @@ def test_link_google_after_the_password_sign_in_with_it_then_unlink(live_server,
     expect(page.get_by_role("heading", name="Welcome, Lena Linker")).to_be_visible()
 
     page.goto(server.url + "/settings/security")
+    expect(row.locator("td").nth(3)).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
     row.get_by_role("button", name="Unlink").click()
     expect(page.get_by_text("The linked sign-in was removed.")).to_be_visible()
     expect(linked).to_contain_text("No Google account can sign in as you.")
