@@ -3,6 +3,7 @@
 import logging
 
 from flask import render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from sqlalchemy.exc import IntegrityError
@@ -44,7 +45,15 @@ def render_error(status: int, message: str | None = None):
     if htmx:  # into the page's messages: swapped into its target, it would replace a row or a form
         return (render_template("errors/_fragment.html", status=status, message=message), status,
                 {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"})
-    return render_template("errors/page.html", status=status, message=message), status
+    return render_template("errors/page.html", status=status, message=message, layout=_layout(status)), status
+
+
+def _layout(status: int) -> str:
+    """A signed-in person keeps their area's menu; a server fault keeps the plain header (the menu
+    asks the database, which may be what failed)."""
+    if status >= 500 or not current_user.is_authenticated:
+        return "base.html"
+    return "admin_base.html" if current_user.is_staff else "client_base.html"
 
 
 def _csrf_error(error):

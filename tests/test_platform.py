@@ -79,6 +79,18 @@ def test_error_pages_page_or_fragment(web, htmx, fragment):
     assert ("<html" in body) is not fragment
 
 
+@pytest.mark.parametrize("who, menu_link", [("web", None), ("client_web", "/settings/general"),
+                                             ("staff_web", "/admin/administrators")])
+def test_error_pages_keep_the_area_menu_of_who_is_signed_in(request, who, menu_link):
+    web = request.getfixturevalue(who)
+    body = web.get("/no-such-page").get_data(as_text=True)
+    assert "This page does not exist." in body
+    if menu_link is None:
+        assert '<nav aria-label="Main">' not in body
+    else:
+        assert f'href="{menu_link}"' in body.split('<nav aria-label="Main">')[1].split("</nav>")[0]
+
+
 def test_unexpected_error_is_a_500_page_not_a_trace(make_app):
     app = make_app(TESTING=False)
 
