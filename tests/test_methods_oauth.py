@@ -13,7 +13,7 @@ from werkzeug.wrappers import Request, Response
 from portal.extensions import db
 from portal.models import AuditEvent, AuthEvent, KeycloakRoleMapping, OAuthLink, OutboxMessage, User
 from portal.services import auth_methods, sessions
-from portal.services.access import group_names_of, seed_groups
+from portal.services.access import group_names_of, save_group, seed_groups
 from portal.services.registration import default_provider
 from tests.access_helpers import browser, staff_with
 from tests.api_helpers import basic
@@ -41,8 +41,9 @@ def switch_on(**extra):
 
 
 def map_role(role, full_access=True, group=None):
+    """Map `role` to Full access, or to the access group named `group`."""
     db.session.add(KeycloakRoleMapping(provider_id=default_provider().id, role=role, full_access=full_access,
-                                       access_group=group))
+                                       access_group=seed_groups()[group] if group else None))
     db.session.commit()
 
 
@@ -426,6 +427,25 @@ def test_keycloak_client_role_and_group_mapping(oidc_app, oidc):
     assert again.get("/admin/finance/payments").status_code == 403
 
 
+def test_a_mapping_follows_its_group_through_a_rename_and_never_to_a_new_group_of_the_old_name(
+        oidc_app, oidc, factories):
+    groups = seed_groups()
+    map_role("portal:finance", full_access=False, group="Finance")
+    boss = factories.staff(full_access=True)
+    save_group(boss, groups["Finance"], "Accounts", groups["Finance"].description,
+                      sorted(groups["Finance"].codes))
+    save_group(boss, None, "Finance", "A new group under the old name", ["admins.manage", "logs.audit"])
+    db.session.commit()
+    sub = sub_name("kc")
+    oidc.add_user(sub, client_roles={"portal": ["finance"]}, amr=["pwd", "otp"])
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
+    staff = db.session.execute(select(User).where(User.login == sub)).scalar_one()
+    assert group_names_of(staff) == ["Accounts"]
+    assert web.get("/admin/finance/payments").status_code == 200
+    assert web.get("/admin/audit-log").status_code == 403
+
+
 def test_a_browser_signed_in_with_keycloak_mfa_lends_no_second_factor_to_api_authinfo(oidc_app, oidc, factories):
     """The API authenticates by what the request names (authinfo), not by the browser session it
     happens to carry: another staff member's cookie must not let a password alone in."""
@@ -441,9 +461,10 @@ def test_a_browser_signed_in_with_keycloak_mfa_lends_no_second_factor_to_api_aut
 
 
 def test_role_mapping_needs_an_existing_group(app, factories):
-    with pytest.raises(auth_methods.MethodsRefused):
-        auth_methods.add_role_mapping(default_provider().id, "portal:nobody", False, "No such group",
+    with pytest.raises(auth_methods.MethodsRefused, match="This access group no longer exists."):
+        auth_methods.add_role_mapping(default_provider().id, "portal:nobody", False, 999_999,
                                       factories.staff(full_access=True))
+    assert auth_methods.role_mappings(default_provider().id) == []
 
 
 def test_a_role_mapping_grants_only_what_its_author_could_grant(app, factories):
@@ -455,7 +476,8 @@ def test_a_role_mapping_grants_only_what_its_author_could_grant(app, factories):
     web = browser(app, "methods-editor")
     page = f"/admin/providers/{default_provider().id}/auth-methods"
     attempts = [({"role": "offline_access", "full_access": "y"}, "Only an administrator with Full access"),
-                ({"role": "offline_access", "access_group": "Finance"}, "You cannot grant what you do not hold")]
+                ({"role": "offline_access", "access_group": str(seed_groups()["Finance"].id)},
+                 "You cannot grant what you do not hold")]
     for data, refusal in attempts:
         body = web.post_form(page + "/roles", data, page_url=page).get_data(as_text=True)
         assert refusal in body
@@ -470,7 +492,8 @@ def test_a_role_mapping_grants_only_what_its_author_could_grant(app, factories):
 
     staff_with(factories, "settings.methods", *finance, login="finance-lead")
     lead = browser(app, "finance-lead")
-    added = lead.post_form(page + "/roles", {"role": "portal:finance", "access_group": "Finance"}, page_url=page)
+    added = lead.post_form(page + "/roles", {"role": "portal:finance", "access_group": str(seed_groups()["Finance"].id)},
+                           page_url=page)
     assert added.status_code == 302
     assert {m.role for m in auth_methods.role_mappings(default_provider().id)} == {"portal-admin", "portal:finance"}
 

@@ -70,21 +70,27 @@ def test_page_needs_the_function(app, web, factories):
 
 
 def test_role_mapping_added_and_removed(staff_web):
-    seed_groups()
+    finance = seed_groups()["Finance"]
     db.session.commit()
+    page = staff_web.get(methods_url()).get_data(as_text=True)
+    assert f'<option value="{finance.id}">Finance</option>' in page  # groups are chosen, not typed
     response = staff_web.post_form(f"{methods_url()}/roles", {"role": "portal-admin", "full_access": "y"},
                                    page_url=methods_url())
     assert response.status_code == 302
-    staff_web.post_form(f"{methods_url()}/roles", {"role": "finance", "access_group": "Finance"},
+    staff_web.post_form(f"{methods_url()}/roles", {"role": "finance", "access_group": str(finance.id)},
                         page_url=methods_url())
     missing = staff_web.post_form(f"{methods_url()}/roles", {"role": "nothing"}, page_url=methods_url())
     assert "Choose Full access or an access group." in missing.get_data(as_text=True)
-    unknown = staff_web.post_form(f"{methods_url()}/roles", {"role": "x", "access_group": "Nobody"},
+    unknown = staff_web.post_form(f"{methods_url()}/roles", {"role": "x", "access_group": "999999"},
                                   page_url=methods_url())
-    assert "There is no access group named &#39;Nobody&#39;." in unknown.get_data(as_text=True)
+    assert "Not a valid choice." in unknown.get_data(as_text=True)
+    twice = staff_web.post_form(f"{methods_url()}/roles", {"role": "finance", "full_access": "y"},
+                                page_url=methods_url())
+    assert 'value="finance"' in twice.get_data(as_text=True)  # kept, with its error beside it
+    assert "This role is mapped already; remove it first." in twice.get_data(as_text=True)
     rows = db.session.execute(select(KeycloakRoleMapping).order_by(KeycloakRoleMapping.role)).scalars().all()
-    assert [(r.role, r.full_access, r.access_group) for r in rows] == [
-        ("finance", False, "Finance"), ("portal-admin", True, None)]
+    assert [(r.role, r.full_access, r.access_group_id) for r in rows] == [
+        ("finance", False, finance.id), ("portal-admin", True, None)]
     staff_web.post_form(f"{methods_url()}/roles/{rows[0].id}/delete", {}, page_url=methods_url())
     assert db.session.execute(select(KeycloakRoleMapping.role)).scalars().all() == ["portal-admin"]
     actions = db.session.execute(select(AuditEvent.action)).scalars().all()

@@ -19,6 +19,7 @@ INDEXES = {  # every index with its definition, as the database itself reports i
                   "AND tablename != 'alembic_version'",
 }
 BEFORE_PURGE_BREAKDOWN = "d7b2e5f8a1c3"  # the head before purge_run.rows_by_table and ix_user_phone
+BEFORE_MAPPING_BY_GROUP_ID = "02cb7123a7f2"  # role mappings named their access group
 
 
 def indexes(url: str) -> dict[str, str]:
@@ -100,4 +101,36 @@ def test_purge_breakdown_and_phone_index_go_down_and_up_again(empty_url):
 
         upgrade()
         assert _purge_run_schema(empty_url)[2] == [(1, 7, None)]
+        db.engine.dispose()
+
+
+def _mappings(url: str, grants: str) -> list[tuple]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT role, full_access, {grants} FROM keycloak_role_mapping ORDER BY role")).all()
+    engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+def test_role_mappings_move_from_group_names_to_group_ids_and_back(empty_url):
+    """Each mapping finds its group by the name it held; one naming no group granted nothing and
+    is dropped (that role is refused until mapped again); going down writes the names back."""
+    app = migrating_app(empty_url)
+    with app.app_context():
+        upgrade(revision=BEFORE_MAPPING_BY_GROUP_ID)
+        engine = create_engine(empty_url)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO access_group (id, name, description) VALUES (7, 'Finance', '')"))
+            provider = conn.execute(text("SELECT id FROM provider")).scalar_one()  # the migrations' default
+            conn.execute(text("INSERT INTO keycloak_role_mapping (provider_id, role, full_access, access_group) "
+                              "VALUES (:p, 'admin', true, NULL), (:p, 'finance', false, 'Finance'), "
+                              "(:p, 'gone', false, 'Renamed long ago')"), {"p": provider})
+        engine.dispose()
+
+        upgrade()
+        assert _mappings(empty_url, "access_group_id") == [("admin", True, None), ("finance", False, 7)]
+        downgrade(revision=BEFORE_MAPPING_BY_GROUP_ID)
+        assert _mappings(empty_url, "access_group") == [("admin", True, None), ("finance", False, "Finance")]
+        upgrade()
+        assert _mappings(empty_url, "access_group_id") == [("admin", True, None), ("finance", False, 7)]
         db.engine.dispose()

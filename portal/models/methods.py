@@ -6,6 +6,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
+from portal.models.access import AccessGroup
 from portal.models.accounts import User
 from portal.models.base import UTCDateTime, utcnow
 
@@ -95,7 +96,8 @@ class ApiToken(db.Model):
 
 
 class KeycloakRoleMapping(db.Model):
-    """A Keycloak realm or client role granting Full access or an access group (by name)."""
+    """A Keycloak realm or client role granting Full access or an access group (the group itself,
+    so renaming it keeps the mapping, and a new group of an old name gains nothing)."""
 
     __table_args__ = (UniqueConstraint("provider_id", "role", name="uq_keycloak_role_mapping_provider_id_role"),)
 
@@ -103,4 +105,7 @@ class KeycloakRoleMapping(db.Model):
     provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id"), index=True)
     role: Mapped[str] = mapped_column(String(255))  # "realm-role" or "client-id:role"
     full_access: Mapped[bool] = mapped_column(default=False)
-    access_group: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    access_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("access_group.id", ondelete="CASCADE"), nullable=True, index=True)
+
+    access_group: Mapped[AccessGroup | None] = relationship()

@@ -58,17 +58,12 @@ def group_names_of(user: User) -> list[str]:
         .where(user_access_group.c.user_id == user.id)).scalars())
 
 
-def group_named(name: str) -> AccessGroup | None:
-    return db.session.execute(select(AccessGroup).where(AccessGroup.name == name)).scalar_one_or_none()
-
-
-def set_groups_by_name(user: User, names: list[str]) -> None:
-    """Make the user's access groups exactly the existing groups named (Keycloak role mapping)."""
-    chosen = list(db.session.execute(select(AccessGroup).where(AccessGroup.name.in_(names))).scalars())
+def set_groups(user: User, group_ids: set[int]) -> None:
+    """Make the user's access groups exactly these (Keycloak role mapping)."""
     db.session.execute(user_access_group.delete().where(user_access_group.c.user_id == user.id))
-    if chosen:
+    if group_ids:
         db.session.execute(user_access_group.insert(),
-                           [{"user_id": user.id, "group_id": g.id} for g in chosen])
+                           [{"user_id": user.id, "group_id": group_id} for group_id in sorted(group_ids)])
     db.session.flush()
     forget(user)
 

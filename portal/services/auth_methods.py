@@ -6,10 +6,11 @@ from functools import wraps
 from flask import abort, current_app
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
 from portal.models import AccessGroup, KeycloakRoleMapping, Provider, User
-from portal.services import access, settings
+from portal.services import settings
 from portal.services.errors import DomainError
 from portal.services.events import log_audit
 from portal.services.permissions import GrantRefused, check_grantable
@@ -102,7 +103,7 @@ def save_switches(provider_id: int, values: dict) -> dict:
 def role_mappings(provider_id: int) -> list[KeycloakRoleMapping]:
     return list(db.session.execute(
         select(KeycloakRoleMapping).where(KeycloakRoleMapping.provider_id == provider_id)
-        .order_by(KeycloakRoleMapping.role)).scalars())
+        .options(joinedload(KeycloakRoleMapping.access_group)).order_by(KeycloakRoleMapping.role)).scalars())
 
 
 def _require_grantable(actor: User, full_access: bool, group: AccessGroup | None) -> None:
@@ -117,25 +118,24 @@ def _require_grantable(actor: User, full_access: bool, group: AccessGroup | None
             raise MethodsRefused(refused.message) from refused
 
 
-def add_role_mapping(provider_id: int, role: str, full_access: bool, access_group: str | None, actor: User):
+def add_role_mapping(provider_id: int, role: str, full_access: bool, group_id: int | None, actor: User):
     """Map a Keycloak role to Full access or an access group; one row per role. The caller commits."""
-    role, access_group = role.strip(), (access_group or "").strip() or None
-    if not full_access and not access_group:
+    role = role.strip()
+    if not full_access and group_id is None:
         raise MethodsRefused("Choose Full access or an access group.")
-    group = None if full_access else access.group_named(access_group)
+    group = None if full_access else db.session.get(AccessGroup, group_id)
     if not full_access and group is None:
-        raise MethodsRefused(f"There is no access group named {access_group!r}.")
+        raise MethodsRefused("This access group no longer exists.")
     _require_grantable(actor, full_access, group)
     existing = db.session.execute(select(KeycloakRoleMapping).where(
         KeycloakRoleMapping.provider_id == provider_id, KeycloakRoleMapping.role == role)).scalar_one_or_none()
     if existing is not None:
-        raise MethodsRefused("This role is mapped already; remove it first.")
-    row = KeycloakRoleMapping(provider_id=provider_id, role=role, full_access=full_access,
-                              access_group=None if full_access else access_group)
+        raise MethodsRefused("This role is mapped already; remove it first.", "role")
+    row = KeycloakRoleMapping(provider_id=provider_id, role=role, full_access=full_access, access_group=group)
     db.session.add(row)
     db.session.flush()
     log_audit("keycloak_role_mapped", target=row,
-              changes={"role": [None, role], "grants": [None, "Full access" if full_access else access_group]})
+              changes={"role": [None, role], "grants": [None, "Full access" if full_access else group.name]})
     return row
 
 
@@ -144,7 +144,7 @@ def remove_role_mapping(provider_id: int, mapping_id: int, actor: User) -> bool:
     row = db.session.get(KeycloakRoleMapping, mapping_id)
     if row is None or row.provider_id != provider_id:
         return False
-    _require_grantable(actor, row.full_access, None if row.full_access else access.group_named(row.access_group))
+    _require_grantable(actor, row.full_access, row.access_group)
     log_audit("keycloak_role_unmapped", target=row, changes={"role": [row.role, None]})
     db.session.delete(row)
     return True

@@ -158,10 +158,10 @@ def apply_roles(user: User, claims: dict) -> None:
     if not mappings:
         _refuse("keycloak", "no mapped role", user)
     full_access = any(m.full_access for m in mappings)
-    groups = sorted({m.access_group for m in mappings if m.access_group})
+    group_ids = {m.access_group_id for m in mappings if m.access_group_id is not None}
     before = {"full_access": user.full_access, "access_groups": access.group_names_of(user)}
     user.full_access = full_access
-    access.set_groups_by_name(user, groups)
+    access.set_groups(user, group_ids)
     after = {"full_access": full_access, "access_groups": access.group_names_of(user)}
     if before != after:
         log_audit("keycloak_roles_applied", target=user, actor=user, actor_label="Keycloak",

@@ -1,4 +1,5 @@
-"""Sign-in methods in a real browser: TOTP enrolment and sign-in, a temporary key, Keycloak as staff."""
+"""Sign-in methods in a real browser: TOTP enrolment and sign-in, a temporary key, Keycloak as staff
+and its role mapping."""
 
 import re
 import uuid
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import KeycloakRoleMapping, SecondFactor
 from portal.services import auth_methods
+from portal.services.access import seed_groups
 from portal.services.registration import default_provider
 from tests.browser.signin import log_in
 
@@ -66,3 +68,33 @@ def test_keycloak_sign_in_as_staff(live_server, page, oidc):
     page.click("button:has-text('Authorize')")
     expect(page).to_have_url(server.url + "/admin/")
     expect(page.get_by_text(f"Signed in as {sub}")).to_be_visible()
+
+
+def test_a_role_mapped_to_an_access_group_on_the_page_signs_in_with_that_groups_menu(
+        live_server, page, oidc, factories):
+    seed_groups()
+    provider_id = default_provider().id
+    auth_methods.save_switches(provider_id, {**auth_methods.current_values(provider_id), "keycloak": True})
+    factories.staff(login="boss", password="staff password 1", full_access=True)
+    server = live_server(**oidc.app_config("keycloak"))
+    log_in(page, server, "boss", "staff password 1")
+    page.goto(server.url + "/admin/providers/auth-methods")
+    roles = page.locator("#keycloak-roles")
+    expect(roles).to_contain_text("No role is mapped: nobody can sign in with Keycloak.")
+    roles.get_by_label("Keycloak role").fill("portal:finance")
+    roles.get_by_label("Access group").select_option(label="Finance")
+    roles.get_by_role("button", name="Add mapping").click()
+    expect(page.get_by_text("Role mapping added.")).to_be_visible()
+    expect(page.locator("#keycloak-roles tbody tr")).to_have_text(re.compile(r"portal:finance\s+Access group: Finance"))
+    page.get_by_role("button", name="Log out").click()
+
+    sub = f"kc-{uuid.uuid4().hex[:8]}"
+    oidc.add_user(sub, email=f"{sub}@corp.test", client_roles={"portal": ["finance"]}, amr=["pwd", "otp"])
+    page.goto(server.url + "/login")
+    page.get_by_role("link", name="Sign in with Keycloak").click()
+    page.fill("input[name=sub]", sub)
+    page.click("button:has-text('Authorize')")
+    expect(page).to_have_url(server.url + "/admin/")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Payments", exact=True)).to_be_visible()
+    expect(nav.get_by_role("link", name="Administrators")).to_have_count(0)

@@ -3,13 +3,13 @@
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, StringField, SubmitField
+from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from portal.blueprints.admin import bp
 from portal.extensions import db
 from portal.forms import ActionForm
-from portal.services import auth_methods
+from portal.services import access, auth_methods
 from portal.services.permissions import requires
 from portal.services.registration import default_provider
 
@@ -26,7 +26,7 @@ for _method in auth_methods.METHODS:
 class RoleMappingForm(FlaskForm):
     role = StringField("Keycloak role", validators=[DataRequired(), Length(max=255)])
     full_access = BooleanField("Full access")
-    access_group = StringField("Access group", validators=[Length(max=100)])
+    access_group = SelectField("Access group", choices=[], default="")
     submit = SubmitField("Add mapping")
 
 
@@ -51,18 +51,19 @@ def auth_methods_page(provider_id):
             db.session.commit()
             flash("Sign-in methods saved.", "success")
             return redirect(url_for("admin.auth_methods_page", provider_id=provider_id))
-    return _render(provider, form, RoleMappingForm(formdata=None))
+    return _render(provider, form, _role_form(formdata=None))
 
 
 @bp.route("/providers/<int:provider_id>/auth-methods/roles", methods=["POST"])
 @requires("settings.methods")
 def add_role_mapping(provider_id):
     provider = _provider_or_404(provider_id)
-    role_form = RoleMappingForm()
+    role_form = _role_form()
     if role_form.validate_on_submit():
+        group_id = int(role_form.access_group.data) if role_form.access_group.data else None
         try:
             auth_methods.add_role_mapping(provider_id, role_form.role.data, role_form.full_access.data,
-                                          role_form.access_group.data, current_user)
+                                          group_id, current_user)
         except auth_methods.MethodsRefused as refusal:
             role_form[refusal.field or "access_group"].errors.append(refusal.message)
         else:
@@ -88,6 +89,12 @@ def remove_role_mapping(provider_id, mapping_id):
     db.session.commit()
     flash("Role mapping removed.", "success")
     return redirect(url_for("admin.auth_methods_page", provider_id=provider_id))
+
+
+def _role_form(**kwargs) -> RoleMappingForm:
+    role_form = RoleMappingForm(**kwargs)
+    role_form.access_group.choices = [("", "None")] + [(str(group.id), group.name) for group in access.groups()]
+    return role_form
 
 
 def _provider_or_404(provider_id: int):
