@@ -334,3 +334,28 @@ def test_group_cannot_carry_more_than_the_actor_holds(app, factories):
     response = web.post_form(f"/admin/access-permissions/{finance.id}", {"name": "Finance"})
     assert "You cannot change a group" in response.get_data(as_text=True)
     assert db.session.execute(select(AccessGroup).where(AccessGroup.name == "Sneaky")).first() is None
+
+
+def test_a_shared_group_is_not_a_way_round_who_may_change_whom(app, factories):
+    """Changing a group changes its members: a limited manager who may not edit a stronger
+    administrator may not edit a group that administrator is in, even one of their own functions."""
+    sales = seed_groups()["Sales"]
+    limited = staff_with(factories, "admins.view", "admins.manage", *sorted(sales.codes), login="limited")
+    stronger = staff_with(factories, "admins.manage", "logs.audit", login="stronger")
+    db.session.execute(user_access_group.insert(), [{"user_id": user.id, "group_id": sales.id}
+                                                    for user in (limited, stronger)])
+    db.session.commit()
+    web = browser(app, "limited")
+    response = web.post_form(f"/admin/access-permissions/{sales.id}", {"name": "Sales", "functions": []})
+    assert response.status_code == 200
+    assert "Members of this group hold functions you do not hold" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(AccessGroup, sales.id).codes == sales.codes
+    assert sales.codes <= functions_of(db.session.get(User, stronger.id))
+
+    db.session.execute(user_access_group.delete().where(user_access_group.c.user_id == stronger.id))
+    db.session.commit()  # now every member holds no more than the manager
+    response = web.post_form(f"/admin/access-permissions/{sales.id}", {"name": "Sales", "functions": ["clients.view"]})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(AccessGroup, sales.id).codes == {"clients.view"}

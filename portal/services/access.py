@@ -204,11 +204,21 @@ def member_counts() -> dict[int, int]:
         select(user_access_group.c.group_id, func.count()).group_by(user_access_group.c.group_id)).all())
 
 
+def _members(group: AccessGroup) -> list[User]:
+    return list(db.session.execute(select(User).join(user_access_group, user_access_group.c.user_id == User.id)
+                                   .where(user_access_group.c.group_id == group.id)).scalars())
+
+
 def save_group(actor: User, group: AccessGroup | None, name: str, description: str,
                codes: list[str]) -> AccessGroup:
     """Create or change an access group; its functions must all be ones the actor holds."""
     if group is not None and not actor.full_access and not group.codes <= functions_of(actor):
         raise AccessError("You cannot change a group that holds functions you do not hold.")
+    if group is not None and not actor.full_access:
+        members = _members(group)
+        if len(manageable(actor, members)) < len(members):
+            raise AccessError("Members of this group hold functions you do not hold: only an administrator "
+                              "with Full access can change it.")
     try:
         check_grantable(actor, "staff", codes)
     except GrantRefused as refused:
