@@ -93,6 +93,20 @@ def test_clients_list_card_and_orders(app, factories):
     assert web.get("/admin/clients/999999").status_code == 404
 
 
+def test_the_client_card_names_its_users_by_number_to_staff_without_view_users(app, factories):
+    """As on their Rights page: "View clients" opens the client, not its users' personal data."""
+    owner = factories.client_user(email="owner@example.com", name="Owner Person")
+    member = factories.client_user(email="member@example.com", name="Member Person", client=owner.client)
+    card_url = f"/admin/clients/{owner.client_id}"
+    rights_only = browser(app, staff_with(factories, "clients.view", "users.rights", login="sales").login)
+    card = rights_only.get(card_url).get_data(as_text=True)
+    assert "member@example.com" not in card and "Member Person" not in card
+    assert f"User #{member.id}" in card and f'href="/admin/users/{member.id}/rights"' in card
+    support = browser(app, staff_with(factories, "clients.view", "users.view", login="support").login)
+    card = support.get(card_url).get_data(as_text=True)
+    assert "member@example.com" in card and "Member Person" in card
+
+
 def test_client_finance_shows_only_its_own_client(app, factories):
     billing(factories, "Acme", "100.00", "30.00")
     billing(factories, "Rival", "999.00", "1.00")

@@ -1,6 +1,7 @@
 """Clients, balances, payments, expenses, reports and orders: the pages finance staff work in."""
 
 from flask import abort, render_template
+from flask_login import current_user
 
 from portal.blueprints.admin import bp
 from portal.blueprints.lists import list_args, render_list
@@ -19,9 +20,10 @@ def clients():
 @requires("clients.view")
 def client_card(client_id):
     client = finance.get_client(client_id) or abort(404)
+    users = [user for user, _client in rights.list_client_users(client_id=client.id, size=20).rows]
     return render_template(
         "admin/client_card.html", client=client, balance=finance.balances([client.id])[client.id],
-        users=rights.list_client_users(client_id=client.id, size=20).rows,
+        users=[(user, rights.shown_as(current_user, user)) for user in users],
         payments=finance.list_payments(client_id=client.id, size=10).rows,
         expenses=finance.list_expenses(client_id=client.id, size=10).rows,
         orders=finance.list_orders(client_id=client.id, size=10).rows)
