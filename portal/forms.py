@@ -1,8 +1,8 @@
 """Forms shared by every blueprint."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField
-from wtforms.validators import InputRequired, NumberRange, ValidationError
+from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from portal.services import settings
 from portal.services.password_policy import first_broken
@@ -10,6 +10,13 @@ from portal.services.password_policy import first_broken
 
 class ActionForm(FlaskForm):
     """A button that changes state: only the CSRF token travels."""
+
+
+class ClientForm(FlaskForm):
+    """A client's name: edited by staff on the client card, and by the client's own users."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField("Save")
 
 
 def setting_field(key: str):

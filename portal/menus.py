@@ -15,6 +15,7 @@ CLIENT_MENU = [
     MenuItem("client.orders", "Orders", "client.order"),
     MenuItem("client.finance", "Finance", "client.finance"),
     MenuItem("client.users", "Users", "client.users"),
+    MenuItem("client.profile", "Client profile", "client.profile"),
     MenuItem("settings.general", "General settings", "self.account"),
     MenuItem("settings.security", "Security", "self.account"),
 ]

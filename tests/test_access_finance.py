@@ -5,7 +5,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from portal.extensions import db
-from portal.models import AuthEvent, Expense, Order, Payment, Tariff
+from sqlalchemy import select
+
+from portal.models import AuditEvent, AuthEvent, Client, Expense, Order, Payment, Tariff
 from portal.models.base import utcnow
 from portal.services import demo, passwords, settings
 from portal.services.auth_methods import STAFF_2FA_REQUIRED
@@ -91,6 +93,41 @@ def test_clients_list_card_and_orders(app, factories):
     assert "Latest payments" not in card  # no finance.payments function
     assert tariff.name in web.get("/admin/orders?q=active").get_data(as_text=True)
     assert web.get("/admin/clients/999999").status_code == 404
+
+
+def test_staff_with_edit_clients_rename_a_client_and_the_change_is_audited(app, factories):
+    owner = factories.client_user(email="owner@example.com")
+    client_id, old_name = owner.client_id, owner.client.name
+    viewer = browser(app, staff_with(factories, "clients.view", login="viewer").login)
+    assert "/edit" not in viewer.get(f"/admin/clients/{client_id}").get_data(as_text=True)
+    assert viewer.get(f"/admin/clients/{client_id}/edit").status_code == 403
+    editor = browser(app, staff_with(factories, "clients.view", "clients.edit", login="editor").login)
+    assert f'href="/admin/clients/{client_id}/edit"' in editor.get(f"/admin/clients/{client_id}").get_data(as_text=True)
+    edit_url = f"/admin/clients/{client_id}/edit"
+    for typed, error in (("   ", "This field is required."), ("x" * 201, "cannot be longer than 200 characters")):
+        refused = editor.post_form(edit_url, {"name": typed})
+        body = refused.get_data(as_text=True)
+        assert refused.status_code == 422 and error in body and f'value="{typed}"' in body
+    assert db.session.get(Client, client_id).name == old_name
+    saved = editor.post_form(edit_url, {"name": "  Acme   Hosting Ltd "})
+    assert saved.headers["Location"] == f"/admin/clients/{client_id}"
+    assert db.session.get(Client, client_id).name == "Acme Hosting Ltd"
+    event = db.session.execute(select(AuditEvent).where(AuditEvent.action == "client_renamed")).scalar_one()
+    assert (event.target_type, event.target_id, event.changes) == (
+        "client", client_id, {"name": [old_name, "Acme Hosting Ltd"]})
+    assert editor.get("/admin/clients/999999/edit").status_code == 404
+
+
+def test_a_cleared_client_keeps_its_placeholder_name(app, factories):
+    owner = factories.client_user(email="owner@example.com")
+    client = db.session.get(Client, owner.client_id)
+    client.is_active, client.name = False, f"Erased client #{client.id}"
+    db.session.commit()
+    editor = browser(app, staff_with(factories, "clients.edit", login="editor").login)
+    refused = editor.post_form(f"/admin/clients/{client.id}/edit", {"name": "Back again"})
+    assert refused.status_code == 422
+    assert "This client&#39;s data was cleared: its name cannot be changed." in refused.get_data(as_text=True)
+    assert db.session.get(Client, client.id).name == f"Erased client #{client.id}"
 
 
 def test_the_client_card_names_its_users_by_number_to_staff_without_view_users(app, factories):

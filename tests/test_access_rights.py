@@ -33,6 +33,20 @@ def test_owner_gives_a_user_the_right_to_see_finance(app, factories):
     assert event.actor_id == owner.id and event.changes == {"rights": [[], ["client.finance"]]}
 
 
+def test_edit_the_client_profile_is_a_right_the_owner_holds_and_can_give(app, factories):
+    owner, (member,) = make_client(factories, "owner@example.com", "member@example.com")
+    member_web = browser(app, "member@example.com", CLIENT_PASSWORD)
+    assert 'href="/client-profile"' not in member_web.get("/home").get_data(as_text=True)
+    assert member_web.post_form("/client-profile", {"name": "Taken over"}, page_url="/home").status_code == 403
+    owner_web = browser(app, "owner@example.com", CLIENT_PASSWORD)
+    assert 'href="/client-profile"' in owner_web.get("/home").get_data(as_text=True)
+    owner_web.post_form(f"/users/{member.id}/rights", {"rights": ["client.profile"]})
+    saved = member_web.post_form("/client-profile", {"name": "Member Renamed Ltd"})
+    assert saved.headers["Location"] == "/client-profile"
+    assert db.session.get(User, owner.id).client.name == "Member Renamed Ltd"
+    assert "Client: Member Renamed Ltd" in owner_web.get("/home").get_data(as_text=True)
+
+
 def test_new_user_starts_with_no_rights(factories):
     _owner, (member,) = make_client(factories, "owner@example.com", "member@example.com")
     assert functions_of(member) == {"client.home", "self.account"}

@@ -1,12 +1,16 @@
 """Clients, balances, payments, expenses, reports and orders: the pages finance staff work in."""
 
-from flask import abort, render_template
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.blueprints.admin import bp
 from portal.blueprints.lists import list_args, render_list
+from portal.extensions import db
+from portal.forms import ClientForm
 from portal.services import finance, rights
-from portal.services.permissions import requires
+from portal.services.clients import ClientClosed
+from portal.services.clients import rename as rename_client
+from portal.services.permissions import has_function, requires
 
 
 @bp.route("/clients")
@@ -27,6 +31,29 @@ def client_card(client_id):
         payments=finance.list_payments(client_id=client.id, size=10).rows,
         expenses=finance.list_expenses(client_id=client.id, size=10).rows,
         orders=finance.list_orders(client_id=client.id, size=10).rows)
+
+
+@bp.route("/clients/<int:client_id>/edit", methods=["GET", "POST"])
+@requires("clients.edit")
+def edit_client(client_id):
+    client = finance.get_client(client_id) or abort(404)
+    back = "admin.client_card" if has_function(current_user, "clients.view") else "admin.edit_client"
+    return client_form(client, "admin/client_edit.html", url_for(back, client_id=client.id))
+
+
+def client_form(client, template: str, saved_url: str):
+    """The client's name form, saved through the one clients service (staff and the client's users)."""
+    form = ClientForm(data={"name": client.name})
+    if form.validate_on_submit():
+        try:
+            if rename_client(client, form.name.data):
+                db.session.commit()
+        except ClientClosed as refused:
+            form.name.errors.append(refused.message)
+        else:
+            flash("Client saved.", "success")
+            return redirect(saved_url)
+    return render_template(template, form=form, client=client), 422 if form.errors else 200
 
 
 @bp.route("/finance/balance")
