@@ -4,9 +4,9 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 
-from portal.extensions import db
 from sqlalchemy import select
 
+from portal.extensions import db
 from portal.models import AuditEvent, AuthEvent, Client, Expense, Order, Payment, Tariff
 from portal.models.base import utcnow
 from portal.services import demo, passwords, settings

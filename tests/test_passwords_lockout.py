@@ -208,6 +208,25 @@ def test_support_unlocks_a_locked_client_user_who_then_signs_in(app, web, target
     assert attempt(web, RIGHT).status_code == 302
 
 
+def test_staff_who_view_clients_unlock_a_client_user_from_the_client_card(app, web, target, factories):
+    """Unlock without "View users": the client card names the locked user by number and unlocks
+    them, and Unlock comes back to the card."""
+    lock_out(web)
+    card_url = f"/admin/clients/{target.client_id}"
+    support = browser(app, staff_with(factories, "clients.view", "users.unlock", login="support").login)
+    card = support.get(card_url).get_data(as_text=True)
+    assert "Locked until" in card and f'action="/admin/users/{target.id}/unlock"' in card
+    response = support.post_form(f"/admin/users/{target.id}/unlock", {"next": card_url}, page_url=card_url)
+    assert response.headers["Location"] == card_url
+    card = support.get(card_url).get_data(as_text=True)
+    assert f"User #{target.id} is unlocked." in card and "Locked until" not in card
+    assert not db.session.get(User, target.id).is_locked
+    lock_out(web)
+    elsewhere = support.post_form(f"/admin/users/{target.id}/unlock", {"next": "https://evil.example/"},
+                                  page_url=card_url)
+    assert elsewhere.headers["Location"] == "/admin/"
+
+
 def test_unlock_needs_its_function_and_an_administrator_needs_a_manager(app, web, target, factories):
     lock_out(web)
     viewer = browser(app, staff_with(factories, "users.view", login="viewer").login)

@@ -1,6 +1,6 @@
 """Client users and their Rights, as staff see them."""
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.blueprints.admin import bp
@@ -11,6 +11,7 @@ from portal.forms import ActionForm
 from portal.services import lockout, rights
 from portal.services.access import AccessError
 from portal.services.permissions import grantable_by, has_function, required_function_of, requires
+from portal.services.redirects import safe_next
 
 
 @bp.route("/users")
@@ -28,6 +29,8 @@ def unlock_user(user_id):
     lockout.unlock_by_staff(current_user, target)
     db.session.commit()
     flash(f"{rights.shown_as(current_user, target)} is unlocked.", "success")
+    if request.form.get("next"):  # the client card's Unlock
+        return redirect(safe_next(request.form["next"], url_for("admin.dashboard")))
     return _back("admin.users", url_for("admin.dashboard"))
 
 
