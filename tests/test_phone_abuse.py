@@ -1,11 +1,13 @@
 """SMS-pumping defences and the numbers' filter: budgets, cooldown, daily cap, reused numbers."""
 
+import re
+
 import pytest
 
 from portal.extensions import db
 from portal.models import User
 from portal.models.base import utcnow
-from portal.services import second_factor
+from portal.services import second_factor, sms_budget
 from portal.services.personal_data import registered
 from portal.services.phone_filter import PhoneRefused, PhoneRules, check, parse_countries
 from tests.fraud_support import (
@@ -175,6 +177,28 @@ def test_a_number_verified_by_another_account(client_web, factories, policy):
     assert row.status == "verified" and row.flagged
     assert db.session.get(User, row.user_id).phone_verified_at is not None
     assert len(auth_events("phone_verification_flagged")) == 1
+
+
+def error_of(body: str) -> str:
+    """The message next to the number field."""
+    return re.search(r'class="error"[^>]*>([^<]+)<', body).group(1)
+
+
+def test_asking_for_a_number_verified_by_another_account_costs_what_a_code_costs(signed_in, factories):
+    """The refusal is the only answer that tells a customer's number from a stranger's: it takes
+    from the budgets and starts the cooldown like a text, so it cannot be probed for free."""
+    for taken in (MOBILE_GB, MOBILE_DE):
+        factories.client_user(phone=taken, phone_verified_at=utcnow())
+    protect(reused_number="refuse", resend_cooldown=60)
+    web = signed_in(FRAUD_SMS_PER_ACCOUNT="2 per hour")()
+    assert "This number cannot be used" in send(web, MOBILE_GB)
+    assert TOO_MANY not in send(web, MOBILE_GB_2) and outbox_count() == 1
+    assert "Please wait" in error_of(send(web, MOBILE_GB)) and "Please wait" in error_of(send(web, MOBILE_GB_2))
+    # the budget is spent: a number never asked for answers the same, a customer's or not
+    assert error_of(send(web, MOBILE_DE)) == error_of(send(web, "+447400123458")) == sms_budget.TOO_MANY
+    assert outbox_count() == 1
+    assert [row.detail.split(": ", 1)[1] for row in auth_events("phone_verification_refused")] == [
+        "verified by another account", "budget: cooldown", "budget: cooldown", "budget: account", "budget: account"]
 
 
 def test_a_number_freed_after_use_still_counts_as_verified_by_another_account(signed_in):

@@ -8,11 +8,13 @@ from portal.extensions import db
 from portal.models import User
 from tests.fraud_support import (
     MOBILE_GB,
+    MOBILE_GB_2,
     auth_events,
     client_on_vonage,
     protect,
     verifications,
 )
+from tests.servers.vonage_api import _problem
 
 PAGE = "/verify-phone"
 
@@ -120,3 +122,50 @@ def test_credentials_refused_while_checking(vweb, vonage):
     vonage.fail_with(401)
     body = check(vweb, vonage.code_for(MOBILE_GB)).get_data(as_text=True)
     assert "contact support" in body and verifications()[0].status == "pending"
+
+
+@pytest.fixture
+def down_after_a_cancel(vonage, monkeypatch):
+    """Vonage cancels a verification, then answers every request with 503."""
+    cancel = vonage._cancel
+
+    def cancel_then_go_down(request_id):
+        answer = cancel(request_id)
+        vonage.fail_with(503)
+        return answer
+    monkeypatch.setattr(vonage, "_cancel", cancel_then_go_down)
+
+
+def states(vonage) -> list[tuple[str, str]]:
+    """Each verification as our database and Vonage see it."""
+    return [(row.status, vonage.verifications[row.request_id].status) for row in verifications()]
+
+
+def test_vonage_going_down_after_a_cancel_leaves_both_sides_agreeing(vweb, vonage, down_after_a_cancel):
+    protect(method="sms", resend_cooldown=10)
+    send(vweb)
+    assert send(vweb, MOBILE_GB_2).status_code == 302
+    assert states(vonage) == [("cancelled", "cancelled"), ("pending", "in_progress")]
+
+
+def test_a_failed_send_to_another_number_keeps_the_running_code(vweb, vonage, monkeypatch):
+    protect(method="sms", resend_cooldown=10)
+    send(vweb)
+    monkeypatch.setattr(vonage, "_start", lambda request: _problem(503))  # Vonage starts nothing more
+    body = send(vweb, MOBILE_GB_2).get_data(as_text=True)
+    assert "not reachable right now" in body and f'value="{MOBILE_GB_2}"' in body
+    assert states(vonage) == [("pending", "in_progress")]
+    assert check(vweb, vonage.code_for(MOBILE_GB)).status_code == 302
+
+
+def test_a_failed_resend_leaves_no_code_waiting_on_either_side(vweb, vonage, down_after_a_cancel):
+    protect(method="sms", resend_cooldown=1)
+    send(vweb)
+    time.sleep(1.1)  # the one-second resend cooldown
+    body = send(vweb).get_data(as_text=True)
+    assert "not reachable right now" in body and f'value="{MOBILE_GB}"' in body and 'name="code"' not in body
+    assert states(vonage) == [("cancelled", "cancelled")]
+    vonage.fail_with(None)
+    assert send(vweb).status_code == 302
+    assert check(vweb, vonage.code_for(MOBILE_GB)).status_code == 302
+    assert [row.status for row in verifications()] == ["cancelled", "verified"]

@@ -87,8 +87,18 @@ def _cancel_at_vonage(row: PhoneVerification) -> None:
         vonage_client.cancel_verification(current_app.config, row.request_id)
 
 
+def _drop_at_vonage(row: PhoneVerification) -> None:
+    """Best effort for a row closed here: a request Vonage keeps running is never checked again."""
+    try:
+        _cancel_at_vonage(row)
+    except vonage_client.VonageError as error:
+        log.warning("could not cancel a verification at Vonage: %r", error)
+
+
 def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVerification:
-    """Check the number and send a code; the same number again is a resend (tries are kept)."""
+    """Check the number and send a code; the same number again is a resend (tries are kept).
+    A number another account verified is refused only once it has cost what a code costs (the
+    budgets and the cooldown), so that refusal cannot be probed for free."""
     if user.has_verified_phone:
         raise VerificationError("Your phone number is already verified. Change it in General settings.", "phone")
     policy = fraud.policy(user.provider_id)
@@ -97,24 +107,24 @@ def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVer
     except phone_filter.PhoneRefused as refusal:
         _refuse(user, raw_number.strip()[:20], refusal.reason, refusal.message)
     e164, region = phone_filter.e164(number), phone_filter.region_of(number)
-    reused = _verified_elsewhere(user, e164)
-    if reused and policy.reused_number == "refuse":
-        _refuse(user, e164, "verified by another account",
-                "This number cannot be used. Enter another number or contact support.")
     ip = client_ip()
     try:
         sms_budget.reserve(user.id, client_network(), e164, region, policy.resend_cooldown)
     except sms_budget.BudgetExceeded as exceeded:
         _refuse(user, e164, f"budget: {exceeded.reason}", exceeded.message)
+    reused = _verified_elsewhere(user, e164)
+    if reused and policy.reused_number == "refuse":
+        sms_budget.start_cooldown(user.id, e164, policy.resend_cooldown)
+        _refuse(user, e164, "verified by another account",
+                "This number cannot be used. Enter another number or contact support.")
     row = pending(user)
     if phone_filter.needs_line_type(number, policy.rules) and (row is None or row.number != e164):
         _check_line_type(user, e164)  # a resend to the pending number was looked up when it began
-    try:
-        if row is not None:
-            _cancel_at_vonage(row)
-    except vonage_client.VonageError as error:
-        _fault(user, e164, "cancel", error)
-    if row is None or row.number != e164:
+    replaced = None
+    if row is not None and row.number == e164:
+        _cancel_for_resend(user, row)
+    else:
+        replaced = row
         for stale in db.session.execute(select(PhoneVerification).where(
                 PhoneVerification.user_id == user.id, PhoneVerification.status == "pending")).scalars():
             _close(stale, "cancelled")
@@ -123,11 +133,27 @@ def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVer
     row.flagged, row.ip = reused, ip
     row.return_to = return_to or row.return_to
     _send(user, row, policy)
+    if replaced is not None:
+        _drop_at_vonage(replaced)  # only now: had the new code failed, the old one would still work
     sms_budget.start_cooldown(user.id, e164, policy.resend_cooldown)
     event = "phone_verification_started" if row.sends == 1 else "phone_verification_resent"
     log_auth(event, user=user, detail=f"{mask(e164)} by {'+'.join(policy.channels)}")
     db.session.commit()
     return row
+
+
+def _cancel_for_resend(user: User, row: PhoneVerification) -> None:
+    """Vonage runs one verification per number, so a resend cancels the running one first and
+    records that in its own commit: should the new one fail, no code is waiting on either side."""
+    if not (_vonage() and row.request_id):
+        return  # the console outbox keeps nothing running: the new code replaces the old
+    try:
+        _cancel_at_vonage(row)
+    except vonage_client.VonageError as error:
+        _fault(user, row.number, "cancel", error)
+    _close(row, "cancelled")
+    db.session.commit()
+    row.status, row.finished_at = "pending", None  # the same verification again, its tries kept
 
 
 def _check_line_type(user: User, e164: str) -> None:
@@ -201,10 +227,7 @@ def _wrong_code(user: User, row: PhoneVerification, policy: fraud.Policy):
         db.session.commit()
         raise VerificationError(f"The code is not correct. {left} {'try' if left == 1 else 'tries'} left.", "code")
     _close(row, "failed")
-    try:
-        _cancel_at_vonage(row)
-    except vonage_client.VonageError as error:
-        log.warning("could not cancel a voided verification at Vonage: %r", error)
+    _drop_at_vonage(row)
     log_auth("phone_verification_voided", user=user, detail=f"{mask(row.number)}: too many wrong codes")
     db.session.commit()
     raise VerificationError("Too many wrong codes. Ask for a new code.", "code")
@@ -249,10 +272,7 @@ def cancel(user: User) -> None:
     if row is None:
         return
     _close(row, "cancelled")
-    try:
-        _cancel_at_vonage(row)
-    except vonage_client.VonageError as error:
-        log.warning("could not cancel a verification at Vonage: %r", error)
+    _drop_at_vonage(row)
     log_auth("phone_verification_cancelled", user=user, detail=mask(row.number))
     db.session.commit()
 
