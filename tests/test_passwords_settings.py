@@ -152,6 +152,29 @@ def test_email_link_works_signed_out_and_a_new_request_replaces_the_old_link(app
     assert db.session.execute(select(PendingEmailChange)).first() is None
 
 
+def test_mail_server_away_during_a_second_email_change_keeps_the_first_link(app, make_app, smtp, factories):
+    user = factories.client_user(email="mira@example.com", name="Mira Moss", password="client password 1")
+    web = WebClient(make_app(**smtp.app_config()).test_client())
+    web.login("mira@example.com", "client password 1")
+    form = {"name": "Mira Moss", "email_password": "client password 1"}
+    assert web.post_form("/settings/general", {**form, "email": "mira@new.example"}).status_code == 302
+    first = smtp.wait_for(lambda m: "mira@new.example" in m.to)
+    smtp.stop()
+    body = web.post_form("/settings/general", {**form, "email": "mira@other.example"}).get_data(as_text=True)
+    assert "The email could not be sent. Please try again later." in body
+    assert 'value="mira@other.example"' in body
+    smtp.start()
+    assert "Waiting for confirmation: <strong>mira@new.example</strong>" in web.get(
+        "/settings/general").get_data(as_text=True)
+    path = re.search(r"http://portal\.test(/settings/email/confirm/\S+)", first.body).group(1)
+    assert confirm(web, path).headers["Location"] == "/settings/general"
+    db.session.expire_all()
+    assert db.session.get(User, user.id).email == "mira@new.example"
+    requested = db.session.execute(select(AuditEvent.changes).where(
+        AuditEvent.action == "email_change_requested")).scalars().all()
+    assert requested == [{"email": ["mira@example.com", "mira@new.example"]}]  # the failed one is not logged
+
+
 def test_email_link_expired_or_address_taken_meanwhile_changes_nothing(client_web, client_user, factories):
     move(client_web, "late@example.com")
     pending = db.session.execute(select(PendingEmailChange)).scalar_one()

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from portal.extensions import db
 from portal.models import PendingEmailChange, User
@@ -111,10 +111,18 @@ def tell_old_address(user: User, old_email: str, by_staff: bool = False) -> None
 
 
 def _request_email_change(user: User, email: str) -> None:
-    """Replace the user's pending change with one for `email`, mail its link, audit the request."""
+    """Replace the user's pending change with one for `email`, mail its link, audit the request.
+
+    If the link cannot be sent, the change it replaced comes back: the link already in the
+    mailbox keeps working.
+    """
     token = new_token()
     hours = current_app.config["EMAIL_CHANGE_LINK_HOURS"]
-    db.session.execute(delete(PendingEmailChange).where(PendingEmailChange.user_id == user.id))
+    replaced = db.session.execute(
+        delete(PendingEmailChange).where(PendingEmailChange.user_id == user.id)
+        .returning(PendingEmailChange.email, PendingEmailChange.token_hash,
+                   PendingEmailChange.expires_at, PendingEmailChange.created_at)
+    ).one_or_none()
     pending = PendingEmailChange(user_id=user.id, email=email, token_hash=digest(token),
                                  expires_at=utcnow() + timedelta(hours=hours))
     db.session.add(pending)
@@ -127,7 +135,14 @@ def _request_email_change(user: User, email: str) -> None:
                   "Until then your account keeps its current address. If you did not ask for this, "
                   "ignore this message.\n")
     except DeliveryError:
-        db.session.delete(pending)  # a link nobody received must not wait in the database
+        # A link nobody received must not wait in the database. The row is overwritten in place,
+        # not deleted and re-added (one row per user): if a newer request replaced it meanwhile,
+        # this touches nothing.
+        if replaced is None:
+            db.session.delete(pending)
+        else:
+            db.session.execute(update(PendingEmailChange).where(PendingEmailChange.id == pending.id)
+                               .values(replaced._asdict()).execution_options(synchronize_session=False))
         db.session.commit()
         raise
     log_audit("email_change_requested", target=user, changes={"email": [user.email, email]})
