@@ -16,6 +16,7 @@ from portal.models import (
     OutboxMessage,
     Payment,
     PendingEmailChange,
+    PhoneVerification,
     User,
 )
 from portal.models.base import utcnow
@@ -23,9 +24,10 @@ from portal.models.compliance import ErasureJob
 from portal.services import api_tokens, compliance, consent, gdpr, personal_data
 from portal.services.events import log_audit
 from portal.services.mail import send_mail
+from portal.services.sms import send_sms
 from tests.access_helpers import PASSWORD as STAFF_PASSWORD
 from tests.access_helpers import staff_with
-from tests.fraud_support import code_from_outbox, protect
+from tests.fraud_support import MOBILE_GB, MOBILE_GB_2, code_from_outbox, protect
 from tests.gdpr_support import (
     accept_all_required,
     change_email,
@@ -274,6 +276,55 @@ def test_an_earlier_address_another_account_now_has_is_left_to_it(app, staff_web
         AuthEvent.event == "register_requested")).scalar_one() is None  # hers, from before
     after = dump_everything()
     assert [line for line in after.splitlines() if "wexley" in line or "wexly" in line] == []
+
+
+def mira_tries_two_numbers(app, factories) -> User:
+    """A client asks for a code to one number, gives it up, then verifies another."""
+    user = factories.client_user(email="mira@example.com", name="Mira Moss")
+    web = WebClient(app.test_client())
+    web.login("mira@example.com", "client password 1")
+    protect()
+    web.post_form("/verify-phone/send", {"phone": MOBILE_GB_2}, page_url="/verify-phone")
+    web.post_form("/verify-phone/cancel", {}, page_url="/verify-phone")
+    web.post_form("/verify-phone/send", {"phone": MOBILE_GB}, page_url="/verify-phone")
+    web.post_form("/verify-phone/check", {"code": code_from_outbox(MOBILE_GB)}, page_url="/verify-phone")
+    assert db.session.get(User, user.id).phone == MOBILE_GB
+    return user
+
+
+def test_clear_data_erases_texts_to_a_number_tried_and_given_up(app, staff_web, factories):
+    install_clear_data()
+    user = mira_tries_two_numbers(app, factories)
+    traces = [MOBILE_GB.lstrip("+"), MOBILE_GB_2.lstrip("+"), "mira", "moss"]
+    assert all(trace in dump_everything() for trace in traces)  # the dump does see them
+    clear(staff_web, user.client_id)
+    after = dump_everything()
+    assert [line for line in after.splitlines() if any(trace in line for trace in traces)] == []
+
+
+def test_the_tables_other_erasers_look_names_up_in_are_erased_last_whatever_the_import_order():
+    """A fresh process registers the erasers in another order than the test run does."""
+    names = [entry.name for entry in gdpr.ordered_entries()]
+    assert names[-4:] == ["phone_verification", "audit_event", "client", "user"]
+    assert names.index("outbox_message") < names.index("phone_verification")
+
+
+def test_a_number_tried_that_another_account_now_has_is_left_to_it(app, staff_web, factories):
+    """Texts to the number from before Mira gave it up go; the newcomer's since then stay."""
+    install_clear_data()
+    user = mira_tries_two_numbers(app, factories)
+    for model in (OutboxMessage, PhoneVerification):  # she tried it an hour ago
+        for row in db.session.execute(select(model)).scalars():
+            row.created_at -= timedelta(hours=1)
+            if model is PhoneVerification:
+                row.sent_at -= timedelta(hours=1)
+    db.session.commit()
+    factories.client_user(email="nora@example.com", name="Nora Newcomer", phone=MOBILE_GB_2)
+    send_sms(MOBILE_GB_2, "Your server is ready.")
+
+    clear(staff_web, user.client_id)
+    assert db.session.execute(select(OutboxMessage.recipient, OutboxMessage.body)).all() == [
+        (MOBILE_GB_2, "Your server is ready.")]
 
 
 def test_placeholders_are_random_and_the_email_can_register_again(app, staff_web, zelda):

@@ -24,6 +24,7 @@ from portal.models import (
     OutboxMessage,
     PendingEmailChange,
     PendingRegistration,
+    PhoneVerification,
     User,
     UserSession,
 )
@@ -37,7 +38,7 @@ ERASED = "[erased]"
 # Keys of recorded changes whose values are about a person, whatever they mention (old emails...).
 PERSONAL_KEYS = {"email", "login", "name", "phone", "address", "ip", "agent", "birth"}
 NAMING_KEYS = ("email", "login")  # keys of recorded changes whose values a user was known by
-NOTICE_GRACE = timedelta(minutes=1)  # "Your email address was changed" goes out just after the change
+NOTICE_GRACE = timedelta(minutes=1)  # a message goes out just after what is recorded: a change, a code
 KEPT_BILLING = "kept: Art. 17(3)(b) GDPR, accounting and tax law; linked to the anonymized client"
 
 
@@ -91,11 +92,11 @@ _batch_names: ContextVar[tuple[object, "Names"] | None] = ContextVar("batch_name
 
 
 def identifiers(user_ids: UserIds) -> Names:
-    """Every email (a new one waiting for its link too), login and phone the users have, and every
-    email and login they had, in three queries, gathered once a batch (the erasers of one batch
-    get the same `user_ids` query, and so what it named before any of them ran). The earlier ones
-    come from the audit trail, which the audit log's eraser scrubs: the others run before it
-    (`gdpr.ordered_entries`)."""
+    """Every email (a new one waiting for its link too), login and phone the users have, every
+    email and login they had, and every number they were sent a code to, in four queries, gathered
+    once a batch (the erasers of one batch get the same `user_ids` query, and so what it named
+    before any of them ran). The earlier ones come from the audit trail and the phone
+    verifications: their erasers must run after the others (`gdpr.ordered_entries`)."""
     gathered = _batch_names.get()
     if gathered is not None and gathered[0] is user_ids:
         return gathered[1]
@@ -111,7 +112,8 @@ def _gather(user_ids: UserIds) -> Names:
                    .where(PendingEmailChange.user_id.in_(user_ids)))
     ).all()
     current = _folded(value for row in rows for value in row)
-    earlier = {value: last for value, last in _earlier(user_ids).items() if value not in current}
+    earlier = {value: last for value, last in (_earlier(user_ids) | _tried_numbers(user_ids)).items()
+               if value not in current}
     held = _held_by_others(set(earlier), user_ids)
     return Names(current | (set(earlier) - held),
                  {value: earlier[value] + NOTICE_GRACE for value in held})
@@ -134,9 +136,17 @@ def _earlier(user_ids: UserIds) -> dict[str, datetime]:
     return last
 
 
+def _tried_numbers(user_ids: UserIds) -> dict[str, datetime]:
+    """The numbers the users were sent a code to, kept or given up, each with its last send."""
+    return dict(db.session.execute(
+        select(PhoneVerification.number, func.max(PhoneVerification.sent_at))
+        .where(PhoneVerification.user_id.in_(user_ids)).group_by(PhoneVerification.number)
+    ).tuples().all())
+
+
 def _held_by_others(values: set[str], user_ids: UserIds) -> set[str]:
-    """Which of `values` are now another account's login or email, or wait for another account's
-    or sign-up's link: rows written since name them, not the users."""
+    """Which of `values` are now another account's login, email or phone, or wait for another
+    account's or sign-up's link or code: rows written since name them, not the users."""
     if not values:
         return set()
     others = User.id.not_in(user_ids)
@@ -146,6 +156,9 @@ def _held_by_others(values: set[str], user_ids: UserIds) -> set[str]:
         select(PendingEmailChange.email).where(PendingEmailChange.email.in_(values),
                                                PendingEmailChange.user_id.not_in(user_ids)),
         select(PendingRegistration.email).where(PendingRegistration.email.in_(values)),
+        select(User.phone).where(User.phone.in_(values), others),
+        select(PhoneVerification.number).where(PhoneVerification.number.in_(values),
+                                               PhoneVerification.user_id.not_in(user_ids)),
     )).scalars()}
 
 

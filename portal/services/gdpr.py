@@ -34,12 +34,13 @@ class Preview:
     payments_total: Decimal
 
 
-LAST = ("audit_event", "client", "user")  # the other erasers find rows by what these still hold
+LAST = ("phone_verification", "audit_event", "client", "user")  # the others find rows by what these hold
 
 
 def ordered_entries() -> list[PersonalData]:
-    """Every registered table, then `audit_event`, `client` and `user`: the others find rows by
-    the users' names, and by their earlier emails and logins, which only the audit trail keeps."""
+    """Every registered table, then `phone_verification`, `audit_event`, `client` and `user`: the
+    others find rows by the users' names, by the numbers they tried (texts in the outbox), and by
+    their earlier emails and logins, which only the audit trail keeps. Not the import order."""
     return sorted(registered(), key=lambda entry: LAST.index(entry.name) + 1 if entry.name in LAST else 0)
 
 
