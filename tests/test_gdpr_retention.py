@@ -1,9 +1,11 @@
 """Retention: the period on Security settings, the batched purge (the auth log and the other rows
 of personal data past the period), its summary."""
 
+import re
 import secrets
 from datetime import timedelta
 
+import pytest
 from flask import render_template
 from sqlalchemy import func, select
 
@@ -54,6 +56,19 @@ def test_staff_set_the_period(staff_web):
                          data={"days": "-3"})
     assert bad.status_code == 422 and 'value="-3"' in bad.get_data(as_text=True)
     assert retention.period_days() == 90
+
+
+@pytest.mark.parametrize("with_htmx", [True, False])
+def test_a_bad_period_is_shown_with_its_error_and_nothing_is_saved(staff_web, with_htmx):
+    set_days(30)
+    url, page = "/admin/settings/security/retention", "/admin/settings/security"
+    response = (staff_web.htmx("POST", url, page_url=page, data={"days": "-5"}) if with_htmx
+                else staff_web.post_form(url, {"days": "-5"}, page_url=page))
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert 'id="auth-log-retention"' in body and 'value="-5"' in body
+    assert re.search(r'<p class="error" id="days-error">Number must be between 0 and [0-9]+\.</p>', body)
+    assert retention.period_days() == 30
 
 
 def test_client_cannot_set_the_period(client_web):

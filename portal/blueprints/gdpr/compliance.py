@@ -33,16 +33,17 @@ def transfer_basis(key):
 @bp.route("/admin/settings/security/retention", methods=["POST"])
 @requires("settings.security")
 def retention_settings():
-    """The retention form's own route; the form is a partial on Global settings → Security."""
+    """The retention form's own route; the form is a partial on Global settings → Security. A
+    refused value comes back with its error: in the partial (htmx), else on a page of its own."""
     form = RetentionForm()
-    saved = form.validate_on_submit()
-    if saved:
-        retention.set_period(form.days.data)
-        db.session.commit()
+    if not form.validate_on_submit():
+        template = "gdpr/_retention_form.html" if htmx else "gdpr/retention.html"
+        return render_template(template, form=form, saved=False), 422
+    retention.set_period(form.days.data)
+    db.session.commit()
     if htmx:
-        return render_template("gdpr/_retention_form.html", form=form, saved=saved), 200 if saved else 422
-    if saved:
-        flash("Retention period saved.", "success")
+        return render_template("gdpr/_retention_form.html", form=form, saved=True)
+    flash("Retention period saved.", "success")
     return redirect(url_for("admin.security_settings"))
 
 
