@@ -97,3 +97,23 @@ def test_rows_from_before_the_shared_namespace_open_neither_account(web, factori
     assert db.session.execute(select(OutboxMessage)).first() is None
     assert web.post_form("/login", {"login": "dup-staff@example.com", "password": "staff password 1"}
                          ).status_code == 302
+
+
+LOGIN_RULE = "A login has only the letters A to Z (no accents), digits and the marks . _ - @ and +."
+
+
+def test_a_login_outside_ascii_is_refused_wherever_one_is_chosen(staff_web, runner, factories):
+    """SQLite's lower() folds ASCII only (and PostgreSQL's depends on the locale), so a login such as
+    "Ünal" could neither be found by sign-in nor stop a second "ünal": no login leaves ASCII."""
+    form = staff_web.post_form("/admin/administrators/new", {
+        "login": "Ünal", "email": "unal@example.com", "name": "Ünal Demir"}).get_data(as_text=True)
+    assert f'<p class="error" id="login-error">{LOGIN_RULE}</p>' in form
+    assert 'value="unal@example.com"' in form and 'value="Ünal Demir"' in form
+    cli = runner.invoke(args=["create-admin", "ünal", "unal@example.com", "--password-stdin"],
+                        input="long enough password\n")
+    assert cli.exit_code != 0 and LOGIN_RULE in cli.output
+    assert runner.invoke(args=["create-admin", "Unal.Demir+ops@Example-1.com", "unal@example.com",
+                               "--password-stdin"], input="long enough password\n").exit_code == 0
+    assert db.session.execute(select(User.login).where(User.email == "unal@example.com")).scalar_one() \
+        == "Unal.Demir+ops@Example-1.com"
+    assert users_named("ünal") == 0

@@ -109,3 +109,41 @@ def test_switched_off_method_refuses_keys(runner, web, client_user):
     result = runner.invoke(args=["temp-key", "client@example.com"])
     assert result.exit_code != 0 and "switched off" in result.output
     assert web.get("/login/key/whatever").status_code == 404
+
+
+def unused_keys() -> int:
+    return len(db.session.execute(select(TempKey).where(TempKey.used_at.is_(None))).all())
+
+
+@needs_root
+def test_deny_access_ends_a_key_for_good(runner, app, staff_web, factories):
+    """Restoring access opens the doors the person can use, not a key issued before the denial."""
+    target = factories.staff(login="target", full_access=True)
+    path = issue(runner, "target")
+    for denied in (True, False):
+        url = f"/admin/administrators/{target.id}/deny-access"
+        staff_web.htmx("POST", url, page_url="/admin/administrators", data={"denied": "y"} if denied else {})
+    assert unused_keys() == 0
+    assert "This key is invalid" in open_key(WebClient(app.test_client()), path).get_data(as_text=True)
+    revoked = db.session.execute(select(AuditEvent).where(AuditEvent.action == "temp_key_revoked")).scalar_one()
+    assert revoked.actor_label == "boss" and revoked.changes == {"unused_temp_keys": [1, 0]}
+    assert path.rsplit("/", 1)[1] not in str(revoked.changes)
+
+
+@needs_root
+def test_sign_out_everywhere_else_ends_keys(runner, app, client_web):
+    path = issue(runner, "client@example.com")
+    client_web.post_form("/settings/security/sessions/end-others", {}, page_url="/settings/security")
+    assert unused_keys() == 0
+    assert "This key is invalid" in open_key(WebClient(app.test_client()), path).get_data(as_text=True)
+
+
+@needs_root
+def test_a_password_change_ends_keys(runner, app, client_web):
+    path = issue(runner, "client@example.com")
+    changed = client_web.post_form("/settings/general/password", {
+        "current_password": "client password 1", "password": "violet kettle moonlight",
+        "confirm": "violet kettle moonlight"}, page_url="/settings/general")
+    assert changed.status_code == 302
+    assert unused_keys() == 0
+    assert "This key is invalid" in open_key(WebClient(app.test_client()), path).get_data(as_text=True)

@@ -1,5 +1,9 @@
 """Logins and emails are one namespace: sign-in, recovery and temporary keys accept either, so no
-value may be one account's login and another's email. How they are folded, found and claimed."""
+value may be one account's login and another's email. How they are folded, found and claimed.
+
+Python folds all of Unicode, SQL's lower() (`folded`) ASCII alone on SQLite and on PostgreSQL as its
+locale says; the two agree on every value compared because a chosen login is ASCII (LOGIN_SHAPE), a
+client user's login is their email, and emails are stored folded by Python and so compared as they are."""
 
 import logging
 import re
@@ -16,6 +20,7 @@ log = logging.getLogger(__name__)
 
 LOGIN_MAX, EMAIL_MAX = User.login.type.length, User.email.type.length
 EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # one @, a dot in the domain, no spaces
+LOGIN_SHAPE = re.compile(r"[A-Za-z0-9._@+-]+")  # ASCII: folded alike by Python and by every database
 
 
 class IdentifierRefused(DomainError):
@@ -49,10 +54,13 @@ def find_account(identifier: str) -> User | None:
 
 
 def check_staff_identifiers(login: str, email: str) -> None:
-    """What the administrator form's validators require, for the paths without a form (the CLI,
-    a first Keycloak sign-in): IdentifierRefused names the field."""
+    """What a new staff member's login and email must be, whichever way they come (the
+    administrator form, the CLI, a first Keycloak sign-in): IdentifierRefused names the field."""
     if not 1 <= len(login) <= LOGIN_MAX:
         raise IdentifierRefused(f"A login has 1 to {LOGIN_MAX} characters.", "login")
+    if not LOGIN_SHAPE.fullmatch(login):
+        raise IdentifierRefused("A login has only the letters A to Z (no accents), digits and the marks "
+                                ". _ - @ and +.", "login")
     if not EMAIL_SHAPE.fullmatch(email):
         raise IdentifierRefused("This is not a valid email address.", "email")
     if len(email) > EMAIL_MAX:

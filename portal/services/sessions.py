@@ -1,5 +1,6 @@
 """Server-side sessions: a row per sign-in, its token in the signed cookie and the remember cookie."""
 
+from collections import Counter
 from datetime import timedelta
 
 from flask import current_app, g, request, session
@@ -8,11 +9,11 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import joinedload
 
 from portal.extensions import db, login_manager
-from portal.models import PendingEmailChange, RecoveryLink, ResetCode, User, UserSession
+from portal.models import PendingEmailChange, RecoveryLink, ResetCode, TempKey, User, UserSession
 from portal.models.base import utcnow
 from portal.services.api_tokens import revoke_all_tokens
 from portal.services.client_ip import client_ip
-from portal.services.events import log_auth
+from portal.services.events import log_audit, log_auth
 from portal.services.personal_data import UserIds
 from portal.services.tokens import digest, new_token
 from portal.wording import counted
@@ -107,8 +108,8 @@ def end_current_session() -> None:
 
 def sign_out_everywhere_else(user: User, keep: UserSession | None) -> tuple[int, int]:
     """End every session (and so every remember cookie) of `user` but `keep`, and revoke their
-    API tokens and links in flight: a token or an email change started with a stolen session must
-    not outlive it. Returns how many sessions and tokens."""
+    API tokens and links in flight (temporary keys too): a token or an email change started with a
+    stolen session must not outlive it. Returns how many sessions and tokens."""
     which = UserSession.user_id == user.id
     ended = _revoke_sessions(which if keep is None else which & (UserSession.id != keep.id))
     tokens = revoke_all_tokens([user.id])
@@ -135,17 +136,24 @@ def end_session_of(user: User, session_id: int) -> bool:
 
 def revoke_everything(user_ids: UserIds) -> int:
     """Shut every door of these users at once: sessions, remember cookies, API tokens and links in
-    flight. Returns how many sessions and tokens were revoked."""
+    flight (temporary keys among them). Returns how many sessions and tokens were revoked."""
     drop_links_in_flight(user_ids)
     return _revoke_sessions(UserSession.user_id.in_(user_ids)) + revoke_all_tokens(user_ids)
 
 
 def drop_links_in_flight(user_ids: UserIds) -> None:
-    """Delete recovery links, SMS reset codes and new-email links: whoever asked for them may be the
-    one being shut out (a stolen password can send an email change to the thief's own mailbox), and
-    once the account's email changes, a link mailed to the old address must not set its password."""
+    """Delete recovery links, SMS reset codes, new-email links and unused temporary keys: whoever
+    asked for them may be the one being shut out (a stolen password can send an email change to the
+    thief's own mailbox, a key may have been handed to the wrong person), and once the account's
+    email changes, a link mailed to the old address must not set its password. Each account that
+    loses keys gets an audit row saying how many (never a key)."""
     for model in (RecoveryLink, ResetCode, PendingEmailChange):
         db.session.execute(delete(model).where(model.user_id.in_(user_ids)))
+    dropped_keys = Counter(db.session.execute(
+        delete(TempKey).where(TempKey.user_id.in_(user_ids), TempKey.used_at.is_(None)).returning(TempKey.user_id)
+    ).scalars())
+    for user_id, count in sorted(dropped_keys.items()):
+        log_audit("temp_key_revoked", target=db.session.get(User, user_id), changes={"unused_temp_keys": [count, 0]})
 
 
 def active_sessions(user: User) -> list[UserSession]:
