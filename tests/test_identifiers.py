@@ -117,3 +117,7 @@ def test_a_login_outside_ascii_is_refused_wherever_one_is_chosen(staff_web, runn
     assert db.session.execute(select(User.login).where(User.email == "unal@example.com")).scalar_one() \
         == "Unal.Demir+ops@Example-1.com"
     assert users_named("ünal") == 0
+    unal = db.session.execute(select(User).where(User.email == "unal@example.com")).scalar_one()
+    renamed = staff_web.post_form(f"/admin/administrators/{unal.id}", {"login": "Ünal", "email": "unal@example.com"})
+    assert renamed.status_code == 200 and LOGIN_RULE in renamed.get_data(as_text=True)
+    assert db.session.get(User, unal.id).login == "Unal.Demir+ops@Example-1.com"

@@ -427,6 +427,18 @@ def test_keycloak_client_role_and_group_mapping(oidc_app, oidc):
     assert again.get("/admin/finance/payments").status_code == 403
 
 
+def test_a_keycloak_username_with_accents_gives_way_to_the_emails_local_part(oidc_app, oidc):
+    """Logins here are ASCII; Keycloak allows "Ünal": the first sign-in takes the email's local part."""
+    map_role("portal-admin")
+    sub = sub_name("kc")
+    oidc.add_user(sub, email="unal.demir@corp.test", roles=["portal-admin"], amr=["pwd", "otp"],
+                  preferred_username="Ünal")
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
+    assert db.session.execute(select(User.login).where(User.email == "unal.demir@corp.test")).scalar_one() \
+        == "unal.demir"
+
+
 def test_a_mapping_follows_its_group_through_a_rename_and_never_to_a_new_group_of_the_old_name(
         oidc_app, oidc, factories):
     groups = seed_groups()

@@ -184,8 +184,9 @@ def update_admin(actor: User, target: User, data: AdminInput) -> dict:
     chosen = _check_grants(actor, data, target)
     login, email = data.login.strip(), identifiers.fold(data.email)
     try:
+        identifiers.check_staff_identifiers(login, email)
         identifiers.claim(login=login, email=email, except_user_id=target.id)
-    except AccountExists as error:
+    except (AccountExists, IdentifierRefused) as error:
         raise AccessError(error.message, error.field) from error
     before = _snapshot(target)
     if email != target.email:

@@ -136,7 +136,7 @@ def _first_login(provider: str, claims: dict) -> User:
         else:
             if not _mapped(default_provider().id, claims):
                 _refuse(provider, "no mapped role")  # nobody is created without a mapped role
-            login = str(claims.get("preferred_username") or email.split("@")[0])
+            login = _staff_login(claims, email)
             user = create_staff(login, email, _display_name(claims, login))
             access.audit_created(user, actor_label="Keycloak")
     except AccountExists:
@@ -145,6 +145,14 @@ def _first_login(provider: str, claims: dict) -> User:
         _refuse(provider, f"claims unfit for an account: {refusal.message}")
     log_auth("registered", user=user, detail=provider)
     return user
+
+
+def _staff_login(claims: dict, email: str) -> str:
+    """Keycloak's username if it can be a login here (ASCII), else the email's local part; a login
+    neither gives is refused by create_staff."""
+    candidates = [str(claims.get("preferred_username") or ""), email.split("@")[0]]
+    return next((login for login in candidates if identifiers.LOGIN_SHAPE.fullmatch(login)),
+                candidates[0] or candidates[1])
 
 
 def _mapped(provider_id: int, claims: dict) -> list:
