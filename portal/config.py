@@ -39,6 +39,9 @@ REMEMBER_COOKIE_SAMESITE = "Lax"
 REMEMBER_COOKIE_DURATION = timedelta(days=REMEMBER_DAYS)
 PERMANENT_SESSION_LIFETIME = timedelta(hours=SESSION_MAX_HOURS)
 
+# No form or API body of the portal comes near this: a bigger one is refused (413) before it is read.
+MAX_CONTENT_LENGTH = 1024 * 1024
+
 WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 WTF_CSRF_HEADERS = ["X-CSRFToken"]
 

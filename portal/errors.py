@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.extensions import db, htmx
 from portal.services.errors import DomainError
+from portal.web import API_PATHS
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ MESSAGES = {
     404: "This page does not exist.",
     405: "This action is not allowed here.",
     409: "This was changed at the same moment by another request. Reload the page and try again.",
+    413: "This request is too large.",
     415: "This form arrived in a format the page does not accept (sent by a script or an extension?). "
          "Reload the page and send the form again.",
     429: "Too many attempts. Please wait a little and try again.",
@@ -40,7 +42,7 @@ def init_app(app) -> None:
 
 def render_error(status: int, message: str | None = None):
     message = message or MESSAGES.get(status, "The request failed.")
-    if request.blueprint == "api" or request.path.startswith("/api/"):
+    if request.blueprint == "api" or request.path.startswith(API_PATHS):
         return {"error": {"code": f"http_{status}", "message": message}}, status
     if htmx:  # into the page's messages: swapped into its target, it would replace a row or a form
         return (render_template("errors/_fragment.html", status=status, message=message), status,

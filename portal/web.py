@@ -1,6 +1,7 @@
 """Request hooks for every page: security headers, caching rules, gates, template helpers, the favicon."""
 
 from flask import abort, g, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
@@ -53,6 +54,21 @@ def content_security_policy() -> str:
 FORM_BODIES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
+API_PATHS = "/api/"
+
+
+class BrowserSession(SecureCookieSessionInterface):
+    """The signed session cookie belongs to browsers: the API neither reads nor writes it (a token
+    request may carry someone else's cookie, whose sign-in facts must lend the token nothing)."""
+
+    def open_session(self, app, request):
+        return self.session_class() if request.path.startswith(API_PATHS) else super().open_session(app, request)
+
+    def save_session(self, app, session, response):
+        if not request.path.startswith(API_PATHS):
+            super().save_session(app, session, response)
+
+
 class DatabaseId(IntegerConverter):
     """`<int:...>` in every URL: only ids a database integer column holds (else 404, never a 500)."""
 
@@ -62,6 +78,7 @@ class DatabaseId(IntegerConverter):
 
 def init_app(app) -> None:
     app.url_map.converters["int"] = DatabaseId  # before any blueprint adds its rules
+    app.session_interface = BrowserSession()
     app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.before_request(refuse_unstorable_text)
     app.before_request(accept_only_form_bodies)
@@ -87,7 +104,10 @@ def refuse_unstorable_text():
     surrogate (JSON's "\\ud800": not UTF-8), in the query, a form, a JSON body or Basic credentials."""
     texts = [value for values in (request.args, request.form) for _key, value in values.items(multi=True)]
     if request.is_json:
-        texts += _strings_in(request.get_json(silent=True))
+        try:
+            texts += _strings_in(request.get_json(silent=True))
+        except RecursionError:  # nested deeper than Python's JSON parser goes
+            abort(400)
     if request.authorization is not None and request.authorization.type == "basic":
         texts += [request.authorization.username or "", request.authorization.password or ""]
     if any(not _storable(text) for text in texts):
@@ -106,11 +126,17 @@ def accept_only_form_bodies():
 
 
 def _strings_in(value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        value = [*value.keys(), *value.values()]
-    return [text for item in value for text in _strings_in(item)] if isinstance(value, list) else []
+    """Every string of a JSON value, keys included; walked without recursion, whatever the nesting."""
+    found, waiting = [], [value]
+    while waiting:
+        item = waiting.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            waiting += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            waiting += item
+    return found
 
 
 def _storable(text: str) -> bool:

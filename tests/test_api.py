@@ -3,10 +3,11 @@
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import ApiToken, AuditEvent, Order, ProductType, Tariff, UserSession
+from portal.models import ApiToken, AuditEvent, Order, ProductType, Tariff, User, UserSession
 from portal.models.base import utcnow
 from portal.services import sessions
 from tests.api_helpers import basic, bearer, make_token
@@ -144,8 +145,40 @@ def test_deny_access_on_an_administrator_revokes_everything(staff_web, staff_use
     assert api.get("/api/v1/whoami", headers=bearer(target_token)).status_code == 401
     audit = db.session.execute(select(AuditEvent).where(AuditEvent.action == "access_denied")).scalar_one()
     assert audit.actor_id == staff_user.id and audit.changes == {"access_denied": [False, True]}
-    itself = api.post(f"/api/v1/administrators/{staff_user.id}/deny-access", json={}, headers=bearer(secret))
+    itself = api.post(f"/api/v1/administrators/{staff_user.id}/deny-access", json={"deny": True},
+                      headers=bearer(secret))
     assert itself.status_code == 422 and itself.get_json()["error"]["code"] == "access_refused"
+
+
+@pytest.mark.parametrize("body", [
+    {"data": '{"deny": false,}', "content_type": "application/json"},  # a trailing comma: not JSON
+    {"data": '{"deny": false}', "content_type": "text/plain"},
+    {"json": [{"deny": False}]},
+    {"data": "null", "content_type": "application/json"},
+    {"json": {}},
+])
+def test_a_body_that_does_not_say_deny_or_restore_changes_nothing(staff_web, factories, app, body):
+    """Read as empty, a broken body once fell back to "deny": a script restoring someone denied them."""
+    target = factories.staff(login="temp", password="staff password 1")
+    secret = make_token(staff_web, scopes=("self.account", "admins.manage"))
+    response = app.test_client().post(f"/api/v1/administrators/{target.id}/deny-access",
+                                      headers=bearer(secret), **body)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] in ("bad_body", "bad_deny")
+    assert db.session.get(User, target.id).access_denied is False
+
+
+@pytest.mark.parametrize("method, url", [("POST", "/api/v1/orders"), ("GET", "/api/v1/whoami"),
+                                         ("GET", "/login"), ("GET", "/nonexistent")])
+def test_json_nested_too_deep_to_read_is_a_bad_request_anywhere(app, method, url):
+    for depth in (600, 2000):  # deeper than the walk of its strings once went, then than the parser goes
+        response = app.test_client().open(url, method=method, data="[" * depth + "]" * depth,
+                                          content_type="application/json")
+        assert response.status_code < 500, (depth, response.status_code)
+
+
+def test_a_body_over_a_megabyte_is_refused_before_it_is_read(app):
+    response = app.test_client().post("/api/v1/orders", data="x" * (1024 * 1024 + 1), content_type="text/plain")
+    assert response.status_code == 413 and response.get_json()["error"]["message"] == "This request is too large."
 
 
 def signed_in(app, login):
@@ -172,7 +205,7 @@ def test_revoke_everything_kills_tokens(client_web, client_user, app):
 
 def test_ids_beyond_a_database_integer_are_404_not_500(staff_web, app):
     secret = make_token(staff_web, scopes=("self.account", "admins.manage"))
-    response = app.test_client().post("/api/v1/administrators/99999999999999999999/deny-access", json={},
+    response = app.test_client().post("/api/v1/administrators/99999999999999999999/deny-access", json={"deny": True},
                                       headers=bearer(secret))
     assert response.status_code == 404 and response.is_json
     assert staff_web.get("/admin/providers/99999999999999999999/auth-methods").status_code == 404

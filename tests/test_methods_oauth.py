@@ -14,9 +14,10 @@ from portal.extensions import db
 from portal.models import AuditEvent, AuthEvent, KeycloakRoleMapping, OAuthLink, OutboxMessage, User
 from portal.services import auth_methods, sessions
 from portal.services.access import group_names_of, save_group, seed_groups
+from portal.services.auth_methods import STAFF_2FA_REQUIRED
 from portal.services.registration import default_provider
 from tests.access_helpers import browser, staff_with
-from tests.api_helpers import basic
+from tests.api_helpers import basic, bearer, make_token
 from tests.methods_helpers import enrol_totp, next_totp
 from tests.servers.smtp import free_port
 from tests.servers.wsgi import ThreadedWsgiServer
@@ -508,6 +509,26 @@ def test_a_role_mapping_grants_only_what_its_author_could_grant(app, factories):
                            page_url=page)
     assert added.status_code == 302
     assert {m.role for m in auth_methods.role_mappings(default_provider().id)} == {"portal-admin", "portal:finance"}
+
+
+def test_a_browser_signed_in_with_keycloak_mfa_lends_nothing_to_another_staff_members_token(oidc_app, oidc, factories):
+    """The enrolment gate of a token's owner is theirs alone: a cookie from someone else's sign-in
+    through Keycloak's multi-factor, sent along, does not lift it."""
+    colleague = factories.staff(login="colleague", password="staff password 1")
+    colleague_web = WebClient(oidc_app.test_client())
+    colleague_web.login("colleague", "staff password 1")
+    secret = make_token(colleague_web, scopes=("self.account",))
+    factories.set_setting(STAFF_2FA_REQUIRED, True, colleague.provider_id)
+    db.session.commit()
+    assert oidc_app.test_client().get("/api/v1/whoami", headers=bearer(secret)).status_code == 403
+    map_role("portal-admin")
+    sub = sub_name("kc")
+    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd", "otp"])
+    keycloak_browser = WebClient(oidc_app.test_client())
+    assert oauth_login(keycloak_browser, oidc, "keycloak", sub).headers["Location"] == "/admin/"
+    answer = keycloak_browser.get("/api/v1/whoami", headers=bearer(secret))
+    assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "staff_2fa"
+    assert keycloak_browser.get("/admin/").status_code == 200  # the browser's own sign-in is untouched
 
 
 def test_keycloak_without_mfa_still_asks_the_portal_second_factor(oidc_app, oidc, factories):

@@ -22,7 +22,7 @@ AUTHINFO = {"authinfo": {"type": "string", "description": "login:password (inste
 
 
 def _json_body(schema: dict) -> dict:
-    return {"required": False, "content": {
+    return {"required": bool(schema.get("required")), "content": {
         "application/json": {"schema": schema},
         "application/x-www-form-urlencoded": {"schema": schema}}}
 
@@ -59,7 +59,7 @@ def spec() -> dict:
                             "type": "object", "properties": {"orders": {"type": "array", "items": ORDER}}}}}},
                             **ERRORS}},
                 "post": {"operationId": "createOrder", "summary": "Order a tariff (fraud checks apply)",
-                         "requestBody": _json_body({"type": "object", "properties": {
+                         "requestBody": _json_body({"type": "object", "required": ["tariff_id"], "properties": {
                              "tariff_id": {"type": "integer", "minimum": 1}, **AUTHINFO}}),
                          "responses": {"201": {"description": "The new order", "content": {
                              "application/json": {"schema": ORDER}}}, "404": _error("No such tariff"),
@@ -68,7 +68,8 @@ def spec() -> dict:
             "/administrators/{user_id}/deny-access": {"post": {
                 "operationId": "denyAccess", "summary": "Set or clear Deny access (function admins.manage)",
                 "parameters": [{"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "requestBody": _json_body({"type": "object", "properties": {"deny": {"type": "boolean"}, **AUTHINFO}}),
+                "requestBody": _json_body({"type": "object", "required": ["deny"],
+                                           "properties": {"deny": {"type": "boolean"}, **AUTHINFO}}),
                 "responses": {"200": {"description": "The administrator", "content": {"application/json": {
                     "schema": {"type": "object", "properties": {"id": {"type": "integer"}, "login": {"type": "string"},
                                                                 "access_denied": {"type": "boolean"}}}}}},

@@ -1,6 +1,6 @@
 """API endpoints: who am I, the client's orders, and Deny access on an administrator."""
 
-from flask import g, request
+from flask import abort, g, make_response, request
 from flask_login import current_user
 
 from portal.blueprints.api import bp
@@ -9,6 +9,7 @@ from portal.extensions import db
 from portal.services import access, ordering
 from portal.services.listing import parse_id
 from portal.services.permissions import FUNCTIONS, has_function, requires
+from portal.web import FORM_BODIES
 
 
 def _order_json(order) -> dict:
@@ -26,8 +27,17 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int | None:
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True) if request.is_json else request.form.to_dict()
-    return body if isinstance(body, dict) else {}
+    """The JSON object or form the request sent (none: empty); anything else is refused with 400,
+    never read as an empty body (a broken {"deny": false,} must not fall back to a default)."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+    elif request.mimetype in FORM_BODIES or not request.content_length:
+        body = request.form.to_dict()
+    else:
+        body = None
+    if not isinstance(body, dict):
+        abort(make_response(*api_error(400, "bad_body", "Send a JSON object (application/json) or a form.")))
+    return body
 
 
 @bp.route("/whoami")
@@ -76,7 +86,7 @@ def create_order():
 @bp.route("/administrators/<int:user_id>/deny-access", methods=["POST"])
 @requires("admins.manage")
 def deny_access(user_id):
-    denied = _body().get("deny", True)
+    denied = _body().get("deny")
     if isinstance(denied, str):
         denied = {"true": True, "1": True, "false": False, "0": False}.get(denied.lower())
     if not isinstance(denied, bool):
