@@ -9,7 +9,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage, RecoveryCode, SecondFactor
 from portal.models.base import utcnow
-from portal.services import settings
+from portal.services import auth_methods, settings
 from tests.methods_helpers import enrol_totp, next_totp
 from tests.web import WebClient
 
@@ -187,6 +187,17 @@ def test_staff_without_second_factor_must_enrol(app, web, factories):
     page = web.get("/settings/security").get_data(as_text=True)
     assert "Staff accounts need a second factor." in page
     enrol_totp(web, "staff password 1")
+    assert web.get("/admin/").status_code == 200
+
+
+def test_a_requirement_nobody_can_enrol_for_locks_no_staff_member_out(app, web, factories):
+    """TOTP switched off (in the database, past the form's refusal): SMS codes are on, but staff have
+    no phone for them; the enrolment gate would be a dead end, so it stays open (Compliance says no)."""
+    chief = factories.staff(login="chief", password="staff password 1", full_access=True, staff_2fa=True)
+    settings.update({"methods.totp": False}, chief.provider_id)
+    db.session.commit()
+    assert auth_methods.switched_on("sms_2fa") is True
+    web.login("chief", "staff password 1")
     assert web.get("/admin/").status_code == 200
 
 

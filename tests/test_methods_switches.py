@@ -9,6 +9,7 @@ from portal.services import auth_methods
 from portal.services.access import seed_groups
 from portal.services.personal_data import registered
 from portal.services.registration import default_provider
+from tests.access_helpers import browser
 from tests.methods_helpers import enrol_totp
 from tests.test_api import make_token
 from tests.web import WebClient
@@ -60,6 +61,33 @@ def test_cannot_switch_every_way_in_off(staff_web):
     body = staff_web.post_form(methods_url(), switches(web_login=None)).get_data(as_text=True)
     assert "Keep web login on" in body
     assert auth_methods.switched_on("web_login") is True
+
+
+SSO_CONFIGURED = {"KEYCLOAK_CLIENT_ID": "portal", "KEYCLOAK_CLIENT_SECRET": "secret",
+                  "KEYCLOAK_SERVER_METADATA_URL": "https://sso.example/.well-known/openid-configuration",
+                  "GOOGLE_CLIENT_ID": "portal", "GOOGLE_CLIENT_SECRET": "secret"}
+
+
+@pytest.mark.parametrize("config, switched, refusal", [
+    ({}, {"keycloak": "y", "google": "y"}, "staff would have no way in"),  # switched on, not configured
+    (SSO_CONFIGURED, {"keycloak": "y"}, "clients would have no way in"),  # Keycloak opens staff accounts only
+    (SSO_CONFIGURED, {"google": "y"}, "staff would have no way in"),
+    (SSO_CONFIGURED, {"keycloak": "y", "google": "y"}, None),
+])
+def test_web_login_goes_off_only_when_staff_and_clients_keep_a_working_way_in(
+        make_app, factories, config, switched, refusal):
+    factories.staff(login="boss", password="staff password 1", full_access=True)
+    web = browser(make_app(**config), "boss", "staff password 1")
+    body = web.post_form(methods_url(), switches(web_login=None, **switched)).get_data(as_text=True)
+    if refusal:
+        assert f"Keep web login on: {refusal}" in body
+    assert auth_methods.switched_on("web_login") is (refusal is not None)
+
+
+def test_staff_two_factor_needs_totp_for_staff_have_no_phone_for_sms(staff_web):
+    body = staff_web.post_form(methods_url(), switches(totp=None, staff_2fa_required="y")).get_data(as_text=True)
+    assert "Staff two-factor needs TOTP switched on" in body
+    assert auth_methods.switched_on("totp") is True
 
 
 def test_page_needs_the_function(app, web, factories):

@@ -90,11 +90,16 @@ def current_values(provider_id: int) -> dict:
 
 
 def save_switches(provider_id: int, values: dict) -> dict:
-    """Store the switches (audited); refuses to shut every way in. The caller commits."""
-    if not values["web_login"] and not values["keycloak"]:
-        raise MethodsRefused("Keep web login on unless Keycloak SSO is on, or nobody can sign in.")
-    if values["staff_2fa_required"] and not (values["totp"] or values["sms_2fa"]):
-        raise MethodsRefused("Staff two-factor needs TOTP or SMS two-factor switched on.")
+    """Store the switches (audited); refuses to shut staff or clients out, or to require staff
+    two-factor nobody can enrol. The caller commits."""
+    if not values["web_login"]:  # each area needs a way in that works: switched on and configured
+        if not (values["keycloak"] and configured("keycloak")):
+            raise MethodsRefused("Keep web login on: staff would have no way in (Keycloak SSO is off or not configured).")
+        if not (values["google"] and configured("google")):
+            raise MethodsRefused("Keep web login on: clients would have no way in (Google OAuth is off or not configured).")
+    if values["staff_2fa_required"] and not values["totp"]:
+        raise MethodsRefused("Staff two-factor needs TOTP switched on: staff enrol an authenticator app "
+                             "(they have no verified phone for SMS codes).")
     stored = {f"methods.{m.name}": bool(values[m.name]) for m in METHODS}
     stored[STAFF_2FA_REQUIRED] = bool(values["staff_2fa_required"])
     return settings.update(stored, provider_id, audit_action="auth_methods_changed")

@@ -122,7 +122,7 @@ def retention_answer() -> Answer:
 def staff_2fa_answer() -> Answer:
     question = "Is two-factor sign-in enforced for staff?"
     required = settings.get(auth_methods.STAFF_2FA_REQUIRED)
-    offered = any(auth_methods.enabled(method) for method in second_factor.KINDS.values())
+    offered = auth_methods.enabled(second_factor.STAFF_ENROLS)
     fix = "admin.auth_methods_default"
     staff = db.session.execute(select(User).where(
         User.kind == UserKind.STAFF, User.is_active_account.is_(True),
@@ -132,8 +132,8 @@ def staff_2fa_answer() -> Answer:
         return Answer(question, "no", f"Staff 2FA is switched off; {lacking} staff members have "
                       "no second factor.", fix)
     if not offered:
-        return Answer(question, "no", "Staff 2FA is required, but neither TOTP nor SMS codes are "
-                      f"switched on, so nobody can enrol; {lacking} staff members have none.", fix)
+        return Answer(question, "no", "Staff 2FA is required, but TOTP (the authenticator app staff enrol) "
+                      f"is switched off, so nobody can enrol; {lacking} staff members have none.", fix)
     return Answer(question, "yes", f"Staff 2FA is enforced; {lacking} staff members have not "
                   "enrolled yet and must do so right after their next login.", fix)
 

@@ -26,6 +26,7 @@ from portal.services.sms import send_sms
 log = logging.getLogger(__name__)
 
 KINDS = {"totp": "totp", "sms": "sms_2fa"}  # factor kind -> method switch
+STAFF_ENROLS = "totp"  # the method staff enrol with: they have no verified phone for SMS codes
 RECOVERY_CODES = 10
 SMS_CODE_MINUTES = 5
 SMS_CODE_ATTEMPTS = 5
@@ -82,8 +83,7 @@ def _enrolment_required(user: User) -> bool:
     """Staff without a second factor while the provider requires one (and offers a way to enrol)."""
     if not user.is_staff or not settings.get(auth_methods.STAFF_2FA_REQUIRED, user.provider_id):
         return False
-    offered = any(auth_methods.enabled(method, user.provider_id) for method in KINDS.values())
-    return offered and not has_second_factor(user)
+    return auth_methods.enabled(STAFF_ENROLS, user.provider_id) and not has_second_factor(user)
 
 
 def staff_must_enrol(user: User) -> bool:
