@@ -230,6 +230,39 @@ def test_a_link_opened_in_another_browser_needs_the_password_chosen_at_sign_up(w
     assert db.session.execute(select(User.email)).scalar_one() == "victim@example.com"
 
 
+def confirmation_links(recipient):
+    bodies = db.session.execute(
+        select(OutboxMessage.body).where(OutboxMessage.recipient == recipient).order_by(OutboxMessage.id)
+    ).scalars().all()
+    return [re.search(r"http://portal\.test(/\S+)", body).group(1) for body in bodies]
+
+
+def test_a_strangers_link_for_my_address_needs_the_strangers_password_in_my_browser(web, app):
+    """A stranger registers my address first, then I register it myself: two look-alike emails.
+    My browser confirms my own link in one click, but the stranger's only with the stranger's
+    password, whichever of us registered first."""
+    stranger = WebClient(app.test_client())
+    register(stranger, email="victim@example.com", password="strangers password 1")
+    register(web, email="victim@example.com", password="my own password 1")
+    register(stranger, email="victim@example.com", password="strangers password 2")  # a later one too
+    earlier_strangers, mine, later_strangers = confirmation_links("victim@example.com")
+    for strangers in (earlier_strangers, later_strangers):
+        assert ">Password</label>" in web.get(strangers).get_data(as_text=True)
+        for typed in ("", "my own password 1"):
+            refused = web.post_form(strangers, {"password": typed})
+            assert refused.status_code == 422
+            assert "Enter the password you chose when you registered." in refused.get_data(as_text=True)
+    assert db.session.execute(select(User)).first() is None
+
+    assert ">Password</label>" not in web.get(mine).get_data(as_text=True)
+    assert web.post_form(mine, {}).headers["Location"] == "/home"
+    web.post_form("/logout", {}, page_url="/home")
+    assert web.post_form("/login", {"login": "victim@example.com", "password": "my own password 1"}
+                         ).headers["Location"] == "/home"
+    for strangers in (earlier_strangers, later_strangers):  # confirmed: the address's other links are dead
+        assert stranger.post_form(strangers, {"password": "strangers password 1"}).headers["Location"] == "/register"
+
+
 def test_a_name_typed_at_registration_never_reaches_an_unproven_mailbox(web, factories):
     """Anyone can register anyone's address: the confirmation greets no one by the name typed, so
     it cannot carry a stranger's text; a name in later mail stays on one line."""
@@ -255,6 +288,19 @@ def test_register_answers_the_same_for_a_known_email(web, client_user):
     notice = db.session.execute(
         select(OutboxMessage).where(OutboxMessage.recipient == "client@example.com")).scalar_one()
     assert "already have an account" in notice.body
+
+
+def test_register_marks_the_browser_alike_for_a_known_email(app, client_user):
+    """The signed session cookie is readable: registering a known address leaves the same mark."""
+    marks = []
+    for email in ("client@example.com", "other@example.com"):
+        browser = WebClient(app.test_client())
+        register(browser, email=email)
+        data = app.session_interface.get_signing_serializer(app).loads(
+            browser.get_cookie("portal_session").value)
+        marks.append(data["registration_started"])
+    known, unknown = marks
+    assert len(known) == len(unknown) == 64 and known != unknown
 
 
 def test_register_with_a_known_email_mails_the_recovery_link(web, client_user):

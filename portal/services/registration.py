@@ -18,7 +18,7 @@ from portal.services.mail import send_mail
 from portal.services.tokens import digest, new_token
 from portal.wording import counted
 
-STARTED_HERE = "registration_started"  # the browser's session: a digest of the address it registered
+STARTED_HERE = "registration_started"  # the browser's session: the digest of its last link
 
 
 class RegistrationLinkInvalid(DomainError):
@@ -46,7 +46,8 @@ def default_provider() -> Provider:
 
 def request_registration(email: str, name: str, password: str,
                          consents: dict[int, bool] | None = None) -> None:
-    """Email a confirmation link, or a notice if the address already has an account.
+    """Email a confirmation link, or a notice if the address already has an account, and mark this
+    browser as the one that asked for that link (alike for a known address: nothing to tell apart).
 
     Raises PasswordRejected when the password breaks the policy (before anything is stored).
     `consents` maps consent-version ids to the form's decisions; they are logged on confirmation.
@@ -58,6 +59,7 @@ def request_registration(email: str, name: str, password: str,
     if existing is not None:
         log_auth("register_existing", user=existing)
         db.session.commit()
+        _remember_started_here(new_token())  # a link that does not exist
         if existing.email != email:  # someone's login: its owner's mailbox is elsewhere
             return
         send_mail(email, "Someone tried to register with your address",
@@ -76,6 +78,7 @@ def request_registration(email: str, name: str, password: str,
     consent.remember_for_registration(pending, consents or {})
     log_auth("register_requested", login=email)
     db.session.commit()
+    _remember_started_here(token)  # before sending, as for a known address: alike if delivery fails
     try:
         send_mail(email, "Confirm your registration",
                   # No name: anyone can type one and this address is not proven yet.
@@ -89,9 +92,10 @@ def request_registration(email: str, name: str, password: str,
         raise
 
 
-def remember_started_here(email: str) -> None:
-    """Mark this browser as the one that asked (for a known address too: the answer stays the same)."""
-    session[STARTED_HERE] = digest(identifiers.fold(email))
+def _remember_started_here(token: str) -> None:
+    """This browser confirms that link alone in one click: not another sign-up for the same address,
+    which a stranger may have made with a password of their own, nor its own earlier ones."""
+    session[STARTED_HERE] = digest(token)
 
 
 def _pending(token: str) -> PendingRegistration | None:
@@ -102,11 +106,11 @@ def _pending(token: str) -> PendingRegistration | None:
 
 
 def _started_here(pending: PendingRegistration) -> bool:
-    return hmac.compare_digest(session.get(STARTED_HERE, ""), digest(pending.email))
+    return hmac.compare_digest(session.get(STARTED_HERE, ""), pending.token_hash)
 
 
 def needs_password(token: str) -> bool:
-    """A link opened in another browser than the sign-up's asks for the password chosen there."""
+    """A link this browser did not ask for (last) asks for the password chosen at its sign-up."""
     pending = _pending(token)
     return pending is not None and not _started_here(pending)
 
@@ -114,9 +118,11 @@ def needs_password(token: str) -> bool:
 def confirm_registration(token: str, password: str = "") -> User:
     """Create the client and its owner from a pending sign-up; the link works once.
 
-    Anyone can register anyone's address: confirmed from another browser, the link also needs the
-    password typed at sign-up (RegistrationPasswordWrong), so the mailbox's owner cannot be led to
-    confirm an account whose password, and consents, a stranger chose."""
+    Anyone can register anyone's address, also while its owner does: confirmed from any browser but
+    the one that asked for this very link, it also needs the password typed at its sign-up
+    (RegistrationPasswordWrong), so the mailbox's owner cannot be led to confirm an account whose
+    password, and consents, a stranger chose. Other sign-ups for the address stay live until one is
+    confirmed: a stranger registering again cannot cancel the owner's."""
     pending = _pending(token)
     if pending is None:
         raise RegistrationLinkInvalid()

@@ -80,7 +80,6 @@ def register():
         except DeliveryError as error:
             form.email.errors.append(error.message)
         else:
-            registration.remember_started_here(form.email.data)
             return render_template("auth/register_sent.html", email=form.email.data)
     return render_template("auth/register.html", form=form, rules=password_policy.evaluate(""))
 
