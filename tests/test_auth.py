@@ -263,6 +263,19 @@ def test_a_strangers_link_for_my_address_needs_the_strangers_password_in_my_brow
         assert stranger.post_form(strangers, {"password": "strangers password 1"}).headers["Location"] == "/register"
 
 
+def test_guessing_a_sign_ups_password_is_limited_per_sign_up_from_any_address(app, make_app):
+    limited = make_app(RATELIMIT_LOGIN_PER_ACCOUNT="3 per minute")
+    register(WebClient(limited.test_client()), email="victim@example.com", password="strangers password 1")
+    (link,) = confirmation_links("victim@example.com")
+    statuses = []
+    for number in range(4):  # a new address each time: the per-IP limit never applies
+        client = limited.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{number}"
+        statuses.append(WebClient(client).post_form(link, {"password": f"guess {number}"}).status_code)
+    assert statuses == [422, 422, 422, 429]
+    assert db.session.execute(select(User)).first() is None
+
+
 def test_a_name_typed_at_registration_never_reaches_an_unproven_mailbox(web, factories):
     """Anyone can register anyone's address: the confirmation greets no one by the name typed, so
     it cannot carry a stranger's text; a name in later mail stays on one line."""

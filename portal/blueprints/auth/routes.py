@@ -20,7 +20,8 @@ from portal.services import (
 )
 from portal.services.delivery import DeliveryError
 from portal.services.permissions import public, requires
-from portal.services.throttle import per_account, per_ip
+from portal.services.throttle import per_account, per_account_of, per_ip
+from portal.services.tokens import digest
 
 
 @bp.route("/")
@@ -94,6 +95,7 @@ def confirm_registration(token):
 @bp.route("/register/confirm/<token>", methods=["POST"])
 @public
 @per_ip("RATELIMIT_LOGIN_PER_IP")  # from another browser it checks a password
+@per_account_of("RATELIMIT_LOGIN_PER_ACCOUNT", lambda: "sign-up " + digest(request.view_args["token"]), ["POST"])
 def confirm_registration_post(token):
     form = ConfirmRegistrationForm()
     if not form.validate_on_submit():
