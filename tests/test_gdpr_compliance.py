@@ -5,8 +5,8 @@ from datetime import timedelta
 from portal.extensions import db
 from portal.models import AuthEvent, SecondFactor
 from portal.models.base import utcnow
-from portal.services import compliance, retention, settings
-from tests.gdpr_support import standard_documents
+from portal.services import compliance, consent, retention, settings
+from tests.gdpr_support import publish, standard_documents
 from tests.statements import recorded
 from tests.test_methods_oauth import switch_on
 
@@ -113,3 +113,20 @@ def test_vonage_is_declared_while_it_looks_numbers_up_even_with_texts_on_the_con
 
 def test_client_cannot_see_the_compliance_page(client_web):
     assert client_web.get("/admin/compliance").status_code == 403
+
+
+def test_the_consent_count_reads_each_users_latest_decision_as_the_gate_does(client_web, client_user, factories):
+    """Accepted, then withdrawn, then the document made required: the gate asks again, and so
+    does the count (it once counted any acceptance ever given)."""
+    factories.client_user(email="never@example.com")
+    document, version = publish("Terms", False)
+    consent.record(client_user, version, consent.ACCEPTED)
+    db.session.commit()
+    consent.record(client_user, version, consent.WITHDRAWN)
+    consent.set_required(document, True)
+    db.session.commit()
+    assert client_web.get("/home").headers["Location"].startswith("/consent/accept")
+    assert "2 active users will be asked" in compliance.consent_answer().summary
+    consent.record(client_user, version, consent.ACCEPTED)
+    db.session.commit()
+    assert "1 active user will be asked" in compliance.consent_answer().summary

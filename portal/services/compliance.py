@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import func, or_, select
 
 from portal.extensions import db
 from portal.models import User, UserKind
@@ -85,10 +85,7 @@ def consent_answer() -> Answer:
                       "gdpr.consent_documents")
     lacking = db.session.execute(select(func.count(User.id)).where(
         User.kind == UserKind.CLIENT, User.is_active_account.is_(True),
-        or_(*[~exists().where(and_(ConsentRecord.user_id == User.id,
-                                   ConsentRecord.version_id == v.id,
-                                   ConsentRecord.decision == consent.ACCEPTED))
-              for v in required]),
+        or_(*[~consent.accepted_now(v) for v in required]),
     )).scalar_one()
     details = [f"{d.title} version {v.number} ({'required' if d.required else 'optional'}), "
                f"in force since {v.effective_at:%Y-%m-%d}" for d, v in in_force]

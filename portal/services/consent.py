@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, time
 
 from flask import g, has_request_context
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy.orm import aliased, selectinload
 
 from portal.extensions import db
 from portal.models import PendingRegistration, User
@@ -104,6 +104,17 @@ def latest_decisions(user: User) -> dict[int, ConsentRecord]:
     """The user's latest record per document (the current state of their consent)."""
     rows = db.session.execute(DECISIONS_OF_USER, {"user_id": user.id}).scalars()
     return {row.document_id: row for row in rows}
+
+
+def accepted_now(version: ConsentVersion):
+    """SQL, for a query over users: their latest decision on the version's document accepts this
+    version (what `missing_required` reads, for all users at once)."""
+    decision, later = aliased(ConsentRecord), aliased(ConsentRecord)
+    return exists().where(
+        decision.user_id == User.id, decision.version_id == version.id, decision.decision == ACCEPTED,
+        ~exists().where(later.user_id == User.id, later.document_id == decision.document_id,
+                        or_(later.created_at > decision.created_at,
+                            and_(later.created_at == decision.created_at, later.id > decision.id))))
 
 
 def missing_required(user: User) -> list[tuple[ConsentDocument, ConsentVersion]]:
