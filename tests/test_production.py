@@ -50,6 +50,15 @@ def test_forwarded_for_from_outside_the_proxy_is_ignored(app, make_app):
     assert logged_ip("c@example.com") == "198.51.100.9"
 
 
+def test_behind_the_proxy_on_a_unix_socket_each_client_is_the_address_it_forwards(app, make_app):
+    """gunicorn on a unix socket gives no peer address: the proxy is the socket's only caller."""
+    web = WebClient(make_app(RATELIMIT_LOGIN_PER_IP="2 per minute", **BEHIND_PROXY).test_client())
+    failed_login(web, "e@example.com", "", "203.0.113.8")
+    assert logged_ip("e@example.com") == "203.0.113.8"
+    statuses = [failed_login(web, "f@example.com", "", f"198.51.100.{n}").status_code for n in range(3)]
+    assert statuses == [200, 200, 200]  # three clients, not one shared budget
+
+
 def test_without_proxy_fix_forwarded_for_is_never_trusted(app, make_app):
     web = WebClient(make_app().test_client())
     failed_login(web, "d@example.com", PROXY, "6.6.6.6")

@@ -41,6 +41,8 @@ class TrustedProxyFix:
         return app(environ, start_response)
 
     def _from_proxy(self, peer: str) -> bool:
+        if not peer:  # a unix socket (gunicorn's GUNICORN_BIND=unix:...): only the proxy can reach it
+            return True
         try:
             address = ipaddress.ip_address(peer)
         except ValueError:
