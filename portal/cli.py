@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import current_app
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from portal.extensions import db
 from portal.services import access, demo, password_policy
@@ -23,7 +24,39 @@ def init_app(app) -> None:
     app.cli.add_command(finish_clear_data_command)
 
 
-@click.command("seed-demo")
+# psycopg's SQLSTATEs and SQLite's messages for a table or column that is not there (yet)
+MISSING_SCHEMA_STATES = ("42P01", "42703")
+MISSING_SCHEMA_MESSAGES = ("no such table", "no such column", "has no column named")
+
+
+def database_problem(error: DBAPIError) -> str:
+    """What an operator reads instead of a traceback: the likely cause and what to do about it."""
+    url = db.engine.url.render_as_string(hide_password=True)
+    reason = str(error.orig).splitlines()[0].strip()
+    if error.statement is None:  # it failed before any statement: no connection
+        return (f"Cannot connect to the database {url} ({reason}). Check SQLALCHEMY_DATABASE_URI "
+                "(instance/config.py or PORTAL_SQLALCHEMY_DATABASE_URI) and that the database "
+                "server is running and accepts this user.")
+    if (getattr(error.orig, "sqlstate", None) in MISSING_SCHEMA_STATES
+            or any(text in reason for text in MISSING_SCHEMA_MESSAGES)):
+        return (f"The database {url} has no portal tables, or older ones ({reason}). Run "
+                "`flask --app portal db upgrade`, or check that SQLALCHEMY_DATABASE_URI names the "
+                "portal's database.")
+    return (f"The database {url} refused the command ({reason}). Check SQLALCHEMY_DATABASE_URI and "
+            "the database server, then run the command again.")
+
+
+class DatabaseCommand(click.Command):
+    """A command whose database errors reach the operator as `database_problem`, exit code 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as error:
+            raise click.ClickException(database_problem(error)) from error
+
+
+@click.command("seed-demo", cls=DatabaseCommand)
 def seed_demo_command():
     """Create demo data (idempotent) and print the logins created now."""
     created = demo.seed_demo()
@@ -34,7 +67,7 @@ def seed_demo_command():
         click.echo(f"  login: {login:<24} password: {password}")
 
 
-@click.command("create-admin")
+@click.command("create-admin", cls=DatabaseCommand)
 @click.argument("login")
 @click.argument("email")
 @click.option("--full-access", is_flag=True, help="Grant every function.")
@@ -58,7 +91,7 @@ def create_admin_command(login, email, full_access, password_stdin):
     click.echo(f"Administrator {login} created{' with Full access' if full_access else ''}.")
 
 
-@click.command("temp-key")
+@click.command("temp-key", cls=DatabaseCommand)
 @click.argument("login")
 @click.option("--ttl", "minutes", type=int, default=None, help="Minutes the key stays valid (default 15).")
 def temp_key_command(login, minutes):
@@ -74,7 +107,7 @@ def temp_key_command(login, minutes):
     click.echo(url)
 
 
-@click.command("purge-auth-log")
+@click.command("purge-auth-log", cls=DatabaseCommand)
 @click.option("--dry-run", is_flag=True, help="Count the rows past the period; delete nothing.")
 def purge_auth_log_command(dry_run):
     """Delete auth-log rows, ended sessions and dead sign-ups, phone verifications, links, codes,
@@ -91,7 +124,7 @@ def purge_auth_log_command(dry_run):
                f"in {result.seconds:.2f} s ({retention.listed(result.tables)}).")
 
 
-@click.command("finish-clear-data")
+@click.command("finish-clear-data", cls=DatabaseCommand)
 def finish_clear_data_command():
     """Run every unfinished GDPR Clear data to its receipt; run it every few minutes."""
     from portal.services import gdpr

@@ -1,6 +1,7 @@
 """Configuration precedence: defaults, instance/config.py, PORTAL_* variables, test mapping."""
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from flask import Config
 
 # BILLmanager's spellings accepted in the instance file, mapped to our keys.
 LEGACY_KEYS = {"PassExpirePeriod": "PASS_EXPIRE_PERIOD"}
+MAX_PASS_EXPIRE_DAYS = 36500  # a century: any password's date plus this stays a valid date
 
 
 def load_config(config: Config, instance_path: str, test_config=None) -> None:
@@ -24,10 +26,21 @@ def load_config(config: Config, instance_path: str, test_config=None) -> None:
     if str(config["PUBLIC_URL"]).startswith("https://"):
         config["SESSION_COOKIE_SECURE"] = True
         config["REMEMBER_COOKIE_SECURE"] = True
-    config["PASS_EXPIRE_PERIOD"] = int(config["PASS_EXPIRE_PERIOD"])
+    config["PASS_EXPIRE_PERIOD"] = _pass_expire_days(config["PASS_EXPIRE_PERIOD"])
     fail_open = not config["RATELIMIT_FAIL_CLOSED"]
     config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = fail_open
     config["RATELIMIT_SWALLOW_ERRORS"] = fail_open
+
+
+def _pass_expire_days(value) -> int:
+    """PASS_EXPIRE_PERIOD in days (digits in a string count), or an error saying what it takes."""
+    text = str(value)
+    if re.fullmatch(r"[0-9]+", text.strip()) and int(text) <= MAX_PASS_EXPIRE_DAYS:
+        return int(text)
+    raise ValueError(f"PASS_EXPIRE_PERIOD (instance/config.py: PASS_EXPIRE_PERIOD or "
+                     f"PassExpirePeriod; environment: PORTAL_PASS_EXPIRE_PERIOD) is {value!r}; it "
+                     f"takes a whole number of days from 0 (no maximum password age) to "
+                     f"{MAX_PASS_EXPIRE_DAYS}.")
 
 
 def _load_instance_file(config: Config, path: Path) -> None:

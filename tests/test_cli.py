@@ -1,5 +1,10 @@
-"""Operator commands: create-admin and seed-demo."""
+"""Operator commands: create-admin, seed-demo, temp-key, purge-auth-log; database errors told."""
 
+import os
+import subprocess
+import sys
+
+import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -60,3 +65,64 @@ def test_create_admin_refuses_what_the_form_would(runner):
 def test_temp_key_ttl_zero_is_refused_not_replaced(runner, client_user, running_as_root):
     result = runner.invoke(args=["temp-key", "client@example.com", "--ttl", "0"])
     assert result.exit_code != 0 and "between 1 and 1440 minutes" in result.output
+
+
+# A database that is not there, or not migrated ---------------------------------------------------
+UNREACHABLE = "postgresql+psycopg://portal:s3cret-pw@127.0.0.1:1/portal"  # nothing on port 1
+COMMANDS = [["seed-demo"], ["create-admin", "ops", "ops@example.com", "--password-stdin"],
+            ["temp-key", "client@example.com"], ["purge-auth-log"], ["finish-clear-data"]]
+
+
+@pytest.fixture
+def unmigrated_url(database_url, tmp_path):
+    """A database without the portal's tables: `db upgrade` never ran on it."""
+    if database_url.startswith("postgresql"):
+        return f"{database_url}?options=-csearch_path%3Dnot_migrated"
+    return f"sqlite:///{tmp_path / 'not-migrated.sqlite'}"
+
+
+def run_on(request, make_app, url, args):
+    """Run a command as `flask --app portal` would: in the context of an app on that database."""
+    if args[0] == "temp-key":
+        request.getfixturevalue("running_as_root")
+    broken = make_app(SQLALCHEMY_DATABASE_URI=url)
+    with broken.app_context():
+        return broken.test_cli_runner().invoke(args=args, input="long enough password\n")
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda args: args[0])
+def test_commands_on_an_unmigrated_database_say_to_upgrade(request, app, make_app, unmigrated_url,
+                                                           args):
+    result = run_on(request, make_app, unmigrated_url, args)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "has no portal tables" in result.output
+    assert "Run `flask --app portal db upgrade`" in result.output
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda args: args[0])
+def test_commands_on_an_unreachable_database_name_the_setting(request, app, make_app, args):
+    result = run_on(request, make_app, UNREACHABLE, args)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert ("Cannot connect to the database postgresql+psycopg://portal:***@127.0.0.1:1/portal "
+            in result.output)
+    assert "SQLALCHEMY_DATABASE_URI" in result.output and "s3cret-pw" not in result.output
+
+
+def test_an_operator_sees_one_paragraph_not_a_traceback(tmp_path):
+    env = {**os.environ, "PORTAL_INSTANCE_PATH": str(tmp_path),
+           "PORTAL_SQLALCHEMY_DATABASE_URI": UNREACHABLE}
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "portal", "purge-auth-log"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    last_line = done.stderr.splitlines()[-1]
+    assert last_line.startswith("Error: Cannot connect to the database"), done.stderr
+
+
+def test_other_database_refusals_are_explained_too(request, app, make_app, tmp_path):
+    path = tmp_path / "read-only.sqlite"
+    with make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}").app_context():
+        db.create_all()
+        db.engine.dispose()
+    result = run_on(request, make_app, f"sqlite:///file:{path}?mode=ro&uri=true", COMMANDS[1])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert "refused the command (attempt to write a readonly database)" in result.output

@@ -1,10 +1,12 @@
-"""Captcha: ALTCHA solved and verified, replays refused, asked at login after failures; reCAPTCHA on loopback."""
+"""Captcha: ALTCHA solved once, asked after failures; reCAPTCHA on loopback, only with its keys."""
 
 import re
 
 import pytest
+from flask import g
 from sqlalchemy import select
 
+from portal.blueprints.admin.security_settings import SECTIONS
 from portal.extensions import db
 from portal.models import PendingRegistration
 from portal.services import settings
@@ -112,3 +114,49 @@ def test_recaptcha_server_down_is_a_form_error(recaptcha_web, recaptcha):
     body = recaptcha_web.post_form("/register", {**GOOD, "g-recaptcha-response": "x"}
                                    ).get_data(as_text=True)
     assert "The captcha could not be checked. Please try again." in body
+
+
+# reCAPTCHA needs its keys ----------------------------------------------------------------------
+RECAPTCHA_NEEDS_KEYS = ("Google reCAPTCHA needs RECAPTCHA_PUBLIC_KEY and RECAPTCHA_PRIVATE_KEY "
+                        "in the configuration: set both, or choose another captcha.")
+
+
+def security_form(**changes) -> dict:
+    """Global settings → Security as stored, with `changes` (form field names) on top."""
+    values = {key.replace(".", "__"): settings.get(key) for keys in SECTIONS.values() for key in keys}
+    return {name: ("y" if value is True else value) for name, value in {**values, **changes}.items()
+            if value is not False}
+
+
+def stored(key: str):
+    """The value in the database now (not this context's per-request cache)."""
+    g.pop("_settings_cache", None)
+    return settings.get(key)
+
+
+def test_recaptcha_without_its_keys_is_refused_beside_the_field(app, staff_web):
+    form = security_form(captcha__mode="recaptcha", password__min_length="14")
+    response = staff_web.post_form("/admin/settings/security", form)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f'<p class="error" id="captcha__mode-error">{RECAPTCHA_NEEDS_KEYS}</p>' in body
+    assert '<option selected value="recaptcha">' in body and 'value="14"' in body  # typed, kept
+    assert stored("captcha.mode") == "altcha" and stored("password.min_length") == 12  # not saved
+    assert "<altcha-widget" in WebClient(app.test_client()).get("/register").get_data(as_text=True)
+
+
+def test_recaptcha_with_both_keys_is_saved(make_app, staff_user, recaptcha):
+    web = WebClient(make_app(**recaptcha.app_config()).test_client())
+    web.login("boss", "staff password 1")
+    response = web.post_form("/admin/settings/security", security_form(captcha__mode="recaptcha"))
+    assert response.status_code == 302 and stored("captcha.mode") == "recaptcha"
+    without_secret = WebClient(make_app(RECAPTCHA_PUBLIC_KEY=recaptcha.site_key).test_client())
+    without_secret.login("boss", "staff password 1")
+    resaved = without_secret.post_form("/admin/settings/security", security_form())
+    assert RECAPTCHA_NEEDS_KEYS in resaved.get_data(as_text=True)
+
+
+def test_recaptcha_stored_before_its_keys_went_is_flagged_on_the_page(staff_web):
+    configure(**{"captcha.mode": "recaptcha"})
+    page = staff_web.get("/admin/settings/security").get_data(as_text=True)
+    assert f'<p class="error" id="captcha__mode-error">{RECAPTCHA_NEEDS_KEYS}</p>' in page

@@ -22,6 +22,29 @@ def test_config_precedence(tmp_path, monkeypatch):
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'portal.sqlite'}"
 
 
+@pytest.mark.parametrize("value", ["abc", "-5", "1.5", "true", "1e9", "1000000"])
+def test_a_bad_pass_expire_period_in_the_environment_stops_startup(tmp_path, monkeypatch, value):
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("PORTAL_PASS_EXPIRE_PERIOD", value)
+    with pytest.raises(ValueError, match=r"^PASS_EXPIRE_PERIOD .*a whole number of days from 0 "):
+        create_app()
+
+
+@pytest.mark.parametrize("line", ["PassExpirePeriod = 'abc'", "PassExpirePeriod = -1",
+                                  "PASS_EXPIRE_PERIOD = 90.5", "PASS_EXPIRE_PERIOD = None"])
+def test_a_bad_pass_expire_period_in_the_instance_file_stops_startup(tmp_path, monkeypatch, line):
+    (tmp_path / "config.py").write_text(line + "\n")
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
+    with pytest.raises(ValueError, match=r"^PASS_EXPIRE_PERIOD .*a whole number of days from 0 "):
+        create_app()
+
+
+def test_pass_expire_period_as_digits_in_the_instance_file_still_counts(tmp_path, monkeypatch):
+    (tmp_path / "config.py").write_text("PassExpirePeriod = '30'\n")
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
+    assert create_app().config["PASS_EXPIRE_PERIOD"] == 30
+
+
 def test_secret_key_generated_once_into_instance(tmp_path, monkeypatch):
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
     first = create_app().config["SECRET_KEY"]

@@ -1,8 +1,8 @@
 """Global settings → Security: password policy, captcha, recovery and brute-force defence."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from wtforms import SubmitField
+from wtforms import SubmitField, ValidationError
 
 from portal.blueprints.admin import bp
 from portal.extensions import db
@@ -17,6 +17,14 @@ SECTIONS = {
     "Password recovery": recovery.KEYS,
     "Brute-force defence": lockout.KEYS,
 }
+RECAPTCHA_NEEDS_KEYS = ("Google reCAPTCHA needs RECAPTCHA_PUBLIC_KEY and RECAPTCHA_PRIVATE_KEY "
+                        "in the configuration: set both, or choose another captcha.")
+
+
+def recaptcha_configured() -> bool:
+    """Both reCAPTCHA keys are set: without them no answer to the widget can pass."""
+    config = current_app.config
+    return bool(config.get("RECAPTCHA_PUBLIC_KEY") and config.get("RECAPTCHA_PRIVATE_KEY"))
 
 
 class SecuritySettingsForm(FlaskForm):
@@ -31,6 +39,16 @@ class SecuritySettingsForm(FlaskForm):
 
     def values(self) -> dict:
         return {key: self[key.replace(".", "__")].data for keys in SECTIONS.values() for key in keys}
+
+    def captcha_problem(self) -> str | None:
+        """Why the chosen captcha cannot work here, if it cannot."""
+        if self.captcha__mode.data == "recaptcha" and not recaptcha_configured():
+            return RECAPTCHA_NEEDS_KEYS
+        return None
+
+    def validate_captcha__mode(self, field):
+        if problem := self.captcha_problem():
+            raise ValidationError(problem)
 
 
 for _key in (key for keys in SECTIONS.values() for key in keys):
@@ -48,4 +66,6 @@ def security_settings():
         db.session.commit()
         flash(f"Saved {counted(len(changes), 'change')}.", "success")
         return redirect(url_for("admin.security_settings"))
+    if not form.is_submitted() and (problem := form.captcha_problem()):
+        form.captcha__mode.errors = [problem]  # chosen before the keys left the configuration
     return render_template("admin/security_settings.html", form=form)
