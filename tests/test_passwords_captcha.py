@@ -9,7 +9,7 @@ from sqlalchemy import select
 from portal.blueprints.admin.security_settings import SECTIONS
 from portal.extensions import db
 from portal.models import PendingRegistration
-from portal.services import settings
+from portal.services import compliance, settings
 from tests.web import WebClient, solve_altcha
 
 GOOD = {"email": "new@example.com", "name": "Rowan Quill", "password": "violet kettle moon",
@@ -118,7 +118,7 @@ def test_recaptcha_server_down_is_a_form_error(recaptcha_web, recaptcha):
 
 # reCAPTCHA needs its keys ----------------------------------------------------------------------
 RECAPTCHA_NEEDS_KEYS = ("Google reCAPTCHA needs RECAPTCHA_PUBLIC_KEY and RECAPTCHA_PRIVATE_KEY "
-                        "in the configuration: set both, or choose another captcha.")
+                        "in the configuration: set both, or choose another captcha. Until then ALTCHA is used.")
 
 
 def security_form(**changes) -> dict:
@@ -156,7 +156,12 @@ def test_recaptcha_with_both_keys_is_saved(make_app, staff_user, recaptcha):
     assert RECAPTCHA_NEEDS_KEYS in resaved.get_data(as_text=True)
 
 
-def test_recaptcha_stored_before_its_keys_went_is_flagged_on_the_page(staff_web):
+def test_recaptcha_stored_before_its_keys_went_is_flagged_and_altcha_stands_in(staff_web, make_app):
+    """Keys removed from the configuration after reCAPTCHA was chosen: nobody is locked out of
+    registration (and captcha-gated sign-in); the page says why, and nothing goes to Google."""
     configure(**{"captcha.mode": "recaptcha"})
     page = staff_web.get("/admin/settings/security").get_data(as_text=True)
     assert f'<p class="error" id="captcha__mode-error">{RECAPTCHA_NEEDS_KEYS}</p>' in page
+    register = WebClient(make_app(TESTING=False).test_client()).get("/register").get_data(as_text=True)
+    assert "<altcha-widget" in register and "g-recaptcha" not in register
+    assert ("recaptcha", False) in [(party.key, on) for party, on, _basis in compliance.transfer_bases()]

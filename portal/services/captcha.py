@@ -34,8 +34,19 @@ CHALLENGE_MINUTES = 10
 MESSAGE = "Please complete the captcha."
 
 
+def recaptcha_configured() -> bool:
+    """Both reCAPTCHA keys are set: without them no answer to the widget can pass."""
+    config = current_app.config
+    return bool(config.get("RECAPTCHA_PUBLIC_KEY") and config.get("RECAPTCHA_PRIVATE_KEY"))
+
+
 def mode() -> str:
+    """The captcha in use: the stored choice, but ALTCHA while reCAPTCHA lacks its keys (chosen
+    before they left the configuration), so that nobody is locked out of registration or sign-in."""
     value = settings.get(MODE)
+    if value == "recaptcha" and not recaptcha_configured():
+        log.warning("captcha.mode is recaptcha but RECAPTCHA_PUBLIC_KEY/RECAPTCHA_PRIVATE_KEY are not set: using ALTCHA")
+        return "altcha"
     return value if value in MODES else "off"
 
 

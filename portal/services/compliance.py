@@ -50,7 +50,7 @@ class ThirdParty:
         if self.key == "vonage":  # texts, or line-type lookups (which go to Vonage whatever sends texts)
             lookups = settings.get(fraud.MOBILE_ONLY) and settings.get(fraud.LINE_TYPE_LOOKUP)
             return config.get("SMS_BACKEND") == "vonage" or bool(lookups and vonage_client.configured(config))
-        return captcha.mode() == "recaptcha" and bool(config.get("RECAPTCHA_PUBLIC_KEY"))
+        return captcha.mode() == "recaptcha"
 
 
 THIRD_PARTIES = [

@@ -1,6 +1,6 @@
 """Global settings → Security: password policy, captcha, recovery and brute-force defence."""
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms import SubmitField, ValidationError
 
@@ -18,13 +18,7 @@ SECTIONS = {
     "Brute-force defence": lockout.KEYS,
 }
 RECAPTCHA_NEEDS_KEYS = ("Google reCAPTCHA needs RECAPTCHA_PUBLIC_KEY and RECAPTCHA_PRIVATE_KEY "
-                        "in the configuration: set both, or choose another captcha.")
-
-
-def recaptcha_configured() -> bool:
-    """Both reCAPTCHA keys are set: without them no answer to the widget can pass."""
-    config = current_app.config
-    return bool(config.get("RECAPTCHA_PUBLIC_KEY") and config.get("RECAPTCHA_PRIVATE_KEY"))
+                        "in the configuration: set both, or choose another captcha. Until then ALTCHA is used.")
 
 
 class SecuritySettingsForm(FlaskForm):
@@ -42,7 +36,7 @@ class SecuritySettingsForm(FlaskForm):
 
     def captcha_problem(self) -> str | None:
         """Why the chosen captcha cannot work here, if it cannot."""
-        if self.captcha__mode.data == "recaptcha" and not recaptcha_configured():
+        if self.captcha__mode.data == "recaptcha" and not captcha.recaptcha_configured():
             return RECAPTCHA_NEEDS_KEYS
         return None
 
