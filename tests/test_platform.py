@@ -1,9 +1,12 @@
 """App factory, configuration precedence, headers and error pages."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from portal import create_app
 from portal.services.errors import DomainError
+from portal.settings_loader import _instance_secret_key
 
 
 def test_config_precedence(tmp_path, monkeypatch):
@@ -27,6 +30,47 @@ def test_a_bad_pass_expire_period_in_the_environment_stops_startup(tmp_path, mon
     monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("PORTAL_PASS_EXPIRE_PERIOD", value)
     with pytest.raises(ValueError, match=r"^PASS_EXPIRE_PERIOD .*a whole number of days from 0 "):
+        create_app()
+
+
+@pytest.mark.parametrize("variable, value, refusal", [
+    ("MAIL_BACKEND", "sendmail", r"^MAIL_BACKEND is 'sendmail'; it takes 'console' or 'smtp'"),
+    ("SMS_BACKEND", "twilio", r"^SMS_BACKEND is 'twilio'; it takes 'console' or 'vonage'"),
+    ("MAIL_PORT", "abc", r"^MAIL_PORT is 'abc'; it takes a whole number"),
+    ("RATELIMIT_FAIL_CLOSED", "maybe", r"^RATELIMIT_FAIL_CLOSED is 'maybe'; it takes true or false"),
+    ("PUBLIC_URL", "portal.example.com", r"^PUBLIC_URL is 'portal.example.com'; it takes the address"),
+    ("PUBLIC_URL", "ftp://portal.example.com", r"^PUBLIC_URL is 'ftp://"),
+])
+def test_a_setting_that_cannot_work_stops_startup_naming_its_key(tmp_path, monkeypatch, variable, value, refusal):
+    """Not a 500 at the first email or SMS (and an unknown backend there told who had an account)."""
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv(f"PORTAL_{variable}", value)
+    with pytest.raises(ValueError, match=refusal):
+        create_app()
+
+
+def test_settings_written_as_text_mean_what_they_say(tmp_path, monkeypatch):
+    """Python's False in an environment variable is the text 'False', which Flask keeps as a
+    string, and a non-empty string is true: it once turned fail-closed and STARTTLS on."""
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
+    (tmp_path / "config.py").write_text("MAIL_BACKEND = 'SMTP'\nMAIL_PORT = '587'\n")
+    monkeypatch.setenv("PORTAL_RATELIMIT_FAIL_CLOSED", "False")
+    monkeypatch.setenv("PORTAL_MAIL_USE_TLS", "yes")
+    monkeypatch.setenv("PORTAL_PUBLIC_URL", "HTTPS://Portal.Example.com")
+    config = create_app().config
+    assert (config["RATELIMIT_FAIL_CLOSED"], config["MAIL_USE_TLS"]) == (False, True)
+    assert (config["MAIL_BACKEND"], config["MAIL_PORT"]) == ("smtp", 587)
+    assert config["SESSION_COOKIE_SECURE"] is True and config["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_two_first_starts_at_once_share_one_secret_key_and_an_empty_key_file_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path))
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _n: _instance_secret_key(tmp_path), range(8)))
+    assert len(keys) == 1 and len(keys.pop()) == 64
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["secret_key"]  # no drafts left
+    (tmp_path / "secret_key").write_text("")
+    with pytest.raises(ValueError, match="holds no usable key"):
         create_app()
 
 
