@@ -212,7 +212,7 @@ def live_server(app, make_app):
     servers = []
 
     def start(**overrides):
-        server = LiveServer(make_app(**{"PUBLIC_URL": "", **overrides}))
+        server = LiveServer(make_app(**{"PUBLIC_URL": "http://127.0.0.1", **overrides}))  # its port next
         server.app.config["PUBLIC_URL"] = server.url
         servers.append(server.start())
         return server
