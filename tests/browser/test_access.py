@@ -39,6 +39,12 @@ def test_deny_access_toggles_inline_without_reload(live_server, page, factories)
     row.get_by_label("Deny access").uncheck()
     expect(row).not_to_have_class(re.compile("denied"))
     assert page.evaluate("window.pageMarker") == "still here"
+    row.get_by_label("Deny access").focus()  # from the keyboard: focus stays on the swapped-in box
+    page.keyboard.press("Space")
+    expect(row).to_have_class(re.compile("denied"))
+    expect(row.get_by_label("Deny access")).to_be_focused()
+    page.keyboard.press("Space")
+    expect(row).not_to_have_class(re.compile("denied"))
     db.session.expire_all()
     assert db.session.get(User, target.id).access_denied is False
 
