@@ -71,7 +71,7 @@ def add_role_mapping(provider_id):
             flash("Role mapping added.", "success")
             return redirect(url_for("admin.auth_methods_page", provider_id=provider_id))
     form = MethodsForm(formdata=None, data=auth_methods.current_values(provider_id))
-    return _render(provider, form, role_form)
+    return _render(provider, form, role_form), 422
 
 
 @bp.route("/providers/<int:provider_id>/auth-methods/roles/<int:mapping_id>/delete", methods=["POST"])
