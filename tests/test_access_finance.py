@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, AuthEvent, Client, Expense, Order, Payment, Tariff
+from portal.models import AuditEvent, AuthEvent, Client, Expense, Order, Payment, Tariff, User
 from portal.models.base import utcnow
 from portal.services import demo, passwords, settings
 from portal.services.auth_methods import STAFF_2FA_REQUIRED
@@ -116,6 +116,19 @@ def test_staff_with_edit_clients_rename_a_client_and_the_change_is_audited(app, 
     assert (event.target_type, event.target_id, event.changes) == (
         "client", client_id, {"name": [old_name, "Acme Hosting Ltd"]})
     assert editor.get("/admin/clients/999999/edit").status_code == 404
+
+
+def test_the_client_card_says_when_it_shows_only_the_newest_users(app, factories):
+    owner = factories.client_user(email="owner@example.com")
+    for n in range(20):
+        factories.client_user(email=f"member{n}@example.com", client=owner.client)
+    support = browser(app, staff_with(factories, "clients.view", "users.view", login="support").login)
+    card = support.get(f"/admin/clients/{owner.client_id}").get_data(as_text=True)
+    assert "The 20 newest users are shown." in card and "owner@example.com</td>" not in card
+    assert f'href="/admin/users?q={owner.client.name.replace(" ", "+")}"' in card
+    db.session.delete(db.session.get(User, owner.client.users[-1].id))
+    db.session.commit()
+    assert "newest users are shown" not in support.get(f"/admin/clients/{owner.client_id}").get_data(as_text=True)
 
 
 def test_a_cleared_client_keeps_its_placeholder_name(app, factories):

@@ -12,6 +12,8 @@ from portal.services.clients import ClientClosed
 from portal.services.clients import rename as rename_client
 from portal.services.permissions import has_function, requires
 
+CARD_USERS = 20  # the newest; the Users list holds the rest
+
 
 @bp.route("/clients")
 @requires("clients.view")
@@ -24,10 +26,11 @@ def clients():
 @requires("clients.view")
 def client_card(client_id):
     client = finance.get_client(client_id) or abort(404)
-    users = [user for user, _client in rights.list_client_users(client_id=client.id, size=20).rows]
+    users = rights.list_client_users(client_id=client.id, size=CARD_USERS)
     return render_template(
         "admin/client_card.html", client=client, balance=finance.balances([client.id])[client.id],
-        users=[(user, rights.shown_as(current_user, user)) for user in users],
+        users=[(user, rights.shown_as(current_user, user)) for user, _client in users.rows],
+        more_users=users.older is not None,
         payments=finance.list_payments(client_id=client.id, size=10).rows,
         expenses=finance.list_expenses(client_id=client.id, size=10).rows,
         orders=finance.list_orders(client_id=client.id, size=10).rows)
