@@ -32,6 +32,8 @@ def load_config(config: Config, instance_path: str, test_config=None) -> None:
         config[key] = _as_type(key, config[key], kind)
     for key, allowed in BACKENDS.items():
         config[key] = _one_of(key, config[key], allowed)
+    if config["SMS_BACKEND"] == "vonage" and not (config.get("VONAGE_API_KEY") and config.get("VONAGE_API_SECRET")):
+        raise ValueError("SMS_BACKEND is 'vonage' but VONAGE_API_KEY and VONAGE_API_SECRET are not both set.")
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(instance_path) / 'portal.sqlite'}"
     if not config.get("SECRET_KEY"):

@@ -77,7 +77,7 @@ def test_transfer_basis_recorded_per_enabled_provider(make_app, factories):
     from tests.web import WebClient
 
     app = make_app(GOOGLE_CLIENT_ID="google-id", GOOGLE_CLIENT_SECRET="google-secret",
-                   SMS_BACKEND="vonage")
+                   SMS_BACKEND="vonage", VONAGE_API_KEY="key", VONAGE_API_SECRET="secret")
     switch_on()  # Google and Keycloak; Keycloak stays off, it is not configured
     factories.staff(login="boss", password="staff password 1", full_access=True)
     web = WebClient(app.test_client())

@@ -36,6 +36,7 @@ def test_a_bad_pass_expire_period_in_the_environment_stops_startup(tmp_path, mon
 @pytest.mark.parametrize("variable, value, refusal", [
     ("MAIL_BACKEND", "sendmail", r"^MAIL_BACKEND is 'sendmail'; it takes 'console' or 'smtp'"),
     ("SMS_BACKEND", "twilio", r"^SMS_BACKEND is 'twilio'; it takes 'console' or 'vonage'"),
+    ("SMS_BACKEND", "vonage", r"^SMS_BACKEND is 'vonage' but VONAGE_API_KEY and VONAGE_API_SECRET are not"),
     ("MAIL_PORT", "abc", r"^MAIL_PORT is 'abc'; it takes a whole number"),
     ("RATELIMIT_FAIL_CLOSED", "maybe", r"^RATELIMIT_FAIL_CLOSED is 'maybe'; it takes true or false"),
     ("PUBLIC_URL", "portal.example.com", r"^PUBLIC_URL is 'portal.example.com'; it takes the address"),
