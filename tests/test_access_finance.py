@@ -125,7 +125,13 @@ def test_the_client_card_says_when_it_shows_only_the_newest_users(app, factories
     support = browser(app, staff_with(factories, "clients.view", "users.view", login="support").login)
     card = support.get(f"/admin/clients/{owner.client_id}").get_data(as_text=True)
     assert "The 20 newest users are shown." in card and "owner@example.com</td>" not in card
-    assert f'href="/admin/users?q={owner.client.name.replace(" ", "+")}"' in card
+    assert f'href="/admin/users?client={owner.client_id}"' in card
+    factories.client_user(email="acme.other@example.com", name=owner.client.name)  # alike, not theirs
+    listed = support.get(f"/admin/users?client={owner.client_id}").get_data(as_text=True)
+    assert "member0@example.com" in listed and "acme.other@example.com" not in listed
+    assert "acme.other@example.com" in support.get("/admin/users").get_data(as_text=True)
+    for junk in ("999999", "abc", "-1", "99999999999999999999"):
+        assert support.get(f"/admin/users?client={junk}").status_code == 404
     db.session.delete(db.session.get(User, owner.client.users[-1].id))
     db.session.commit()
     assert "newest users are shown" not in support.get(f"/admin/clients/{owner.client_id}").get_data(as_text=True)

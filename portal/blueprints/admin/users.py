@@ -8,8 +8,9 @@ from portal.blueprints.admin.forms import RightsForm
 from portal.blueprints.lists import list_args, render_list
 from portal.extensions import db, htmx
 from portal.forms import ActionForm
-from portal.services import lockout, rights
+from portal.services import finance, lockout, rights
 from portal.services.access import AccessError
+from portal.services.listing import parse_id
 from portal.services.permissions import grantable_by, has_function, required_function_of, requires
 from portal.services.redirects import safe_next
 
@@ -17,7 +18,11 @@ from portal.services.redirects import safe_next
 @bp.route("/users")
 @requires("users.view")
 def users():
-    return render_list("admin/users.html", "admin/_users.html", page=rights.list_client_users(**list_args()))
+    args = list_args("client")  # ?client=<id>: one client's users (the client card links here)
+    asked = args.pop("client")
+    client = (finance.get_client(parse_id(asked) or 0) or abort(404)) if asked else None
+    page = rights.list_client_users(client_id=client.id if client else None, **args)
+    return render_list("admin/users.html", "admin/_users.html", page=page, client=client)
 
 
 @bp.route("/users/<int:user_id>/unlock", methods=["POST"])
