@@ -121,3 +121,8 @@ def test_a_login_outside_ascii_is_refused_wherever_one_is_chosen(staff_web, runn
     renamed = staff_web.post_form(f"/admin/administrators/{unal.id}", {"login": "Ünal", "email": "unal@example.com"})
     assert renamed.status_code == 200 and LOGIN_RULE in renamed.get_data(as_text=True)
     assert db.session.get(User, unal.id).login == "Unal.Demir+ops@Example-1.com"
+    db.session.get(User, unal.id).login = "josé"  # made before logins were ASCII: still editable
+    db.session.commit()
+    kept = staff_web.post_form(f"/admin/administrators/{unal.id}", {"login": "josé", "email": "unal@example.com",
+                                                                    "name": "José"})
+    assert kept.status_code == 302 and db.session.get(User, unal.id).name == "José"

@@ -184,7 +184,8 @@ def update_admin(actor: User, target: User, data: AdminInput) -> dict:
     chosen = _check_grants(actor, data, target)
     login, email = data.login.strip(), identifiers.fold(data.email)
     try:
-        identifiers.check_staff_identifiers(login, email)
+        if login != target.login:  # a login from before logins were ASCII may stay as it is
+            identifiers.check_staff_identifiers(login, email)
         identifiers.claim(login=login, email=email, except_user_id=target.id)
     except (AccountExists, IdentifierRefused) as error:
         raise AccessError(error.message, error.field) from error
