@@ -84,7 +84,8 @@ def reserve(user_id: int, network: str, number: str, region: str, cooldown: int)
     is atomic in the store: of two requests at the same moment only one gets a budget's last
     message (the other keeps what it took before, erring on the side of the budgets). A text whose
     sending fails still counts, as the provider may have sent it; the cooldown starts only once it
-    has left (`start_cooldown`), so a failed send can be retried at once."""
+    has left, or once the number was refused as another account's (`start_cooldown`), so a failed
+    send can be retried at once."""
     _take([*_sender_budgets(user_id, network, number, region), _daily_cap()],
           also_tested=[_cooldown(user_id, number, cooldown)])
 
