@@ -6,7 +6,7 @@ from tests.access_helpers import PASSWORD, browser
 from tests.methods_helpers import enrol_totp
 
 MENU_LINK = re.compile(r'<nav aria-label="Main">.*?</nav>', re.S)
-TOKEN_FORM = 'action="/settings/security/api-tokens"'
+TOKEN_FORM = 'action="/settings/security/api-tokens#api-tokens"'
 LOG_OUT_FORM = re.compile(r'<form method="post" action="/logout"[^>]*>.*?Log out</button>', re.S)
 
 
