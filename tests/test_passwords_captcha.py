@@ -6,10 +6,10 @@ import pytest
 from flask import g
 from sqlalchemy import select
 
-from portal.blueprints.admin.security_settings import SECTIONS
 from portal.extensions import db
 from portal.models import PendingRegistration
 from portal.services import compliance, settings
+from tests.test_passwords_policy import security_form
 from tests.web import WebClient, solve_altcha
 
 GOOD = {"email": "new@example.com", "name": "Rowan Quill", "password": "violet kettle moon",
@@ -119,13 +119,6 @@ def test_recaptcha_server_down_is_a_form_error(recaptcha_web, recaptcha):
 # reCAPTCHA needs its keys ----------------------------------------------------------------------
 RECAPTCHA_NEEDS_KEYS = ("Google reCAPTCHA needs RECAPTCHA_PUBLIC_KEY and RECAPTCHA_PRIVATE_KEY "
                         "in the configuration: set both, or choose another captcha. Until then ALTCHA is used.")
-
-
-def security_form(**changes) -> dict:
-    """Global settings → Security as stored, with `changes` (form field names) on top."""
-    values = {key.replace(".", "__"): settings.get(key) for keys in SECTIONS.values() for key in keys}
-    return {name: ("y" if value is True else value) for name, value in {**values, **changes}.items()
-            if value is not False}
 
 
 def stored(key: str):

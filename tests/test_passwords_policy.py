@@ -16,14 +16,16 @@ def register(web, password, email="new@example.com", name="Rowan Quill"):
                                        "confirm": password})
 
 
+def security_form(**changes) -> dict:
+    """Global settings → Security as stored, with `changes` (form field names) on top."""
+    values = {key.replace(".", "__"): settings.get(key) for keys in SECTIONS.values() for key in keys}
+    return {name: ("y" if value is True else value) for name, value in {**values, **changes}.items()
+            if value is not False}
+
+
 def set_policy(staff_web, **changes):
     """Save the admin page: the stored values, with `changes` (form field names) on top."""
-    current = {key.replace(".", "__"): settings.get(key)
-               for keys in SECTIONS.values() for key in keys}
-    values = {**current, **changes}
-    data = {name: ("y" if value is True else value) for name, value in values.items()
-            if value is not False}
-    response = staff_web.post_form("/admin/settings/security", data)
+    response = staff_web.post_form("/admin/settings/security", security_form(**changes))
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
     db.session.expire_all()
     g.pop("_settings_cache", None)
