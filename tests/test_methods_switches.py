@@ -51,6 +51,7 @@ def test_switching_totp_off_hides_and_refuses_it(staff_web, client_web_second):
     assert auth_methods.switched_on("totp") is False
     change = db.session.execute(select(AuditEvent).where(AuditEvent.action == "auth_methods_changed")).scalar_one()
     assert change.changes["methods.totp"] == [True, False]
+    assert (change.target_type, change.target_id) == ("provider", default_provider().id)  # whose methods
     page = client_web_second.get("/settings/security").get_data(as_text=True)
     assert "Set up an authenticator app" not in page
     refused = client_web_second.post_form("/settings/security/totp/begin", {}, page_url="/settings/security")

@@ -100,7 +100,7 @@ def update(values: dict, provider_id: int | None = None, audit_action: str = "se
             stored[key].value = value
         else:
             db.session.add(Setting(provider_id=provider_id, key=key, value=value))
-    if changes:
-        log_audit(audit_action, changes=changes)
+    if changes:  # on the provider whose settings they are (there may be several)
+        log_audit(audit_action, target=db.session.get(Provider, provider_id), changes=changes)
     g.pop("_settings_cache", None)
     return changes
