@@ -438,12 +438,6 @@ def test_a_keycloak_username_with_accents_gives_way_to_the_emails_local_part(oid
     assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
     assert db.session.execute(select(User.login).where(User.email == "unal.demir@corp.test")).scalar_one() \
         == "unal.demir"
-    long_sub = sub_name("kc")
-    oidc.add_user(long_sub, email="long.name@corp.test", roles=["portal-admin"], amr=["pwd", "otp"],
-                  preferred_username="x" * 300)
-    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "keycloak", long_sub).headers["Location"] == "/admin/"
-    assert db.session.execute(select(User.login).where(User.email == "long.name@corp.test")).scalar_one() \
-        == "long.name"
 
 
 def test_a_mapping_follows_its_group_through_a_rename_and_never_to_a_new_group_of_the_old_name(

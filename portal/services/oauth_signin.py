@@ -148,11 +148,11 @@ def _first_login(provider: str, claims: dict) -> User:
 
 
 def _staff_login(claims: dict, email: str) -> str:
-    """Keycloak's username if it can be a login here (ASCII, not too long), else the email's local
-    part; a login neither gives is refused by create_staff."""
+    """Keycloak's username if it can be a login here (ASCII), else the email's local part; a login
+    neither gives is refused by create_staff."""
     candidates = [str(claims.get("preferred_username") or ""), email.split("@")[0]]
-    return next((login for login in candidates if identifiers.LOGIN_SHAPE.fullmatch(login)
-                 and len(login) <= identifiers.LOGIN_MAX), candidates[0] or candidates[1])
+    return next((login for login in candidates if identifiers.LOGIN_SHAPE.fullmatch(login)),
+                candidates[0] or candidates[1])
 
 
 def _mapped(provider_id: int, claims: dict) -> list:
