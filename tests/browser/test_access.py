@@ -129,3 +129,39 @@ def test_support_unlocks_a_locked_user_from_the_users_list(live_server, page, fa
     expect(page.get_by_role("row").filter(has_text="locked@example.com").get_by_text("Locked until")).to_have_count(0)
     db.session.expire_all()
     assert not db.session.get(User, locked.id).is_locked
+
+
+def test_support_unlocks_and_renames_from_the_client_card_and_the_owner_renames_in_client_profile(
+        live_server, page, browser_instance, factories):
+    server = live_server()
+    owner = factories.client_user(email="owner@example.com", password=CLIENT_PASSWORD)
+    locked = factories.client_user(email="locked@example.com", password=CLIENT_PASSWORD, client=owner.client,
+                                   locked_until=utcnow() + timedelta(minutes=15))
+    staff_with(factories, "clients.view", "clients.edit", "users.unlock", login="support")
+    sign_in(page, server, "support", PASSWORD)
+    page.goto(f"{server.url}/admin/clients/{owner.client_id}")
+    row = page.get_by_role("row", name=re.compile(f"User #{locked.id}"))
+    expect(row).to_contain_text("Locked until")
+    row.get_by_role("button", name="Unlock").click()
+    expect(page).to_have_url(f"{server.url}/admin/clients/{owner.client_id}")
+    expect(page.get_by_text(f"User #{locked.id} is unlocked.")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile(f"User #{locked.id}"))).not_to_contain_text("Locked until")
+
+    page.get_by_role("link", name="Edit", exact=True).click()
+    page.get_by_label("Name").fill("   ")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("This field is required.")).to_be_visible()
+    page.get_by_label("Name").fill("Acme Hosting Ltd")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Acme Hosting Ltd")).to_be_visible()
+    expect(page.get_by_text("Client saved.")).to_be_visible()
+
+    owner_page = browser_instance.new_context().new_page()
+    sign_in(owner_page, server, "owner@example.com", CLIENT_PASSWORD)
+    owner_page.get_by_role("navigation", name="Main").get_by_role("link", name="Client profile").click()
+    expect(owner_page.get_by_label("Name")).to_have_value("Acme Hosting Ltd")
+    owner_page.get_by_label("Name").fill("Acme Cloud")
+    owner_page.get_by_role("button", name="Save").click()
+    expect(owner_page.get_by_text("Client saved.")).to_be_visible()
+    owner_page.get_by_role("link", name="Home").click()
+    expect(owner_page.get_by_text("Client: Acme Cloud")).to_be_visible()
