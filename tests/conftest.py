@@ -13,7 +13,7 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db
-from portal.services import modules
+from portal.services import background, modules
 from portal.services.access import seed_groups
 from tests.access_helpers import browser
 from tests.factories import Factories
@@ -95,6 +95,7 @@ def make_app(base_config):
         return app
 
     yield build
+    background.settle()
     _forget_rate_limits(base_config)
     if apps:
         with apps[0].app_context():
@@ -130,10 +131,12 @@ def _empty_tables() -> None:
 
 
 class FreshContextClient(FlaskClient):
-    """After each request, the test's own session forgets what it had loaded."""
+    """After each request and the deliveries it queued, the test's own session forgets what it had
+    loaded."""
 
     def open(self, *args, **kwargs):
         response = super().open(*args, **kwargs)
+        assert background.settle(), "a delivery queued by the request is still running"
         if has_app_context():
             db.session.expire_all()
         return response

@@ -4,12 +4,13 @@ import re
 from datetime import timedelta
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from portal.extensions import db
 from portal.models import AuthEvent, RecoveryLink, ResetCode, User
 from portal.models.base import utcnow
-from portal.services import settings
+from portal.services import background, settings
 from portal.services.recovery import send_password_link
 from tests.api_helpers import bearer, make_token
 from tests.web import WebClient
@@ -100,6 +101,28 @@ def test_newer_link_kills_the_older_and_expiry_kills_both(mail_web, smtp, client
     db.session.execute(update(RecoveryLink).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
     assert mail_web.get(second).headers["Location"] == "/recover"
+
+
+def test_links_are_mailed_after_the_answer_and_the_newest_delivered_one_works(make_app, smtp, client_user):
+    """The relay's time must not show in the answer (a stranger's request hands nothing over);
+    two requests queued behind a slow relay leave the newer link alive."""
+    app = make_app(**smtp.app_config(), PUBLIC_URL="https://portal.example", MAIL_TIMEOUT=5)
+    web = WebClient(FlaskClient(app, app.response_class, use_cookies=True))  # does not wait for deliveries
+    smtp.hold()
+    try:
+        for _ in range(2):
+            answer = ask(web, "client@example.com")
+            assert answer.status_code == 200 and "Check your email" in answer.get_data(as_text=True)
+        assert smtp.messages == []  # both answered while the relay still held the first message
+    finally:
+        smtp.release()
+    assert background.settle()
+    first, second = (mail.links[0].removeprefix("https://portal.example") for mail in smtp.messages)
+    assert web.get(first).headers["Location"] == "/recover"
+    assert set_password(web, second).headers["Location"] == "/login"
+    [sent] = db.session.execute(select(AuthEvent).where(AuthEvent.event == "recovery_link_sent")
+                                .order_by(AuthEvent.id.desc()).limit(1)).scalars()
+    assert (sent.user_id, sent.ip) == (client_user.id, "127.0.0.1")  # the request's address, written later
 
 
 def test_password_change_kills_the_link(mail_web, smtp, client_web, client_user):

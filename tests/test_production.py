@@ -1,6 +1,9 @@
-"""Production setup: the real client address behind a trusted proxy, Secure cookies, gunicorn's log."""
+"""Production setup: the real client address behind a trusted proxy, Secure cookies, gunicorn's log,
+and a stopping worker's queued mail."""
 
 import secrets
+import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -126,6 +129,28 @@ def test_gunicorn_access_log_keeps_secrets_out(gunicorn):
     assert "/register/confirm/[redacted]" in log
     assert token not in log and "secret-query" not in log
     assert "203.0.113.44" in log  # the proxy's X-Forwarded-For is in the access log
+
+
+def test_a_stopping_worker_sends_the_mail_it_queued_first(gunicorn, smtp, factories):
+    """Recovery links are mailed after the answer; a worker stopped (or recycled) with one still
+    in its queue hands it over before it exits."""
+    factories.client_user(email="queued@example.com")
+    server = gunicorn(workers=1, **smtp.app_config())
+    smtp.hold()
+    try:
+        answer = LiveBrowser(server.url).post_form(
+            "/recover", {"login": "queued@example.com", "channel": "email"}, page="/recover")
+        assert "Check your email" in answer.text
+        stopping = threading.Thread(target=server.stop)
+        stopping.start()
+        deadline = time.monotonic() + 10
+        while "Worker exiting" not in server.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "Worker exiting" in server.output()
+    finally:
+        smtp.release()  # the relay answers only once the worker is on its way out
+    stopping.join()
+    assert "/recover/reset/" in smtp.wait_for(lambda m: "queued@example.com" in m.to).body
 
 
 def test_with_request_throttling_off_the_lock_counts_and_sms_budgets_still_hold(gunicorn, factories):

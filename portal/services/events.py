@@ -9,15 +9,18 @@ from portal.models import AuditEvent, AuthEvent
 from portal.services.client_ip import client_ip
 
 
-def _request_facts() -> tuple[str | None, str | None]:
+def request_facts() -> tuple[str | None, str | None]:
+    """The client IP and user agent of the current request, for a row written after it ends."""
     if not has_request_context():
         return None, None
     return client_ip(), (request.user_agent.string or "")[:300]
 
 
-def log_auth(event: str, user=None, login: str | None = None, detail: str | None = None) -> AuthEvent:
-    """Add an auth-log row to the session (committed with the caller's work)."""
-    ip, agent = _request_facts()
+def log_auth(event: str, user=None, login: str | None = None, detail: str | None = None,
+             facts: tuple[str | None, str | None] | None = None) -> AuthEvent:
+    """Add an auth-log row to the session (committed with the caller's work); `facts` are the
+    request's (`request_facts()`) when it is written in the background."""
+    ip, agent = facts or request_facts()
     row = AuthEvent(
         event=event,
         user_id=user.id if user is not None else None,
@@ -33,7 +36,7 @@ def log_auth(event: str, user=None, login: str | None = None, detail: str | None
 def log_audit(action: str, target=None, changes: dict | None = None, actor=None,
               actor_label: str | None = None) -> AuditEvent:
     """Add an audit-log row; the actor defaults to the signed-in user."""
-    ip, _agent = _request_facts()
+    ip, _agent = request_facts()
     if actor is None and has_request_context() and current_user.is_authenticated:
         actor = current_user._get_current_object()
     if isinstance(target, LocalProxy):  # current_user: name the account, not the proxy

@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.models import RecoveryLink, ResetCode, User
 from portal.models.base import utcnow
 from portal.services import (
+    background,
     fraud,
     identifiers,
     lockout,
@@ -21,7 +22,7 @@ from portal.services import (
 )
 from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
-from portal.services.events import log_auth
+from portal.services.events import log_auth, request_facts
 from portal.services.links import public_url
 from portal.services.mail import greeting, send_mail
 from portal.services.personal_data import PersonalData, UserIds, register
@@ -60,18 +61,23 @@ def _minutes(key: str) -> timedelta:
 
 
 def send_password_link(user: User, purpose: str = "reset") -> None:
-    """Email `user` a single-use set-password link; "invite" welcomes a new administrator.
+    """Email `user` a single-use set-password link now; "invite" welcomes a new administrator.
 
     Once it is sent, older links of the user die. Raises DeliveryError when the email cannot be
     sent; the new link is then dropped and the older ones keep working.
     """
+    _hand_over_link(user.id, *_new_link(user, purpose), request_facts())
+
+
+def _new_link(user: User, purpose: str) -> tuple[int, str, tuple[str, str, str]]:
+    """Store a link (before it is mailed, so a quick click finds it); its id, event and email."""
     token = new_token()
     lifetime = (timedelta(hours=current_app.config["INVITE_LINK_HOURS"]) if purpose == "invite"
                 else _minutes(LINK_MINUTES))
-    sent = RecoveryLink(user_id=user.id, token_hash=digest(token), purpose=purpose,
-                        expires_at=utcnow() + lifetime)
-    db.session.add(sent)
-    db.session.commit()  # stored before it is mailed, so a quick click finds it
+    stored = RecoveryLink(user_id=user.id, token_hash=digest(token), purpose=purpose,
+                          expires_at=utcnow() + lifetime)
+    db.session.add(stored)
+    db.session.commit()
     link = public_url("auth.recover_reset", token=token)
     valid = counted(int(lifetime.total_seconds() // 60), "minute")
     if purpose == "invite":
@@ -84,15 +90,31 @@ def send_password_link(user: User, purpose: str = "reset") -> None:
         body = (f"{greeting(user)}someone (perhaps you) asked to reset the password "
                 f"of your account {user.login}.\nChoose a new password here (the link works once, for "
                 f"{valid}):\n{link}\n\nIf this was not you, ignore this message: nothing changes.\n")
+    event = "invite_link_sent" if purpose == "invite" else "recovery_link_sent"
+    return stored.id, event, (user.email, subject, body)
+
+
+def _hand_over_link(user_id: int, link_id: int, event: str, email: tuple[str, str, str],
+                    facts: tuple[str | None, str | None]) -> None:
+    """Mail a stored link: then the user's older links die; if it cannot go, it is dropped."""
     try:
-        send_mail(user.email, subject, body)
+        send_mail(*email)
     except DeliveryError:
-        db.session.delete(sent)  # a link nobody received must not wait in the database
-        db.session.commit()
+        db.session.execute(delete(RecoveryLink).where(RecoveryLink.id == link_id))
+        db.session.commit()  # a link nobody received must not wait in the database
         raise
-    db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id == user.id, RecoveryLink.id != sent.id))
-    log_auth("invite_link_sent" if purpose == "invite" else "recovery_link_sent", user=user)
+    db.session.execute(delete(RecoveryLink).where(RecoveryLink.user_id == user_id, RecoveryLink.id < link_id))
+    log_auth(event, user=db.session.get(User, user_id), facts=facts)
     db.session.commit()
+
+
+def _mail_reset_link(user_id: int, link_id: int, event: str, email: tuple[str, str, str],
+                     facts: tuple[str | None, str | None]) -> None:
+    """The recovery page's link, in the background: a failure is logged, the page looked the same."""
+    try:
+        _hand_over_link(user_id, link_id, event, email, facts)
+    except DeliveryError as error:
+        log.error("recovery link to user %s not sent: %s", user_id, error.message)
 
 
 def request_recovery(identifier: str, channel: str) -> str | None:
@@ -106,12 +128,9 @@ def request_recovery(identifier: str, channel: str) -> str | None:
     if channel not in channels():
         channel = channels()[0]
     if channel == "email":
-        if eligible:
-            try:
-                send_password_link(user)
-            except DeliveryError as error:
-                log.error("recovery link to user %s not sent: %s", user.id, error.message)
-        else:  # a real link costs no argon2 either: only its hand-over to the mail relay differs
+        if eligible:  # handed to the mail relay after the answer: its time would tell who exists
+            background.later(_mail_reset_link, user.id, *_new_link(user, "reset"), request_facts())
+        else:
             log_auth("recovery_refused", user=user, login=identifier[:254])
             db.session.commit()
         return None
@@ -124,16 +143,16 @@ def request_recovery(identifier: str, channel: str) -> str | None:
     log_auth("recovery_code_sent" if phone else "recovery_refused", user=user, login=identifier[:254])
     db.session.commit()
     if phone:
-        _text_code(user, code)
+        background.later(_text_code, phone, user.provider_id, code)
     return ticket
 
 
-def _text_code(user: User, code: str) -> None:
-    """Text the recovery code to the user's phone; a refusal is logged, the page looks the same."""
+def _text_code(phone: str, provider_id: int, code: str) -> None:
+    """Text a recovery code (in the background); a refusal is logged, the page looked the same."""
     minutes = int(_minutes(CODE_MINUTES).total_seconds() // 60)
     try:
-        sms_budget.take_for_code(user.phone)
-        send_sms(user.phone, f"Your {fraud.brand_of(user.provider_id)} password recovery code is {code}. "
+        sms_budget.take_for_code(phone)
+        send_sms(phone, f"Your {fraud.brand_of(provider_id)} password recovery code is {code}. "
                              f"It is valid for {counted(minutes, 'minute')}. Never share it.")
     except (sms_budget.BudgetExceeded, DeliveryError) as error:
         log.error("recovery code SMS not sent: %s", error.message)
@@ -160,7 +179,7 @@ def resend_code(ticket: str) -> None:
     user = db.session.get(User, row.user_id) if row.user_id else None
     db.session.commit()
     if user is not None and user.phone_takes_recovery_codes:  # the number may have changed since
-        _text_code(user, code)
+        background.later(_text_code, user.phone, user.provider_id, code)
 
 
 def check_code(ticket: str, code: str) -> str:

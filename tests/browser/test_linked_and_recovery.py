@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from portal.extensions import db
 from portal.models import OutboxMessage, User
 from portal.models.base import utcnow
+from portal.services import background
 from tests.browser.signin import ask_for_recovery, log_in
 from tests.fraud_support import MOBILE_GB, code_from_outbox, make_catalog, protect
 from tests.test_methods_oauth import REFUSED, sub_name, switch_on
@@ -79,6 +80,7 @@ def test_link_google_after_the_password_sign_in_with_it_then_unlink(live_server,
 
 
 def recovery_texts() -> list[str]:
+    background.settle()  # codes are texted after the answer
     return list(db.session.execute(select(OutboxMessage.body).where(
         OutboxMessage.recipient == MOBILE_GB, OutboxMessage.body.like("%recovery code%"))).scalars())
 
@@ -107,6 +109,7 @@ def test_a_phone_verified_on_the_way_to_an_order_recovers_the_password_only_afte
     page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(f"{server.url}/order/{tariff_id}")
     expect(page.get_by_text(f"Your phone number {MOBILE_GB} is verified.")).to_be_visible()
+    background.settle()  # notices go after the answer
     notice = db.session.execute(select(OutboxMessage.body).where(
         OutboxMessage.recipient == "buyer@example.com",
         OutboxMessage.subject == "A phone number was verified on your account")).scalar_one()

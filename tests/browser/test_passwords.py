@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import OutboxMessage, PendingRegistration
+from portal.services import background
 from tests.browser.altcha import solve_altcha
 from tests.browser.signin import ask_for_recovery, log_in
 from tests.web import WebClient
@@ -19,6 +20,7 @@ def rule(page, label):
 
 
 def latest_link(email, path):
+    background.settle()  # recovery links are mailed after the answer
     body = db.session.execute(select(OutboxMessage.body).where(OutboxMessage.recipient == email)
                               .order_by(OutboxMessage.id.desc())).scalars().first()
     return re.search(rf"http://127\.0\.0\.1:\d+({path}\S+)", body).group(1)

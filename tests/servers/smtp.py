@@ -11,9 +11,11 @@
 Every collected message is a ReceivedMessage, i.e. an ``email.message.EmailMessage``
 (parsed with ``email.policy.default``) with helper properties and the SMTP envelope
 (``envelope_from``, ``envelope_to``).  ``fail_with("451 4.3.0 Try again later")`` makes the
-server answer DATA with that reply until ``reset()``.
+server answer DATA with that reply until ``reset()``; ``hold()`` keeps every RCPT waiting for its
+answer until ``release()`` (a slow relay: nothing is collected from a client that gives up).
 """
 
+import asyncio
 import email
 import email.policy
 import re
@@ -85,6 +87,11 @@ class _Handler:
     def __init__(self, server: "SmtpServer"):
         self._server = server
 
+    async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):
+        await asyncio.get_running_loop().run_in_executor(None, self._server._released.wait, 30)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, smtp, session, envelope):
         failure = self._server._failure
         if failure:
@@ -113,6 +120,8 @@ class SmtpServer:
         self._messages: list[ReceivedMessage] = []
         self._cond = threading.Condition()
         self._failure: str | None = None
+        self._released = threading.Event()
+        self._released.set()
         self._controller: Controller | None = None
 
     # lifecycle -----------------------------------------------------------------------
@@ -154,11 +163,19 @@ class SmtpServer:
         """Answer every DATA command with this SMTP reply (4xx or 5xx) until reset()."""
         self._failure = reply
 
+    def hold(self) -> None:
+        """Keep every RCPT command waiting for its answer (at most 30 s) until release()."""
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
     def reset(self) -> None:
         """Forget collected messages and faults."""
         with self._cond:
             self._messages.clear()
         self._failure = None
+        self._released.set()
 
     def ca_pem_path(self, path) -> str:
         """Write the CA that signed the STARTTLS certificate to ``path`` (tls=True only)."""

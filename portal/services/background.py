@@ -1,0 +1,49 @@
+"""Deliveries the response must not wait for: one sender thread per process, in the app's context.
+
+A recovery link handed to a mail relay takes as long as the relay does; a request for an unknown
+account hands nothing over. Sent in the request, that difference would tell anyone timing the
+answer which accounts exist. Work queued here runs after the caller returns, in order; a worker
+that exits (gunicorn recycling it, a shutdown) finishes its queue first.
+"""
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+_sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portal-sender")
+_queued: set[Future] = set()
+_queued_lock = threading.Lock()
+
+
+def later(work, *args) -> None:
+    """Run `work(*args)` on the sender thread in a context of the current app; its exceptions
+    are logged. Pass plain values: the caller's database objects belong to the caller's session."""
+    app = current_app._get_current_object()
+
+    def run():
+        with app.app_context():
+            try:
+                work(*args)
+            except Exception:
+                log.exception("background work %s failed", getattr(work, "__qualname__", work))
+
+    future = _sender.submit(run)
+    with _queued_lock:
+        _queued.add(future)
+    future.add_done_callback(_forget)
+
+
+def _forget(future: Future) -> None:
+    with _queued_lock:
+        _queued.discard(future)
+
+
+def settle(timeout: float = 30.0) -> bool:
+    """Wait until everything queued so far has run; False if some is still running at `timeout`."""
+    with _queued_lock:
+        queued = set(_queued)
+    return not wait(queued, timeout=timeout).not_done
