@@ -43,6 +43,7 @@ Faults: ``fail_with(status)`` answers every request with that status in Vonage's
 
 import ssl
 import tempfile
+import time
 from pathlib import Path
 
 import trustme
@@ -151,6 +152,16 @@ class VonageServer(ServedByThread, VonageApi):
     def messages_to(self, number: str) -> list[dict]:
         number = number.lstrip("+")
         return [m for m in self.sent if m["to"] == number]
+
+    def wait_for_message_to(self, number: str, timeout: float = 5.0) -> dict:
+        """The latest text to `number`, waiting up to `timeout` s for one (codes a server in
+        another process texts after its answer)."""
+        deadline = time.monotonic() + timeout
+        while not (texts := self.messages_to(number)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no text to {number} in {timeout}s")
+            time.sleep(0.02)
+        return texts[-1]
 
     def code_for(self, number: str) -> str:
         """The code of the latest verification started for this number ('+' optional)."""
