@@ -32,8 +32,9 @@ def create_app(test_config=None) -> Flask:
 
     from portal import cli, errors, web
     from portal.blueprints import register_blueprints
-    from portal.services import counters, sessions
+    from portal.services import background, counters, sessions
 
+    background.init_app(app)
     counters.init_app(app)
     sessions.init_app(app)
     web.init_app(app)

@@ -13,6 +13,7 @@ from portal.models.base import utcnow
 from portal.services import background, settings
 from portal.services.recovery import send_password_link
 from tests.api_helpers import bearer, make_token
+from tests.statements import kinds_of_work
 from tests.web import WebClient
 
 NEW = "violet kettle under moonlight"
@@ -123,6 +124,39 @@ def test_links_are_mailed_after_the_answer_and_the_newest_delivered_one_works(ma
     [sent] = db.session.execute(select(AuthEvent).where(AuthEvent.event == "recovery_link_sent")
                                 .order_by(AuthEvent.id.desc()).limit(1)).scalars()
     assert (sent.user_id, sent.ip) == (client_user.id, "127.0.0.1")  # the request's address, written later
+
+
+def test_a_link_leaves_only_once_the_request_is_over(make_app, smtp, client_user):
+    """Handed over beside the request, a link would slow the very answer that must not tell it."""
+    app = make_app(**smtp.app_config())
+    relay_had = []
+
+    @app.after_request
+    def look_at_the_relay(response):
+        background.settle()  # whatever was started by now has run
+        relay_had.append(len(smtp.messages))
+        return response
+
+    ask(WebClient(app.test_client()), "client@example.com")
+    assert relay_had[-1] == 0
+    assert smtp.wait_for(lambda m: "client@example.com" in m.to).subject == "Reset your password"
+
+
+def test_a_known_account_costs_the_request_what_a_stranger_does(make_app, smtp, vonage, factories):
+    """Nothing is read again after a commit for a real account: the time tells nothing either."""
+    factories.client_user(email="phone@example.com", phone=PHONE, phone_verified_at=utcnow())
+    app = make_app(**smtp.app_config(), **vonage.app_config())
+    work = {}
+    for login in ("phone@example.com", "nobody@example.com"):
+        for channel in ("email", "sms"):
+            web = WebClient(FlaskClient(app, app.response_class, use_cookies=True))
+            work[login, channel] = kinds_of_work(web, "/recover", {"login": login, "channel": channel}, "/recover")
+        work[login, "resend"] = kinds_of_work(web, "/recover/code/resend", {}, "/recover/code")
+    for step in ("email", "sms", "resend"):
+        assert work["phone@example.com", step] == work["nobody@example.com", step], step
+    assert background.settle()
+    assert smtp.wait_for(lambda m: "phone@example.com" in m.to).subject == "Reset your password"
+    assert len(vonage.messages_to(PHONE)) == 2  # the code and its resend, to the real account only
 
 
 def test_password_change_kills_the_link(mail_web, smtp, client_web, client_user):

@@ -2,15 +2,16 @@
 
 A recovery link handed to a mail relay takes as long as the relay does; a request for an unknown
 account hands nothing over. Sent in the request, that difference would tell anyone timing the
-answer which accounts exist. Work queued here runs after the caller returns, in order; a worker
-that exits (gunicorn recycling it, a shutdown) finishes its queue first.
+answer which accounts exist. Work queued in a request starts once the request is over (run
+beside it, it would slow the answer it must not show in), in order; a worker that exits
+(gunicorn recycling it, a shutdown) finishes its queue first.
 """
 
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +20,14 @@ _queued: set[Future] = set()
 _queued_lock = threading.Lock()
 
 
+def init_app(app) -> None:
+    app.teardown_request(_start_queued)
+
+
 def later(work, *args) -> None:
-    """Run `work(*args)` on the sender thread in a context of the current app; its exceptions
-    are logged. Pass plain values: the caller's database objects belong to the caller's session."""
+    """Run `work(*args)` on the sender thread in a context of the current app, after the current
+    request (at once outside one); its exceptions are logged. Pass plain values: the caller's
+    database objects belong to the caller's session."""
     app = current_app._get_current_object()
 
     def run():
@@ -31,6 +37,18 @@ def later(work, *args) -> None:
             except Exception:
                 log.exception("background work %s failed", getattr(work, "__qualname__", work))
 
+    if has_request_context():
+        g.setdefault("background_work", []).append(run)
+    else:
+        _start(run)
+
+
+def _start_queued(_error) -> None:
+    for run in g.pop("background_work", []):
+        _start(run)
+
+
+def _start(run) -> None:
     future = _sender.submit(run)
     with _queued_lock:
         _queued.add(future)

@@ -70,14 +70,11 @@ def send_password_link(user: User, purpose: str = "reset") -> None:
 
 
 def _new_link(user: User, purpose: str) -> tuple[int, str, tuple[str, str, str]]:
-    """Store a link (before it is mailed, so a quick click finds it); its id, event and email."""
+    """Store a link (before it is mailed, so a quick click finds it); its id, event and email,
+    all read before the commit (nothing is read again for a known account)."""
     token = new_token()
     lifetime = (timedelta(hours=current_app.config["INVITE_LINK_HOURS"]) if purpose == "invite"
                 else _minutes(LINK_MINUTES))
-    stored = RecoveryLink(user_id=user.id, token_hash=digest(token), purpose=purpose,
-                          expires_at=utcnow() + lifetime)
-    db.session.add(stored)
-    db.session.commit()
     link = public_url("auth.recover_reset", token=token)
     valid = counted(int(lifetime.total_seconds() // 60), "minute")
     if purpose == "invite":
@@ -91,7 +88,14 @@ def _new_link(user: User, purpose: str) -> tuple[int, str, tuple[str, str, str]]
                 f"of your account {user.login}.\nChoose a new password here (the link works once, for "
                 f"{valid}):\n{link}\n\nIf this was not you, ignore this message: nothing changes.\n")
     event = "invite_link_sent" if purpose == "invite" else "recovery_link_sent"
-    return stored.id, event, (user.email, subject, body)
+    email = (user.email, subject, body)
+    stored = RecoveryLink(user_id=user.id, token_hash=digest(token), purpose=purpose,
+                          expires_at=utcnow() + lifetime)
+    db.session.add(stored)
+    db.session.flush()
+    link_id = stored.id
+    db.session.commit()
+    return link_id, event, email
 
 
 def _hand_over_link(user_id: int, link_id: int, event: str, email: tuple[str, str, str],
@@ -135,6 +139,7 @@ def request_recovery(identifier: str, channel: str) -> str | None:
             db.session.commit()
         return None
     phone = user.phone if eligible and user.phone_takes_recovery_codes else None
+    provider_id = user.provider_id if phone else None  # read before the commit, as everything here
     ticket, code = new_token(), f"{secrets.randbelow(10**6):06d}"
     db.session.execute(delete(ResetCode).where(ResetCode.expires_at < utcnow()))
     db.session.add(ResetCode(ticket_hash=digest(ticket), user_id=user.id if phone else None,
@@ -143,7 +148,7 @@ def request_recovery(identifier: str, channel: str) -> str | None:
     log_auth("recovery_code_sent" if phone else "recovery_refused", user=user, login=identifier[:254])
     db.session.commit()
     if phone:
-        background.later(_text_code, phone, user.provider_id, code)
+        background.later(_text_code, phone, provider_id, code)
     return ticket
 
 
@@ -158,33 +163,37 @@ def _text_code(phone: str, provider_id: int, code: str) -> None:
         log.error("recovery code SMS not sent: %s", error.message)
 
 
-def _live_code(ticket: str) -> ResetCode:
-    row = db.session.execute(
-        select(ResetCode).where(ResetCode.ticket_hash == digest(ticket or ""))
-    ).scalar_one_or_none()
+def _live_code(ticket: str) -> tuple[ResetCode, User | None]:
+    """The attempt a ticket holds and its account (None for an unknown one), in one query for both."""
+    found = db.session.execute(
+        select(ResetCode, User).outerjoin(User, User.id == ResetCode.user_id)
+        .where(ResetCode.ticket_hash == digest(ticket or ""))
+    ).one_or_none()
+    row = found[0] if found else None
     if row is None or row.expires_at < utcnow() or row.attempts >= int(settings.get(CODE_ATTEMPTS)):
         raise RecoveryError(CODE_DEAD)
-    return row
+    return row, found[1]
 
 
 def resend_code(ticket: str) -> None:
     """A new code for the same attempt: the count of wrong tries goes on."""
-    row = _live_code(ticket)
+    row, user = _live_code(ticket)
     if row.sends >= MAX_SENDS:
         raise RecoveryError("No more codes can be sent for this attempt. Please start again.")
     code = f"{secrets.randbelow(10**6):06d}"
     row.code_hash = passwords.hash_password(code)
     row.sends += 1
     row.expires_at = utcnow() + _minutes(CODE_MINUTES)
-    user = db.session.get(User, row.user_id) if row.user_id else None
+    takes_codes = user is not None and user.phone_takes_recovery_codes  # the number may have changed since
+    phone, provider_id = (user.phone, user.provider_id) if takes_codes else (None, None)
     db.session.commit()
-    if user is not None and user.phone_takes_recovery_codes:  # the number may have changed since
-        background.later(_text_code, user.phone, user.provider_id, code)
+    if takes_codes:
+        background.later(_text_code, phone, provider_id, code)
 
 
 def check_code(ticket: str, code: str) -> str:
     """The reset token for a right code; RecoveryError otherwise (a try is spent first)."""
-    row = _live_code(ticket)
+    row, _user = _live_code(ticket)
     limit = int(settings.get(CODE_ATTEMPTS))
     spent = db.session.execute(
         update(ResetCode).where(ResetCode.id == row.id, ResetCode.attempts < limit)
