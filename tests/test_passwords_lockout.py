@@ -15,7 +15,8 @@ from portal.models import AuditEvent, AuthEvent, OutboxMessage, User
 from portal.models.base import utcnow
 from portal.services import settings
 from tests.access_helpers import browser, staff_with
-from tests.web import WebClient
+from tests.statements import kinds_of_work
+from tests.web import ALTCHA_WIDGET, WebClient
 
 RIGHT = "amber falcon river"
 WRONG_ANSWER = "Wrong login or password."
@@ -128,6 +129,34 @@ def test_address_lock_answers_the_same_for_every_login(web, target):
         body = attempt(web, password).get_data(as_text=True)
         assert "Too many failed attempts from your network." in body
     assert db.session.get(User, target.id).failed_logins == 0
+
+
+def test_a_locked_account_counts_toward_the_captcha_and_the_address_lock_as_any_name(make_app, factories):
+    """Were a locked account's wrong passwords not counted, the captcha and the address lock
+    would come for any name but a locked one, telling which names are (locked) accounts."""
+    factories.client_user(email="locked@example.com", password=RIGHT, locked_until=utcnow() + timedelta(hours=1))
+    configure(**{"lockout.ip_failures": 5})
+    app = make_app()
+    seen = {}
+    for address, login in (("198.51.100.1", "locked@example.com"), ("198.51.100.2", "nobody@example.com")):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        bodies = [attempt(WebClient(client), "wrong guess 1", login=login).get_data(as_text=True)
+                  for _ in range(6)]
+        seen[login] = [(bool(ALTCHA_WIDGET.search(body)), "Too many failed attempts from your network." in body)
+                       for body in bodies]
+    assert seen["locked@example.com"] == seen["nobody@example.com"]
+    assert seen["nobody@example.com"][-1] == (True, True)  # the captcha came, then the address lock
+
+
+def test_a_real_accounts_wrong_password_costs_one_commit_as_any_names(web, target):
+    """Its failure count is written with the log row: one commit, as for a name without an account."""
+    configure(**{"captcha.mode": "off"})
+    known, unknown = (kinds_of_work(web, "/login", {"login": login, "password": "wrong guess 1"}, "/login")
+                      for login in ("target@example.com", "nobody@example.com"))
+    assert [kind for kind in known if kind != "UPDATE"] == unknown and known.count("UPDATE") == 1
+    assert unknown.count("COMMIT") == 1
+    assert db.session.get(User, target.id).failed_logins == 1
 
 
 CURRENT_PASSWORD_FORMS = {  # every form of a signed-in client that asks for the current password:

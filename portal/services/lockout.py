@@ -71,7 +71,8 @@ def account_locked(user: User) -> bool:
 
 
 def record_failure(user: User | None, login: str = "") -> None:
-    """Count a failed credential check; lock the account at every N-th consecutive failure."""
+    """Count a failed credential check; lock the account at every N-th consecutive failure. The
+    caller commits (with its log row: one commit, as for a name no account has)."""
     if has_request_context():
         _count("ip", client_network())
     if login:
@@ -90,10 +91,7 @@ def record_failure(user: User | None, login: str = "") -> None:
         until = now + min(timedelta(minutes=minutes), MAX_LOCK)
         db.session.execute(update(User).where(User.id == user.id).values(locked_until=until))
         log_auth("account_locked", user=user, detail=f"{count} failed attempts, until {until:%H:%M} UTC")
-        db.session.commit()
         _tell_owner(user, until)
-    db.session.commit()
-    db.session.refresh(user)
 
 
 def record_success(user: User) -> None:

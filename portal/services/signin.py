@@ -41,6 +41,7 @@ def check_password(login: str, password: str) -> User:
         raise AddressLocked()
     if user is not None and lockout.account_locked(user) and not devices.trusted(user):
         passwords.verify_password(None, password)
+        lockout.record_failure(None, login)  # counted as for any name: the captcha and address lock tell nothing
         log_auth("login_failed", user=user, login=login[:254], detail="account locked")
         db.session.commit()
         raise SignInFailed()
