@@ -142,6 +142,48 @@ def test_a_link_leaves_only_once_the_request_is_over(make_app, smtp, client_user
     assert smtp.wait_for(lambda m: "client@example.com" in m.to).subject == "Reset your password"
 
 
+def test_a_hung_mail_relay_holds_up_no_text(make_app, smtp, vonage, factories):
+    """Mail and texts have a sender each: SMS recovery is the way out when mail is down."""
+    factories.client_user(email="phone@example.com", phone=PHONE, phone_verified_at=utcnow())
+    app = make_app(**smtp.app_config(), **vonage.app_config())
+    web = WebClient(FlaskClient(app, app.response_class, use_cookies=True))  # does not wait for deliveries
+    smtp.hold()
+    try:
+        ask(web, "phone@example.com", channel="email")
+        ask(web, "phone@example.com", channel="sms")
+        assert "password recovery code" in vonage.wait_for_message_to(PHONE)["text"]
+        assert smtp.messages == []
+    finally:
+        smtp.release()
+    assert background.settle()
+
+
+def test_a_link_that_died_while_it_waited_is_not_sent(make_app, smtp, factories, client_user):
+    factories.client_user(email="first@example.com")
+    app = make_app(**smtp.app_config())
+    web = WebClient(FlaskClient(app, app.response_class, use_cookies=True))
+    smtp.hold()
+    try:
+        ask(web, "first@example.com")  # the relay holds this one; the next waits behind it
+        ask(web, "client@example.com")
+        db.session.execute(update(RecoveryLink).where(RecoveryLink.user_id == client_user.id)
+                           .values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    finally:
+        smtp.release()
+    assert background.settle()
+    assert [mail.to for mail in smtp.messages] == ["first@example.com"]
+
+
+def test_a_link_the_relay_refused_is_dropped_and_logged_with_the_request(mail_web, smtp, client_user):
+    smtp.fail_with("550 5.1.1 Mailbox unavailable")
+    assert "Check your email" in ask(mail_web, "client@example.com").get_data(as_text=True)
+    assert db.session.execute(select(RecoveryLink)).first() is None
+    [failed] = db.session.execute(select(AuthEvent).where(AuthEvent.event == "recovery_link_failed")).scalars()
+    assert (failed.user_id, failed.ip) == (client_user.id, "127.0.0.1")
+    assert "could not be sent" in failed.detail
+
+
 def test_a_known_account_costs_the_request_what_a_stranger_does(make_app, smtp, vonage, factories):
     """Nothing is read again after a commit for a real account: the time tells nothing either."""
     factories.client_user(email="phone@example.com", phone=PHONE, phone_verified_at=utcnow())

@@ -1,10 +1,11 @@
-"""Deliveries the response must not wait for: one sender thread per process, in the app's context.
+"""Deliveries the response must not wait for: a sender thread per channel and process, in the app's context.
 
 A recovery link handed to a mail relay takes as long as the relay does; a request for an unknown
 account hands nothing over. Sent in the request, that difference would tell anyone timing the
-answer which accounts exist. Work queued in a request starts once the request is over (run
-beside it, it would slow the answer it must not show in), in order; a worker that exits
-(gunicorn recycling it, a shutdown) finishes its queue first.
+answer which accounts exist. Work queued in a request starts once the request's own work is done
+(at its teardown, as the server begins to write the answer: run beside it, it would slow the
+answer it must not show in), in order per channel; a mail relay that hangs holds up mail only, not
+the texts. A worker that exits (gunicorn recycling it, a shutdown) finishes its queues first.
 """
 
 import logging
@@ -15,7 +16,9 @@ from flask import current_app, g, has_request_context
 
 log = logging.getLogger(__name__)
 
-_sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portal-sender")
+CHANNELS = ("mail", "sms")
+_senders = {channel: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"portal-{channel}")
+            for channel in CHANNELS}
 _queued: set[Future] = set()
 _queued_lock = threading.Lock()
 
@@ -24,10 +27,11 @@ def init_app(app) -> None:
     app.teardown_request(_start_queued)
 
 
-def later(work, *args) -> None:
-    """Run `work(*args)` on the sender thread in a context of the current app, after the current
-    request (at once outside one); its exceptions are logged. Pass plain values: the caller's
-    database objects belong to the caller's session."""
+def later(channel: str, work, *args) -> None:
+    """Run `work(*args)` on the sender thread of `channel` ("mail" or "sms") in a context of the
+    current app, after the current request (at once outside one); its exceptions are logged. Pass
+    plain values: the caller's database objects belong to the caller's session."""
+    sender = _senders[channel]
     app = current_app._get_current_object()
 
     def run():
@@ -38,18 +42,18 @@ def later(work, *args) -> None:
                 log.exception("background work %s failed", getattr(work, "__qualname__", work))
 
     if has_request_context():
-        g.setdefault("background_work", []).append(run)
+        g.setdefault("background_work", []).append((sender, run))
     else:
-        _start(run)
+        _start(sender, run)
 
 
 def _start_queued(_error) -> None:
-    for run in g.pop("background_work", []):
-        _start(run)
+    for sender, run in g.pop("background_work", []):
+        _start(sender, run)
 
 
-def _start(run) -> None:
-    future = _sender.submit(run)
+def _start(sender: ThreadPoolExecutor, run) -> None:
+    future = sender.submit(run)
     with _queued_lock:
         _queued.add(future)
     future.add_done_callback(_forget)

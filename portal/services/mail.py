@@ -34,7 +34,7 @@ def greeting(user) -> str:
 def send_notice(user, subject: str, text: str, to: str | None = None) -> None:
     """Tell `user` (at `to`, else their address) about something already done, after the answer
     (a lock's notice must not make a real account's sign-in slower than a stranger's)."""
-    background.later(_deliver_notice, user.id, to or user.email, subject, greeting(user) + text)
+    background.later("mail", _deliver_notice, user.id, to or user.email, subject, greeting(user) + text)
 
 
 def _deliver_notice(user_id: int, to: str, subject: str, body: str) -> None:

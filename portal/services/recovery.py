@@ -100,7 +100,12 @@ def _new_link(user: User, purpose: str) -> tuple[int, str, tuple[str, str, str]]
 
 def _hand_over_link(user_id: int, link_id: int, event: str, email: tuple[str, str, str],
                     facts: tuple[str | None, str | None]) -> None:
-    """Mail a stored link: then the user's older links die; if it cannot go, it is dropped."""
+    """Mail a stored link: then the user's older links die; if it cannot go, it is dropped. A link
+    that died while it waited (a newer one went first, the password changed, it expired) is not
+    sent: it would only arrive dead."""
+    stored = db.session.get(RecoveryLink, link_id)
+    if stored is None or stored.expires_at < utcnow():
+        return
     try:
         send_mail(*email)
     except DeliveryError:
@@ -119,6 +124,8 @@ def _mail_reset_link(user_id: int, link_id: int, event: str, email: tuple[str, s
         _hand_over_link(user_id, link_id, event, email, facts)
     except DeliveryError as error:
         log.error("recovery link to user %s not sent: %s", user_id, error.message)
+        log_auth("recovery_link_failed", user=db.session.get(User, user_id), detail=error.message, facts=facts)
+        db.session.commit()
 
 
 def request_recovery(identifier: str, channel: str) -> str | None:
@@ -133,7 +140,7 @@ def request_recovery(identifier: str, channel: str) -> str | None:
         channel = channels()[0]
     if channel == "email":
         if eligible:  # handed to the mail relay after the answer: its time would tell who exists
-            background.later(_mail_reset_link, user.id, *_new_link(user, "reset"), request_facts())
+            background.later("mail", _mail_reset_link, user.id, *_new_link(user, "reset"), request_facts())
         else:
             log_auth("recovery_refused", user=user, login=identifier[:254])
             db.session.commit()
@@ -148,7 +155,7 @@ def request_recovery(identifier: str, channel: str) -> str | None:
     log_auth("recovery_code_sent" if phone else "recovery_refused", user=user, login=identifier[:254])
     db.session.commit()
     if phone:
-        background.later(_text_code, phone, provider_id, code)
+        background.later("sms", _text_code, phone, provider_id, code)
     return ticket
 
 
@@ -188,7 +195,7 @@ def resend_code(ticket: str) -> None:
     phone, provider_id = (user.phone, user.provider_id) if takes_codes else (None, None)
     db.session.commit()
     if takes_codes:
-        background.later(_text_code, phone, provider_id, code)
+        background.later("sms", _text_code, phone, provider_id, code)
 
 
 def check_code(ticket: str, code: str) -> str:
