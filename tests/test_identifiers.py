@@ -23,9 +23,10 @@ def test_registration_cannot_take_a_staff_login(web, factories):
     assert db.session.execute(select(PendingRegistration)).first() is None
     assert db.session.execute(select(OutboxMessage).where(OutboxMessage.recipient == "ops@example.com")).first() is None
     # its owner is told instead: a mail goes out as for any address, so the time tells nothing either
-    notice = db.session.execute(select(OutboxMessage.body).where(
+    notice = db.session.execute(select(OutboxMessage).where(
         OutboxMessage.recipient == "ops-staff@example.com")).scalar_one()
-    assert "tried to create an account with your login ops@example.com." in notice
+    assert notice.subject == "Someone tried to register with your login"
+    assert "tried to create an account with your login ops@example.com." in notice.body
     assert users_named("ops@example.com") == 1
     assert web.post_form("/login", {"login": "ops@example.com", "password": "staff password 1"}).status_code == 302
 
