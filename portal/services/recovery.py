@@ -165,7 +165,7 @@ def _text_code(phone: str, provider_id: int, code: str) -> None:
     try:
         sms_budget.take_for_code(phone)
         send_sms(phone, f"Your {fraud.brand_of(provider_id)} password recovery code is {code}. "
-                             f"It is valid for {counted(minutes, 'minute')}. Never share it.")
+                        f"It is valid for {counted(minutes, 'minute')}. Never share it.")
     except (sms_budget.BudgetExceeded, DeliveryError) as error:
         log.error("recovery code SMS not sent: %s", error.message)
 
@@ -200,7 +200,7 @@ def resend_code(ticket: str) -> None:
 
 def check_code(ticket: str, code: str) -> str:
     """The reset token for a right code; RecoveryError otherwise (a try is spent first)."""
-    row, _user = _live_code(ticket)
+    row, user = _live_code(ticket)
     limit = int(settings.get(CODE_ATTEMPTS))
     spent = db.session.execute(
         update(ResetCode).where(ResetCode.id == row.id, ResetCode.attempts < limit)
@@ -210,13 +210,12 @@ def check_code(ticket: str, code: str) -> str:
     if spent is None:
         raise RecoveryError(CODE_DEAD)
     right = passwords.verify_password(row.code_hash, (code or "").strip())
-    if not right or row.user_id is None:
+    if not right or user is None:
         lockout.record_failure(None)
-        log_auth("recovery_code_failed", user=db.session.get(User, row.user_id) if row.user_id else None)
+        log_auth("recovery_code_failed", user=user)
         db.session.commit()
         left = limit - spent
         raise RecoveryError(f"The code is not correct. {counted(left, 'try', 'tries')} left." if left else CODE_DEAD)
-    user = db.session.get(User, row.user_id)
     # Spend the code: of two requests with it at once, only the one whose DELETE removed it goes on.
     if db.session.execute(delete(ResetCode).where(ResetCode.id == row.id)).rowcount != 1:
         db.session.rollback()
