@@ -62,9 +62,9 @@ def request_registration(email: str, name: str, password: str,
         _remember_started_here(new_token())  # a link that does not exist
         # Someone's login: its owner's mailbox is elsewhere, but a mail is handed over all the
         # same (to that mailbox), or the time of the answer would tell a login from a free address.
-        own_address = existing.email == email
-        typed = "this email address" if own_address else f"your login {email}"
-        send_mail(existing.email, f"Someone tried to register with your {'address' if own_address else 'login'}",
+        named, typed = (("address", "this email address") if existing.email == email
+                        else ("login", f"your login {email}"))
+        send_mail(existing.email, f"Someone tried to register with your {named}",
                   f"Somebody (perhaps you) tried to create an account with {typed}.\n"
                   "You already have an account. If you forgot your password, recover it here:\n"
                   f"{public_url('auth.recover')}\n")
