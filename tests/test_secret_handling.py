@@ -3,6 +3,7 @@
 import base64
 import logging
 import re
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -206,6 +207,26 @@ def test_a_hash_of_another_argon2_variant_becomes_argon2id_at_the_next_successfu
     assert upgraded.startswith("$argon2id$") and not passwords.hasher().check_needs_rehash(upgraded)
     assert WebClient(app.test_client()).login("client@example.com", PASSWORD).status_code == 302
 
+
+
+def test_a_wrong_password_against_a_hash_with_older_parameters_takes_a_current_verify_s_time(make_app):
+    """Raising the argon2 parameters leaves old, cheaper hashes until their owners sign in: a
+    failure against one must not answer faster than for an unknown login."""
+    app = make_app(ARGON2_TIME_COST=8, ARGON2_MEMORY_COST=8192)
+    stale = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+
+    def seconds_to_fail(stored):
+        started = time.perf_counter()
+        assert not passwords.verify_password(stored, "wrong password 9")
+        return time.perf_counter() - started
+
+    with app.app_context():
+        assert passwords.verify_password(stale, PASSWORD)  # the stale hash itself still works
+        unknown = [seconds_to_fail(None) for _ in range(5)]
+        older = [seconds_to_fail(stale) for _ in range(5)]
+    # A padded failure sleeps to one of the process's recent current verifies (those above):
+    # never shorter than the fastest of them. Unpadded, a t=1 hash fails in about a sixth.
+    assert min(older) >= 0.9 * min(unknown)
 
 # --- 3 and 4. secrets at rest are hashes; random values have 128 bits -----------------------------
 
