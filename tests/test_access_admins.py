@@ -359,3 +359,30 @@ def test_a_shared_group_is_not_a_way_round_who_may_change_whom(app, factories):
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(AccessGroup, sales.id).codes == {"clients.view"}
+
+
+def test_viewing_administrators_is_not_managing_them(app, factories):
+    """A viewer holds everything a bare administrator holds, so only the function stops them."""
+    target = staff_with(factories, login="target")
+    web = browser(app, staff_with(factories, "admins.view", login="viewer").login)
+    assert web.get("/admin/administrators").status_code == 200
+    for htmx in (True, False):
+        assert deny(web, target, htmx=htmx).status_code == 403
+    assert web.post_form(f"/admin/administrators/{target.id}/unlock", {},
+                         page_url="/admin/administrators").status_code == 403
+    assert web.get(f"/admin/administrators/{target.id}").status_code == 403
+    assert db.session.get(User, target.id).access_denied is False and audit("access_denied") == []
+
+
+def test_restoring_access_revives_no_session_or_token_from_before_the_deny(app, staff_web, factories):
+    """Deny revokes at once: a browser that made no request while denied, and its API token,
+    stay out after access is restored."""
+    victim = factories.staff(login="returner", password=PASSWORD)
+    untouched = browser(app, "returner")
+    token = make_token(untouched, scopes=("self.account",))
+    deny(staff_web, victim)
+    deny(staff_web, victim, denied=False)
+    assert db.session.get(User, victim.id).access_denied is False
+    refused = untouched.get("/admin/")
+    assert refused.status_code == 302 and "/login" in refused.headers["Location"]
+    assert browser(app).get("/api/v1/whoami", headers=bearer(token)).status_code == 401

@@ -223,3 +223,14 @@ def test_auth_log_search(app, factories):
     assert "mallory" in body and "alice" not in body
     body = web.get("/admin/auth-log?event=login").get_data(as_text=True).split('id="results"')[1]
     assert "alice" in body and "mallory" not in body
+
+
+def test_each_finance_page_opens_only_to_its_own_function(app, factories):
+    """Balance, Payments, Expenses and Reports are four functions: holding one opens one page."""
+    pages = {"finance.balance": "/admin/finance/balance", "finance.payments": "/admin/finance/payments",
+             "finance.expenses": "/admin/finance/expenses", "finance.reports": "/admin/finance/reports"}
+    for code in pages:
+        web = browser(app, staff_with(factories, code, login=code.replace(".", "-")).login)
+        for other, url in pages.items():
+            for headers in ({}, {"HX-Request": "true"}):
+                assert web.get(url, headers=headers).status_code == (200 if other == code else 403), (code, url)

@@ -3,10 +3,11 @@
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, User
+from portal.models import AuditEvent, Order, User
 from portal.models.base import utcnow
 from portal.services.permissions import functions_of
 from tests.access_helpers import browser, staff_with
+from tests.fraud_support import make_catalog
 
 CLIENT_PASSWORD = "client password 1"
 
@@ -161,3 +162,17 @@ def test_editing_rights_alone_does_not_open_a_users_personal_data(app, factories
     viewer = browser(app, staff_with(factories, "users.view", "users.rights", login="viewer").login)
     body = viewer.get(f"/admin/users/{owner.id}/rights").get_data(as_text=True)
     assert "Rights of private@example.com" in body and "+447700900777" in body
+
+
+def test_ordering_is_a_right_the_owner_holds_and_can_give(app, factories):
+    plan = make_catalog()["hosting"]
+    owner, (member,) = make_client(factories, "owner@example.com", "member@example.com")
+    member_web = browser(app, "member@example.com", CLIENT_PASSWORD)
+    for url in ("/orders", "/order", f"/order/{plan}", "/verify-phone"):
+        assert member_web.get(url).status_code == 403, url
+        assert member_web.get(url, headers={"HX-Request": "true"}).status_code == 403, url
+    assert member_web.post_form(f"/order/{plan}", {}, page_url="/home").status_code == 403
+    assert db.session.execute(select(Order)).first() is None
+    owner_web = browser(app, "owner@example.com", CLIENT_PASSWORD)
+    owner_web.post_form(f"/users/{member.id}/rights", {"rights": ["client.order"]})
+    assert member_web.get("/orders").status_code == 200 and member_web.get(f"/order/{plan}").status_code == 200

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import ApiToken, AuditEvent, Order, ProductType, Tariff, User, UserSession
 from portal.models.base import utcnow
-from portal.services import sessions
+from portal.services import gdpr, sessions
 from tests.api_helpers import basic, bearer, make_token
 from tests.methods_helpers import enrol_totp
 from tests.web import WebClient
@@ -209,3 +209,48 @@ def test_ids_beyond_a_database_integer_are_404_not_500(staff_web, app):
                                       headers=bearer(secret))
     assert response.status_code == 404 and response.is_json
     assert staff_web.get("/admin/providers/99999999999999999999/auth-methods").status_code == 404
+
+
+def test_a_remember_cookie_alone_never_authenticates(app, client_user):
+    """The browser's remember cookie reaches /api/ too (its path is /): it must lend the API nothing,
+    or a page elsewhere could order in the user's name with a plain form post."""
+    web = WebClient(app.test_client())
+    web.login("client@example.com", PASSWORD, remember=True)
+    web.delete_cookie("portal_session")  # a browser restarted: only the remember cookie is left
+    assert web.get("/home").status_code == 200  # the remember cookie itself works in the client area
+    web.delete_cookie("portal_session")
+    plan = tariff()
+    for response in (web.get("/api/v1/whoami"), web.post("/api/v1/orders", data={"tariff_id": plan.id})):
+        assert response.status_code == 401 and response.is_json
+    assert db.session.execute(select(Order)).first() is None
+
+
+def test_a_user_cannot_revoke_someone_elses_token(client_web, factories, app):
+    factories.client_user(email="other@example.com", password=PASSWORD)
+    other_web = WebClient(app.test_client())
+    other_web.login("other@example.com", PASSWORD)
+    others = make_token(other_web, name="theirs")
+    row = db.session.execute(select(ApiToken).where(ApiToken.name == "theirs")).scalar_one()
+    response = client_web.post_form(f"/settings/security/api-tokens/{row.id}/revoke", {},
+                                    page_url="/settings/security")
+    assert response.status_code == 404
+    assert db.session.get(ApiToken, row.id).revoked_at is None
+    assert app.test_client().get("/api/v1/whoami", headers=bearer(others)).status_code == 200
+
+
+def test_a_token_is_refused_the_moment_its_account_is_closed(client_web, client_user, staff_user, app):
+    """Clear data deactivates at once and revokes batch by batch: no batch has run yet here."""
+    secret = make_token(client_web)
+    api = app.test_client()
+    assert api.get("/api/v1/whoami", headers=bearer(secret)).status_code == 200
+    gdpr.start(client_user.client, staff_user, "staff password 1", client_user.client.name)
+    assert db.session.execute(select(ApiToken.revoked_at)).scalar_one() is None  # not revoked yet
+    refused = api.get("/api/v1/whoami", headers=bearer(secret))
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "invalid_token"
+
+
+def test_token_answers_are_not_stored(app, client_web):
+    """An API answer is a signed-in answer: no-store, even when the request carries no cookie."""
+    secret = make_token(client_web)
+    response = app.test_client().get("/api/v1/whoami", headers=bearer(secret))
+    assert response.status_code == 200 and "no-store" in response.headers.get("Cache-Control", "")

@@ -336,3 +336,37 @@ def test_register_errors_keep_input_but_not_passwords(web):
 def test_register_passwords_must_match(web):
     body = register(web, password="good password 1", confirm="good password 2").get_data(as_text=True)
     assert "The passwords do not match." in body
+
+
+def test_remember_me_session_ends_after_remember_days(app, web, client_user):
+    """"Remember me" outlives SESSION_MAX_HOURS, but not REMEMBER_DAYS."""
+    web.login("client@example.com", "client password 1", remember=True)
+    row = db.session.execute(select(UserSession)).scalar_one()
+    days = app.config["REMEMBER_DAYS"]
+    row.created_at = utcnow() - timedelta(days=days - 1)
+    db.session.commit()
+    assert web.get("/home").status_code == 200
+    row.created_at = utcnow() - timedelta(days=days, minutes=1)
+    db.session.commit()
+    assert web.get("/home").status_code == 302
+
+
+def test_signing_in_again_ends_the_browsers_previous_session(app, client_web):
+    """A second sign-in in the same browser rotates the id: a copy of the earlier cookie is dead."""
+    earlier = cookie_value(client_web, "portal_session")
+    response = client_web.post_form("/login", {"login": "client@example.com", "password": "client password 1"},
+                                    page_url="/home")
+    assert response.status_code == 302 and client_web.get("/home").status_code == 200
+    copy = app.test_client()
+    copy.set_cookie("portal_session", earlier)
+    assert copy.get("/home").status_code == 302
+
+
+def test_staff_without_full_access_get_the_staff_timeouts(app, web, factories):
+    """The staff limits follow the kind of account, not its functions."""
+    factories.staff(login="helper", password="staff password 1")
+    web.login("helper", "staff password 1")
+    row = db.session.execute(select(UserSession)).scalar_one()
+    row.last_seen_at = utcnow() - timedelta(minutes=app.config["STAFF_SESSION_IDLE_MINUTES"] + 1)
+    db.session.commit()
+    assert web.get("/settings/general").status_code == 302

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.services import settings
 from tests.access_helpers import browser, rule_url
-from tests.web import CSRF_REFUSAL
+from tests.web import CSRF_HEADER, CSRF_REFUSAL
 
 # Written by reads on purpose: a session's last use (at most every SESSION_TOUCH_SECONDS).
 TOUCHED_BY_READS = {("user_session", "last_seen_at")}
@@ -237,3 +237,14 @@ def test_bad_input_is_refused_next_to_its_field(app, everyone, who, url, data, f
         assert field.get("aria-invalid") == "true" and field.get("aria-describedby") == error_id, (name, field)
         assert page.texts.get(error_id, "").strip(), (name, "no message in its error element")
     assert "Kept Name" in response.get_data(as_text=True) or "name" not in data
+
+
+def test_every_area_hands_htmx_its_csrf_token_in_hx_headers(app, everyone):
+    """Not every htmx request is a form (Clear data's progress steps itself): the token on <body>
+    is the one they send, and it is accepted."""
+    for who, page in (("staff", "/admin/"), ("client", "/home"), ("client", "/settings/security")):
+        match = CSRF_HEADER.search(everyone[who].get(page).get_data(as_text=True).split("<body", 1)[1].split(">")[0])
+        assert match, f"no hx-headers token on {page}"
+        response = everyone[who].client.post("/settings/security/sessions/end-others",
+                                             headers={"HX-Request": "true", "X-CSRFToken": match.group(1)})
+        assert response.status_code == 302 and CSRF_REFUSAL not in response.get_data(as_text=True), page

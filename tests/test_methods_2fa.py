@@ -247,3 +247,28 @@ def test_an_authenticator_secret_from_another_secret_key_is_a_wrong_code_not_a_5
     assert refused.status_code == 200 and "The code is wrong or has expired." in refused.get_data(as_text=True)
     assert "cannot be decrypted" in caplog.text
     assert browser.post_form("/login/2fa", {"code": codes[0]}).headers["Location"] == "/home"
+
+
+def test_a_sign_in_waiting_for_its_code_ends_the_browsers_session(app, client_web, client_user):
+    """Signing in again (here: password, then a code to come) ends the session this browser had:
+    a copy of its cookie is dead at once."""
+    enrol_totp(client_web, PASSWORD)
+    earlier = client_web.get_cookie("portal_session").value
+    response = client_web.post_form("/login", {"login": "client@example.com", "password": PASSWORD},
+                                    page_url="/home")
+    assert response.headers["Location"] == "/login/2fa"
+    copy = app.test_client()
+    copy.set_cookie("portal_session", earlier)
+    assert copy.get("/home").status_code == 302
+
+
+def test_a_pending_sign_in_lapses_after_ten_minutes(app, client_web, client_user):
+    secret, _codes = enrol_totp(client_web, PASSWORD)
+    browser = WebClient(app.test_client())
+    password_step(browser, "client@example.com")
+    with browser.session_transaction() as flask_session:
+        flask_session["pending_2fa"] = {**flask_session["pending_2fa"],
+                                        "since": flask_session["pending_2fa"]["since"] - 601}
+    late = browser.post_form("/login/2fa", {"code": next_totp(secret, client_user.id)}, page_url="/login")
+    assert late.status_code == 302 and late.headers["Location"] == "/login"
+    assert browser.get("/home").status_code == 302

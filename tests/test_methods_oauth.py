@@ -558,3 +558,61 @@ def test_switched_off_providers_answer_404(app, make_app, oidc):
     assert "Sign in with Google" not in web.get("/login").get_data(as_text=True)
     switch_on(keycloak=False)
     assert "Sign in with Google" in web.get("/login").get_data(as_text=True)
+
+
+def test_each_provider_opens_only_its_own_area(oidc_app, oidc, factories):
+    """Google is for clients and Keycloak for staff, even where an email would match an account
+    still waiting for its first way in: an invited administrator, a client made by Google."""
+    map_role("portal-admin")
+    factories.staff(login="invited", email="invited@corp.test", password=None)
+    by_google = sub_name()
+    oidc.add_user(by_google, email="invited@corp.test")
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "google", by_google).headers["Location"] == "/login"
+    assert web.get("/admin/").status_code == 302
+
+    client_sub = sub_name()
+    oidc.add_user(client_sub, email="gina@gmail.test")
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", client_sub).headers["Location"] == "/home"
+    by_keycloak = sub_name("kc")
+    oidc.add_user(by_keycloak, email="gina@gmail.test", roles=["portal-admin"])
+    other = WebClient(oidc_app.test_client())
+    assert oauth_login(other, oidc, "keycloak", by_keycloak).headers["Location"] == "/login"
+    gina = db.session.execute(select(User).where(User.email == "gina@gmail.test")).scalar_one()
+    assert not gina.full_access and other.get("/home").status_code == 302
+    assert [link.subject for link in db.session.execute(select(OAuthLink)).scalars()] == [client_sub]
+    reasons = db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "oauth_refused")).scalars().all()
+    assert len(reasons) == 2 and reasons[0] == "google: account closed or of the other area"
+
+
+def test_deny_access_stops_google_and_keycloak_sign_in(oidc_app, oidc, factories):
+    map_role("portal-admin")
+    client_sub, staff_sub = sub_name(), sub_name("kc")
+    oidc.add_user(client_sub, email="gina@gmail.test")
+    oidc.add_user(staff_sub, email=f"{staff_sub}@corp.test", roles=["portal-admin"])
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", client_sub).headers["Location"] == "/home"
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "keycloak", staff_sub).headers["Location"] == "/admin/"
+    for user in db.session.execute(select(User)).scalars():
+        user.access_denied = True
+    db.session.commit()
+    for provider, sub in (("google", client_sub), ("keycloak", staff_sub)):
+        web = WebClient(oidc_app.test_client())
+        assert oauth_login(web, oidc, provider, sub).headers["Location"] == "/login", provider
+        assert REFUSED in web.get("/login").get_data(as_text=True)
+    logins = db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "oauth_refused")).scalars().all()
+    assert logins == ["google: account closed or of the other area", "keycloak: account closed or of the other area"]
+
+
+def test_nobody_unlinks_someone_elses_sign_in(oidc_app, oidc, factories):
+    """An account without a password that lost its only link would have no way in left."""
+    sub = sub_name()
+    oidc.add_user(sub, email="gina@gmail.test")
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", sub).headers["Location"] == "/home"
+    theirs = db.session.execute(select(OAuthLink)).scalar_one()
+    factories.client_user(email="mallory@example.com")
+    web = WebClient(oidc_app.test_client())
+    web.login("mallory@example.com", "client password 1")
+    response = web.post_form(f"/settings/security/linked/{theirs.id}/unlink", {}, page_url="/settings/security")
+    assert response.status_code == 404
+    assert db.session.get(OAuthLink, theirs.id) is not None
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", sub).headers["Location"] == "/home"

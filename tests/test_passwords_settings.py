@@ -14,11 +14,12 @@ from portal.models import (
     PasswordHistory,
     PendingEmailChange,
     User,
+    UserSession,
 )
 from portal.models.base import utcnow
 from portal.services import access, settings
 from portal.services.recovery import LINK_INVALID
-from tests.api_helpers import bearer, make_token
+from tests.api_helpers import basic, bearer, make_token
 from tests.web import WebClient
 
 NEW = "violet kettle under moonlight"
@@ -336,3 +337,42 @@ def test_warning_a_few_days_before(make_app, client_user):
     body = web.get("/home").get_data(as_text=True)
     assert "Your password expires in 4 days." in body
     assert "Your password expires" not in web.get("/home").get_data(as_text=True)  # once
+
+
+def test_expired_password_closes_the_api_too(make_app, client_user):
+    """Past the maximum age neither an API token nor authinfo with the old password gets in."""
+    app = make_app(PASS_EXPIRE_PERIOD=90)
+    web = WebClient(app.test_client())
+    web.login("client@example.com", "client password 1")
+    secret = make_token(web)
+    age_password(client_user.id, 91)
+    api = app.test_client()
+    for headers in (bearer(secret), basic("client@example.com", "client password 1")):
+        refused = api.get("/api/v1/whoami", headers=headers)
+        assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "password_expired"
+
+
+def test_password_expires_when_the_period_ends_not_a_day_later(make_app, client_user):
+    app = make_app(PASS_EXPIRE_PERIOD=30)
+    user = db.session.get(User, client_user.id)
+    user.password_changed_at = utcnow() - timedelta(days=29, hours=23)
+    db.session.commit()
+    web = WebClient(app.test_client())
+    web.login("client@example.com", "client password 1")
+    assert web.get("/home").status_code == 200
+    user = db.session.get(User, client_user.id)
+    user.password_changed_at = utcnow() - timedelta(days=30, minutes=1)
+    db.session.commit()
+    expired = web.get("/home")
+    assert expired.status_code == 302 and expired.headers["Location"] == "/settings/password"
+
+
+def test_change_keeps_this_browser_on_a_session_no_longer_than_before(app, client_web):
+    """The new session of this browser takes over the old one's "remember me" (here: none), so a
+    password change never stretches a day's session into REMEMBER_DAYS."""
+    assert change(client_web).status_code == 302
+    assert client_web.get_cookie("portal_remember") is None
+    row = db.session.execute(select(UserSession).where(UserSession.revoked_at.is_(None))).scalar_one()
+    row.last_seen_at = utcnow() - timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1)
+    db.session.commit()
+    assert client_web.get("/home").status_code == 302

@@ -56,3 +56,26 @@ def test_sign_out_everywhere_else(app, client_web):
     assert api.get("/api/v1/whoami", headers=bearer(secret)).status_code == 401
     page = client_web.get(response.headers["Location"]).get_data(as_text=True)
     assert "2 other sessions ended, 1 API token revoked" in page
+
+
+def test_sign_out_everywhere_else_ends_remember_me_sessions_too(app, client_web):
+    """A browser that ticked "remember me" is out as well: neither its cookies nor its remember
+    cookie alone (copied into a fresh browser) let anyone back in."""
+    other = WebClient(app.test_client())
+    other.login("client@example.com", "client password 1", remember=True)
+    remember = other.get_cookie("portal_remember").value
+    client_web.post_form("/settings/security/sessions/end-others", {}, page_url="/settings/security")
+    assert other.get("/home").status_code == 302
+    remember_only = app.test_client()
+    remember_only.set_cookie("portal_remember", remember)
+    assert remember_only.get("/home").status_code == 302
+    assert client_web.get("/home").status_code == 200
+
+
+def test_sign_out_everywhere_else_ends_sessions_older_than_this_one(app, web, client_user):
+    """The usual case: the thief signed in first, the owner signs in afterwards to shut them out."""
+    earlier = second_browser(app)
+    web.login("client@example.com", "client password 1")
+    web.post_form("/settings/security/sessions/end-others", {}, page_url="/settings/security")
+    assert earlier.get("/home").status_code == 302
+    assert web.get("/home").status_code == 200
