@@ -272,3 +272,18 @@ def test_a_pending_sign_in_lapses_after_ten_minutes(app, client_web, client_user
     late = browser.post_form("/login/2fa", {"code": next_totp(secret, client_user.id)}, page_url="/login")
     assert late.status_code == 302 and late.headers["Location"] == "/login"
     assert browser.get("/home").status_code == 302
+
+
+def test_a_password_change_ends_a_sign_in_waiting_for_its_code(app, client_web, client_user):
+    """Someone who had the old password and the second factor is half-way in: the owner's password
+    change (which ends every session) ends that half of one too."""
+    secret, _codes = enrol_totp(client_web, PASSWORD)
+    intruder = WebClient(app.test_client())
+    password_step(intruder, "client@example.com")
+    changed = client_web.post_form("/settings/general/password", {
+        "current_password": PASSWORD, "password": "violet kettle under moonlight",
+        "confirm": "violet kettle under moonlight"}, page_url="/settings/general")
+    assert changed.status_code == 302
+    late = intruder.post_form("/login/2fa", {"code": next_totp(secret, client_user.id)}, page_url="/login")
+    assert late.status_code == 302 and late.headers["Location"] == "/login"
+    assert intruder.get("/home").status_code == 302

@@ -17,7 +17,12 @@ def hold(user: User, remember: bool, next_url: str | None, method: str) -> None:
     sessions.end_current_session()
     session.clear()
     session[KEY] = {"uid": user.id, "remember": bool(remember), "next": next_url or "",
-                    "method": method, "since": int(time.time())}
+                    "method": method, "since": int(time.time()), "password_set": _password_set(user)}
+
+
+def _password_set(user: User) -> str | None:
+    """When the password was last set: a change or reset since the first step ends the wait."""
+    return user.password_changed_at.isoformat() if user.password_changed_at else None
 
 
 def pending() -> dict | None:
@@ -28,10 +33,13 @@ def pending() -> dict | None:
 
 
 def pending_user() -> User | None:
-    """The user of a live pending sign-in who may still sign in."""
+    """The user of a live pending sign-in who may still sign in and whose password has not been
+    changed or reset since the first step (that revokes every session, this half of one too)."""
     data = pending()
     user = db.session.get(User, data["uid"]) if data else None
-    return user if user is not None and user.can_sign_in else None
+    if user is None or not user.can_sign_in or data.get("password_set") != _password_set(user):
+        return None
+    return user
 
 
 def drop() -> None:
