@@ -254,3 +254,12 @@ def test_token_answers_are_not_stored(app, client_web):
     secret = make_token(client_web)
     response = app.test_client().get("/api/v1/whoami", headers=bearer(secret))
     assert response.status_code == 200 and "no-store" in response.headers.get("Cache-Control", "")
+
+
+def test_authinfo_is_throttled_per_address_whatever_the_login(make_app, factories):
+    """authinfo is a credential check: one address trying many logins meets the per-IP limit too."""
+    app = make_app(RATELIMIT_LOGIN_PER_IP="2 per minute")
+    api = app.test_client()
+    statuses = [api.get("/api/v1/whoami", headers=basic(f"guess{n}@example.com", "wrong")).status_code
+                for n in range(3)]
+    assert statuses == [401, 401, 429]

@@ -287,3 +287,42 @@ def test_a_password_change_ends_a_sign_in_waiting_for_its_code(app, client_web, 
     late = intruder.post_form("/login/2fa", {"code": next_totp(secret, client_user.id)}, page_url="/login")
     assert late.status_code == 302 and late.headers["Location"] == "/login"
     assert intruder.get("/home").status_code == 302
+
+
+def test_codes_are_throttled_per_address_across_accounts(make_app, factories):
+    """One address guessing second-factor codes for many accounts meets the per-IP limit."""
+    app = make_app(RATELIMIT_2FA_PER_IP="2 per minute")
+    browsers = []
+    for email in ("first@example.com", "second@example.com"):
+        factories.client_user(email=email)
+        owner = WebClient(app.test_client())
+        owner.login(email, PASSWORD)
+        enrol_totp(owner, PASSWORD)
+        browser = WebClient(app.test_client())
+        password_step(browser, email)
+        browsers.append(browser)
+    statuses = [browsers[0].post_form("/login/2fa", {"code": "000000"}).status_code for _ in range(2)]
+    statuses.append(browsers[1].post_form("/login/2fa", {"code": "000000"}).status_code)
+    assert statuses == [200, 200, 429]
+
+
+def test_an_sms_sign_in_code_dies_after_five_wrong_tries(make_app, factories):
+    """Wrong tries are counted on the code itself, so the right one is refused after the fifth
+    wrong one, however generous the rate limits are."""
+    factories.client_user(email="sms@example.com", phone="+447700900123", phone_verified_at=utcnow())
+    app = make_app(RATELIMIT_2FA_PER_ACCOUNT="1000 per minute", RATELIMIT_2FA_PER_IP="1000 per minute")
+    owner = WebClient(app.test_client())
+    owner.login("sms@example.com", PASSWORD)
+    owner.post_form("/settings/security/sms/enable", {"current_password": PASSWORD}, page_url="/settings/security")
+    browser = WebClient(app.test_client())
+    password_step(browser, "sms@example.com")
+    browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
+    text = db.session.execute(select(OutboxMessage.body).where(
+        OutboxMessage.recipient == "+447700900123")).scalar_one()
+    code = text.split("code: ")[1][:6]
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(5):
+        assert "The code is wrong or has expired." in browser.post_form(
+            "/login/2fa", {"code": wrong}).get_data(as_text=True)
+    refused = browser.post_form("/login/2fa", {"code": code})
+    assert refused.status_code == 200 and "The code is wrong or has expired." in refused.get_data(as_text=True)

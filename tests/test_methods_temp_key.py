@@ -147,3 +147,16 @@ def test_a_password_change_ends_keys(runner, app, client_web):
     assert changed.status_code == 302
     assert unused_keys() == 0
     assert "This key is invalid" in open_key(WebClient(app.test_client()), path).get_data(as_text=True)
+
+
+@needs_root
+def test_key_checks_are_throttled_per_address(runner, make_app, factories):
+    """Guessing keys from one address meets the sign-in form's per-IP limit."""
+    factories.client_user(email="client@example.com")
+    limited = make_app(RATELIMIT_LOGIN_PER_IP="2 per minute")
+    statuses = []
+    for n in range(3):
+        web = WebClient(limited.test_client())
+        assert web.get(f"/login/key/guessed-key-{n:02d}-aaaaaaaaaaaaaaaaaaaa").status_code == 302
+        statuses.append(web.post_form("/login/key", {}).status_code)
+    assert statuses == [200, 200, 429]

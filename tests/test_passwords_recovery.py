@@ -1,6 +1,7 @@
 """Recovery by email (real SMTP on loopback) and by SMS (the real Vonage SDK against its loopback server)."""
 
 import re
+import secrets
 from datetime import timedelta
 
 import pytest
@@ -323,3 +324,61 @@ def test_sms_only_to_a_verified_phone_and_the_same_answer(sms_web, vonage, facto
     assert page_text(other.get("/recover/code")) == step_unverified
     assert page_text(code_step(other, "123456")) == wrong_unverified
     assert vonage.sent == []
+
+
+def test_sms_code_checks_are_throttled_per_address_across_attempts(make_app, vonage, factories):
+    """New recovery attempts do not buy one address new code checks: the per-IP limit holds."""
+    sms_user(factories)
+    app = make_app(**vonage.app_config(), RATELIMIT_RECOVERY_CODE_PER_IP="2 per hour")
+    first, second = WebClient(app.test_client()), WebClient(app.test_client())
+    ask(first, "phone@example.com", channel="sms")
+    ask(second, "nobody@example.com", channel="sms")
+    statuses = [code_step(first, "000000").status_code for _ in range(2)]
+    statuses.append(code_step(second, "000000").status_code)
+    assert statuses == [200, 200, 429]
+
+
+def test_recovery_requests_are_throttled_per_account(app, make_app, client_user):
+    """Fresh browsers cannot flood one account's mailbox with reset links: the per-account limit."""
+    limited = make_app(RATELIMIT_RECOVER_PER_ACCOUNT="2 per hour")
+    statuses = [ask(WebClient(limited.test_client()), "client@example.com").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_wrong_sms_codes_count_toward_the_address_lock(app, sms_web, vonage, factories, client_user):
+    """Guessing recovery codes is guessing credentials: the address that does it gets locked out."""
+    sms_user(factories)
+    settings.update({"lockout.ip_failures": 2})
+    db.session.commit()
+    ask(sms_web, "phone@example.com", channel="sms")
+    for _ in range(2):
+        assert "The code is not correct." in code_step(sms_web, "000000").get_data(as_text=True)
+    answer = WebClient(sms_web.application.test_client()).post_form(
+        "/login", {"login": "client@example.com", "password": "client password 1"})
+    assert answer.status_code == 200  # refused, the right password too
+    assert "Too many failed attempts from your network." in answer.get_data(as_text=True)
+
+
+def test_a_recovery_code_never_reaches_the_app_log(sms_web, vonage, factories, caplog, monkeypatch):
+    """When Vonage refuses the text, the log says so, without the code it carried."""
+    monkeypatch.setattr(secrets, "randbelow", lambda _n: 424242)  # the code this test looks for
+    sms_user(factories)
+    vonage.fail_with(500)
+    assert ask(sms_web, "phone@example.com", channel="sms").headers["Location"] == "/recover/code"
+    assert background.settle()
+    assert "recovery code SMS" in caplog.text and "not sent" in caplog.text
+    assert "424242" not in caplog.text
+
+
+def test_a_password_change_kills_an_sms_code_in_flight(app, sms_web, vonage, factories):
+    """Someone holding the owner's phone for a moment must not reset the password the owner has
+    just changed: the change drops the recovery codes still waiting, as it drops the links."""
+    sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    code = re.search(r"\b(\d{6})\b", vonage.messages_to(PHONE.removeprefix("+"))[-1]["text"]).group(1)
+    owner = WebClient(app.test_client())
+    owner.login("phone@example.com", "client password 1")
+    changed = owner.post_form("/settings/general/password", {
+        "current_password": "client password 1", "password": NEW, "confirm": NEW}, page_url="/settings/general")
+    assert changed.status_code == 302
+    assert "This code is no longer valid." in code_step(sms_web, code).get_data(as_text=True)

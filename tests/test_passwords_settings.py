@@ -376,3 +376,32 @@ def test_change_keeps_this_browser_on_a_session_no_longer_than_before(app, clien
     row.last_seen_at = utcnow() - timedelta(minutes=app.config["SESSION_IDLE_MINUTES"] + 1)
     db.session.commit()
     assert client_web.get("/home").status_code == 302
+
+
+REAUTH = ("RATELIMIT_REAUTH_PER_IP", "RATELIMIT_REAUTH_PER_ACCOUNT")
+CURRENT_PASSWORD_ROUTES = [  # every form with a current-password field, each with its limits
+    ("/settings/general/password", REAUTH),
+    ("/settings/password", REAUTH),
+    ("/settings/security/totp/confirm", REAUTH),
+    ("/settings/security/sms/enable", REAUTH),
+    ("/settings/security/recovery-codes", REAUTH),
+    ("/settings/security/2fa/totp/remove", REAUTH),
+    ("/settings/security/2fa/sms/remove", REAUTH),
+    ("/settings/security/linked/google", REAUTH),
+    ("/settings/phone", ("RATELIMIT_PHONE_CHANGE_PER_IP", "RATELIMIT_PHONE_CHANGE_PER_ACCOUNT")),
+]
+
+
+@pytest.mark.parametrize("per", ["address", "user"])
+@pytest.mark.parametrize("url, limits", CURRENT_PASSWORD_ROUTES, ids=[url for url, _ in CURRENT_PASSWORD_ROUTES])
+def test_every_current_password_field_is_throttled_per_address_and_per_user(make_app, factories, url, limits, per):
+    """Each route separately: a stolen session cannot guess the password through the one form
+    that forgot its limit."""
+    factories.client_user(email="often@example.com", password="client password 1")
+    limit = limits[0] if per == "address" else limits[1]
+    web = WebClient(make_app(**{limit: "2 per hour"}).test_client())
+    web.login("often@example.com", "client password 1")
+    statuses = [web.post_form(url, {"current_password": "guess", "password": "x", "confirm": "x",
+                                    "phone": "+447700900123"},
+                              page_url="/settings/security").status_code for _ in range(3)]
+    assert 429 not in statuses[:2] and statuses[2] == 429, statuses

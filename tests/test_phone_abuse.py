@@ -232,3 +232,15 @@ def test_gdpr_erasure_finds_the_verifications(client_web, client_user):
     assert entry.erase([client_user.id]) == 1
     db.session.commit()
     assert verifications() == []
+
+
+def test_code_checks_are_throttled_per_address(signed_in):
+    protect()
+    user = signed_in(RATELIMIT_PHONE_CODE_PER_IP="2 per hour")
+    first, second = user(), user()
+    send(first, MOBILE_GB)
+    send(second, MOBILE_DE)
+    statuses = [first.post_form("/verify-phone/check", {"code": "00000000"}, page_url=PAGE).status_code
+                for _ in range(2)]
+    statuses.append(second.post_form("/verify-phone/check", {"code": "00000000"}, page_url=PAGE).status_code)
+    assert statuses == [200, 200, 429]

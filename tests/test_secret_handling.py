@@ -16,17 +16,19 @@ from portal.models import (
     ApiToken,
     AuditEvent,
     AuthEvent,
+    OutboxMessage,
     PendingEmailChange,
     PendingRegistration,
     RecoveryCode,
     RecoveryLink,
     ResetCode,
+    SignInCode,
     TempKey,
     User,
     UserSession,
 )
 from portal.models.base import utcnow
-from portal.services import passwords, second_factor, temp_keys
+from portal.services import passwords, second_factor, settings, temp_keys
 from portal.services.tokens import digest
 from tests.api_helpers import make_token
 from tests.methods_helpers import enrol_totp, next_totp
@@ -137,6 +139,26 @@ def test_login_spends_one_argon2_verify_for_an_unknown_login_and_a_wrong_passwor
         assert "Wrong login or password." in response.get_data(as_text=True)
         work_of[login] = work(argon2_calls)
     assert work_of["ghost@example.com"] == work_of["client@example.com"] == (0, 1)
+
+
+def test_login_spends_one_argon2_verify_for_a_locked_account_and_a_locked_address(web, client_user,
+                                                                                   argon2_calls):
+    """A lock skips the password check, not its time: otherwise a fast answer tells that the
+    account exists and is locked (or that the address is)."""
+    web.post_form("/login", {"login": "warm-up@example.com", "password": "anything at all"})  # builds the dummy
+    client_user.locked_until = utcnow() + timedelta(minutes=15)
+    db.session.commit()
+    argon2_calls.clear()
+    locked = web.post_form("/login", {"login": "client@example.com", "password": PASSWORD})
+    assert "Wrong login or password." in locked.get_data(as_text=True)
+    assert work(argon2_calls) == (0, 1)
+    settings.update({"lockout.ip_failures": 1})
+    db.session.commit()
+    web.post_form("/login", {"login": "ghost@example.com", "password": "wrong password 9"})
+    argon2_calls.clear()
+    address = web.post_form("/login", {"login": "ghost@example.com", "password": "wrong password 9"})
+    assert "Too many failed attempts from your network." in address.get_data(as_text=True)
+    assert work(argon2_calls) == (0, 1)
 
 
 def test_registration_hashes_the_password_once_for_a_known_and_an_unknown_email(web, client_user,
@@ -290,6 +312,23 @@ def test_recovery_codes_are_stored_hashed_and_random(client_web, client_user):
     assert len(set(normal)) == len(codes) == 10
     for code in normal:
         assert len(base64.b32decode(code.upper() + "=" * (-len(code) % 8))) >= 16
+
+
+def test_sms_sign_in_code_is_stored_hashed(app, web, factories):
+    """A six-digit code is brute-forced from a plain SHA-256 in a moment: only a keyed hash is kept."""
+    factories.client_user(email="sms@example.com", phone="+447700900123", phone_verified_at=utcnow())
+    web.login("sms@example.com", PASSWORD)
+    web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD}, page_url="/settings/security")
+    browser = WebClient(app.test_client())
+    assert browser.post_form("/login", {"login": "sms@example.com", "password": PASSWORD}
+                             ).headers["Location"] == "/login/2fa"
+    browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
+    text = db.session.execute(select(OutboxMessage.body).where(
+        OutboxMessage.recipient == "+447700900123")).scalar_one()
+    code = text.split("code: ")[1][:6]
+    stored = db.session.execute(select(SignInCode.code_hash)).scalar_one()
+    assert code not in stored and stored not in (digest(code), code)
+    assert re.fullmatch(r"[0-9a-f]{64}", stored)  # hex of a 256-bit keyed digest
 
 
 def test_session_token_is_stored_hashed_and_random(app, client_user):
