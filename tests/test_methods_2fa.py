@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuthEvent, OutboxMessage, RecoveryCode, SecondFactor
+from portal.models import AuthEvent, OutboxMessage, RecoveryCode, SecondFactor, User
 from portal.models.base import utcnow
 from portal.services import auth_methods, settings
 from tests.methods_helpers import enrol_totp, next_totp
@@ -308,8 +308,10 @@ def test_codes_are_throttled_per_address_across_accounts(make_app, factories):
 
 def test_an_sms_sign_in_code_dies_after_five_wrong_tries(make_app, factories):
     """Wrong tries are counted on the code itself, so the right one is refused after the fifth
-    wrong one, however generous the rate limits are."""
+    wrong one, however generous the rate limits and the account lock are."""
     factories.client_user(email="sms@example.com", phone="+447700900123", phone_verified_at=utcnow())
+    settings.update({"lockout.account_failures": 10})
+    db.session.commit()
     app = make_app(RATELIMIT_2FA_PER_ACCOUNT="1000 per minute", RATELIMIT_2FA_PER_IP="1000 per minute")
     owner = WebClient(app.test_client())
     owner.login("sms@example.com", PASSWORD)
@@ -326,3 +328,30 @@ def test_an_sms_sign_in_code_dies_after_five_wrong_tries(make_app, factories):
             "/login/2fa", {"code": wrong}).get_data(as_text=True)
     refused = browser.post_form("/login/2fa", {"code": code})
     assert refused.status_code == 200 and "The code is wrong or has expired." in refused.get_data(as_text=True)
+
+
+def test_wrong_codes_after_the_right_password_lock_the_account_and_tell_the_owner(make_app, factories):
+    """Typing the password again does not clear the count: whoever knows it gets five wrong codes
+    in all, then the lock; the owner is told that the password itself is known. The owner's own
+    browser still signs in through the lock."""
+    user = factories.client_user(email="client@example.com", password=PASSWORD)
+    app = make_app(RATELIMIT_2FA_PER_ACCOUNT="100 per minute", RATELIMIT_2FA_PER_IP="100 per minute")
+    owner = WebClient(app.test_client())
+    owner.login("client@example.com", PASSWORD)
+    secret, _codes = enrol_totp(owner, PASSWORD)
+    intruder = WebClient(app.test_client())
+    for wrong_codes in (2, 2, 1):
+        password_step(intruder, "client@example.com")
+        for _ in range(wrong_codes):
+            assert "The code is wrong or has expired." in intruder.post_form(
+                "/login/2fa", {"code": "000000"}).get_data(as_text=True)
+    assert db.session.get(User, user.id).locked_until is not None
+    notice = db.session.execute(select(OutboxMessage.body).where(
+        OutboxMessage.recipient == "client@example.com", OutboxMessage.subject == "Your account was locked")).scalar_one()
+    assert "someone knows your password" in notice
+    late = intruder.post_form("/login/2fa", {"code": next_totp(secret, user.id)}, page_url="/login")
+    assert late.status_code == 302 and late.headers["Location"] == "/login"
+    assert intruder.get("/home").status_code == 302
+    owner.post_form("/logout", {}, page_url="/home")
+    password_step(owner, "client@example.com")
+    assert owner.post_form("/login/2fa", {"code": next_totp(secret, user.id)}).headers["Location"] == "/home"

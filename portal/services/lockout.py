@@ -70,9 +70,10 @@ def account_locked(user: User) -> bool:
     return False
 
 
-def record_failure(user: User | None, login: str = "") -> None:
-    """Count a failed credential check; lock the account at every N-th consecutive failure. The
-    caller commits (with its log row: one commit, as for a name no account has)."""
+def record_failure(user: User | None, login: str = "", *, code_after_password: bool = False) -> None:
+    """Count a failed credential check (a wrong password, or a wrong second-factor code after the
+    right password); lock the account at every N-th consecutive failure. The caller commits (with
+    its log row: one commit, as for a name no account has)."""
     if has_request_context():
         _count("ip", client_network())
     if login:
@@ -91,7 +92,7 @@ def record_failure(user: User | None, login: str = "") -> None:
         until = now + min(timedelta(minutes=minutes), MAX_LOCK)
         db.session.execute(update(User).where(User.id == user.id).values(locked_until=until))
         log_auth("account_locked", user=user, detail=f"{count} failed attempts, until {until:%H:%M} UTC")
-        _tell_owner(user, until)
+        _tell_owner(user, until, code_after_password)
 
 
 def record_success(user: User) -> None:
@@ -113,11 +114,15 @@ def unlock_by_staff(actor: User, target: User) -> None:
     log_audit("account_unlocked", target=target, actor=actor)
 
 
-def _tell_owner(user: User, until) -> None:
+def _tell_owner(user: User, until, code_after_password: bool) -> None:
     if not settings.get(NOTIFY_OWNER, user.provider_id):
         return
-    send_notice(user, "Your account was locked",
-                f"after several wrong passwords your account is locked until {until:%Y-%m-%d %H:%M} UTC. "
-                "If this was not you, someone may be guessing your password; consider changing it:\n"
-                f"{public_url('auth.recover')}\n")
+    if code_after_password:
+        why = ("after your password was typed correctly and then several wrong sign-in codes, your "
+               f"account is locked until {until:%Y-%m-%d %H:%M} UTC. If this was not you, someone "
+               "knows your password; change it now:\n")
+    else:
+        why = (f"after several wrong passwords your account is locked until {until:%Y-%m-%d %H:%M} UTC. "
+               "If this was not you, someone may be guessing your password; consider changing it:\n")
+    send_notice(user, "Your account was locked", f"{why}{public_url('auth.recover')}\n")
 

@@ -6,7 +6,7 @@ from flask import session
 
 from portal.extensions import db
 from portal.models import User
-from portal.services import sessions
+from portal.services import devices, lockout, sessions
 
 KEY = "pending_2fa"
 PENDING_SECONDS = 600
@@ -33,11 +33,15 @@ def pending() -> dict | None:
 
 
 def pending_user() -> User | None:
-    """The user of a live pending sign-in who may still sign in and whose password has not been
-    changed or reset since the first step (that revokes every session, this half of one too)."""
+    """The user of a live pending sign-in who may still sign in: not locked meanwhile (wrong codes
+    count toward the lock; the owner's known browser goes through it, as at /login), and whose
+    password has not been changed or reset since the first step (that revokes every session, this
+    half of one too)."""
     data = pending()
     user = db.session.get(User, data["uid"]) if data else None
     if user is None or not user.can_sign_in or data.get("password_set") != _password_set(user):
+        return None
+    if lockout.account_locked(user) and not devices.trusted(user):
         return None
     return user
 

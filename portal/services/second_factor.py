@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, select, update
 from portal.extensions import db
 from portal.models import RecoveryCode, SecondFactor, SignInCode, User
 from portal.models.base import utcnow
-from portal.services import auth_methods, fraud, reauth, settings, sms_budget
+from portal.services import auth_methods, devices, fraud, lockout, reauth, settings, sms_budget
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
 from portal.services.gates import Gate, register_gate
@@ -272,6 +272,8 @@ def verify_sign_in_code(user: User, code: str) -> str:
         return "sms"
     if kinds and len(_normal(code)) > 6 and _use_recovery_code(user, code):
         return "recovery code"
+    lockout.record_failure(user, code_after_password=True)  # whoever has the password may not guess on
+    devices.record_failure(user)
     log_auth("2fa_failed", user=user)
     db.session.commit()
     raise SecondFactorError("The code is wrong or has expired.")

@@ -28,6 +28,7 @@ class AddressLocked(SignInFailed):
 
 def check_password(login: str, password: str) -> User:
     """Return the account if the password is right and it may sign in; else raise SignInFailed.
+    The failure count is reset only once the sign-in is complete (a second factor may follow).
 
     During a lock (of the address or of the account) the password is not checked at all, so
     the right one gets the same answer as a wrong one; the dummy verify keeps the timing. A
@@ -55,7 +56,6 @@ def check_password(login: str, password: str) -> User:
                  detail=None if user is None or user.can_sign_in else "account closed")
         db.session.commit()
         raise SignInFailed()
-    lockout.record_success(user)
     passwords.rehash_if_needed(user, password)
     return user
 
@@ -68,4 +68,5 @@ def check_authinfo(login: str, password: str) -> User:
         log_auth("api_authinfo_refused", user=user, detail="account must use two-factor")
         db.session.commit()
         raise SecondFactorRequired()
+    lockout.record_success(user)
     return user

@@ -3,7 +3,7 @@
 from flask import redirect, session, url_for
 
 from portal.extensions import db
-from portal.services import devices, pending_signin, second_factor, sessions
+from portal.services import devices, lockout, pending_signin, second_factor, sessions
 from portal.services.events import log_auth
 from portal.services.redirects import safe_next
 
@@ -21,6 +21,7 @@ def complete_sign_in(user, remember: bool = False, next_url: str | None = None, 
         log_auth("login_2fa_pending", user=user, detail=method)
         db.session.commit()
         return redirect(url_for("auth.two_factor"))
+    lockout.record_success(user)  # here, not at the password: wrong second-factor codes count too
     response = redirect(safe_next(next_url, home_for(user)))  # before the commit, which expires `user`
     devices.issue(response, user)
     sessions.start_session(user, remember=remember)
