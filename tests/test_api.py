@@ -11,6 +11,7 @@ from portal.models import ApiToken, AuditEvent, Order, ProductType, Tariff, User
 from portal.models.base import utcnow
 from portal.services import gdpr, sessions
 from tests.api_helpers import basic, bearer, make_token
+from tests.fraud_support import MOBILE_GB, make_catalog, protect
 from tests.methods_helpers import enrol_totp
 from tests.web import WebClient
 
@@ -263,3 +264,22 @@ def test_authinfo_is_throttled_per_address_whatever_the_login(make_app, factorie
     statuses = [api.get("/api/v1/whoami", headers=basic(f"guess{n}@example.com", "wrong")).status_code
                 for n in range(3)]
     assert statuses == [401, 401, 429]
+
+
+def test_api_order_of_a_covered_service_needs_a_verified_phone(client_web, client_user, app):
+    """The API's create_order is one of the ordering routes: fraud protection refuses it there too."""
+    tariffs = make_catalog()
+    protect()
+    secret = make_token(client_web)
+    api = app.test_client()
+    for key in ("vps", "e3"):  # covered by its type, covered as a single tariff
+        refused = api.post("/api/v1/orders", json={"tariff_id": tariffs[key]}, headers=bearer(secret))
+        assert refused.status_code == 422, key
+        assert refused.get_json()["error"]["code"] == "phone_verification_required"
+    assert db.session.execute(select(Order)).first() is None
+    free = api.post("/api/v1/orders", json={"tariff_id": tariffs["gold"]}, headers=bearer(secret))
+    assert free.status_code == 201
+    user = db.session.get(User, client_user.id)
+    user.phone, user.phone_verified_at = MOBILE_GB, utcnow()
+    db.session.commit()
+    assert api.post("/api/v1/orders", json={"tariff_id": tariffs["vps"]}, headers=bearer(secret)).status_code == 201

@@ -125,3 +125,20 @@ def test_the_orders_page_pages_by_key_in_the_same_queries_for_any_rows(app, clie
     assert second.count("<tr><td>#") == 5 and "Dedicated E3" in second and "Newer" in second
     ids = re.findall(r"<tr><td>#(\d+)<", first + second)
     assert len(set(ids)) == 55 and ids == sorted(ids, key=int, reverse=True)
+
+
+def test_a_number_saved_but_not_verified_does_not_lift_the_check(client_web, client_user, tariffs):
+    """General settings stores a number with the password alone: until it is verified, covered
+    services stay refused, on the form and in place_order."""
+    protect()
+    saved = client_web.post_form("/settings/phone", {"phone": MOBILE_GB, "current_password": "client password 1"},
+                                 page_url="/settings/general")
+    assert saved.status_code == 302
+    user = db.session.get(User, client_user.id)
+    assert user.phone == MOBILE_GB and user.phone_verified_at is None
+    assert "More information" in client_web.get(f"/order/{tariffs['vps']}").get_data(as_text=True)
+    token_page = f"/order/{tariffs['hosting']}"
+    assert client_web.post_form(f"/order/{tariffs['vps']}", {}, page_url=token_page).status_code == 403
+    with pytest.raises(ordering.OrderRefused):
+        ordering.place_order(user, db.session.get(Tariff, tariffs["e3"]))
+    assert orders() == []

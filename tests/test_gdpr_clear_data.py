@@ -14,6 +14,7 @@ from portal.models import (
     AuthEvent,
     Client,
     OutboxMessage,
+    PasswordHistory,
     Payment,
     PendingEmailChange,
     PhoneVerification,
@@ -476,3 +477,40 @@ def test_google_sign_up_asks_for_consent_and_cannot_bring_a_cleared_account_back
     user = db.session.execute(select(User).where(User.email == f"{sub}@gmail.test")).scalar_one()
     assert user.id != first.id and user.client_id != first.client_id
     assert db.session.get(User, first.id).name == "Erased user"
+
+
+def test_clear_data_erases_earlier_names_and_old_password_hashes(app, staff_web, factories):
+    """Names given up before the clear (the user's, the client's) live only in the audit trail's
+    recorded changes, under personal keys; old password hashes live in the password history."""
+    install_clear_data()
+    user = factories.client_user(email="annabel@example.com", name="Annabel Lighthouse")
+    web = WebClient(app.test_client())
+    web.login("annabel@example.com", "client password 1")
+    renamed = web.post_form("/settings/general", {"name": "Ann Other", "email": "annabel@example.com"})
+    assert renamed.status_code == 302
+    changed = web.post_form("/settings/general/password", {
+        "current_password": "client password 1", "password": "violet kettle under moonlight",
+        "confirm": "violet kettle under moonlight"}, page_url="/settings/general")
+    assert changed.status_code == 302
+    edited = staff_web.post_form(f"/admin/clients/{user.client_id}/edit", {"name": "Lighthouse Keepers Ltd"})
+    assert edited.status_code == 302
+    assert "lighthouse" in dump_everything()
+    assert db.session.execute(select(func.count(PasswordHistory.id)).where(
+        PasswordHistory.user_id == user.id)).scalar_one() == 1
+
+    clear(staff_web, user.client_id)
+    after = dump_everything()
+    assert [line for line in after.splitlines() if "lighthouse" in line or "annabel" in line] == []
+    assert db.session.execute(select(func.count(PasswordHistory.id)).where(
+        PasswordHistory.user_id == user.id)).scalar_one() == 0
+
+
+def test_the_typed_client_name_must_match_exactly_case_included(staff_web, factories):
+    install_clear_data()
+    owner = factories.client_user(email="case@example.com", name="Casey Case")
+    url = f"/admin/clients/{owner.client_id}/clear-data"
+    for typed in ("casey case", "CASEY CASE"):
+        refused = staff_web.post_form(url, {"current_password": "staff password 1", "client_name": typed})
+        assert refused.status_code == 422 and "exactly as shown" in refused.get_data(as_text=True)
+    assert db.session.execute(select(ErasureJob)).first() is None
+    assert db.session.get(Client, owner.client_id).is_active

@@ -5,6 +5,7 @@ from datetime import timedelta
 from portal.extensions import db
 from portal.models import AuthEvent, SecondFactor
 from portal.models.base import utcnow
+from portal.models.compliance import PurgeRun
 from portal.services import compliance, consent, retention, settings
 from tests.gdpr_support import publish, standard_documents
 from tests.statements import recorded
@@ -130,3 +131,20 @@ def test_the_consent_count_reads_each_users_latest_decision_as_the_gate_does(cli
     consent.record(client_user, version, consent.ACCEPTED)
     db.session.commit()
     assert "1 active user will be asked" in compliance.consent_answer().summary
+
+
+def test_a_purge_that_stopped_running_turns_the_answer_to_no(staff_web):
+    """A daily timer that missed more than two days shows: a period set once is not enough."""
+    retention.set_period(30)
+    db.session.commit()
+    retention.purge_auth_log()
+    assert compliance.retention_answer().status == "yes"
+    run = retention.last_run()
+    run.finished_at = utcnow() - timedelta(days=2, hours=-1)  # within two days: still fine
+    db.session.commit()
+    assert compliance.retention_answer().status == "yes"
+    run.finished_at = utcnow() - timedelta(days=2, hours=1)  # the README: more than two days old
+    db.session.commit()
+    answer = compliance.retention_answer()
+    assert answer.status == "no" and "is its timer still on?" in answer.summary
+    assert db.session.get(PurgeRun, run.id) is not None

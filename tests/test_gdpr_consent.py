@@ -8,9 +8,15 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent, PendingRegistration, User
 from portal.models.base import utcnow
-from portal.models.compliance import ConsentRecord
+from portal.models.compliance import ConsentRecord, PendingConsent
 from portal.services import consent
-from tests.gdpr_support import accept_all_required, publish, register, standard_documents
+from tests.gdpr_support import (
+    accept_all_required,
+    confirmation_path,
+    publish,
+    register,
+    standard_documents,
+)
 from tests.web import WebClient
 
 
@@ -161,3 +167,47 @@ def test_seed_demo_adds_the_documents_once_and_demo_users_are_not_gated(runner, 
     password = next(line.split()[3] for line in first.output.splitlines() if "owner@example.com" in line)
     web.login("owner@example.com", password)
     assert web.get("/home").status_code == 200
+
+
+def test_the_gate_records_only_the_versions_the_user_was_shown(web, factories):
+    """A version that took effect after the page was shown, or one left out of the form, is not
+    accepted on the user's behalf: the consent log holds only what they saw and accepted."""
+    docs = standard_documents()
+    user = factories.client_user(email="c@example.com", password="client password 1")
+    accept_all_required(user)
+    privacy, agreement = docs["Privacy policy"][0], docs["User agreement"][0]
+    shown = consent.publish_version(privacy, "Version two.", utcnow())
+    db.session.commit()
+    web.login("c@example.com", "client password 1")
+    assert "Version two." in web.get("/consent/accept").get_data(as_text=True)
+    consent.publish_version(agreement, "Agreement two, published meanwhile.", utcnow())
+    db.session.commit()
+    before = len(records_of(user.id))
+    assert web.post_form("/consent/accept", {"version": str(shown.id)}).status_code == 302
+    assert [r.version_id for r in records_of(user.id)[before:]] == [shown.id]
+    assert web.get("/home").headers["Location"].endswith("/consent/accept")  # still to accept
+    assert web.post_form("/consent/accept", {}).status_code == 302  # nothing ticked, nothing shown
+    assert len(records_of(user.id)) == before + 1
+
+
+def test_the_log_keeps_when_and_where_the_form_was_filled_not_the_link_opened(app):
+    """The decisions were made on the registration form: its time and address go to the consent
+    log, even when the emailed link is opened later from another browser."""
+    docs = standard_documents()
+    form = WebClient(app.test_client())
+    form.client.environ_base["REMOTE_ADDR"] = "198.51.100.5"
+    data = {"email": "later@example.com", "name": "Later", "password": "new password 12",
+            "confirm": "new password 12", **{f"consent_{v.id}": "y" for _d, v in docs.values()}}
+    assert "Check your email" in form.post_form("/register", data).get_data(as_text=True)
+    filled_at = utcnow() - timedelta(hours=2)  # the link is opened two hours after the form
+    for row in db.session.execute(select(PendingConsent)).scalars():
+        row.created_at = filled_at
+    db.session.commit()
+    phone = WebClient(app.test_client())
+    phone.client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    path = confirmation_path("later@example.com")
+    assert phone.post_form(path, {"password": "new password 12"}).headers["Location"] == "/home"
+    user = db.session.execute(select(User).where(User.email == "later@example.com")).scalar_one()
+    log = records_of(user.id)
+    assert len(log) == 3 and {r.ip for r in log} == {"198.51.100.5"}
+    assert all(abs(r.created_at - filled_at) < timedelta(seconds=1) for r in log)

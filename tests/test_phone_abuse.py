@@ -244,3 +244,28 @@ def test_code_checks_are_throttled_per_address(signed_in):
                 for _ in range(2)]
     statuses.append(second.post_form("/verify-phone/check", {"code": "00000000"}, page_url=PAGE).status_code)
     assert statuses == [200, 200, 429]
+
+
+@pytest.mark.parametrize("policy", ["refuse", "flag"])
+def test_a_number_verified_by_another_account_while_the_code_was_waiting(signed_in, policy):
+    """Two accounts ask for codes to the same number before either verifies it: the second
+    code is checked against the rule too, so the number cannot be shared by racing the check."""
+    protect(reused_number=policy)
+    user = signed_in()
+    first, second = user(), user()
+    send(first, MOBILE_GB)
+    first_code = code_from_outbox(MOBILE_GB)
+    send(second, MOBILE_GB)
+    second_code = code_from_outbox(MOBILE_GB)
+    assert len(verifications()) == 2 and not any(row.flagged for row in verifications())
+    first.post_form("/verify-phone/check", {"code": first_code}, page_url=PAGE)
+    body = second.post_form("/verify-phone/check", {"code": second_code}, page_url=PAGE).get_data(as_text=True)
+    first_row, second_row = verifications()
+    assert first_row.status == "verified" and not first_row.flagged
+    if policy == "refuse":
+        assert "This number cannot be used" in body
+        assert second_row.status == "cancelled"
+        assert db.session.get(User, second_row.user_id).phone_verified_at is None
+        return
+    assert second_row.status == "verified" and second_row.flagged
+    assert len(auth_events("phone_verification_flagged")) == 1

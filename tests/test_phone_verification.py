@@ -205,3 +205,14 @@ def test_the_reused_number_check_reads_both_tables_by_index(app, factories):
     [(statement, parameters)] = sent
     explained = plan(db.session.connection(), statement, parameters)
     assert "ix_user_phone" in explained and "ix_phone_verification_number_created_at" in explained
+
+
+def test_the_code_has_the_length_and_lifetime_staff_chose(client_web, tariffs):
+    """Fraud protection's "Code length" and "Code validity, seconds" are what the code gets."""
+    protect(code_length=8, code_validity=120, resend_cooldown=10)
+    send(client_web)
+    code = code_from_outbox(MOBILE_GB)
+    assert len(code) == 8 and code.isdigit()
+    (row,) = verifications()
+    assert row.expires_at - row.sent_at == timedelta(seconds=120)
+    assert check(client_web, code).status_code == 302

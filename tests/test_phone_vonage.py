@@ -169,3 +169,13 @@ def test_a_failed_resend_leaves_no_code_waiting_on_either_side(vweb, vonage, dow
     assert send(vweb).status_code == 302
     assert check(vweb, vonage.code_for(MOBILE_GB)).status_code == 302
     assert [row.status for row in verifications()] == ["cancelled", "verified"]
+
+
+def test_vonage_is_asked_for_the_code_length_and_lifetime_staff_chose(vweb, vonage):
+    """Each channel of the workflow waits "Code validity" seconds; the row expires when the last one does."""
+    protect(method="sms_voice", code_length=8, code_validity=120)
+    assert send(vweb).status_code == 302
+    (row,) = verifications()
+    started = vonage.verifications[row.request_id]
+    assert started.code_length == 8 and started.channel_timeout == 120
+    assert (row.expires_at - row.sent_at).total_seconds() == 2 * 120
