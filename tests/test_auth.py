@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuthEvent, OutboxMessage, User, UserSession
+from portal.models import AuthEvent, OutboxMessage, PendingRegistration, User, UserSession
 from portal.models.base import utcnow
 from portal.services.mail import greeting
 from tests.web import WebClient
@@ -370,3 +370,18 @@ def test_staff_without_full_access_get_the_staff_timeouts(app, web, factories):
     row.last_seen_at = utcnow() - timedelta(minutes=app.config["STAFF_SESSION_IDLE_MINUTES"] + 1)
     db.session.commit()
     assert web.get("/settings/general").status_code == 302
+
+
+def test_an_expired_registration_link_creates_nothing(web):
+    register(web)
+    path = link_in_outbox("new@example.com")
+    db.session.execute(PendingRegistration.__table__.update().values(expires_at=utcnow() - timedelta(minutes=1)))
+    db.session.commit()
+    assert web.post_form(path, {}).headers["Location"] == "/register"
+    assert db.session.execute(select(User)).first() is None
+
+
+def test_register_refuses_a_name_longer_than_its_column_beside_the_field(web):
+    body = register(web, name="N" * 201).get_data(as_text=True)
+    assert 'id="name-error">Field cannot be longer than 200 characters.' in body
+    assert db.session.execute(select(PendingRegistration)).first() is None

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.services import settings
 from tests.access_helpers import browser, rule_url
-from tests.web import CSRF_HEADER, CSRF_REFUSAL
+from tests.web import CSRF_HEADER, CSRF_REFUSAL, WebClient
+
+XSS = '<script>alert("x")</script>'  # typed where a name, an agent or a search term goes
 
 # Written by reads on purpose: a session's last use (at most every SESSION_TOUCH_SECONDS).
 TOUCHED_BY_READS = {("user_session", "last_seen_at")}
@@ -248,3 +250,25 @@ def test_every_area_hands_htmx_its_csrf_token_in_hx_headers(app, everyone):
         response = everyone[who].client.post("/settings/security/sessions/end-others",
                                              headers={"HX-Request": "true", "X-CSRFToken": match.group(1)})
         assert response.status_code == 302 and CSRF_REFUSAL not in response.get_data(as_text=True), page
+
+
+def test_user_typed_text_is_escaped_wherever_it_is_shown(app, staff_web, factories):
+    """Names, client names, search terms, auth-log agents and flash messages are text, never markup."""
+    member = factories.client_user(email="xss@example.com", name=XSS, password="client password 1")
+    member.client.name = XSS
+    db.session.commit()
+    browser = WebClient(app.test_client())
+    browser.client.environ_base["HTTP_USER_AGENT"] = XSS
+    browser.post_form("/login", {"login": "xss@example.com", "password": "client password 1"})
+    pages = {
+        "client home": browser.get("/home"),
+        "clients list": staff_web.get("/admin/clients"),
+        "auth log": staff_web.get("/admin/auth-log"),
+        "search term": staff_web.get("/admin/users", query_string={"q": XSS}),
+        "flash": staff_web.post_form("/admin/consent/documents", {"title": XSS}, page_url="/admin/consent",
+                                     follow_redirects=True),
+    }
+    for label, response in pages.items():
+        body = response.get_data(as_text=True)
+        assert XSS not in body, label
+        assert "&lt;script&gt;" in body, label

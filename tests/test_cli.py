@@ -126,3 +126,11 @@ def test_other_database_refusals_are_explained_too(request, app, make_app, tmp_p
     result = run_on(request, make_app, f"sqlite:///file:{path}?mode=ro&uri=true", COMMANDS[1])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     assert "refused the command (attempt to write a readonly database)" in result.output
+
+
+def test_create_admin_refuses_the_login_or_email_in_the_password(runner):
+    for password in ("opsadmin kettle moon", "kettle moon opsmail"):
+        result = runner.invoke(args=["create-admin", "opsadmin", "opsmail@example.com", "--password-stdin"],
+                               input=f"{password}\n")
+        assert result.exit_code != 0 and "Do not use your login, email or name" in result.output, result.output
+    assert db.session.execute(select(User).where(User.kind == UserKind.STAFF)).first() is None

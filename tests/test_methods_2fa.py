@@ -355,3 +355,13 @@ def test_wrong_codes_after_the_right_password_lock_the_account_and_tell_the_owne
     owner.post_form("/logout", {}, page_url="/home")
     password_step(owner, "client@example.com")
     assert owner.post_form("/login/2fa", {"code": next_totp(secret, user.id)}).headers["Location"] == "/home"
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "https://evil.example/x", "/\\evil.example"])
+def test_next_to_another_site_is_ignored_after_the_second_factor(app, client_web, client_user, target):
+    secret, _codes = enrol_totp(client_web, PASSWORD)
+    browser = WebClient(app.test_client())
+    first = browser.post_form("/login", {"login": "client@example.com", "password": PASSWORD, "next": target})
+    assert first.headers["Location"] == "/login/2fa"
+    done = browser.post_form("/login/2fa", {"code": next_totp(secret, client_user.id)})
+    assert done.status_code == 302 and done.headers["Location"] == "/home"

@@ -158,3 +158,18 @@ def test_recaptcha_stored_before_its_keys_went_is_flagged_and_altcha_stands_in(s
     register = WebClient(make_app(TESTING=False).test_client()).get("/register").get_data(as_text=True)
     assert "<altcha-widget" in register and "g-recaptcha" not in register
     assert ("recaptcha", False) in [(party.key, on) for party, on, _basis in compliance.transfer_bases()]
+
+
+def test_login_asks_after_failures_of_one_login_from_many_addresses(app, client_user):
+    configure(**{"captcha.after_failures": 2})
+    for address in ("198.51.100.7", "203.0.113.7"):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        WebClient(client).post_form("/login", {"login": "client@example.com", "password": "wrong guess 1"})
+    fresh = app.test_client()
+    fresh.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    web = WebClient(fresh)
+    token = web.csrf_token("/login")
+    refused = fresh.post("/login", data={"csrf_token": token, "login": "client@example.com",
+                                         "password": "client password 1"})
+    assert "Please complete the captcha." in refused.get_data(as_text=True)

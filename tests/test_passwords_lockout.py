@@ -307,3 +307,13 @@ def test_per_account_limit_is_shared_by_gunicorn_workers_in_redis(gunicorn, targ
     answers = all_at_once([Browser(server) for _ in range(8)], "ghost@example.com", "wrong guess 1")
     assert sorted(a.status_code for a in answers) == [200] * 4 + [429] * 4
     assert len(server.worker_pids("POST /login")) == 2
+
+
+def test_the_lock_notice_links_to_public_url_not_the_requests_host(web, target):
+    configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
+    web.client.environ_base["HTTP_HOST"] = "evil.example"  # a forged Host header on every request
+    for _ in range(3):
+        assert WRONG_ANSWER in attempt(web, "wrong guess 1").get_data(as_text=True)
+    notice = db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.subject == "Your account was locked")).scalar_one()
+    assert "http://portal.test/recover" in notice.body and "evil.example" not in notice.body

@@ -120,3 +120,10 @@ def test_common_list_ships_at_least_ten_thousand(app):
 def test_user_record_is_untouched_by_a_refused_registration(web, client_user):
     register(web, "short", email="client@example.com")
     assert db.session.execute(select(User.id)).scalars().all() == [client_user.id]
+
+
+def test_registration_refuses_the_local_part_of_the_email(web):
+    body = register(web, "rowanq kettle moon 7", email="rowanq@example.com", name="Ann Other"
+                    ).get_data(as_text=True)
+    assert "Do not use your login, email or name in the password." in body
+    assert db.session.execute(select(PendingRegistration)).first() is None

@@ -382,3 +382,39 @@ def test_a_password_change_kills_an_sms_code_in_flight(app, sms_web, vonage, fac
         "current_password": "client password 1", "password": NEW, "confirm": NEW}, page_url="/settings/general")
     assert changed.status_code == 302
     assert "This code is no longer valid." in code_step(sms_web, code).get_data(as_text=True)
+
+
+def test_a_refused_password_at_reset_is_not_echoed(mail_web, smtp, client_user):
+    ask(mail_web, "client@example.com")
+    path = reset_path(smtp, "client@example.com")
+    body = set_password(mail_web, path, password="client user pass 9").get_data(as_text=True)
+    assert "Do not use your login, email or name in the password." in body
+    assert "client user pass 9" not in body
+
+
+def test_the_sms_code_step_asks_for_the_captcha_after_failures(sms_web, vonage, factories):
+    sms_user(factories)
+    settings.update({"captcha.after_failures": 2})
+    db.session.commit()
+    ask(sms_web, "phone@example.com", channel="sms")
+    code = re.search(r"\b(\d{6})\b", vonage.messages_to(PHONE.removeprefix("+"))[-1]["text"]).group(1)
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(2):
+        code_step(sms_web, wrong)
+    assert "<altcha-widget" in sms_web.get("/recover/code").get_data(as_text=True)
+    token = sms_web.csrf_token("/recover/code")
+    refused = sms_web.client.post("/recover/code", data={"csrf_token": token, "code": code})
+    assert refused.status_code == 200 and "Please complete the captcha." in refused.get_data(as_text=True)
+
+
+def test_recover_asks_for_the_captcha_after_failures_of_the_typed_login_elsewhere(app, web, client_user):
+    settings.update({"captcha.after_failures": 2})
+    db.session.commit()
+    for address in ("198.51.100.7", "203.0.113.7"):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        WebClient(client).post_form("/login", {"login": "client@example.com", "password": "wrong guess 1"})
+    token = web.csrf_token("/recover")
+    refused = web.client.post("/recover", data={"csrf_token": token, "login": "client@example.com",
+                                                "channel": "email"})
+    assert "Please complete the captcha." in refused.get_data(as_text=True)

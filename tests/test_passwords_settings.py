@@ -405,3 +405,33 @@ def test_every_current_password_field_is_throttled_per_address_and_per_user(make
                                     "phone": "+447700900123"},
                               page_url="/settings/security").status_code for _ in range(3)]
     assert 429 not in statuses[:2] and statuses[2] == 429, statuses
+
+
+def test_each_of_the_last_five_passwords_is_refused_and_the_sixth_comes_back(web, factories):
+    """History 5 (the default): the current password and the four before it."""
+    factories.client_user(email="hist5@example.com", password="amber falcon river")
+    web.login("hist5@example.com", "amber falcon river")
+    chain = ["amber falcon river", "birch otter canyon", "cedar lynx harbor", "dune heron meadow",
+             "ember moose glacier"]
+    for current, new in zip(chain, chain[1:], strict=False):
+        assert change(web, current=current, new=new).status_code == 302
+    body = change(web, current=chain[-1], new=chain[0]).get_data(as_text=True)
+    assert "You used this password recently. Choose another." in body  # the fifth-last
+    assert change(web, current=chain[-1], new="fjord raven tundra").status_code == 302
+    assert change(web, current="fjord raven tundra", new=chain[0]).status_code == 302  # now the sixth
+
+
+def test_a_staff_members_login_is_refused_in_the_password(web, factories):
+    factories.staff(login="quartermaster", email="qm@staff.example.com", name="Ann Other")
+    web.login("quartermaster", "staff password 1")
+    body = change(web, current="staff password 1", new="quartermaster kettle moon").get_data(as_text=True)
+    assert "Do not use your login, email or name in the password." in body
+
+
+def test_a_refused_new_password_is_not_echoed_and_the_notice_link_uses_public_url(client_web):
+    body = change(client_web, new="client user pass 9").get_data(as_text=True)
+    assert "Do not use your login, email or name in the password." in body
+    assert "client user pass 9" not in body and "client password 1" not in body
+    assert change(client_web).status_code == 302
+    notice = outbox("client@example.com")[-1]
+    assert "http://portal.test/recover" in notice.body and "localhost" not in notice.body
