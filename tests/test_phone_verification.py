@@ -167,6 +167,7 @@ def test_a_number_added_here_takes_recovery_codes_only_after_a_delay_and_the_own
     """This page asks for no password (it sits on the way to an order), so a stolen session could
     add its own number here and then recover the account by SMS: the owner is emailed at once,
     and the number takes recovery codes only PHONE_RECOVERY_DELAY_HOURS later."""
+    client_web.client.environ_base["HTTP_HOST"] = "evil.example"  # the notice's link ignores the Host header
     assert send(client_web).status_code == 302
     assert check(client_web, code_from_outbox(MOBILE_GB)).status_code == 302
     user = db.session.get(User, client_user.id)
@@ -174,6 +175,7 @@ def test_a_number_added_here_takes_recovery_codes_only_after_a_delay_and_the_own
     notice = db.session.execute(select(OutboxMessage).where(
         OutboxMessage.recipient == client_user.email, OutboxMessage.subject.like("A phone number%"))).scalar_one()
     assert "change your password and the phone number" in notice.body and MOBILE_GB not in notice.body
+    assert "http://portal.test/settings/general" in notice.body and "evil.example" not in notice.body
     ask_recovery_by_sms(app, client_user.email)
     assert recovery_texts(MOBILE_GB) == 0
 
