@@ -269,3 +269,15 @@ def test_a_number_verified_by_another_account_while_the_code_was_waiting(signed_
         return
     assert second_row.status == "verified" and second_row.flagged
     assert len(auth_events("phone_verification_flagged")) == 1
+
+
+def test_a_filter_tightened_while_the_code_waits_refuses_the_number_at_the_check(client_web, client_user):
+    """Staff block a country after the code went out: the right code no longer verifies that number."""
+    protect()
+    send(client_web, MOBILE_GB)
+    code = code_from_outbox(MOBILE_GB)
+    protect(countries=["DE"])
+    body = client_web.post_form("/verify-phone/check", {"code": code}, page_url=PAGE).get_data(as_text=True)
+    assert "Numbers from United Kingdom are not accepted" in body
+    (row,) = verifications()
+    assert row.status == "cancelled" and db.session.get(User, client_user.id).phone_verified_at is None

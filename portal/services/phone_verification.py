@@ -234,6 +234,11 @@ def _wrong_code(user: User, row: PhoneVerification, policy: fraud.Policy):
 
 
 def _verified(user: User, row: PhoneVerification, policy: fraud.Policy) -> PhoneVerification:
+    try:  # the filter staff have now, which may be stricter than when the code was sent
+        phone_filter.check(row.number, policy.rules)
+    except phone_filter.PhoneRefused as refusal:
+        _close(row, "cancelled")
+        _refuse(user, row.number, refusal.reason, refusal.message, "code")
     reused = _verified_elsewhere(user, row.number)
     if reused and policy.reused_number == "refuse":
         _close(row, "cancelled")
