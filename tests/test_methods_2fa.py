@@ -365,3 +365,43 @@ def test_next_to_another_site_is_ignored_after_the_second_factor(app, client_web
     assert first.headers["Location"] == "/login/2fa"
     done = browser.post_form("/login/2fa", {"code": next_totp(secret, client_user.id)})
     assert done.status_code == 302 and done.headers["Location"] == "/home"
+
+
+def test_switching_sms_off_stops_a_code_already_sent_new_sends_and_enrolment(app, client_web, client_user):
+    client_user.phone, client_user.phone_verified_at = "+447700900127", utcnow()
+    db.session.commit()
+    secret, _codes = enrol_totp(client_web, PASSWORD)
+    client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD}, page_url="/settings/security")
+    browser = WebClient(app.test_client())
+    password_step(browser, "client@example.com")
+    browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
+    text = db.session.execute(select(OutboxMessage.body).where(
+        OutboxMessage.recipient == "+447700900127")).scalar_one()
+    code = text.split("code: ")[1][:6]
+    auth_methods.save_switches(client_user.provider_id, {**auth_methods.current_values(client_user.provider_id),
+                                                         "sms_2fa": False})
+    db.session.commit()
+    assert "Send code" not in browser.get("/login/2fa").get_data(as_text=True)
+    browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
+    assert len(db.session.execute(select(OutboxMessage).where(OutboxMessage.channel == "sms")).all()) == 1
+    refused = browser.post_form("/login/2fa", {"code": code})  # sent before the switch
+    assert refused.status_code == 200 and "The code is wrong or has expired." in refused.get_data(as_text=True)
+    again = client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD},
+                                 page_url="/settings/security")
+    assert again.status_code == 404
+    done = browser.post_form("/login/2fa", {"code": next_totp(secret, client_user.id)})  # TOTP stays on
+    assert done.headers["Location"] == "/home"
+
+
+def test_second_factor_changes_are_in_the_auth_log_with_the_account_and_address(client_web, client_user):
+    client_user.phone, client_user.phone_verified_at = "+447700900128", utcnow()
+    db.session.commit()
+    enrol_totp(client_web, PASSWORD)
+    client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD}, page_url="/settings/security")
+    client_web.post_form("/settings/security/2fa/sms/remove", {"current_password": PASSWORD},
+                         page_url="/settings/security")
+    rows = db.session.execute(select(AuthEvent).where(AuthEvent.event.in_(["2fa_enabled", "2fa_disabled"]))
+                              .order_by(AuthEvent.id)).scalars().all()
+    assert [(row.event, row.detail) for row in rows] == [
+        ("2fa_enabled", "totp"), ("2fa_enabled", "sms"), ("2fa_disabled", "sms")]
+    assert {(row.user_id, row.ip) for row in rows} == {(client_user.id, "127.0.0.1")}

@@ -426,6 +426,10 @@ def test_keycloak_client_role_and_group_mapping(oidc_app, oidc):
     assert oauth_login(again, oidc, "keycloak", sub).headers["Location"] == "/admin/"
     assert group_names_of(db.session.get(User, staff.id)) == ["Sales"]
     assert again.get("/admin/finance/payments").status_code == 403
+    applied = db.session.execute(select(AuditEvent).where(AuditEvent.action == "keycloak_roles_applied")
+                                 .order_by(AuditEvent.id)).scalars().all()[-1]  # a permission change, audited
+    assert (applied.target_id, applied.actor_label, applied.ip) == (staff.id, "Keycloak", "127.0.0.1")
+    assert applied.changes == {"access_groups": [["Finance", "Sales"], ["Sales"]]}
 
 
 def test_a_keycloak_username_with_accents_gives_way_to_the_emails_local_part(oidc_app, oidc):

@@ -4,12 +4,13 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, KeycloakRoleMapping
-from portal.services import auth_methods
+from portal.models import AuditEvent, AuthEvent, KeycloakRoleMapping, Provider
+from portal.services import auth_methods, temp_keys
 from portal.services.access import seed_groups
 from portal.services.personal_data import registered
 from portal.services.registration import default_provider
 from tests.access_helpers import browser
+from tests.api_helpers import basic, bearer
 from tests.methods_helpers import enrol_totp
 from tests.test_api import make_token
 from tests.web import WebClient
@@ -135,3 +136,82 @@ def test_personal_data_of_the_methods_is_registered_and_erasable(client_web, cli
     erased = sum(entries[name].erase([client_user.id]) for name in names)
     db.session.commit()
     assert erased == 1 + 10 + 1
+
+
+def switch_off(provider_id, *names, **config):
+    """Store the switches as the admin page does (audited), with `names` off."""
+    values = {**auth_methods.current_values(provider_id), **{name: False for name in names}, **config}
+    auth_methods.save_switches(provider_id, values)
+    db.session.commit()
+
+
+def test_switching_api_tokens_off_refuses_every_token_and_their_issue_but_not_authinfo(client_web, client_user, app):
+    secret = make_token(client_web)
+    switch_off(client_user.provider_id, "api")
+    api = app.test_client()
+    refused = api.get("/api/v1/whoami", headers=bearer(secret))  # a token issued before the switch
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "method_off"
+    assert api.get("/api/v1/whoami", headers=basic("client@example.com", "client password 1")).status_code == 200
+    issued = client_web.post_form("/settings/security/api-tokens", {"name": "x", "days": 30, "scopes": ["self.account"]},
+                                  page_url="/settings/security")
+    assert issued.status_code == 404
+
+
+def test_switching_authinfo_off_refuses_login_and_password_on_the_api_but_not_tokens(client_web, client_user, app):
+    secret = make_token(client_web)
+    switch_off(client_user.provider_id, "api_authinfo")
+    api = app.test_client()
+    refused = api.get("/api/v1/whoami", headers=basic("client@example.com", "client password 1"))
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "method_off"
+    assert api.get("/api/v1/whoami", headers=bearer(secret)).status_code == 200
+
+
+def test_web_login_switched_off_hides_the_form_and_refuses_its_post(make_app, factories):
+    app = make_app(**SSO_CONFIGURED)
+    user = factories.client_user(email="client@example.com", password="client password 1")
+    with app.app_context():  # whose configuration has both identity providers
+        switch_off(user.provider_id, "web_login", keycloak=True, google=True)
+    web = WebClient(app.test_client())
+    page = web.get("/login").get_data(as_text=True)
+    assert 'name="password"' not in page and "Sign in with Google" in page
+    response = web.post_form("/login", {"login": "client@example.com", "password": "client password 1"})
+    assert response.status_code == 403
+    assert web.get("/home").status_code == 302  # not signed in
+
+
+def test_web_login_stays_on_while_google_is_switched_on_but_not_configured(make_app, factories):
+    config = {key: value for key, value in SSO_CONFIGURED.items() if not key.startswith("GOOGLE")}
+    factories.staff(login="boss", password="staff password 1", full_access=True)
+    web = browser(make_app(**config), "boss", "staff password 1")
+    body = web.post_form(methods_url(), switches(web_login=None, keycloak="y", google="y")).get_data(as_text=True)
+    assert "Keep web login on: clients would have no way in" in body
+    assert auth_methods.switched_on("web_login") is True
+
+
+@pytest.fixture
+def other_provider():
+    provider = Provider(name="Second provider")
+    db.session.add(provider)
+    db.session.commit()
+    return provider
+
+
+def test_a_switch_of_another_provider_governs_its_users_pages(app, factories, other_provider):
+    """Signed-in pages follow the switches of the user's own provider, not the default one's."""
+    factories.client_user(email="other@example.com", password="client password 1", provider_id=other_provider.id)
+    switch_off(other_provider.id, "totp", "staff_2fa_required")
+    web = browser(app, "other@example.com", "client password 1")
+    assert web.post_form("/settings/security/totp/begin", {}, page_url="/settings/security").status_code == 404
+    assert "Set up an authenticator app" not in web.get("/settings/security").get_data(as_text=True)
+
+
+def test_a_key_issued_before_its_providers_switch_went_off_is_refused(app, factories, other_provider):
+    user = factories.client_user(email="other@example.com", password="client password 1", provider_id=other_provider.id)
+    _user, url = temp_keys.issue_key("other@example.com", 15)
+    switch_off(other_provider.id, "temp_key")  # the default provider keeps the method on
+    web = WebClient(app.test_client())
+    assert web.get(url.removeprefix("http://portal.test")).status_code == 302
+    body = web.post_form("/login/key", {}).get_data(as_text=True)
+    assert "This key is invalid" in body and web.get("/home").status_code == 302
+    refused = db.session.execute(select(AuthEvent).where(AuthEvent.event == "temp_key_refused")).scalar_one()
+    assert (refused.user_id, refused.detail) == (user.id, "account closed or method off")

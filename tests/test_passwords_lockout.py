@@ -317,3 +317,13 @@ def test_the_lock_notice_links_to_public_url_not_the_requests_host(web, target):
     notice = db.session.execute(select(OutboxMessage).where(
         OutboxMessage.subject == "Your account was locked")).scalar_one()
     assert "http://portal.test/recover" in notice.body and "evil.example" not in notice.body
+
+
+def test_a_refusal_while_locked_is_logged_as_such_with_the_account_and_address(web, target):
+    configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
+    for _ in range(3):
+        attempt(web, "wrong guess 1")
+    attempt(web, RIGHT)
+    last = events("login_failed")[-1]
+    assert (last.user_id, last.login, last.detail, last.ip) == (
+        target.id, "target@example.com", "account locked", "127.0.0.1")

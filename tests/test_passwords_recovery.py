@@ -418,3 +418,16 @@ def test_recover_asks_for_the_captcha_after_failures_of_the_typed_login_elsewher
     refused = web.client.post("/recover", data={"csrf_token": token, "login": "client@example.com",
                                                 "channel": "email"})
     assert "Please complete the captcha." in refused.get_data(as_text=True)
+
+
+def test_recovery_code_checks_are_in_the_auth_log_with_the_account_and_address(sms_web, vonage, factories):
+    user = sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    code = re.search(r"\b(\d{6})\b", vonage.messages_to(PHONE.removeprefix("+"))[-1]["text"]).group(1)
+    code_step(sms_web, "000000" if code != "000000" else "111111")
+    assert code_step(sms_web, code).headers["Location"].startswith("/recover/reset/")
+    rows = db.session.execute(select(AuthEvent).where(
+        AuthEvent.event.in_(["recovery_code_failed", "recovery_code_accepted"])).order_by(AuthEvent.id)).scalars().all()
+    assert [(row.event, row.user_id, row.ip) for row in rows] == [
+        ("recovery_code_failed", user.id, "127.0.0.1"), ("recovery_code_accepted", user.id, "127.0.0.1")]
+    assert not [row for row in rows if code in f"{row.detail} {row.login}"]

@@ -435,3 +435,16 @@ def test_staff_absolute_timeout_is_shorter_than_the_clients(app, client_user, st
     assert client.get("/home").status_code == 200
     refused = staff.get("/admin/")
     assert refused.status_code == 302 and "/login" in refused.headers["Location"]
+
+
+def test_a_refused_temporary_key_reaches_no_log(app, client_user):
+    spent = last_segment(temp_keys.issue_key("client@example.com", 15)[1])
+    web = WebClient(app.test_client())
+    for key in (spent, spent, "unknown-" + spent[::-1]):  # used once, then spent, then never issued
+        assert web.get(f"/login/key/{key}").status_code == 302
+        web.post_form("/login/key", {})
+        web = WebClient(app.test_client())
+    events = db.session.execute(select(AuthEvent.event)).scalars().all()
+    assert events.count("temp_key_refused") == 2  # the log was written
+    for secret in (spent, spent[::-1]):
+        assert not [value for value in database_values() if secret.lower() in value], secret
