@@ -22,6 +22,14 @@ def password_step(web, login, password=PASSWORD):
     return response
 
 
+def texted_sign_in_code(web, login, number) -> str:
+    """Pass the password step, ask for an SMS code and read it from the outbox (the only text to `number`)."""
+    password_step(web, login)
+    web.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
+    text = db.session.execute(select(OutboxMessage.body).where(OutboxMessage.recipient == number)).scalar_one()
+    return text.split("code: ")[1][:6]
+
+
 def test_totp_enrolment_needs_the_current_password(client_web, client_user):
     client_web.post_form("/settings/security/totp/begin", {}, page_url="/settings/security")
     body = client_web.post_form("/settings/security/totp/confirm",
@@ -317,11 +325,7 @@ def test_an_sms_sign_in_code_dies_after_five_wrong_tries(make_app, factories):
     owner.login("sms@example.com", PASSWORD)
     owner.post_form("/settings/security/sms/enable", {"current_password": PASSWORD}, page_url="/settings/security")
     browser = WebClient(app.test_client())
-    password_step(browser, "sms@example.com")
-    browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
-    text = db.session.execute(select(OutboxMessage.body).where(
-        OutboxMessage.recipient == "+447700900123")).scalar_one()
-    code = text.split("code: ")[1][:6]
+    code = texted_sign_in_code(browser, "sms@example.com", "+447700900123")
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(5):
         assert "The code is wrong or has expired." in browser.post_form(
@@ -373,11 +377,7 @@ def test_switching_sms_off_stops_a_code_already_sent_new_sends_and_enrolment(app
     secret, _codes = enrol_totp(client_web, PASSWORD)
     client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD}, page_url="/settings/security")
     browser = WebClient(app.test_client())
-    password_step(browser, "client@example.com")
-    browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
-    text = db.session.execute(select(OutboxMessage.body).where(
-        OutboxMessage.recipient == "+447700900127")).scalar_one()
-    code = text.split("code: ")[1][:6]
+    code = texted_sign_in_code(browser, "client@example.com", "+447700900127")
     auth_methods.save_switches(client_user.provider_id, {**auth_methods.current_values(client_user.provider_id),
                                                          "sms_2fa": False})
     db.session.commit()
