@@ -215,3 +215,19 @@ def test_a_key_issued_before_its_providers_switch_went_off_is_refused(app, facto
     assert "This key is invalid" in body and web.get("/home").status_code == 302
     refused = db.session.execute(select(AuthEvent).where(AuthEvent.event == "temp_key_refused")).scalar_one()
     assert (refused.user_id, refused.detail) == (user.id, "account closed or method off")
+
+
+def test_the_api_follows_the_switches_of_the_callers_own_provider(app, factories, other_provider):
+    """A provider that switches API tokens and authinfo off shuts them for its own users, not for
+    the default provider's, whose switches the public pages follow."""
+    factories.client_user(email="other@example.com", password="client password 1", provider_id=other_provider.id)
+    factories.client_user(email="client@example.com", password="client password 1")
+    tokens = {email: make_token(browser(app, email, "client password 1"))
+               for email in ("other@example.com", "client@example.com")}
+    switch_off(other_provider.id, "api", "api_authinfo")
+    api = app.test_client()
+    for credentials in (bearer(tokens["other@example.com"]), basic("other@example.com", "client password 1")):
+        refused = api.get("/api/v1/whoami", headers=credentials)
+        assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "method_off"
+    for credentials in (bearer(tokens["client@example.com"]), basic("client@example.com", "client password 1")):
+        assert api.get("/api/v1/whoami", headers=credentials).status_code == 200

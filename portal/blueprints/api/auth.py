@@ -63,24 +63,29 @@ def authenticate():
 
 
 def _by_token(secret: str):
-    if not auth_methods.enabled("api"):
-        return api_error(403, "method_off", "API tokens are switched off.")
     token = api_tokens.authenticate(secret)
     if token is None:
         return api_error(401, "invalid_token", "The token is unknown, expired or revoked.")
+    if not auth_methods.enabled("api", token.user.provider_id):
+        return api_error(403, "method_off", "API tokens are switched off.")
     g._login_user, g.api_token = token.user, token
     return gates.enforce_gates()
 
 
 def _by_authinfo(login: str, password: str):
+    """Checked against the default provider's switch first (before anything is guessed, as the
+    sign-in page), then against the account's own provider."""
+    off = api_error(403, "method_off", "authinfo is switched off; use an API token.")
     if not auth_methods.enabled("api_authinfo"):
-        return api_error(403, "method_off", "authinfo is switched off; use an API token.")
+        return off
     try:
         user = signin.check_authinfo(login, password)
     except signin.SecondFactorRequired as refusal:
         return api_error(403, "second_factor_required", refusal.message)
     except signin.SignInFailed as failure:
         return api_error(401, "invalid_credentials", failure.message)
+    if not auth_methods.enabled("api_authinfo", user.provider_id):
+        return off
     g._login_user = user
     return gates.enforce_gates()
 
