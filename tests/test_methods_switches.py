@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, AuthEvent, KeycloakRoleMapping, Provider
+from portal.models import AuditEvent, AuthEvent, KeycloakRoleMapping, Provider, User
 from portal.services import auth_methods, temp_keys
 from portal.services.access import seed_groups
 from portal.services.personal_data import registered
@@ -13,6 +13,7 @@ from tests.access_helpers import browser
 from tests.api_helpers import basic, bearer
 from tests.methods_helpers import enrol_totp
 from tests.test_api import make_token
+from tests.test_auth import link_in_outbox, register
 from tests.web import WebClient
 
 
@@ -231,3 +232,20 @@ def test_the_api_follows_the_switches_of_the_callers_own_provider(app, factories
         assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "method_off"
     for credentials in (bearer(tokens["client@example.com"]), basic("client@example.com", "client password 1")):
         assert api.get("/api/v1/whoami", headers=credentials).status_code == 200
+
+
+def test_password_sign_up_is_off_while_web_login_is(make_app, factories):
+    """Sign-up makes a password account: with passwords switched off it would be one nobody can
+    sign in to, so the form, its link and a sign-up already waiting for confirmation are gone."""
+    app = make_app(**SSO_CONFIGURED)
+    user = factories.client_user(email="client@example.com", password="client password 1")
+    web = WebClient(app.test_client())
+    register(web)
+    waiting = link_in_outbox("new@example.com")
+    with app.app_context():
+        switch_off(user.provider_id, "web_login", keycloak=True, google=True)
+    assert "Create an account" not in web.get("/login").get_data(as_text=True)
+    assert web.get("/register").status_code == 404
+    assert web.get(waiting).status_code == 404
+    assert web.post_form(waiting, {}, page_url="/login").status_code == 404
+    assert db.session.execute(select(User).where(User.email == "new@example.com")).first() is None

@@ -67,6 +67,7 @@ def logout():
 
 @bp.route("/register", methods=["GET", "POST"])
 @public
+@auth_methods.requires_method("web_login")  # sign-up makes a password account: none while passwords are off
 @per_ip("RATELIMIT_REGISTER_PER_IP")
 def register():
     if current_user.is_authenticated and request.method == "GET":  # as /login: they have an account
@@ -87,6 +88,7 @@ def register():
 
 @bp.route("/register/confirm/<token>")
 @public
+@auth_methods.requires_method("web_login")
 def confirm_registration(token):
     """Show a button: the link itself changes nothing (mail scanners follow links)."""
     return _confirm_page(ConfirmRegistrationForm(), token)
@@ -94,6 +96,7 @@ def confirm_registration(token):
 
 @bp.route("/register/confirm/<token>", methods=["POST"])
 @public
+@auth_methods.requires_method("web_login")
 @per_ip("RATELIMIT_LOGIN_PER_IP")  # from another browser it checks a password
 @per_account_of("RATELIMIT_LOGIN_PER_ACCOUNT", lambda: "sign-up " + digest(request.view_args["token"]), ["POST"])
 def confirm_registration_post(token):
