@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from flask import current_app, session
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.models import Client, PendingRegistration, Provider, User, UserKind
@@ -33,14 +34,17 @@ class RegistrationPasswordWrong(DomainError):
 
 
 def default_provider() -> Provider:
-    """The provider new clients belong to (created on first use)."""
-    provider = db.session.execute(
-        select(Provider).where(Provider.is_default.is_(True))
-    ).scalar_one_or_none()
+    """The provider new clients belong to (created on first use; when two workers' first requests
+    race to create it, the one the unique index refuses takes the other's)."""
+    find = select(Provider).where(Provider.is_default.is_(True))
+    provider = db.session.execute(find).scalar_one_or_none()
     if provider is None:
-        provider = Provider(name="Default provider", is_default=True)
-        db.session.add(provider)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():
+                provider = Provider(name="Default provider", is_default=True)
+                db.session.add(provider)
+        except IntegrityError:
+            provider = db.session.execute(find).scalar_one()
     return provider
 
 
