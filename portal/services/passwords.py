@@ -37,15 +37,15 @@ def _params(ph: PasswordHasher) -> tuple:
     return (ph.time_cost, ph.memory_cost, ph.parallelism)
 
 
-def _timed_verify(ph: PasswordHasher, password_hash: str, password: str) -> bool:
-    """Verify and, when the hash has today's parameters, remember how long it took."""
+def _timed_verify(ph: PasswordHasher, password_hash: str, password: str, current: bool) -> bool:
+    """Verify and, for a hash with today's parameters (`current`), remember how long it took."""
     started = time.perf_counter()
     try:
         return ph.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
     finally:
-        if not _needs_rehash(ph, password_hash):
+        if current:
             _recent_seconds.setdefault(_params(ph), deque(maxlen=16)).append(time.perf_counter() - started)
 
 
@@ -61,7 +61,7 @@ def _spend_like_a_current_verify(ph: PasswordHasher, started: float) -> None:
     parameters (a time drawn from this process's recent ones), so that the answer does not
     tell an account whose hash predates a parameter change from an unknown login."""
     if not _recent_seconds.get(_params(ph)):  # nothing measured yet in this process
-        _timed_verify(ph, _dummy_hash(_params(ph)), "\0")
+        _timed_verify(ph, _dummy_hash(_params(ph)), "\0", current=True)
     recent = _recent_seconds[_params(ph)]
     time.sleep(max(0.0, secrets.choice(recent) - (time.perf_counter() - started)))
 
@@ -75,12 +75,12 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     failure takes as long as a verify with today's parameters."""
     ph = hasher()
     if password_hash is None:
-        _timed_verify(ph, _dummy_hash(_params(ph)), password + "\0unknown")
+        _timed_verify(ph, _dummy_hash(_params(ph)), password + "\0unknown", current=True)
         return False
-    started = time.perf_counter()
-    if _timed_verify(ph, password_hash, password):
+    stale, started = _needs_rehash(ph, password_hash), time.perf_counter()
+    if _timed_verify(ph, password_hash, password, current=not stale):
         return True
-    if _needs_rehash(ph, password_hash):
+    if stale:
         _spend_like_a_current_verify(ph, started)
     return False
 
