@@ -282,19 +282,38 @@ def test_a_pending_sign_in_lapses_after_ten_minutes(app, client_web, client_user
     assert browser.get("/home").status_code == 302
 
 
-def test_a_password_change_ends_a_sign_in_waiting_for_its_code(app, client_web, client_user):
-    """Someone who had the old password and the second factor is half-way in: the owner's password
-    change (which ends every session) ends that half of one too."""
+ENDING_EVERY_SESSION = {
+    "password change": ("/settings/general/password", {
+        "current_password": PASSWORD, "password": "violet kettle under moonlight",
+        "confirm": "violet kettle under moonlight"}, "/settings/general"),
+    "sign out everywhere else": ("/settings/security/sessions/end-others", {}, "/settings/security"),
+}
+
+
+@pytest.mark.parametrize("action", ENDING_EVERY_SESSION)
+def test_ending_every_session_ends_a_sign_in_waiting_for_its_code(app, client_web, client_user, action):
+    """Someone who had the password and the second factor is half-way in: what the owner does to
+    end every other session (a password change, "Sign out everywhere else") ends that half of one
+    too, though it lives only in the other browser's cookie."""
     secret, _codes = enrol_totp(client_web, PASSWORD)
     intruder = WebClient(app.test_client())
     password_step(intruder, "client@example.com")
-    changed = client_web.post_form("/settings/general/password", {
-        "current_password": PASSWORD, "password": "violet kettle under moonlight",
-        "confirm": "violet kettle under moonlight"}, page_url="/settings/general")
-    assert changed.status_code == 302
+    path, fields, page = ENDING_EVERY_SESSION[action]
+    assert client_web.post_form(path, fields, page_url=page).status_code == 302
     late = intruder.post_form("/login/2fa", {"code": next_totp(secret, client_user.id)}, page_url="/login")
     assert late.status_code == 302 and late.headers["Location"] == "/login"
     assert intruder.get("/home").status_code == 302
+
+
+def test_a_sign_in_begun_after_every_session_ended_goes_through(app, client_web, client_user):
+    """Only the sign-ins waiting at that moment end: the next one finishes."""
+    secret, _codes = enrol_totp(client_web, PASSWORD)
+    client_web.post_form("/settings/security/sessions/end-others", {}, page_url="/settings/security")
+    browser = WebClient(app.test_client())
+    password_step(browser, "client@example.com")
+    done = browser.post_form("/login/2fa", {"code": next_totp(secret, client_user.id)}, page_url="/login")
+    assert done.status_code == 302 and done.headers["Location"] == "/home"
+    assert client_web.get("/home").status_code == 200
 
 
 def test_codes_are_throttled_per_address_across_accounts(make_app, factories):

@@ -20,6 +20,7 @@ INDEXES = {  # every index with its definition, as the database itself reports i
 }
 BEFORE_PURGE_BREAKDOWN = "d7b2e5f8a1c3"  # the head before purge_run.rows_by_table and ix_user_phone
 BEFORE_MAPPING_BY_GROUP_ID = "02cb7123a7f2"  # role mappings named their access group
+BEFORE_SESSION_EPOCH = "e5a0c7d94b12"  # user had no session_epoch
 
 
 def indexes(url: str) -> dict[str, str]:
@@ -133,4 +134,28 @@ def test_role_mappings_move_from_group_names_to_group_ids_and_back(empty_url):
         assert _mappings(empty_url, "access_group") == [("admin", True, None), ("finance", False, "Finance")]
         upgrade()
         assert _mappings(empty_url, "access_group_id") == [("admin", True, None), ("finance", False, 7)]
+        db.engine.dispose()
+
+
+def test_session_epoch_goes_down_and_up_keeping_every_index(empty_url):
+    """Adding or dropping a user column must not cost the user table its expression indexes (a
+    batch on SQLite copies the table without them); rows already there start at epoch 0."""
+    app = migrating_app(empty_url)
+    with app.app_context():
+        upgrade(revision=BEFORE_SESSION_EPOCH)
+        before = indexes(empty_url)
+        engine = create_engine(empty_url)
+        with engine.begin() as conn:
+            provider = conn.execute(text("SELECT id FROM provider")).scalar_one()
+            conn.execute(text("INSERT INTO \"user\" (provider_id, kind, login, email, name, full_access, "
+                              "access_denied, is_active_account, failed_logins) VALUES "
+                              "(:p, 'client', 'early', 'early@example.com', '', false, false, true, 0)"),
+                         {"p": provider})
+        upgrade()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT session_epoch FROM \"user\"")).scalar_one() == 0
+        engine.dispose()
+        assert set(indexes(empty_url)) == set(before)
+        downgrade(revision=BEFORE_SESSION_EPOCH)
+        assert indexes(empty_url) == before
         db.engine.dispose()

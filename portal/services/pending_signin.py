@@ -17,12 +17,7 @@ def hold(user: User, remember: bool, next_url: str | None, method: str) -> None:
     sessions.end_current_session()
     session.clear()
     session[KEY] = {"uid": user.id, "remember": bool(remember), "next": next_url or "",
-                    "method": method, "since": int(time.time()), "password_set": _password_set(user)}
-
-
-def _password_set(user: User) -> str | None:
-    """When the password was last set: a change or reset since the first step ends the wait."""
-    return user.password_changed_at.isoformat() if user.password_changed_at else None
+                    "method": method, "since": int(time.time()), "epoch": user.session_epoch}
 
 
 def pending() -> dict | None:
@@ -35,11 +30,11 @@ def pending() -> dict | None:
 def pending_user() -> User | None:
     """The user of a live pending sign-in who may still sign in: not locked meanwhile (wrong codes
     count toward the lock; the owner's known browser goes through it, as at /login), and whose
-    password has not been changed or reset since the first step (that revokes every session, this
-    half of one too)."""
+    sessions have not all been revoked since the first step (a password change or reset, "Sign
+    out everywhere else": this half of a session ends with them)."""
     data = pending()
     user = db.session.get(User, data["uid"]) if data else None
-    if user is None or not user.can_sign_in or data.get("password_set") != _password_set(user):
+    if user is None or not user.can_sign_in or data.get("epoch") != user.session_epoch:
         return None
     if lockout.account_locked(user) and not devices.trusted(user):
         return None

@@ -107,11 +107,13 @@ def end_current_session() -> None:
 
 
 def sign_out_everywhere_else(user: User, keep: UserSession | None) -> tuple[int, int]:
-    """End every session (and so every remember cookie) of `user` but `keep`, and revoke their
-    API tokens and links in flight (temporary keys too): a token or an email change started with a
-    stolen session must not outlive it. Returns how many sessions and tokens."""
+    """End every session (and so every remember cookie and every sign-in waiting for its second
+    factor) of `user` but `keep`, and revoke their API tokens and links in flight (temporary keys
+    too): a token or an email change started with a stolen session must not outlive it. Returns
+    how many sessions and tokens."""
     which = UserSession.user_id == user.id
     ended = _revoke_sessions(which if keep is None else which & (UserSession.id != keep.id))
+    _end_waiting_sign_ins([user.id])
     tokens = revoke_all_tokens([user.id])
     drop_links_in_flight([user.id])
     log_auth("sessions_ended", user=user, detail=f"{counted(ended, 'other session')}, {counted(tokens, 'API token')}")
@@ -121,6 +123,13 @@ def sign_out_everywhere_else(user: User, keep: UserSession | None) -> tuple[int,
 def _revoke_sessions(which) -> int:
     return db.session.execute(update(UserSession).where(which, UserSession.revoked_at.is_(None))
                               .values(revoked_at=utcnow())).rowcount
+
+
+def _end_waiting_sign_ins(user_ids: UserIds) -> None:
+    """A sign-in that has passed the password and waits for its second factor lives in its
+    browser's signed cookie, out of reach of the session rows: it holds the user's session epoch,
+    and a new epoch ends it (portal.services.pending_signin)."""
+    db.session.execute(update(User).where(User.id.in_(user_ids)).values(session_epoch=User.session_epoch + 1))
 
 
 def end_session_of(user: User, session_id: int) -> bool:
@@ -135,9 +144,10 @@ def end_session_of(user: User, session_id: int) -> bool:
 
 
 def revoke_everything(user_ids: UserIds) -> int:
-    """Shut every door of these users at once: sessions, remember cookies, API tokens and links in
-    flight (temporary keys among them). Returns how many sessions and tokens were revoked."""
+    """Shut every door of these users at once: sessions, remember cookies, sign-ins waiting for
+    their second factor, API tokens and links in flight (temporary keys among them). Returns how many sessions and tokens were revoked."""
     drop_links_in_flight(user_ids)
+    _end_waiting_sign_ins(user_ids)
     return _revoke_sessions(UserSession.user_id.in_(user_ids)) + revoke_all_tokens(user_ids)
 
 
