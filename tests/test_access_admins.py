@@ -132,7 +132,7 @@ def test_add_administrator_with_groups_and_functions(staff_web, staff_user):
     assert user.is_staff and user.email == "newbie@example.com" and user.password_hash is None
     assert not user.full_access
     assert functions_of(user) == {"dashboard.view", "self.account", "logs.audit", "users.view",
-                                  "users.rights", "users.unlock"} | groups["Finance"].codes
+                                  "users.rights", "users.unlock", "users.reset_2fa"} | groups["Finance"].codes
     created = audit("admin_created")[0]
     assert created.actor_id == staff_user.id and created.changes["groups"] == [None, ["Finance"]]
     invite = db.session.execute(select(OutboxMessage).where(

@@ -111,7 +111,7 @@ def _url_values(app, rule, world) -> dict:
     job = {"client_id": world["job"].client_id, "job_id": world["job"].id}
     member = {"user_id": world["member"].id}
     module = {"key": modules.GDPR_CLEAR_DATA.key}
-    by_endpoint = {"admin.user_rights": member, "admin.unlock_user": member,
+    by_endpoint = {"admin.user_rights": member, "admin.unlock_user": member, "admin.reset_user_two_factor": member,
                    "gdpr.clear_data_progress": job, "gdpr.clear_data_step": job,
                    "gdpr.install_module": module, "gdpr.uninstall_module": module,
                    "gdpr.transfer_basis": {"key": "vonage"}}
@@ -233,6 +233,8 @@ FUNCTION_OF_ENDPOINT = {
     "admin.new_group": "admins.manage",
     "admin.orders": "orders.view",
     "admin.remove_role_mapping": "settings.methods",
+    "admin.reset_administrator_two_factor": "admins.manage",
+    "admin.reset_user_two_factor": "users.reset_2fa",
     "admin.security_settings": "settings.security",
     "admin.unlock_administrator": "admins.manage",
     "admin.unlock_user": "users.unlock",

@@ -30,6 +30,7 @@ _REGISTRY = [
     Function("users.view", "Users", "View users", "staff"),
     Function("users.rights", "Users", "Edit users' rights", "staff"),
     Function("users.unlock", "Users", "Unlock locked accounts", "staff"),
+    Function("users.reset_2fa", "Users", "Reset users' two-factor authentication", "staff"),
     Function("finance.balance", "Finance", "Balance", "staff"),
     Function("finance.payments", "Finance", "Payments", "staff"),
     Function("finance.expenses", "Finance", "Expenses", "staff"),

@@ -4,9 +4,10 @@ import re
 from datetime import timedelta
 
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import User
+from portal.models import SecondFactor, User
 from portal.models.access import user_access_group
 from portal.models.base import utcnow
 from portal.services.access import seed_groups
@@ -129,6 +130,26 @@ def test_support_unlocks_a_locked_user_from_the_users_list(live_server, page, fa
     expect(page.get_by_role("row").filter(has_text="locked@example.com").get_by_text("Locked until")).to_have_count(0)
     db.session.expire_all()
     assert not db.session.get(User, locked.id).is_locked
+
+
+def test_support_resets_a_lost_second_factor_from_the_client_card(live_server, page, factories):
+    """Asked first, then back on the card with the outcome; the factor is gone."""
+    server = live_server()
+    owner = factories.client_user(email="owner@example.com", password=CLIENT_PASSWORD)
+    db.session.add(SecondFactor(user_id=owner.id, kind="totp", secret="unused", confirmed_at=utcnow()))
+    db.session.commit()
+    staff_with(factories, "clients.view", "users.reset_2fa", login="support")
+    sign_in(page, server, "support", PASSWORD)
+    page.goto(f"{server.url}/admin/clients/{owner.client_id}")
+    page.get_by_role("row", name=re.compile(f"User #{owner.id}")).get_by_role("link", name="Reset two-factor").click()
+    expect(page.get_by_role("heading", name=f"Reset two-factor of User #{owner.id}")).to_be_visible()
+    expect(page.get_by_text("authenticator app")).to_be_visible()
+    page.get_by_role("button", name="Reset two-factor").click()
+    expect(page).to_have_url(f"{server.url}/admin/clients/{owner.client_id}")
+    expect(page.get_by_text(f"Two-factor authentication of User #{owner.id} is off")).to_be_visible()
+    expect(page.get_by_role("link", name="Reset two-factor")).to_have_count(0)
+    db.session.expire_all()
+    assert db.session.execute(select(SecondFactor).where(SecondFactor.user_id == owner.id)).first() is None
 
 
 def test_support_unlocks_and_renames_from_the_client_card_and_the_owner_renames_in_client_profile(

@@ -14,5 +14,6 @@ from portal.blueprints.admin import (  # noqa: E402,F401
     routes,
     security_settings,
     staff,
+    two_factor,
     users,
 )

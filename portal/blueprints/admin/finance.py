@@ -7,7 +7,7 @@ from portal.blueprints.admin import bp
 from portal.blueprints.lists import list_args, render_list
 from portal.extensions import db
 from portal.forms import ClientForm
-from portal.services import finance, rights
+from portal.services import factor_reset, finance, rights
 from portal.services.clients import ClientClosed
 from portal.services.clients import rename as rename_client
 from portal.services.permissions import has_function, requires
@@ -27,10 +27,12 @@ def clients():
 def client_card(client_id):
     client = finance.get_client(client_id) or abort(404)
     users = rights.list_client_users(client_id=client.id, size=CARD_USERS)
+    shown = [user for user, _client in users.rows]
     return render_template(
         "admin/client_card.html", client=client, balance=finance.balances([client.id])[client.id],
-        users=[(user, rights.shown_as(current_user, user)) for user, _client in users.rows],
+        users=[(user, rights.shown_as(current_user, user)) for user in shown],
         more_users=users.older is not None,
+        with_factors=factor_reset.with_factors(shown) if has_function(current_user, "users.reset_2fa") else set(),
         payments=finance.list_payments(client_id=client.id, size=10).rows,
         expenses=finance.list_expenses(client_id=client.id, size=10).rows,
         orders=finance.list_orders(client_id=client.id, size=10).rows)

@@ -12,7 +12,7 @@ from portal.blueprints.lists import list_args, render_list, row_url
 from portal.extensions import db, htmx
 from portal.forms import ActionForm
 from portal.models.access import AccessGroup
-from portal.services import access, lockout, profile, recovery
+from portal.services import access, factor_reset, lockout, profile, recovery
 from portal.services.delivery import DeliveryError
 from portal.services.permissions import grantable_by, has_function, modules, requires
 
@@ -89,9 +89,11 @@ def _admin_input(form: AdminForm) -> access.AdminInput:
 
 
 def _render_admin_form(form, target=None):
+    resettable = (target is not None and target.id != current_user.id and access.can_manage(current_user, target)
+                  and bool(factor_reset.factors_of(target)))
     return render_template("admin/administrator_form.html", form=form, target=target,
                            modules=modules("staff"), grantable=set(grantable_by(current_user, "staff")),
-                           groups=access.groups())
+                           groups=access.groups(), resettable=resettable)
 
 
 def _put_error(form, error: access.AccessError, default_field: str = "login") -> None:

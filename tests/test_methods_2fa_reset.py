@@ -1,0 +1,125 @@
+"""Reset two-factor: staff turn off the second factors of an owner who lost them, asked first,
+audited, the owner told; only with its function, never for oneself or someone above."""
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import AuditEvent, OutboxMessage, RecoveryCode, SecondFactor
+from portal.services import settings
+from portal.services.auth_methods import STAFF_2FA_REQUIRED
+from tests.access_helpers import PASSWORD as STAFF_PASSWORD
+from tests.access_helpers import browser, staff_with
+from tests.methods_helpers import enrol_totp
+from tests.web import WebClient
+
+CLIENT_PASSWORD = "client password 1"
+
+
+@pytest.fixture
+def enrolled(client_web, client_user):
+    """The client user with an authenticator app and recovery codes, set up through the pages."""
+    _secret, codes = enrol_totp(client_web, CLIENT_PASSWORD)
+    return client_user, codes
+
+
+def factor_rows(user_id: int) -> tuple[int, int]:
+    db.session.expire_all()
+    return (len(db.session.execute(select(SecondFactor.id).where(SecondFactor.user_id == user_id)).all()),
+            len(db.session.execute(select(RecoveryCode.id).where(RecoveryCode.user_id == user_id)).all()))
+
+
+def notices_to(email: str) -> list[OutboxMessage]:
+    return list(db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.recipient == email, OutboxMessage.subject.like("Two-factor%"))).scalars())
+
+
+def test_support_resets_a_client_users_second_factor_from_the_client_card(app, enrolled, factories):
+    user, _codes = enrolled
+    card_url = f"/admin/clients/{user.client_id}"
+    reset_url = f"/admin/users/{user.id}/two-factor"
+    support = browser(app, staff_with(factories, "clients.view", "users.view", "users.reset_2fa", login="support").login)
+    assert f'href="{reset_url}"' in support.get(card_url).get_data(as_text=True)
+
+    asked = support.get(reset_url).get_data(as_text=True)
+    assert "authenticator app" in asked and "Reset two-factor" in asked
+    assert factor_rows(user.id) == (1, 10)  # asking changes nothing
+
+    done = support.post_form(reset_url, {}, page_url=reset_url)
+    assert done.status_code == 302 and done.headers["Location"] == card_url
+    card = support.get(card_url).get_data(as_text=True)
+    assert "Two-factor authentication of client@example.com is off" in card and f'href="{reset_url}"' not in card
+    assert factor_rows(user.id) == (0, 0)
+
+    audit = db.session.execute(select(AuditEvent).where(AuditEvent.action == "second_factor_reset")).scalar_one()
+    assert (audit.actor.login, audit.target_id, audit.changes) == ("support", user.id, {"second_factors": [["totp"], []]})
+    assert audit.ip == "127.0.0.1"
+    [notice] = notices_to("client@example.com")
+    assert "support turned off two-factor authentication (authenticator app)" in notice.body
+    assert "/recover" in notice.body and "/settings/security" in notice.body
+
+    owner = WebClient(app.test_client())
+    signed_in = owner.post_form("/login", {"login": "client@example.com", "password": CLIENT_PASSWORD})
+    assert signed_in.headers["Location"] == "/home"  # the password alone, as the page said
+
+
+def test_a_second_reset_finds_nothing_and_logs_nothing(app, enrolled, factories):
+    user, _codes = enrolled
+    support = browser(app, staff_with(factories, "users.view", "users.reset_2fa", login="support").login)
+    reset_url = f"/admin/users/{user.id}/two-factor"
+    assert support.post_form(reset_url, {}, page_url=reset_url).headers["Location"] == "/admin/users"
+    again = support.post_form(reset_url, {}, page_url=reset_url)
+    assert "client@example.com has no second factor." in support.get(again.headers["Location"]).get_data(as_text=True)
+    assert "has no second factor" in support.get(reset_url).get_data(as_text=True)
+    assert len(db.session.execute(select(AuditEvent).where(AuditEvent.action == "second_factor_reset")).all()) == 1
+    assert len(notices_to("client@example.com")) == 1
+
+
+def test_reset_needs_its_function_and_a_post_with_the_token(app, enrolled, factories):
+    user, _codes = enrolled
+    reset_url = f"/admin/users/{user.id}/two-factor"
+    viewer = browser(app, staff_with(factories, "clients.view", "users.view", "users.unlock", login="viewer").login)
+    assert f'href="{reset_url}"' not in viewer.get(f"/admin/clients/{user.client_id}").get_data(as_text=True)
+    assert viewer.get(reset_url).status_code == 403
+    assert viewer.post_form(reset_url, {}, page_url="/admin/users").status_code == 403
+    support = browser(app, staff_with(factories, "users.reset_2fa", login="support").login)
+    forged = support.post(reset_url, data={})  # no CSRF token
+    assert forged.status_code == 400
+    assert factor_rows(user.id) == (1, 10)
+    staff_target = staff_with(factories, login="ops")
+    assert support.get(f"/admin/users/{staff_target.id}/two-factor").status_code == 404  # not a client user
+
+
+def test_a_manager_resets_an_administrator_who_must_enrol_again(app, factories):
+    """The administrator signs in with the password alone, straight into the enrolment gate."""
+    target = factories.staff(login="ops", password=STAFF_PASSWORD)
+    enrol_totp(browser(app, "ops"), STAFF_PASSWORD)
+    staff_with(factories, "admins.view", "admins.manage", login="manager")
+    manager = browser(app, "manager")
+    edit_url, reset_url = f"/admin/administrators/{target.id}", f"/admin/administrators/{target.id}/two-factor"
+    assert f'href="{reset_url}"' in manager.get(edit_url).get_data(as_text=True)
+    assert "asked to do at their next sign-in" in manager.get(reset_url).get_data(as_text=True)
+    assert manager.post_form(reset_url, {}, page_url=reset_url).headers["Location"] == edit_url
+    assert factor_rows(target.id) == (0, 0)
+    [notice] = notices_to("ops@staff.example.com")
+    assert "asked to set one up again when you next sign in" in notice.body
+
+    settings.update({STAFF_2FA_REQUIRED: True})
+    db.session.commit()
+    again = WebClient(app.test_client())
+    assert again.post_form("/login", {"login": "ops", "password": STAFF_PASSWORD}).headers["Location"] == "/admin/"
+    assert again.get("/admin/").headers["Location"] == "/settings/security"
+
+
+def test_nobody_resets_their_own_or_a_higher_administrators_second_factor(app, factories):
+    boss = factories.staff(login="chief", password=STAFF_PASSWORD, full_access=True)
+    db.session.add(SecondFactor(user_id=boss.id, kind="sms", confirmed_at=boss.created_at))
+    db.session.commit()
+    manager = staff_with(factories, "admins.view", "admins.manage", login="manager")
+    managing = browser(app, "manager")
+    assert f'href="/admin/administrators/{boss.id}/two-factor"' not in managing.get(
+        f"/admin/administrators/{boss.id}").get_data(as_text=True)
+    assert managing.post_form(f"/admin/administrators/{boss.id}/two-factor", {},
+                              page_url="/admin/administrators").status_code == 403
+    assert managing.get(f"/admin/administrators/{manager.id}/two-factor").status_code == 403
+    assert factor_rows(boss.id) == (1, 0)
