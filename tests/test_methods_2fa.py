@@ -128,6 +128,40 @@ def test_a_second_factor_added_to_another_keeps_the_recovery_codes(app, client_w
     assert browser.post_form("/login/2fa", {"code": codes[0]}).headers["Location"] == "/home"
 
 
+def mailed_subjects(email: str) -> list[str]:
+    return list(db.session.execute(select(OutboxMessage.subject).where(OutboxMessage.recipient == email)
+                                   .order_by(OutboxMessage.id)).scalars())
+
+
+def test_each_change_of_second_factors_is_mailed_to_the_owner(client_web, client_user):
+    """A change made with a stolen session and password does not go unseen; a refused one and
+    one that changes nothing send nothing."""
+    client_user.phone, client_user.phone_verified_at = "+447700900126", utcnow()
+    db.session.commit()
+    security = "/settings/security"
+    enrol_totp(client_web, PASSWORD)
+    client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD}, page_url=security)
+    client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD}, page_url=security)
+    client_web.post_form("/settings/security/recovery-codes", {"current_password": PASSWORD}, page_url=security)
+    client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": "wrong password"},
+                         page_url=security)
+    client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": PASSWORD}, page_url=security)
+    client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": PASSWORD}, page_url=security)
+    client_web.post_form("/settings/security/2fa/sms/remove", {"current_password": PASSWORD}, page_url=security)
+    assert mailed_subjects("client@example.com") == [
+        "An authenticator app was added to your account",
+        "SMS sign-in codes were turned on for your account",
+        "New recovery codes were made for your account",
+        "An authenticator app was removed from your account",
+        "SMS sign-in codes were turned off for your account",
+    ]
+    notices = db.session.execute(select(OutboxMessage.body).where(OutboxMessage.recipient == "client@example.com")
+                                 .order_by(OutboxMessage.id)).scalars().all()
+    assert all("from the address 127.0.0.1" in body and "/recover" in body for body in notices)
+    assert "Your password alone now signs you in." not in notices[3]
+    assert "Your password alone now signs you in." in notices[4]
+
+
 def test_sms_codes_go_only_to_a_verified_number(app, web, factories):
     """A changed or cleared number is not verified: no code is texted until it is again, and the
     person is told how to sign in meanwhile."""

@@ -20,6 +20,7 @@ from portal.models.base import utcnow
 from portal.services import auth_methods, devices, fraud, lockout, reauth, settings, sms_budget
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
+from portal.services.factor_notices import tell_owner
 from portal.services.gates import Gate, register_gate
 from portal.services.sms import send_sms
 
@@ -166,6 +167,7 @@ def confirm_totp(user: User, password: str, code: str) -> list[str]:
         raise SecondFactorError("The code is wrong or has expired.")
     factor.confirmed_at = utcnow()
     log_auth("2fa_enabled", user=user, detail="totp")
+    tell_owner(user, "totp_added")
     return _codes_for_a_new_factor(user)
 
 
@@ -178,6 +180,7 @@ def enable_sms(user: User, password: str) -> list[str]:
         raise SecondFactorError("Verify your phone number first.")
     if _factor(user, "sms") is None:
         db.session.add(SecondFactor(user_id=user.id, kind="sms", confirmed_at=utcnow()))
+        tell_owner(user, "sms_added")
     log_auth("2fa_enabled", user=user, detail="sms")
     db.session.flush()
     return _codes_for_a_new_factor(user)
@@ -249,6 +252,7 @@ def regenerate_recovery_codes(user: User, password: str) -> list[str]:
     if not has_second_factor(user):
         raise SecondFactorError("Set up a second factor first.")
     log_auth("2fa_recovery_codes_renewed", user=user)
+    tell_owner(user, "codes_renewed")
     return _new_recovery_codes(user)
 
 
@@ -282,11 +286,14 @@ def verify_sign_in_code(user: User, code: str) -> str:
 def remove_factor(user: User, kind: str, password: str) -> None:
     """Remove one factor (and the recovery codes with the last one). The caller commits."""
     _check_current_password(user, password)
-    db.session.execute(delete(SecondFactor).where(SecondFactor.user_id == user.id, SecondFactor.kind == kind))
+    removed = db.session.execute(delete(SecondFactor).where(
+        SecondFactor.user_id == user.id, SecondFactor.kind == kind)).rowcount
     remaining = db.session.execute(select(SecondFactor.id).where(SecondFactor.user_id == user.id)).first()
     if remaining is None:
         db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     log_auth("2fa_disabled", user=user, detail=kind)
+    if removed:
+        tell_owner(user, f"{kind}_removed", second_factor_left=remaining is not None)
 
 
 register_gate(Gate("staff_2fa", staff_must_enrol, "settings.security",

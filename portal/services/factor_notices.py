@@ -1,0 +1,32 @@
+"""The owner is emailed whenever their own second factors change, so a change they did not make does not go unseen."""
+
+from portal.models import User
+from portal.models.base import utcnow
+from portal.services.client_ip import client_ip
+from portal.services.links import public_url
+from portal.services.mail import send_notice
+
+# change -> (subject, what happened)
+CHANGES = {
+    "totp_added": ("An authenticator app was added to your account",
+                   "an authenticator app was set up as a second factor"),
+    "sms_added": ("SMS sign-in codes were turned on for your account",
+                  "sign-in codes by SMS to your verified phone were turned on as a second factor"),
+    "totp_removed": ("An authenticator app was removed from your account",
+                     "the authenticator app was removed from your second factors"),
+    "sms_removed": ("SMS sign-in codes were turned off for your account",
+                    "sign-in codes by SMS were removed from your second factors"),
+    "codes_renewed": ("New recovery codes were made for your account",
+                      "new recovery codes were made, and the earlier ones no longer work"),
+}
+
+
+def tell_owner(user: User, change: str, second_factor_left: bool = True) -> None:
+    """Mail `user` that `change` (a key of CHANGES) was made from this request's address."""
+    subject, what = CHANGES[change]
+    alone = "" if second_factor_left else " Your password alone now signs you in."
+    send_notice(user, subject,
+                f"{what} on your account {user.login} on {utcnow():%Y-%m-%d %H:%M} UTC from the address "
+                f"{client_ip()}.{alone}\n\nIf this was not you, someone knows your password and is signed "
+                f"in: reset your password now, which signs every session out, then check Security "
+                f"settings ({public_url('settings.security')}):\n{public_url('auth.recover')}\n")
