@@ -43,7 +43,8 @@ def code_from_outbox(number: str) -> str:
 
 
 def outbox_count() -> int:
-    return len(db.session.execute(select(OutboxMessage.id)).all())
+    """How many texts the console outbox holds (emails, such as notices, are not counted)."""
+    return len(db.session.execute(select(OutboxMessage.id).where(OutboxMessage.channel == "sms")).all())
 
 
 def auth_events(event: str) -> list[AuthEvent]:

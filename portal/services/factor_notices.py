@@ -2,7 +2,7 @@
 
 from portal.models import User
 from portal.models.base import utcnow
-from portal.services.client_ip import client_ip
+from portal.services.events import request_facts
 from portal.services.links import public_url
 from portal.services.mail import send_notice
 
@@ -22,11 +22,13 @@ CHANGES = {
 
 
 def tell_owner(user: User, change: str, second_factor_left: bool = True) -> None:
-    """Mail `user` that `change` (a key of CHANGES) was made from this request's address."""
+    """Mail `user` that `change` (a key of CHANGES) was made, from this request's address if any."""
     subject, what = CHANGES[change]
+    ip, _agent = request_facts()
+    where = f" from the address {ip}" if ip else ""
     alone = "" if second_factor_left else " Your password alone now signs you in."
     send_notice(user, subject,
-                f"{what} on your account {user.login} on {utcnow():%Y-%m-%d %H:%M} UTC from the address "
-                f"{client_ip()}.{alone}\n\nIf this was not you, someone knows your password and is signed "
-                f"in: reset your password now, which signs every session out, then check Security "
-                f"settings ({public_url('settings.security')}):\n{public_url('auth.recover')}\n")
+                f"{what} on your account {user.login} on {utcnow():%Y-%m-%d %H:%M} UTC{where}.{alone}\n\n"
+                "If this was not you, someone knows your password and is signed in: reset your password "
+                f"now, which signs every session out, then check Security settings "
+                f"({public_url('settings.security')}):\n{public_url('auth.recover')}\n")
