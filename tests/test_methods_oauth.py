@@ -11,7 +11,15 @@ from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
 
 from portal.extensions import db
-from portal.models import AuditEvent, AuthEvent, KeycloakRoleMapping, OAuthLink, OutboxMessage, User
+from portal.models import (
+    AuditEvent,
+    AuthEvent,
+    KeycloakRoleMapping,
+    OAuthLink,
+    OutboxMessage,
+    Provider,
+    User,
+)
 from portal.services import auth_methods, sessions
 from portal.services.access import group_names_of, save_group, seed_groups
 from portal.services.auth_methods import STAFF_2FA_REQUIRED
@@ -19,6 +27,7 @@ from portal.services.registration import default_provider
 from tests.access_helpers import browser, staff_with
 from tests.api_helpers import basic, bearer, make_token
 from tests.methods_helpers import enrol_totp, next_totp
+from tests.servers.oidc import OidcServer
 from tests.servers.smtp import free_port
 from tests.servers.wsgi import ThreadedWsgiServer
 from tests.web import WebClient
@@ -620,3 +629,185 @@ def test_nobody_unlinks_someone_elses_sign_in(oidc_app, oidc, factories):
     assert response.status_code == 404
     assert db.session.get(OAuthLink, theirs.id) is not None
     assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", sub).headers["Location"] == "/home"
+
+
+def test_links_are_per_issuer_so_a_subject_at_another_provider_is_someone_else(app, make_app, oidc):
+    """An account is linked by (issuer, subject), never by subject alone: the same `sub` sent by
+    another issuer (Google pointed at another provider, a second realm) opens nothing of the first's."""
+    sub = sub_name()
+    oidc.add_user(sub, email=f"{sub}@gmail.test")
+    first = make_app(**oidc.app_config("google"))
+    switch_on(keycloak=False)
+    assert oauth_login(WebClient(first.test_client()), oidc, "google", sub).headers["Location"] == "/home"
+    owner = db.session.execute(select(User).where(User.email == f"{sub}@gmail.test")).scalar_one()
+    elsewhere = OidcServer().start()
+    try:
+        elsewhere.add_user(sub, email=f"{sub}@elsewhere.test")
+        web = WebClient(make_app(**elsewhere.app_config("google")).test_client())
+        assert oauth_login(web, elsewhere, "google", sub).headers["Location"] == "/home"
+    finally:
+        elsewhere.stop()
+    page = web.get("/settings/general").get_data(as_text=True)
+    assert f"{sub}@elsewhere.test" in page and f"{sub}@gmail.test" not in page
+    links = {(link.issuer, link.user_id) for link in db.session.execute(select(OAuthLink)).scalars()}
+    assert len(links) == 2 and (oidc.issuer, owner.id) in links
+    assert all(user_id != owner.id for issuer, user_id in links if issuer != oidc.issuer)
+
+
+def test_only_a_boolean_true_email_verified_registers(oidc_app, oidc):
+    """A provider answering "false" as a string has not verified the address: no account."""
+    sub = sub_name()
+    oidc.add_user(sub, email=f"{sub}@gmail.test", email_verified="false")
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "google", sub).headers["Location"] == "/login"
+    assert db.session.execute(select(User)).first() is None
+    refusal = db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "oauth_refused")).scalar_one()
+    assert refusal == "google: no verified email"
+
+
+def test_keycloak_acr_1_is_one_factor_and_acr_2_is_two(oidc_app, oidc):
+    """Keycloak's acr "1" is a password alone: the portal still asks staff to enrol a second factor."""
+    map_role("portal-admin")
+    sub = sub_name("kc")
+    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd"], acr="1")
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
+    assert web.get("/admin/").headers["Location"] == "/settings/security"  # enrol here first
+    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd"], acr="2")
+    again = WebClient(oidc_app.test_client())
+    assert oauth_login(again, oidc, "keycloak", sub).headers["Location"] == "/admin/"
+    assert again.get("/admin/").status_code == 200
+
+
+def test_a_role_of_another_keycloak_client_is_not_a_realm_role(oidc_app, oidc):
+    """A mapping of the realm role "portal-admin" is not met by a client role of that name in some
+    other application's client: client roles count only as "client-id:role"."""
+    map_role("portal-admin")
+    sub = sub_name("kc")
+    oidc.add_user(sub, client_roles={"other-app": ["portal-admin"]}, amr=["pwd", "otp"])
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/login"
+    assert db.session.execute(select(User).where(User.login == sub)).first() is None
+    assert web.get("/admin/").status_code == 302
+
+
+def test_full_access_removed_in_keycloak_is_gone_at_the_next_sign_in(oidc_app, oidc):
+    seed_groups()
+    map_role("portal-admin")
+    map_role("portal:sales", full_access=False, group="Sales")
+    sub = sub_name("kc")
+    oidc.add_user(sub, roles=["portal-admin"], client_roles={"portal": ["sales"]}, amr=["pwd", "otp"])
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "keycloak", sub).headers["Location"] == "/admin/"
+    staff = db.session.execute(select(User).where(User.login == sub)).scalar_one()
+    assert staff.full_access
+    oidc.add_user(sub, client_roles={"portal": ["sales"]}, amr=["pwd", "otp"])  # portal-admin removed
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
+    staff = db.session.get(User, staff.id)
+    assert not staff.full_access and group_names_of(staff) == ["Sales"]
+    assert web.get("/admin/administrators").status_code == 403
+    applied = db.session.execute(select(AuditEvent).where(AuditEvent.action == "keycloak_roles_applied")
+                                 .order_by(AuditEvent.id)).scalars().all()[-1]
+    assert applied.changes["full_access"] == [True, False]
+
+
+def test_a_client_cannot_begin_a_keycloak_link(oidc_app, oidc, factories):
+    """Keycloak is for staff: a client's right password does not start a Keycloak link."""
+    factories.client_user(email="linker@example.com")
+    web = WebClient(oidc_app.test_client())
+    web.login("linker@example.com", "client password 1")
+    answer = web.post_form("/settings/security/linked/keycloak", {"link_password": "client password 1"},
+                           page_url="/settings/security")
+    body = answer.get_data(as_text=True)
+    assert "Keycloak cannot be linked to this account." in body and "Continue to Keycloak" not in body
+    sub = sub_name("kc")
+    oidc.add_user(sub, email="linker-kc@corp.test")
+    oauth_login(web, oidc, "keycloak", sub)
+    assert db.session.execute(select(OAuthLink)).first() is None
+
+
+def test_google_switched_off_cannot_be_linked(oidc_app, factories):
+    factories.client_user(email="linker@example.com")
+    web = WebClient(oidc_app.test_client())
+    web.login("linker@example.com", "client password 1")
+    switch_on(google=False)
+    body = web.post_form("/settings/security/linked/google", {"link_password": "client password 1"},
+                         page_url="/settings/security").get_data(as_text=True)
+    assert "Continue to Google" not in body and 'content="0; url=/login/google"' not in body
+
+
+def test_one_password_begins_one_link(oidc_app, oidc, factories):
+    """The link the password began is finished once: a later round with the provider in the same
+    browser is a sign-in of that identity, never a second link to this account."""
+    user = factories.client_user(email="linker@example.com")
+    web = WebClient(oidc_app.test_client())
+    web.login("linker@example.com", "client password 1")
+    first, second = sub_name(), sub_name()
+    oidc.add_user(first, email=f"{first}@gmail.test")
+    oidc.add_user(second, email=f"{second}@gmail.test")
+    assert link_google(web, oidc, first).headers["Location"] == "/settings/security#linked-accounts"
+    oauth_login(web, oidc, "google", second)
+    assert [link.subject for link in db.session.execute(
+        select(OAuthLink).where(OAuthLink.user_id == user.id)).scalars()] == [first]
+
+
+def test_a_clients_google_mfa_does_not_replace_the_portals_second_factor(oidc_app, oidc, factories):
+    """Only Keycloak (the staff's own identity provider) is trusted for multi-factor: a client with
+    an authenticator app is asked for its code after Google, whatever Google's amr says."""
+    user = factories.client_user(email="linker@example.com")
+    web = WebClient(oidc_app.test_client())
+    web.login("linker@example.com", "client password 1")
+    sub = sub_name()
+    oidc.add_user(sub, email=f"{sub}@gmail.test", amr=["pwd", "mfa"], acr="2")
+    link_google(web, oidc, sub)
+    secret, _codes = enrol_totp(web, "client password 1")
+    signing_in = WebClient(oidc_app.test_client())
+    assert oauth_login(signing_in, oidc, "google", sub).headers["Location"] == "/login/2fa"
+    assert signing_in.get("/home").status_code == 302
+    assert signing_in.post_form("/login/2fa", {"code": next_totp(secret, user.id)}).headers["Location"] == "/home"
+
+
+def test_a_role_mapped_at_another_provider_grants_nothing_here(oidc_app, oidc):
+    """Mappings are per provider: Keycloak staff of the default provider get only its mappings."""
+    other = Provider(name="Second provider")
+    db.session.add(other)
+    db.session.flush()
+    db.session.add(KeycloakRoleMapping(provider_id=other.id, role="portal-admin", full_access=True))
+    db.session.commit()
+    sub = sub_name("kc")
+    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd", "otp"])
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/login"
+    assert db.session.execute(select(User).where(User.login == sub)).first() is None
+    reason = db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "oauth_refused")).scalar_one()
+    assert reason == "keycloak: no mapped role"
+
+
+def test_an_account_opened_by_a_provider_is_logged_as_registered(oidc_app, oidc):
+    map_role("portal-admin")
+    client_sub, staff_sub = sub_name(), sub_name("kc")
+    oidc.add_user(client_sub, email=f"{client_sub}@gmail.test")
+    oidc.add_user(staff_sub, roles=["portal-admin"], amr=["pwd", "otp"])
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", client_sub).headers["Location"] == "/home"
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "keycloak", staff_sub).headers["Location"] == "/admin/"
+    registered = db.session.execute(select(AuthEvent).where(AuthEvent.event == "registered")
+                                    .order_by(AuthEvent.id)).scalars().all()
+    users = [db.session.execute(select(User.id).where(User.email == email)).scalar_one()
+             for email in (f"{client_sub}@gmail.test", f"{staff_sub}@example.com")]
+    assert [(e.user_id, e.detail, e.ip) for e in registered] == [(users[0], "google", "127.0.0.1"),
+                                                                  (users[1], "keycloak", "127.0.0.1")]
+
+
+def test_the_linked_sign_ins_card_shows_when_a_link_was_last_used(oidc_app, oidc, factories):
+    """The owner spots a link in use they did not expect: its last use is on the card."""
+    factories.client_user(email="linker@example.com")
+    web = WebClient(oidc_app.test_client())
+    web.login("linker@example.com", "client password 1")
+    sub = sub_name()
+    oidc.add_user(sub, email=f"{sub}@gmail.test")
+    link_google(web, oidc, sub)
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", sub).headers["Location"] == "/home"
+    link = db.session.execute(select(OAuthLink)).scalar_one()
+    assert link.last_login_at is not None
+    row = re.search(r"<td>Google</td>.*?</tr>", web.get("/settings/security").get_data(as_text=True), re.S).group(0)
+    assert "Never" not in row and link.last_login_at.strftime("%Y-%m-%d %H:%M UTC") in row

@@ -249,3 +249,14 @@ def test_password_sign_up_is_off_while_web_login_is(make_app, factories):
     assert web.get(waiting).status_code == 404
     assert web.post_form(waiting, {}, page_url="/login").status_code == 404
     assert db.session.execute(select(User).where(User.email == "new@example.com")).first() is None
+
+
+def test_a_role_mapping_is_removed_only_through_its_own_provider(staff_web, other_provider):
+    """Each provider's page removes its own mappings: another provider's id in the URL finds nothing."""
+    staff_web.post_form(f"{methods_url()}/roles", {"role": "portal-admin", "full_access": "y"}, page_url=methods_url())
+    mapping = db.session.execute(select(KeycloakRoleMapping)).scalar_one()
+    other_page = f"/admin/providers/{other_provider.id}/auth-methods"
+    answer = staff_web.post_form(f"{other_page}/roles/{mapping.id}/delete", {}, page_url=other_page)
+    assert answer.status_code == 404
+    assert db.session.execute(select(KeycloakRoleMapping.role)).scalars().all() == ["portal-admin"]
+    assert "keycloak_role_unmapped" not in db.session.execute(select(AuditEvent.action)).scalars().all()
