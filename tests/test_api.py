@@ -7,9 +7,18 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import ApiToken, AuditEvent, Order, ProductType, Tariff, User, UserSession
+from portal.models import (
+    ApiToken,
+    AuditEvent,
+    AuthEvent,
+    Order,
+    ProductType,
+    Tariff,
+    User,
+    UserSession,
+)
 from portal.models.base import utcnow
-from portal.services import gdpr, sessions
+from portal.services import api_tokens, gdpr, sessions
 from tests.api_helpers import basic, bearer, make_token
 from tests.fraud_support import MOBILE_GB, make_catalog, protect
 from tests.methods_helpers import enrol_totp
@@ -283,3 +292,51 @@ def test_api_order_of_a_covered_service_needs_a_verified_phone(client_web, clien
     user.phone, user.phone_verified_at = MOBILE_GB, utcnow()
     db.session.commit()
     assert api.post("/api/v1/orders", json={"tariff_id": tariffs["vps"]}, headers=bearer(secret)).status_code == 201
+
+
+def test_a_token_lives_the_days_chosen_and_not_a_day_more(client_web):
+    before = utcnow()
+    make_token(client_web, days=7)
+    after = utcnow()
+    row = db.session.execute(select(ApiToken)).scalar_one()
+    assert before + timedelta(days=7) <= row.expires_at <= after + timedelta(days=7)
+
+
+def test_creating_and_revoking_a_token_are_in_the_auth_log(client_web, client_user):
+    make_token(client_web, name="deploy")
+    row = db.session.execute(select(ApiToken)).scalar_one()
+    client_web.post_form(f"/settings/security/api-tokens/{row.id}/revoke", {}, page_url="/settings/security")
+    events = db.session.execute(select(AuthEvent.event, AuthEvent.user_id, AuthEvent.detail).where(
+        AuthEvent.event.like("api_token_%")).order_by(AuthEvent.id)).all()
+    assert [tuple(e) for e in events] == [("api_token_created", client_user.id, f"token {row.id}: deploy"),
+                                          ("api_token_revoked", client_user.id, f"token {row.id}: deploy")]
+
+
+def test_a_revoked_token_leaves_the_list_and_cannot_be_revoked_twice(client_web):
+    make_token(client_web, name="old-deploy")
+    row = db.session.execute(select(ApiToken)).scalar_one()
+    url = f"/settings/security/api-tokens/{row.id}/revoke"
+    client_web.post_form(url, {}, page_url="/settings/security")
+    revoked_at = db.session.get(ApiToken, row.id).revoked_at
+    assert "old-deploy" not in client_web.get("/settings/security").get_data(as_text=True)
+    assert client_web.post_form(url, {}, page_url="/settings/security").status_code == 404
+    assert db.session.get(ApiToken, row.id).revoked_at == revoked_at
+
+
+def test_revoking_everything_keeps_when_a_token_was_first_revoked(client_web, client_user):
+    """The purge reads revoked_at: a later sign-out everywhere must not make an old token young."""
+    make_token(client_web)
+    row = db.session.execute(select(ApiToken)).scalar_one()
+    row.revoked_at = long_ago = utcnow() - timedelta(days=40)
+    db.session.commit()
+    sessions.revoke_everything([client_user.id])
+    db.session.commit()
+    assert db.session.get(ApiToken, row.id).revoked_at == long_ago
+
+
+def test_the_service_refuses_a_scope_or_a_lifetime_the_form_would(client_user):
+    """The form's choices are one check; the service is the last (a script, a future form)."""
+    for scopes, days in ((["admins.manage"], 30), (["self.account"], 0), (["self.account"], 366), ([], 30)):
+        with pytest.raises(api_tokens.TokenRefused):
+            api_tokens.create_token(client_user, "x", days, scopes)
+    assert db.session.execute(select(ApiToken)).first() is None

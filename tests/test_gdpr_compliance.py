@@ -10,6 +10,7 @@ from portal.services import compliance, consent, retention, settings
 from tests.gdpr_support import publish, standard_documents
 from tests.statements import recorded
 from tests.test_methods_oauth import switch_on
+from tests.web import WebClient
 
 
 def statuses() -> list[str]:
@@ -75,8 +76,6 @@ def test_staff_without_an_active_second_factor_are_counted_in_one_query(staff_we
 
 
 def test_transfer_basis_recorded_per_enabled_provider(make_app, factories):
-    from tests.web import WebClient
-
     app = make_app(GOOGLE_CLIENT_ID="google-id", GOOGLE_CLIENT_SECRET="google-secret",
                    SMS_BACKEND="vonage", VONAGE_API_KEY="key", VONAGE_API_SECRET="secret")
     switch_on()  # Google and Keycloak; Keycloak stays off, it is not configured
@@ -100,8 +99,6 @@ def test_transfer_basis_recorded_per_enabled_provider(make_app, factories):
 
 def test_vonage_is_declared_while_it_looks_numbers_up_even_with_texts_on_the_console(make_app, factories):
     """Line-type lookups send the number to Vonage whatever backend sends the texts."""
-    from tests.web import WebClient
-
     app = make_app(SMS_BACKEND="console", VONAGE_API_KEY="key", VONAGE_API_SECRET="secret")
     factories.staff(login="boss", password="staff password 1", full_access=True)
     web = WebClient(app.test_client())
@@ -148,3 +145,55 @@ def test_a_purge_that_stopped_running_turns_the_answer_to_no(staff_web):
     answer = compliance.retention_answer()
     assert answer.status == "no" and "is its timer still on?" in answer.summary
     assert db.session.get(PurgeRun, run.id) is not None
+
+
+def test_optional_documents_alone_do_not_count_as_consent_collected(staff_web):
+    publish("Newsletter", False)
+    answer = compliance.consent_answer()
+    assert answer.status == "no" and "No required document" in answer.summary
+
+
+def test_recaptcha_on_needs_its_transfer_basis(make_app, factories):
+    app = make_app(RECAPTCHA_PUBLIC_KEY="public", RECAPTCHA_PRIVATE_KEY="private")
+    factories.staff(login="boss", password="staff password 1", full_access=True)
+    settings.update({"captcha.mode": "recaptcha"})
+    db.session.commit()
+    web = WebClient(app.test_client())
+    web.login("boss", "staff password 1")
+    assert "No transfer basis recorded for reCAPTCHA." in web.get("/admin/compliance").get_data(as_text=True)
+
+
+def test_vonage_lookups_count_only_while_mobile_only_is_on(make_app, factories):
+    """The line-type lookup runs for the mobile-only check: switched on alone, nothing goes to Vonage."""
+    app = make_app(SMS_BACKEND="console", VONAGE_API_KEY="key", VONAGE_API_SECRET="secret")
+    factories.staff(login="boss", password="staff password 1", full_access=True)
+    settings.update({"fraud.mobile_only": False, "fraud.line_type_lookup": True})
+    db.session.commit()
+    web = WebClient(app.test_client())
+    web.login("boss", "staff password 1")
+    assert "No third-party provider is on" in web.get("/admin/compliance").get_data(as_text=True)
+
+
+def test_denied_staff_and_closed_accounts_are_not_counted(staff_web, factories):
+    """The answers count the people who can still sign in: not a denied administrator, not a
+    closed client account."""
+    denied = factories.staff(login="denied")
+    denied.access_denied = True
+    standard_documents()
+    factories.client_user(email="open@example.com")
+    closed = factories.client_user(email="closed@example.com")
+    closed.is_active_account = False
+    db.session.commit()
+    assert "switched off; 1 staff members have no second factor" in compliance.staff_2fa_answer().summary
+    assert "1 active user will be asked" in compliance.consent_answer().summary
+
+
+def test_the_retention_answer_reads_the_newest_purge(staff_web):
+    retention.set_period(30)
+    db.session.commit()
+    retention.purge_auth_log()
+    retention.last_run().finished_at = utcnow() - timedelta(days=5)
+    db.session.commit()
+    assert compliance.retention_answer().status == "no"
+    retention.purge_auth_log()  # the timer is back
+    assert compliance.retention_answer().status == "yes"

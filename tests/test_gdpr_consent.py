@@ -211,3 +211,13 @@ def test_the_log_keeps_when_and_where_the_form_was_filled_not_the_link_opened(ap
     log = records_of(user.id)
     assert len(log) == 3 and {r.ip for r in log} == {"198.51.100.5"}
     assert all(abs(r.created_at - filled_at) < timedelta(seconds=1) for r in log)
+
+
+def test_making_a_document_required_is_audited(staff_web, staff_user):
+    document, _version = publish("Newsletter", False)
+    response = staff_web.post_form(f"/admin/consent/documents/{document.id}/required", {},
+                                   page_url="/admin/consent/documents")
+    assert response.status_code in (200, 302)
+    audit = db.session.execute(select(AuditEvent).where(
+        AuditEvent.action == "consent_document_changed")).scalar_one()
+    assert audit.actor_id == staff_user.id and audit.changes == {"required": [False, True]}

@@ -24,6 +24,7 @@ from portal.models.passwords import RecoveryLink, ResetCode
 from portal.services import retention
 from tests.api_helpers import bearer, make_token
 from tests.gdpr_support import publish
+from tests.web import WebClient
 
 DAY = timedelta(days=1)
 
@@ -314,3 +315,18 @@ def test_the_other_tables_purge_in_batches(app, factories):
     assert result.tables["user_session"] == 5 and result.tables["pending_registration"] == 5
     assert result.tables["pending_consent"] == 5 and result.rows == 15
     assert counts()["user_session"] == 1 and counts()["pending_registration"] == 0
+
+
+def test_purge_keeps_a_live_session_of_the_longer_lifetime(make_app, client_user):
+    """Clients may keep a session longer than staff: the purge reads the longer limits."""
+    app = make_app(SESSION_MAX_HOURS=72, STAFF_SESSION_MAX_HOURS=12,
+                   SESSION_IDLE_MINUTES=3 * 24 * 60, STAFF_SESSION_IDLE_MINUTES=30)
+    web = WebClient(app.test_client())
+    web.login("client@example.com", "client password 1")
+    row = db.session.execute(select(UserSession)).scalar_one()
+    row.created_at = row.last_seen_at = utcnow() - timedelta(hours=40)
+    db.session.commit()
+    set_days(1)
+    with app.app_context():
+        assert retention.purge_auth_log().tables["user_session"] == 0
+    assert web.get("/settings/general").status_code == 200

@@ -127,3 +127,24 @@ def test_registration_refuses_the_local_part_of_the_email(web):
                     ).get_data(as_text=True)
     assert "Do not use your login, email or name in the password." in body
     assert db.session.execute(select(PendingRegistration)).first() is None
+
+
+def test_the_length_limits_are_inclusive(web):
+    """Exactly the minimum and exactly the maximum are allowed; one less or one more is not."""
+    assert "Use at least 12 characters." in register(web, "kettle moon").get_data(as_text=True)  # 11
+    assert "Check your email" in register(web, "kettle moon7").get_data(as_text=True)  # 12
+    longest = ("violet kettle under moonlight " * 5)[:128]
+    assert "Check your email" in register(web, longest, email="long@example.com").get_data(as_text=True)
+
+
+def test_lowercase_rule_follows_the_admin_page(web, staff_web):
+    set_policy(staff_web, password__require_lower=True)
+    visitor = WebClient(web.application.test_client())
+    assert "Add a lowercase letter." in register(visitor, "VIOLET KETTLE MOON").get_data(as_text=True)
+    assert "Check your email" in register(visitor, "VIOLET kettle MOON").get_data(as_text=True)
+
+
+def test_a_four_letter_name_is_refused_in_the_password(web):
+    body = register(web, "bell tower moonlight", name="Zed Bell").get_data(as_text=True)
+    assert "Do not use your login, email or name in the password." in body
+    assert db.session.execute(select(PendingRegistration)).first() is None

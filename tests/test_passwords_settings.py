@@ -435,3 +435,48 @@ def test_a_refused_new_password_is_not_echoed_and_the_notice_link_uses_public_ur
     assert change(client_web).status_code == 302
     notice = outbox("client@example.com")[-1]
     assert "http://portal.test/recover" in notice.body and "localhost" not in notice.body
+
+
+def test_history_of_one_still_refuses_the_current_password(web, factories):
+    """History 1: only the current password may not come back."""
+    settings.update({"password.history": 1})
+    db.session.commit()
+    factories.client_user(email="hist1@example.com", password="amber falcon river")
+    web.login("hist1@example.com", "amber falcon river")
+    body = change(web, current="amber falcon river", new="amber falcon river").get_data(as_text=True)
+    assert "You used this password recently. Choose another." in body
+    assert change(web, current="amber falcon river").status_code == 302
+    assert change(web, current=NEW, new="amber falcon river").status_code == 302
+
+
+def test_history_keeps_no_more_old_hashes_than_it_needs(web, factories):
+    """History 5 is the current hash and four before it: a fifth old hash is never kept."""
+    user = factories.client_user(email="trim@example.com", password="amber falcon river")
+    web.login("trim@example.com", "amber falcon river")
+    chain = ["amber falcon river", "birch otter canyon", "cedar lynx harbor", "dune heron meadow",
+             "ember moose glacier", "fjord raven tundra", "grove bison prairie"]
+    for current, new in zip(chain, chain[1:], strict=False):
+        assert change(web, current=current, new=new).status_code == 302
+    kept = db.session.execute(select(PasswordHistory).where(PasswordHistory.user_id == user.id)).scalars().all()
+    assert len(kept) == 4
+
+
+def test_an_expired_password_is_not_announced_as_expiring(make_app, client_user):
+    age_password(client_user.id, 91)
+    web = WebClient(make_app(PASS_EXPIRE_PERIOD=90, PASS_EXPIRE_WARN_DAYS=7).test_client())
+    web.login("client@example.com", "client password 1")
+    body = web.get("/settings/password").get_data(as_text=True)
+    assert "Your password expires in" not in body
+
+
+def test_the_expired_password_page_gets_its_live_rules(make_app, client_user):
+    age_password(client_user.id, 91)
+    web = WebClient(make_app(PASS_EXPIRE_PERIOD=90).test_client())
+    web.login("client@example.com", "client password 1")
+    response = web.htmx("POST", "/password/check", page_url="/settings/password", data={"password": "short"})
+    assert response.status_code == 200
+    assert '<li class="fail">At least 12 characters</li>' in response.get_data(as_text=True)
+
+
+def test_the_expired_password_page_sends_an_unexpired_user_back_to_settings(client_web):
+    assert client_web.get("/settings/password").headers["Location"] == "/settings/general"
