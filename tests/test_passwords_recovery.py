@@ -12,6 +12,7 @@ from portal.extensions import db
 from portal.models import AuthEvent, RecoveryLink, ResetCode, User
 from portal.models.base import utcnow
 from portal.services import background, settings
+from portal.services.personal_data import registered
 from portal.services.recovery import send_password_link
 from tests.api_helpers import bearer, make_token
 from tests.statements import kinds_of_work
@@ -431,3 +432,176 @@ def test_recovery_code_checks_are_in_the_auth_log_with_the_account_and_address(s
     assert [(row.event, row.user_id, row.ip) for row in rows] == [
         ("recovery_code_failed", user.id, "127.0.0.1"), ("recovery_code_accepted", user.id, "127.0.0.1")]
     assert not [row for row in rows if code in f"{row.detail} {row.login}"]
+
+
+def sms_code(vonage):
+    return re.search(r"\b(\d{6})\b", vonage.messages_to(PHONE.removeprefix("+"))[-1]["text"]).group(1)
+
+
+def resend(web):
+    return web.post_form("/recover/code/resend", {}, page_url="/recover/code")
+
+
+def test_recovery_keeps_to_the_channel_staff_allow(make_app, smtp, vonage, factories):
+    """With recovery by email only, a request that says "sms" gets a link, never a text."""
+    sms_user(factories)
+    settings.update({"recovery.channels": "email"})
+    db.session.commit()
+    web = WebClient(make_app(**smtp.app_config(), **vonage.app_config()).test_client())
+    answer = ask(web, "phone@example.com", channel="sms")
+    assert answer.status_code == 200 and "Check your email" in answer.get_data(as_text=True)
+    assert smtp.wait_for(lambda m: "phone@example.com" in m.to).subject == "Reset your password"
+    assert vonage.sent == [] and db.session.execute(select(ResetCode)).first() is None
+
+
+def test_link_and_code_live_as_long_as_staff_chose(mail_web, smtp, vonage, factories, client_user):
+    settings.update({"recovery.link_minutes": 15, "recovery.code_minutes": 3})
+    db.session.commit()
+    ask(mail_web, "client@example.com")
+    reset_path(smtp, "client@example.com")
+    link = db.session.execute(select(RecoveryLink)).scalar_one()
+    assert timedelta(minutes=14) < link.expires_at - link.created_at <= timedelta(minutes=15)
+    sms_user(factories)
+    sms_web = WebClient(mail_web.application.test_client())
+    ask(sms_web, "phone@example.com", channel="sms")
+    row = db.session.execute(select(ResetCode)).scalar_one()
+    assert timedelta(minutes=2) < row.expires_at - row.created_at <= timedelta(minutes=3)
+
+
+def test_the_link_an_sms_code_opens_lives_as_long_as_a_code(sms_web, vonage, factories):
+    sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    assert code_step(sms_web, sms_code(vonage)).headers["Location"].startswith("/recover/reset/")
+    link = db.session.execute(select(RecoveryLink)).scalar_one()
+    assert link.purpose == "sms" and link.expires_at - link.created_at <= timedelta(minutes=10)
+
+
+def test_an_accepted_sms_code_kills_the_email_links(make_app, smtp, vonage, factories):
+    """The newest way in supersedes the older: a link mailed before is dead once a code is accepted."""
+    sms_user(factories)
+    web = WebClient(make_app(**smtp.app_config(), **vonage.app_config(),
+                             PUBLIC_URL="https://portal.example").test_client())
+    ask(web, "phone@example.com")
+    mailed = reset_path(smtp, "phone@example.com")
+    ask(web, "phone@example.com", channel="sms")
+    assert code_step(web, sms_code(vonage)).headers["Location"].startswith("/recover/reset/")
+    assert web.get(mailed).headers["Location"] == "/recover"
+
+
+def test_an_sms_code_works_once_even_for_a_kept_ticket(sms_web, vonage, factories):
+    """A browser that kept its ticket (a copied cookie) cannot spend the right code a second time."""
+    sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    code = sms_code(vonage)
+    copy = WebClient(sms_web.application.test_client())
+    name = sms_web.application.config["SESSION_COOKIE_NAME"]
+    copy.set_cookie(name, sms_web.get_cookie(name).value)
+    assert code_step(sms_web, code).headers["Location"].startswith("/recover/reset/")
+    again = code_step(copy, code)
+    assert again.status_code == 200 and "This code is no longer valid." in again.get_data(as_text=True)
+
+
+def test_resends_are_limited_per_attempt(sms_web, vonage, factories):
+    sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    for _ in range(2):
+        resend(sms_web)
+    assert "No more codes can be sent" in sms_web.get(resend(sms_web).headers["Location"]).get_data(as_text=True)
+    assert len(vonage.messages_to(PHONE.removeprefix("+"))) == 3
+
+
+def test_a_dead_code_is_not_resent(sms_web, vonage, factories):
+    """Once the wrong tries are spent, the attempt is over: no new text for it."""
+    sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    for _ in range(5):
+        code_step(sms_web, "000000" if sms_code(vonage) != "000000" else "111111")
+    page = sms_web.get(resend(sms_web).headers["Location"]).get_data(as_text=True)
+    assert "This code is no longer valid." in page
+    assert len(vonage.messages_to(PHONE.removeprefix("+"))) == 1
+
+
+def test_a_resend_goes_only_to_a_phone_that_still_takes_codes(sms_web, vonage, factories):
+    """The number was unverified since the attempt began: the resend texts nobody."""
+    user = sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    user.phone_verified_at = None
+    db.session.commit()
+    resend(sms_web)
+    assert len(vonage.messages_to(PHONE.removeprefix("+"))) == 1
+
+
+def test_a_resend_gives_the_code_its_full_lifetime_again(sms_web, vonage, factories):
+    sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    db.session.execute(update(ResetCode).values(expires_at=utcnow() + timedelta(seconds=30)))
+    db.session.commit()
+    resend(sms_web)
+    row = db.session.execute(select(ResetCode)).scalar_one()
+    assert row.expires_at > utcnow() + timedelta(minutes=9)
+
+
+def test_recovery_codes_use_all_six_digits(sms_web, vonage, factories, monkeypatch):
+    monkeypatch.setattr(secrets, "randbelow", lambda n: n - 1)  # the highest code each draw allows
+    sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    resend(sms_web)
+    texts = [m["text"] for m in vonage.messages_to(PHONE.removeprefix("+"))]
+    assert len(texts) == 2 and all("code is 999999." in text for text in texts)
+
+
+def test_a_link_of_an_account_switched_off_since_is_dead(mail_web, smtp, client_user):
+    ask(mail_web, "client@example.com")
+    path = reset_path(smtp, "client@example.com")
+    client_user.access_denied = True
+    db.session.commit()
+    assert mail_web.get(path).headers["Location"] == "/recover"
+
+
+def test_the_resend_answers_the_same_for_unknown_and_real_accounts(sms_web, vonage, factories):
+    sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    real = page_text(sms_web.get(resend(sms_web).headers["Location"]))
+    other = WebClient(sms_web.application.test_client())
+    ask(other, "ghost@example.com", channel="sms")
+    assert page_text(other.get(resend(other).headers["Location"])) == real
+    assert "a new code is on its way" in real
+
+
+@pytest.mark.parametrize("path", ["/recover", "/recover/code/resend", "/recover/reset/not-a-token"])
+def test_recovery_pages_are_throttled_per_address(make_app, factories, path):
+    app = make_app(RATELIMIT_RECOVER_PER_IP="2 per hour")
+    statuses = []
+    for _ in range(3):
+        web = WebClient(app.test_client())
+        token = web.csrf_token("/login")
+        statuses.append(web.client.post(path, data={"csrf_token": token, "login": "ghost@example.com",
+                                                    "channel": "email"}).status_code)
+    assert statuses[2] == 429 and 429 not in statuses[:2]
+
+
+def test_gdpr_erasure_finds_the_recovery_codes(sms_web, vonage, factories):
+    user = sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    (entry,) = [e for e in registered() if e.name == "recovery_link_and_code"]
+    assert entry.erase([user.id]) == 1
+    db.session.commit()
+    assert db.session.execute(select(ResetCode)).first() is None
+
+
+def test_no_auth_event_carries_a_recovery_code(sms_web, vonage, factories):
+    sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    resend(sms_web)
+    codes = {re.search(r"\b(\d{6})\b", m["text"]).group(1) for m in vonage.messages_to(PHONE.removeprefix("+"))}
+    logged = " ".join(f"{e.detail} {e.login}" for e in db.session.execute(select(AuthEvent)).scalars())
+    assert codes and not [code for code in codes if code in logged]
+
+
+def test_a_link_older_than_the_last_password_change_is_dead(mail_web, smtp, client_user):
+    """A link stored while a change of password was under way (so its sweep missed it) is dead."""
+    ask(mail_web, "client@example.com")
+    path = reset_path(smtp, "client@example.com")
+    db.session.execute(update(User).where(User.id == client_user.id).values(password_changed_at=utcnow()))
+    db.session.commit()
+    assert mail_web.get(path).headers["Location"] == "/recover"

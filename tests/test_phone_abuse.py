@@ -3,13 +3,20 @@
 import re
 
 import pytest
+from limits.storage import storage_from_string
 
 from portal.extensions import db
 from portal.models import User
 from portal.models.base import utcnow
 from portal.services import second_factor, sms_budget
 from portal.services.personal_data import registered
-from portal.services.phone_filter import PhoneRefused, PhoneRules, check, parse_countries
+from portal.services.phone_filter import (
+    PhoneRefused,
+    PhoneRules,
+    check,
+    check_pattern,
+    parse_countries,
+)
 from tests.fraud_support import (
     LANDLINE_GB,
     MOBILE_DE,
@@ -281,3 +288,67 @@ def test_a_filter_tightened_while_the_code_waits_refuses_the_number_at_the_check
     assert "Numbers from United Kingdom are not accepted" in body
     (row,) = verifications()
     assert row.status == "cancelled" and db.session.get(User, client_user.id).phone_verified_at is None
+
+
+def test_the_cooldown_says_how_long_is_left(client_web):
+    """The wait shown is what is left of the cooldown staff chose, not some other figure."""
+    protect(resend_cooldown=90)
+    send(client_web, MOBILE_GB)
+    wait = re.search(r"Please wait (\d+) seconds? before", error_of(send(client_web, MOBILE_GB)))
+    assert wait and 80 <= int(wait.group(1)) <= 90
+    assert outbox_count() == 1
+
+
+def test_a_refused_send_takes_nothing_from_the_other_budgets(signed_in):
+    """Refused by one budget, a request costs the others nothing: the account keeps its texts."""
+    protect(resend_cooldown=10)
+    user = signed_in(FRAUD_SMS_PER_NUMBER="1 per hour", FRAUD_SMS_PER_ACCOUNT="2 per hour")
+    send(user(), MOBILE_GB)
+    web = user()
+    assert TOO_MANY in send(web, MOBILE_GB)  # the number's budget is spent
+    assert TOO_MANY not in send(web, MOBILE_DE)
+    assert TOO_MANY not in send(web, "+33612345678")
+    assert outbox_count() == 3
+    assert [row.detail.split(": ", 1)[1] for row in auth_events("phone_verification_refused")] == ["budget: number"]
+
+
+def test_a_spent_country_budget_alerts_the_staff_log(signed_in, caplog):
+    protect()
+    user = signed_in(FRAUD_SMS_PER_COUNTRY="1 per hour")
+    send(user(), MOBILE_GB)
+    assert TOO_MANY in send(user(), MOBILE_GB_2)
+    assert "SMS budget country spent" in caplog.text
+
+
+def test_no_text_leaves_while_the_counter_store_is_away(client_web, app, caplog):
+    """Budgets that cannot be checked refuse: a store that is down never means unbudgeted texts."""
+    protect()
+    app.extensions["counters"] = storage_from_string("redis://127.0.0.1:1")  # nothing listens there
+    body = send(client_web, MOBILE_GB)
+    assert error_of(body) == sms_budget.STORE_AWAY
+    assert outbox_count() == 0 and verifications() == []
+    assert auth_events("phone_verification_refused")[0].detail.endswith("budget: storage")
+    assert "SMS budgets cannot be checked" in caplog.text
+
+
+def test_a_number_that_cannot_exist_is_refused_before_any_text(client_web):
+    """Digits of a plausible length are not enough: the number must be in a range that is in use."""
+    protect()
+    body = send(client_web, "+44 1000 000000")
+    assert "This phone number does not exist" in body
+    assert outbox_count() == 0 and verifications() == []
+
+
+def test_a_stored_pattern_is_checked_for_length():
+    assert check_pattern("^44" + "7" * 197) == "^44" + "7" * 197
+    with pytest.raises(ValueError, match="at most 200"):
+        check_pattern("^44" + "7" * 198)
+
+
+def test_the_budget_for_codes_is_per_number(make_app, factories):
+    """Recovery codes to one number do not spend what another number may receive."""
+    app = make_app(FRAUD_SMS_CODES_PER_NUMBER="1 per hour")
+    for email, phone in (("de@example.com", MOBILE_DE), ("gb@example.com", MOBILE_GB)):
+        factories.client_user(email=email, phone=phone, phone_verified_at=utcnow())
+        WebClient(app.test_client()).post_form("/recover", {"login": email, "channel": "sms"})
+    assert outbox_count() == 2
