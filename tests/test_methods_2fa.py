@@ -458,3 +458,27 @@ def test_second_factor_changes_are_in_the_auth_log_with_the_account_and_address(
     assert [(row.event, row.detail) for row in rows] == [
         ("2fa_enabled", "totp"), ("2fa_enabled", "sms"), ("2fa_disabled", "sms")]
     assert {(row.user_id, row.ip) for row in rows} == {(client_user.id, "127.0.0.1")}
+
+
+def test_removing_the_last_factor_says_the_password_alone_signs_in_despite_a_half_done_set_up(client_web, client_user):
+    """An authenticator app begun but never confirmed is no second factor: removing SMS codes, the
+    only confirmed one, leaves the password alone, and the notice must say so."""
+    client_user.phone, client_user.phone_verified_at = "+447700900129", utcnow()
+    db.session.commit()
+    security = "/settings/security"
+    client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD}, page_url=security)
+    client_web.post_form("/settings/security/totp/begin", {}, page_url=security)
+    client_web.post_form("/settings/security/2fa/sms/remove", {"current_password": PASSWORD}, page_url=security)
+    assert mailed_subjects("client@example.com")[-1] == "SMS sign-in codes were turned off for your account"
+    body = db.session.execute(select(OutboxMessage.body).where(OutboxMessage.recipient == "client@example.com")
+                              .order_by(OutboxMessage.id.desc())).scalars().first()
+    assert "Your password alone now signs you in." in body
+
+
+def test_dropping_a_set_up_left_half_done_is_no_change_to_mail(client_web, client_user):
+    """An authenticator app begun and never confirmed was no second factor: removing it tells nobody."""
+    client_web.post_form("/settings/security/totp/begin", {}, page_url="/settings/security")
+    client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": PASSWORD},
+                         page_url="/settings/security")
+    assert db.session.execute(select(SecondFactor).where(SecondFactor.user_id == client_user.id)).first() is None
+    assert mailed_subjects("client@example.com") == []

@@ -5,7 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, OutboxMessage, RecoveryCode, SecondFactor
+from portal.models import AuditEvent, OutboxMessage, RecoveryCode, SecondFactor, SignInCode
+from portal.models.base import utcnow
 from portal.services import settings
 from portal.services.auth_methods import STAFF_2FA_REQUIRED
 from tests.access_helpers import PASSWORD as STAFF_PASSWORD
@@ -123,3 +124,54 @@ def test_nobody_resets_their_own_or_a_higher_administrators_second_factor(app, f
                               page_url="/admin/administrators").status_code == 403
     assert managing.get(f"/admin/administrators/{manager.id}/two-factor").status_code == 403
     assert factor_rows(boss.id) == (1, 0)
+
+
+def test_reset_also_removes_an_sms_sign_in_code_in_flight(app, client_web, client_user, factories):
+    """A code texted for a sign-in waiting before the reset is removed with the factors."""
+    client_user.phone, client_user.phone_verified_at = "+447700900131", utcnow()
+    db.session.commit()
+    client_web.post_form("/settings/security/sms/enable", {"current_password": CLIENT_PASSWORD},
+                         page_url="/settings/security")
+    waiting = WebClient(app.test_client())
+    assert waiting.post_form("/login", {"login": "client@example.com", "password": CLIENT_PASSWORD}
+                             ).headers["Location"] == "/login/2fa"
+    waiting.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
+    assert len(db.session.execute(select(SignInCode.id).where(SignInCode.user_id == client_user.id)).all()) == 1
+    support = browser(app, staff_with(factories, "users.reset_2fa", login="support").login)
+    reset_url = f"/admin/users/{client_user.id}/two-factor"
+    assert support.post_form(reset_url, {}, page_url=reset_url).status_code == 302
+    db.session.expire_all()
+    assert db.session.execute(select(SignInCode.id).where(SignInCode.user_id == client_user.id)).all() == []
+
+
+def test_a_viewer_of_administrators_without_manage_cannot_reset_one(app, factories):
+    """Manage administrators is needed, even over an administrator who holds nothing more."""
+    target = factories.staff(login="ops", password=STAFF_PASSWORD)
+    db.session.add(SecondFactor(user_id=target.id, kind="sms", confirmed_at=target.created_at))
+    db.session.commit()
+    viewer = browser(app, staff_with(factories, "admins.view", login="viewer").login)
+    reset_url = f"/admin/administrators/{target.id}/two-factor"
+    assert viewer.get(reset_url).status_code == 403
+    assert viewer.post_form(reset_url, {}, page_url=f"/admin/administrators/{target.id}").status_code == 403
+    assert factor_rows(target.id) == (1, 0)
+
+
+def test_ones_own_administrator_page_offers_no_reset(app, factories):
+    manager = staff_with(factories, "admins.view", "admins.manage", login="manager")
+    managing = browser(app, "manager")  # signed in first: the factor added below is not asked for
+    db.session.add(SecondFactor(user_id=manager.id, kind="sms", confirmed_at=manager.created_at))
+    db.session.commit()
+    page = managing.get(f"/admin/administrators/{manager.id}")
+    assert page.status_code == 200
+    assert f'href="/admin/administrators/{manager.id}/two-factor"' not in page.get_data(as_text=True)
+
+
+def test_a_set_up_left_half_done_offers_no_reset_on_the_client_card(app, client_web, client_user, factories):
+    """An authenticator app begun but never confirmed is no second factor: nothing to reset."""
+    client_web.post_form("/settings/security/totp/begin", {}, page_url="/settings/security")
+    assert len(db.session.execute(select(SecondFactor.id).where(
+        SecondFactor.user_id == client_user.id, SecondFactor.confirmed_at.is_(None))).all()) == 1
+    support = browser(app, staff_with(factories, "clients.view", "users.reset_2fa", login="support").login)
+    card = support.get(f"/admin/clients/{client_user.client_id}").get_data(as_text=True)
+    assert "client@example.com" in card
+    assert f'href="/admin/users/{client_user.id}/two-factor"' not in card

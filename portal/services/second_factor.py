@@ -286,13 +286,13 @@ def verify_sign_in_code(user: User, code: str) -> str:
 def remove_factor(user: User, kind: str, password: str) -> None:
     """Remove one factor (and the recovery codes with the last one). The caller commits."""
     _check_current_password(user, password)
-    removed = db.session.execute(delete(SecondFactor).where(
-        SecondFactor.user_id == user.id, SecondFactor.kind == kind)).rowcount
-    remaining = db.session.execute(select(SecondFactor.id).where(SecondFactor.user_id == user.id)).first()
+    was_on = any(db.session.execute(delete(SecondFactor).where(
+        SecondFactor.user_id == user.id, SecondFactor.kind == kind).returning(SecondFactor.confirmed_at)).scalars())
+    remaining = db.session.execute(CONFIRMED_KINDS, {"user_id": user.id}).first()  # a set-up half done is none
     if remaining is None:
         db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     log_auth("2fa_disabled", user=user, detail=kind)
-    if removed:
+    if was_on:
         tell_owner(user, f"{kind}_removed", second_factor_left=remaining is not None)
 
 
