@@ -145,7 +145,8 @@ def end_session_of(user: User, session_id: int) -> bool:
 
 def revoke_everything(user_ids: UserIds) -> int:
     """Shut every door of these users at once: sessions, remember cookies, sign-ins waiting for
-    their second factor, API tokens and links in flight (temporary keys among them). Returns how many sessions and tokens were revoked."""
+    their second factor, API tokens and links in flight (temporary keys among them). Returns how
+    many sessions and tokens were revoked."""
     drop_links_in_flight(user_ids)
     _end_waiting_sign_ins(user_ids)
     return _revoke_sessions(UserSession.user_id.in_(user_ids)) + revoke_all_tokens(user_ids)
