@@ -85,6 +85,31 @@ def test_admin_page_refuses_a_maximum_below_128(staff_web):
     assert "Number must be between 128 and 1024." in page.get_data(as_text=True)
 
 
+NUMBER_KEYS = [key for keys in SECTIONS.values() for key in keys if settings.definition(key).bounds]
+
+
+@pytest.mark.parametrize("key", NUMBER_KEYS)
+@pytest.mark.parametrize("side", ["below", "above"])
+def test_admin_page_refuses_each_number_out_of_bounds_beside_it_and_saves_nothing(staff_web, key, side):
+    low, high = settings.definition(key).bounds
+    name = key.replace(".", "__")
+    wrong = low - 1 if side == "below" else high + 1
+    other = "password__history" if key != "password.history" else "password__min_length"
+    before = {k: settings.get(k) for keys in SECTIONS.values() for k in keys}
+    page = staff_web.post_form("/admin/settings/security",
+                               security_form(**{name: wrong, other: settings.get(other.replace("__", ".")) + 1}))
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f'<p class="error" id="{name}-error">Number must be between {low} and {high}.</p>' in body
+    assert f'value="{wrong}"' in body  # what was typed stays in the field
+    assert "Nothing was saved: correct the fields marked below." in body
+    db.session.expire_all()
+    g.pop("_settings_cache", None)
+    assert {k: settings.get(k) for keys in SECTIONS.values() for k in keys} == before
+    assert db.session.execute(select(AuditEvent).where(
+        AuditEvent.action == "security_settings_changed")).first() is None
+
+
 def test_live_check_answers_with_the_rules_fragment(web):
     response = web.htmx("POST", "/password/check", page_url="/register",
                         data={"password": "rowan123", "name": "Rowan Quill",
