@@ -351,13 +351,19 @@ def test_a_session_alone_cannot_link_and_the_callback_links_only_what_the_passwo
     assert db.session.execute(select(OAuthLink).where(OAuthLink.user_id == user.id)).first() is None
 
 
-def test_a_password_reset_removes_every_linked_sign_in(oidc_app, oidc, factories):
-    user = factories.client_user(email="owner@example.com")
+def signed_in_with_google_linked(oidc_app, oidc, factories, email, google_email):
+    """A client user signed in on a fresh browser, Google linked: (user, browser, Google sub)."""
+    user = factories.client_user(email=email)
     web = WebClient(oidc_app.test_client())
-    web.login("owner@example.com", "client password 1")
+    web.login(email, "client password 1")
     sub = sub_name()
-    oidc.add_user(sub, email="attacker@gmail.test")
+    oidc.add_user(sub, email=google_email)
     link_google(web, oidc, sub)
+    return user, web, sub
+
+
+def test_a_password_reset_removes_every_linked_sign_in(oidc_app, oidc, factories):
+    user, _, sub = signed_in_with_google_linked(oidc_app, oidc, factories, "owner@example.com", "attacker@gmail.test")
     owner = WebClient(oidc_app.test_client())
     owner.post_form("/recover", {"login": "owner@example.com", "channel": "email"})
     mail = db.session.execute(select(OutboxMessage).where(OutboxMessage.subject == "Reset your password")).scalar_one()
@@ -370,6 +376,18 @@ def test_a_password_reset_removes_every_linked_sign_in(oidc_app, oidc, factories
     attacker = WebClient(oidc_app.test_client())
     oauth_login(attacker, oidc, "google", sub)  # now an account of its own, not the owner's
     assert attacker.get("/settings/general").get_data(as_text=True).count("owner@example.com") == 0
+
+
+def test_a_password_change_keeps_the_linked_sign_ins(oidc_app, oidc, factories):
+    user, web, sub = signed_in_with_google_linked(oidc_app, oidc, factories, "keeper@example.com", "keeper@gmail.test")
+    web.post_form("/settings/general/password", {"current_password": "client password 1",
+                                                 "password": "violet kettle moon", "confirm": "violet kettle moon"},
+                  page_url="/settings/general")
+    assert db.session.execute(select(OAuthLink.user_id)).scalars().all() == [user.id]
+    notice = db.session.execute(select(OutboxMessage).where(OutboxMessage.subject == "Your password was changed")
+                                ).scalar_one()
+    assert "Linked Google or Keycloak sign-ins" not in notice.body
+    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", sub).headers["Location"] == "/home"
 
 
 def test_an_account_without_a_password_keeps_its_last_linked_sign_in(oidc_app, oidc):

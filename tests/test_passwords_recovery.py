@@ -605,3 +605,28 @@ def test_a_link_older_than_the_last_password_change_is_dead(mail_web, smtp, clie
     db.session.execute(update(User).where(User.id == client_user.id).values(password_changed_at=utcnow()))
     db.session.commit()
     assert mail_web.get(path).headers["Location"] == "/recover"
+
+
+def test_a_reset_lifts_the_lock_of_the_account_and_says_why(app, mail_web, smtp, client_user):
+    client_user.failed_logins, client_user.locked_until = 7, utcnow() + timedelta(hours=1)
+    db.session.commit()
+    ask(mail_web, "client@example.com")
+    set_password(mail_web, reset_path(smtp, "client@example.com"))
+    db.session.expire_all()
+    assert (client_user.failed_logins, client_user.locked_until) == (0, None)
+    assert db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "account_unlocked")
+                              ).scalars().all() == ["password reset"]
+    assert WebClient(app.test_client()).login("client@example.com", NEW).headers["Location"] == "/home"
+
+
+def test_every_request_that_gets_nothing_is_in_the_auth_log_with_what_was_typed(sms_web, vonage, factories):
+    denied = factories.client_user(email="denied@example.com", access_denied=True)
+    unverified = factories.client_user(email="unverified@example.com", phone=PHONE)
+    ask(sms_web, "ghost@example.com")
+    ask(sms_web, "denied@example.com")
+    ask(sms_web, "unverified@example.com", channel="sms")
+    refused = db.session.execute(select(AuthEvent.login, AuthEvent.user_id)
+                                 .where(AuthEvent.event == "recovery_refused").order_by(AuthEvent.id)).all()
+    assert [tuple(row) for row in refused] == [("ghost@example.com", None), ("denied@example.com", denied.id),
+                                               ("unverified@example.com", unverified.id)]
+    assert vonage.sent == []
