@@ -214,6 +214,19 @@ def test_an_email_set_by_staff_is_told_to_the_address_it_replaces(staff_web, fac
         OutboxMessage.subject == "Your email address was changed")).scalars().all() == [notice]
 
 
+def test_an_administrator_with_a_password_is_not_invited_again_when_staff_change_the_email(staff_web, factories):
+    """Only a password-less administrator's invite is sent again: a set-password link to the new
+    address would let its reader replace a password the administrator already has."""
+    target = staff_with(factories, "clients.view", login="settled")
+    moved = staff_web.post_form(f"/admin/administrators/{target.id}", {
+        "login": "settled", "email": "settled-elsewhere@example.com", "name": "Settled",
+        "functions": ["clients.view"]})
+    assert moved.status_code == 302
+    assert "A link to set a password" not in staff_web.get(moved.headers["Location"]).get_data(as_text=True)
+    assert db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.recipient == "settled-elsewhere@example.com")).first() is None
+
+
 def test_form_offers_only_what_the_actor_holds(app, factories):
     staff_with(factories, "admins.view", "admins.manage", "clients.view", login="limited")
     web = browser(app, "limited")

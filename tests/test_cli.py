@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, User, UserKind
+from portal.models import AuditEvent, TempKey, User, UserKind
 from portal.services import passwords
 
 
@@ -65,6 +65,14 @@ def test_create_admin_refuses_what_the_form_would(runner):
 def test_temp_key_ttl_zero_is_refused_not_replaced(runner, client_user, running_as_root):
     result = runner.invoke(args=["temp-key", "client@example.com", "--ttl", "0"])
     assert result.exit_code != 0 and "between 1 and 1440 minutes" in result.output
+
+
+def test_temp_key_lives_at_most_a_day(runner, client_user, running_as_root):
+    longer = runner.invoke(args=["temp-key", "client@example.com", "--ttl", "1441"])
+    assert longer.exit_code != 0 and "between 1 and 1440 minutes" in longer.output
+    assert db.session.execute(select(TempKey)).first() is None
+    day = runner.invoke(args=["temp-key", "client@example.com", "--ttl", "1440"])
+    assert day.exit_code == 0 and "valid 1440 minutes" in day.output
 
 
 # A database that is not there, or not migrated ---------------------------------------------------

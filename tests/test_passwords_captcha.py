@@ -160,12 +160,15 @@ def test_recaptcha_stored_before_its_keys_went_is_flagged_and_altcha_stands_in(s
     assert ("recaptcha", False) in [(party.key, on) for party, on, _basis in compliance.transfer_bases()]
 
 
-def test_login_asks_after_failures_of_one_login_from_many_addresses(app, client_user):
+@pytest.mark.parametrize("typed", [("client@example.com", "client@example.com"),
+                                   ("CLIENT@example.com", "Client@Example.com")], ids=["as is", "case changed"])
+def test_login_asks_after_failures_of_one_login_from_many_addresses(app, client_user, typed):
+    """However the login was capitalised from address to address."""
     configure(**{"captcha.after_failures": 2})
-    for address in ("198.51.100.7", "203.0.113.7"):
+    for address, login in zip(("198.51.100.7", "203.0.113.7"), typed, strict=True):
         client = app.test_client()
         client.environ_base["REMOTE_ADDR"] = address
-        WebClient(client).post_form("/login", {"login": "client@example.com", "password": "wrong guess 1"})
+        WebClient(client).post_form("/login", {"login": login, "password": "wrong guess 1"})
     fresh = app.test_client()
     fresh.environ_base["REMOTE_ADDR"] = "192.0.2.7"
     web = WebClient(fresh)

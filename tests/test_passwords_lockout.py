@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, AuthEvent, OutboxMessage, User
+from portal.models import AuditEvent, AuthEvent, OutboxMessage, Provider, User
 from portal.models.base import utcnow
 from portal.services import settings
 from tests.access_helpers import browser, staff_with
@@ -77,6 +77,23 @@ def test_a_stranger_cannot_lock_the_owner_out_of_a_browser_they_signed_in_with_b
     assert WRONG_ANSWER in attempt(owner, RIGHT).get_data(as_text=True)
 
 
+def test_one_browsers_wrong_passwords_do_not_end_the_owners_other_browsers_pass(app, target):
+    """Each sign-in makes its own device: a browser that used up its wrong passwords during a lock
+    leaves the owner's other browser able to sign in."""
+    configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
+    laptop, phone = WebClient(app.test_client()), WebClient(app.test_client())
+    for own in (laptop, phone):
+        assert attempt(own, RIGHT).headers["Location"] == "/home"
+        own.post_form("/logout", {}, page_url="/home")
+    for _ in range(3):
+        attempt(WebClient(app.test_client()), "wrong guess 1")
+    assert db.session.get(User, target.id).locked_until > utcnow()
+    for _ in range(3):
+        attempt(laptop, "wrong guess 2")
+    assert WRONG_ANSWER in attempt(laptop, RIGHT).get_data(as_text=True)
+    assert attempt(phone, RIGHT).headers.get("Location") == "/home"
+
+
 def test_a_device_cookie_opens_no_other_account(app, target, factories):
     configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
     factories.client_user(email="other@example.com", password=RIGHT)
@@ -119,6 +136,32 @@ def test_lock_expires_is_logged_and_the_next_lock_is_longer(web, target):
     user.locked_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert attempt(web, RIGHT).status_code == 302
+
+
+def test_a_lock_never_lasts_longer_than_a_day_however_many_came_before(web, target):
+    """Each lock doubles the last, up to a day: strangers' guesses cannot shut the owner out for weeks."""
+    configure(**{"lockout.account_failures": 2, "captcha.mode": "off"})
+    user = db.session.get(User, target.id)
+    user.failed_logins = 39  # nineteen locks ran out before
+    db.session.commit()
+    attempt(web, "wrong guess 1")
+    locked_until = db.session.get(User, target.id).locked_until
+    assert utcnow() + timedelta(hours=23) < locked_until <= utcnow() + timedelta(hours=24)
+
+
+def test_a_providers_own_failure_count_locks_its_users(web, factories):
+    """The lock follows the setting of the account's provider, not the default provider's."""
+    other = Provider(name="Second provider")
+    db.session.add(other)
+    db.session.commit()
+    configure(**{"lockout.account_failures": 10, "captcha.mode": "off"})
+    settings.update({"lockout.account_failures": 2, "captcha.mode": "off"}, provider_id=other.id)
+    db.session.commit()
+    user = factories.client_user(email="other@example.com", password=RIGHT, provider_id=other.id)
+    for _ in range(2):
+        attempt(web, "wrong guess 1", login="other@example.com")
+    assert db.session.get(User, user.id).is_locked
+    assert WRONG_ANSWER in attempt(web, RIGHT, login="other@example.com").get_data(as_text=True)
 
 
 def test_address_lock_answers_the_same_for_every_login(web, target):
