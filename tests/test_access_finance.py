@@ -205,11 +205,16 @@ def test_audit_log_filters(app, factories, staff_user):
     target = factories.staff(login="somebody")
     log_audit("access_denied", target=target, actor=staff_user, changes={"access_denied": [False, True]})
     log_audit("group_created", actor=staff_user, changes={"name": [None, "X"]})
+    log_audit("second_factor_reset", target=target, actor=staff_user, changes={"second_factors": [["sms", "totp"], []]})
     db.session.commit()
     web = browser(app, staff_with(factories, "logs.audit", login="auditor").login)
     body = web.get("/admin/audit-log?action=access_denied", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "access_denied" in body and "group_created" not in body and "<html" not in body
     assert "False → True" in body.replace("&#8594;", "→")
+    body = web.get("/admin/audit-log?action=second_factor_reset").get_data(as_text=True).replace("&#8594;", "→")
+    assert "second_factors</strong>: sms, totp → none" in body and "[" not in body.split('id="results"')[1]
+    body = web.get("/admin/audit-log?action=group_created").get_data(as_text=True).replace("&#8594;", "→")
+    assert "name</strong>: — → X" in body
     body = web.get(f"/admin/audit-log?target=user:{target.id}").get_data(as_text=True)
     assert "access_denied" in body.split('id="results"')[1] and "group_created" not in body.split('id="results"')[1]
 
