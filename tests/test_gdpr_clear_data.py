@@ -38,8 +38,8 @@ from tests.gdpr_support import (
     standard_documents,
 )
 from tests.methods_helpers import enrol_totp
+from tests.oauth_helpers import oauth_login, sub_name, switch_on
 from tests.statements import recorded
-from tests.test_methods_oauth import oauth_login, sub_name, switch_on
 from tests.web import WebClient
 
 CLIENT_IP, COLLEAGUE_IP = "203.0.113.77", "198.51.100.42"

@@ -8,8 +8,8 @@ from portal.models.base import utcnow
 from portal.models.compliance import PurgeRun
 from portal.services import compliance, consent, retention, settings
 from tests.gdpr_support import publish, standard_documents
+from tests.oauth_helpers import switch_on
 from tests.statements import recorded
-from tests.test_methods_oauth import switch_on
 from tests.web import WebClient
 
 

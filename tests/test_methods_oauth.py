@@ -1,9 +1,8 @@
-"""Google and Keycloak sign-in against a real OIDC provider on loopback (oidc-provider-mock)."""
+"""Google sign-in and what Google and Keycloak share, against a real OIDC provider on loopback."""
 
 import base64
 import re
-import uuid
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -11,77 +10,22 @@ from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
 
 from portal.extensions import db
-from portal.models import (
-    AuditEvent,
-    AuthEvent,
-    KeycloakRoleMapping,
-    OAuthLink,
-    OutboxMessage,
-    Provider,
-    User,
-)
-from portal.services import auth_methods, sessions
-from portal.services.access import group_names_of, save_group, seed_groups
-from portal.services.auth_methods import STAFF_2FA_REQUIRED
-from portal.services.registration import default_provider
-from tests.access_helpers import browser, staff_with
-from tests.api_helpers import basic, bearer, make_token
+from portal.models import AuthEvent, OAuthLink, OutboxMessage, User
 from tests.methods_helpers import enrol_totp, next_totp
+from tests.oauth_helpers import (
+    REFUSED,
+    local,
+    map_role,
+    oauth_login,
+    start,
+    sub_name,
+    switch_on,
+    with_query,
+)
 from tests.servers.oidc import OidcServer
 from tests.servers.smtp import free_port
 from tests.servers.wsgi import ThreadedWsgiServer
 from tests.web import WebClient
-
-REFUSED = "We could not sign you in with"
-
-
-@pytest.fixture
-def oidc_app(app, make_app, oidc):
-    """The portal with Google and Keycloak pointed at the loopback provider, both switched on."""
-    portal = make_app(**oidc.app_config("google"), **oidc.app_config("keycloak"))
-    switch_on()
-    return portal
-
-
-def switch_on(**extra):
-    provider_id = default_provider().id
-    values = {**auth_methods.current_values(provider_id), "google": True, "keycloak": True, **extra}
-    auth_methods.save_switches(provider_id, values)
-    db.session.commit()
-
-
-def map_role(role, full_access=True, group=None):
-    """Map `role` to Full access, or to the access group named `group`."""
-    db.session.add(KeycloakRoleMapping(provider_id=default_provider().id, role=role, full_access=full_access,
-                                       access_group=seed_groups()[group] if group else None))
-    db.session.commit()
-
-
-def local(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(("", "", parts.path, parts.query, ""))
-
-
-def with_query(url: str, **changes) -> str:
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    query.update(changes)
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def start(web, provider):
-    response = web.get(f"/login/{provider}")
-    assert response.status_code == 302
-    return response.location
-
-
-def oauth_login(web, oidc, provider, sub, **authorize_changes):
-    authorize_url = with_query(start(web, provider), **authorize_changes)
-    return web.get(local(oidc.authorize(authorize_url, sub)))
-
-
-def sub_name(prefix="u"):
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def test_google_first_login_registers_a_client_then_signs_in(oidc_app, oidc):
@@ -407,180 +351,6 @@ def test_an_account_without_a_password_keeps_its_last_linked_sign_in(oidc_app, o
     assert db.session.execute(select(OAuthLink)).scalar_one()
 
 
-def test_keycloak_role_mapping(oidc_app, oidc):
-    map_role("portal-admin")
-    sub = sub_name("kc")
-    oidc.add_user(sub, email=f"{sub}@corp.test", roles=["portal-admin"])
-    web = WebClient(oidc_app.test_client())
-    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
-    assert web.get("/admin/").headers["Location"] == "/settings/security"  # no MFA at Keycloak: enrol here
-    staff = db.session.execute(select(User).where(User.login == sub)).scalar_one()
-    assert staff.is_staff and staff.full_access and staff.password_hash is None
-    created = db.session.execute(select(AuditEvent).where(AuditEvent.action == "admin_created")).scalar_one()
-    assert (created.target_id, created.actor_label) == (staff.id, "Keycloak")
-
-    unmapped = sub_name("kc")
-    oidc.add_user(unmapped, email=f"{unmapped}@corp.test", roles=["offline_access"])
-    other = WebClient(oidc_app.test_client())
-    assert oauth_login(other, oidc, "keycloak", unmapped).headers["Location"] == "/login"
-    assert db.session.execute(select(User).where(User.login == unmapped)).first() is None
-
-    oidc.add_user(sub, email=f"{sub}@corp.test", roles=["offline_access"])  # role removed in Keycloak
-    again = WebClient(oidc_app.test_client())
-    assert oauth_login(again, oidc, "keycloak", sub).headers["Location"] == "/login"
-    assert again.get("/admin/").status_code == 302
-    reasons = db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "oauth_refused")).scalars().all()
-    assert reasons == ["keycloak: no mapped role", "keycloak: no mapped role"]
-
-
-def test_keycloak_client_role_and_group_mapping(oidc_app, oidc):
-    seed_groups()
-    map_role("portal:finance", full_access=False, group="Finance")
-    map_role("portal:sales", full_access=False, group="Sales")
-    sub = sub_name("kc")
-    oidc.add_user(sub, client_roles={"portal": ["finance", "sales"]}, amr=["pwd", "otp"])
-    web = WebClient(oidc_app.test_client())
-    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"  # MFA done at Keycloak
-    staff = db.session.execute(select(User).where(User.login == sub)).scalar_one()
-    assert staff.is_staff and not staff.full_access
-    assert group_names_of(staff) == ["Finance", "Sales"]
-    assert web.get("/admin/").status_code == 200
-    assert web.get("/admin/finance/payments").status_code == 200
-    assert web.get("/admin/administrators").status_code == 403
-
-    oidc.add_user(sub, client_roles={"portal": ["sales"]}, amr=["pwd", "otp"])  # finance role removed
-    again = WebClient(oidc_app.test_client())
-    assert oauth_login(again, oidc, "keycloak", sub).headers["Location"] == "/admin/"
-    assert group_names_of(db.session.get(User, staff.id)) == ["Sales"]
-    assert again.get("/admin/finance/payments").status_code == 403
-    applied = db.session.execute(select(AuditEvent).where(AuditEvent.action == "keycloak_roles_applied")
-                                 .order_by(AuditEvent.id)).scalars().all()[-1]  # a permission change, audited
-    assert (applied.target_id, applied.actor_label, applied.ip) == (staff.id, "Keycloak", "127.0.0.1")
-    assert applied.changes == {"access_groups": [["Finance", "Sales"], ["Sales"]]}
-
-
-def test_a_keycloak_username_with_accents_gives_way_to_the_emails_local_part(oidc_app, oidc):
-    """Logins here are ASCII; Keycloak allows "Ünal": the first sign-in takes the email's local part."""
-    map_role("portal-admin")
-    sub = sub_name("kc")
-    oidc.add_user(sub, email="unal.demir@corp.test", roles=["portal-admin"], amr=["pwd", "otp"],
-                  preferred_username="Ünal")
-    web = WebClient(oidc_app.test_client())
-    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
-    assert db.session.execute(select(User.login).where(User.email == "unal.demir@corp.test")).scalar_one() \
-        == "unal.demir"
-
-
-def test_a_mapping_follows_its_group_through_a_rename_and_never_to_a_new_group_of_the_old_name(
-        oidc_app, oidc, factories):
-    groups = seed_groups()
-    map_role("portal:finance", full_access=False, group="Finance")
-    boss = factories.staff(full_access=True)
-    save_group(boss, groups["Finance"], "Accounts", groups["Finance"].description,
-                      sorted(groups["Finance"].codes))
-    save_group(boss, None, "Finance", "A new group under the old name", ["admins.manage", "logs.audit"])
-    db.session.commit()
-    sub = sub_name("kc")
-    oidc.add_user(sub, client_roles={"portal": ["finance"]}, amr=["pwd", "otp"])
-    web = WebClient(oidc_app.test_client())
-    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
-    staff = db.session.execute(select(User).where(User.login == sub)).scalar_one()
-    assert group_names_of(staff) == ["Accounts"]
-    assert web.get("/admin/finance/payments").status_code == 200
-    assert web.get("/admin/audit-log").status_code == 403
-
-
-def test_a_browser_signed_in_with_keycloak_mfa_lends_no_second_factor_to_api_authinfo(oidc_app, oidc, factories):
-    """The API authenticates by what the request names (authinfo), not by the browser session it
-    happens to carry: another staff member's cookie must not let a password alone in."""
-    map_role("portal-admin")
-    sub = sub_name("kc")
-    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd", "otp"])
-    web = WebClient(oidc_app.test_client())
-    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
-    assert web.get("/admin/").status_code == 200  # no enrolment asked: Keycloak did the second factor
-    factories.staff(login="colleague", password="staff password 1", staff_2fa=True)
-    answer = web.get("/api/v1/whoami", headers=basic("colleague", "staff password 1"))
-    assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "second_factor_required"
-
-
-def test_role_mapping_needs_an_existing_group(app, factories):
-    with pytest.raises(auth_methods.MethodsRefused, match="This access group no longer exists."):
-        auth_methods.add_role_mapping(default_provider().id, "portal:nobody", False, 999_999,
-                                      factories.staff(full_access=True))
-    assert auth_methods.role_mappings(default_provider().id) == []
-
-
-def test_a_role_mapping_grants_only_what_its_author_could_grant(app, factories):
-    """A mapping hands its grant to whoever holds the role, its author included: someone who may
-    edit sign-in methods must not map a role they hold to Full access or to a group with functions
-    they lack, nor remove a mapping of that kind."""
-    finance = seed_groups()["Finance"].codes
-    editor = staff_with(factories, "settings.methods", login="methods-editor")
-    web = browser(app, "methods-editor")
-    page = f"/admin/providers/{default_provider().id}/auth-methods"
-    attempts = [({"role": "offline_access", "full_access": "y"}, "Only an administrator with Full access"),
-                ({"role": "offline_access", "access_group": str(seed_groups()["Finance"].id)},
-                 "You cannot grant what you do not hold")]
-    for data, refusal in attempts:
-        body = web.post_form(page + "/roles", data, page_url=page).get_data(as_text=True)
-        assert refusal in body
-    assert auth_methods.role_mappings(default_provider().id) == []
-
-    map_role("portal-admin")
-    mapping = auth_methods.role_mappings(default_provider().id)[0]
-    removal = web.post_form(f"{page}/roles/{mapping.id}/delete", {}, page_url=page)
-    assert "Only an administrator with Full access" in web.get(removal.headers["Location"]).get_data(as_text=True)
-    assert [m.role for m in auth_methods.role_mappings(default_provider().id)] == ["portal-admin"]
-    assert not db.session.get(User, editor.id).full_access
-
-    staff_with(factories, "settings.methods", *finance, login="finance-lead")
-    lead = browser(app, "finance-lead")
-    added = lead.post_form(page + "/roles", {"role": "portal:finance", "access_group": str(seed_groups()["Finance"].id)},
-                           page_url=page)
-    assert added.status_code == 302
-    assert {m.role for m in auth_methods.role_mappings(default_provider().id)} == {"portal-admin", "portal:finance"}
-
-
-def test_a_browser_signed_in_with_keycloak_mfa_lends_nothing_to_another_staff_members_token(oidc_app, oidc, factories):
-    """The enrolment gate of a token's owner is theirs alone: a cookie from someone else's sign-in
-    through Keycloak's multi-factor, sent along, does not lift it."""
-    colleague = factories.staff(login="colleague", password="staff password 1")
-    colleague_web = WebClient(oidc_app.test_client())
-    colleague_web.login("colleague", "staff password 1")
-    secret = make_token(colleague_web, scopes=("self.account",))
-    factories.set_setting(STAFF_2FA_REQUIRED, True, colleague.provider_id)
-    db.session.commit()
-    assert oidc_app.test_client().get("/api/v1/whoami", headers=bearer(secret)).status_code == 403
-    map_role("portal-admin")
-    sub = sub_name("kc")
-    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd", "otp"])
-    keycloak_browser = WebClient(oidc_app.test_client())
-    assert oauth_login(keycloak_browser, oidc, "keycloak", sub).headers["Location"] == "/admin/"
-    answer = keycloak_browser.get("/api/v1/whoami", headers=bearer(secret))
-    assert answer.status_code == 403 and answer.get_json()["error"]["code"] == "staff_2fa"
-    assert keycloak_browser.get("/admin/").status_code == 200  # the browser's own sign-in is untouched
-
-
-def test_keycloak_without_mfa_still_asks_the_portal_second_factor(oidc_app, oidc, factories):
-    map_role("portal-admin")
-    sub = sub_name("kc")
-    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd"])
-    web = WebClient(oidc_app.test_client())
-    oauth_login(web, oidc, "keycloak", sub)
-    staff = db.session.execute(select(User).where(User.login == sub)).scalar_one()
-    from portal.services import passwords
-
-    staff.password_hash = passwords.hash_password("staff password 1")  # so they can enrol TOTP
-    db.session.commit()
-    secret, _codes = enrol_totp(web, "staff password 1")
-    sessions.revoke_everything([staff.id])
-    db.session.commit()
-    browser = WebClient(oidc_app.test_client())
-    assert oauth_login(browser, oidc, "keycloak", sub).headers["Location"] == "/login/2fa"
-    assert browser.post_form("/login/2fa", {"code": next_totp(secret, staff.id)}).headers["Location"] == "/admin/"
-
-
 def test_switched_off_providers_answer_404(app, make_app, oidc):
     google_app = make_app(**oidc.app_config("google"))
     web = WebClient(google_app.test_client())
@@ -683,67 +453,6 @@ def test_only_a_boolean_true_email_verified_registers(oidc_app, oidc):
     assert refusal == "google: no verified email"
 
 
-def test_keycloak_acr_1_is_one_factor_and_acr_2_is_two(oidc_app, oidc):
-    """Keycloak's acr "1" is a password alone: the portal still asks staff to enrol a second factor."""
-    map_role("portal-admin")
-    sub = sub_name("kc")
-    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd"], acr="1")
-    web = WebClient(oidc_app.test_client())
-    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
-    assert web.get("/admin/").headers["Location"] == "/settings/security"  # enrol here first
-    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd"], acr="2")
-    again = WebClient(oidc_app.test_client())
-    assert oauth_login(again, oidc, "keycloak", sub).headers["Location"] == "/admin/"
-    assert again.get("/admin/").status_code == 200
-
-
-def test_a_role_of_another_keycloak_client_is_not_a_realm_role(oidc_app, oidc):
-    """A mapping of the realm role "portal-admin" is not met by a client role of that name in some
-    other application's client: client roles count only as "client-id:role"."""
-    map_role("portal-admin")
-    sub = sub_name("kc")
-    oidc.add_user(sub, client_roles={"other-app": ["portal-admin"]}, amr=["pwd", "otp"])
-    web = WebClient(oidc_app.test_client())
-    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/login"
-    assert db.session.execute(select(User).where(User.login == sub)).first() is None
-    assert web.get("/admin/").status_code == 302
-
-
-def test_full_access_removed_in_keycloak_is_gone_at_the_next_sign_in(oidc_app, oidc):
-    seed_groups()
-    map_role("portal-admin")
-    map_role("portal:sales", full_access=False, group="Sales")
-    sub = sub_name("kc")
-    oidc.add_user(sub, roles=["portal-admin"], client_roles={"portal": ["sales"]}, amr=["pwd", "otp"])
-    assert oauth_login(WebClient(oidc_app.test_client()), oidc, "keycloak", sub).headers["Location"] == "/admin/"
-    staff = db.session.execute(select(User).where(User.login == sub)).scalar_one()
-    assert staff.full_access
-    oidc.add_user(sub, client_roles={"portal": ["sales"]}, amr=["pwd", "otp"])  # portal-admin removed
-    web = WebClient(oidc_app.test_client())
-    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
-    staff = db.session.get(User, staff.id)
-    assert not staff.full_access and group_names_of(staff) == ["Sales"]
-    assert web.get("/admin/administrators").status_code == 403
-    applied = db.session.execute(select(AuditEvent).where(AuditEvent.action == "keycloak_roles_applied")
-                                 .order_by(AuditEvent.id)).scalars().all()[-1]
-    assert applied.changes["full_access"] == [True, False]
-
-
-def test_a_client_cannot_begin_a_keycloak_link(oidc_app, oidc, factories):
-    """Keycloak is for staff: a client's right password does not start a Keycloak link."""
-    factories.client_user(email="linker@example.com")
-    web = WebClient(oidc_app.test_client())
-    web.login("linker@example.com", "client password 1")
-    answer = web.post_form("/settings/security/linked/keycloak", {"link_password": "client password 1"},
-                           page_url="/settings/security")
-    body = answer.get_data(as_text=True)
-    assert "Keycloak cannot be linked to this account." in body and "Continue to Keycloak" not in body
-    sub = sub_name("kc")
-    oidc.add_user(sub, email="linker-kc@corp.test")
-    oauth_login(web, oidc, "keycloak", sub)
-    assert db.session.execute(select(OAuthLink)).first() is None
-
-
 def test_google_switched_off_cannot_be_linked(oidc_app, factories):
     factories.client_user(email="linker@example.com")
     web = WebClient(oidc_app.test_client())
@@ -783,22 +492,6 @@ def test_a_clients_google_mfa_does_not_replace_the_portals_second_factor(oidc_ap
     assert oauth_login(signing_in, oidc, "google", sub).headers["Location"] == "/login/2fa"
     assert signing_in.get("/home").status_code == 302
     assert signing_in.post_form("/login/2fa", {"code": next_totp(secret, user.id)}).headers["Location"] == "/home"
-
-
-def test_a_role_mapped_at_another_provider_grants_nothing_here(oidc_app, oidc):
-    """Mappings are per provider: Keycloak staff of the default provider get only its mappings."""
-    other = Provider(name="Second provider")
-    db.session.add(other)
-    db.session.flush()
-    db.session.add(KeycloakRoleMapping(provider_id=other.id, role="portal-admin", full_access=True))
-    db.session.commit()
-    sub = sub_name("kc")
-    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd", "otp"])
-    web = WebClient(oidc_app.test_client())
-    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/login"
-    assert db.session.execute(select(User).where(User.login == sub)).first() is None
-    reason = db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "oauth_refused")).scalar_one()
-    assert reason == "keycloak: no mapped role"
 
 
 def test_an_account_opened_by_a_provider_is_logged_as_registered(oidc_app, oidc):

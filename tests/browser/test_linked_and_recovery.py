@@ -12,7 +12,7 @@ from portal.models.base import utcnow
 from portal.services import background
 from tests.browser.signin import ask_for_recovery, log_in
 from tests.fraud_support import MOBILE_GB, code_from_outbox, make_catalog, protect
-from tests.test_methods_oauth import REFUSED, sub_name, switch_on
+from tests.oauth_helpers import REFUSED, sub_name, switch_on
 
 NEW = "violet kettle under moonlight"
 
