@@ -35,7 +35,7 @@ def notices_to(email: str) -> list[OutboxMessage]:
         OutboxMessage.recipient == email, OutboxMessage.subject.like("Two-factor%"))).scalars())
 
 
-def test_support_resets_a_client_users_second_factor_from_the_client_card(app, enrolled, factories):
+def test_support_resets_a_client_users_second_factor_from_the_client_card(app, enrolled, factories, client_web):
     user, _codes = enrolled
     card_url = f"/admin/clients/{user.client_id}"
     reset_url = f"/admin/users/{user.id}/two-factor"
@@ -53,10 +53,13 @@ def test_support_resets_a_client_users_second_factor_from_the_client_card(app, e
     assert factor_rows(user.id) == (0, 0)
 
     audit = db.session.execute(select(AuditEvent).where(AuditEvent.action == "second_factor_reset")).scalar_one()
-    assert (audit.actor.login, audit.target_id, audit.changes) == ("support", user.id, {"second_factors": [["totp"], []]})
+    assert (audit.actor.login, audit.target_id, audit.changes) == (
+        "support", user.id, {"second_factors": [["totp"], []], "sessions": [1, 0]})
     assert audit.ip == "127.0.0.1"
+    assert client_web.get("/home").headers["Location"].startswith("/login")  # the lost phone's session too
     [notice] = notices_to("client@example.com")
     assert "support turned off two-factor authentication (authenticator app)" in notice.body
+    assert "Every browser signed in to the account was signed out" in notice.body
     assert "/recover" in notice.body and "/settings/security" in notice.body
 
     owner = WebClient(app.test_client())
@@ -127,7 +130,8 @@ def test_nobody_resets_their_own_or_a_higher_administrators_second_factor(app, f
 
 
 def test_reset_also_removes_an_sms_sign_in_code_in_flight(app, client_web, client_user, factories):
-    """A code texted for a sign-in waiting before the reset is removed with the factors."""
+    """A code texted for a sign-in waiting before the reset is removed with the factors, and the
+    waiting sign-in ends: it began before the reset, perhaps with the lost phone."""
     client_user.phone, client_user.phone_verified_at = "+447700900131", utcnow()
     db.session.commit()
     client_web.post_form("/settings/security/sms/enable", {"current_password": CLIENT_PASSWORD},
@@ -142,6 +146,7 @@ def test_reset_also_removes_an_sms_sign_in_code_in_flight(app, client_web, clien
     assert support.post_form(reset_url, {}, page_url=reset_url).status_code == 302
     db.session.expire_all()
     assert db.session.execute(select(SignInCode.id).where(SignInCode.user_id == client_user.id)).all() == []
+    assert waiting.get("/login/2fa").headers["Location"] == "/login"
 
 
 def test_a_viewer_of_administrators_without_manage_cannot_reset_one(app, factories):

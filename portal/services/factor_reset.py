@@ -9,6 +9,7 @@ from portal.services.events import log_audit
 from portal.services.links import public_url
 from portal.services.mail import send_notice
 from portal.services.second_factor import CONFIRMED_KINDS
+from portal.services.sessions import end_sessions
 
 KIND_NAMES = {"totp": "authenticator app", "sms": "SMS codes"}
 
@@ -27,14 +28,16 @@ def with_factors(users: list[User]) -> set[int]:
 
 def reset_by_staff(actor: User, target: User) -> list[str]:
     """Remove `target`'s second factors (a set-up half done too), recovery codes and any SMS
-    sign-in code in flight; audit it and tell the owner. Returns the kinds removed; with none,
-    nothing is done. The caller commits."""
+    sign-in code in flight, and end their sessions (the lost phone may hold one); audit it and
+    tell the owner. Returns the kinds removed; with none, nothing is done. The caller commits."""
     removed = factors_of(target)
     if not removed:
         return []
     for model in (SecondFactor, RecoveryCode, SignInCode):
         db.session.execute(delete(model).where(model.user_id == target.id))
-    log_audit("second_factor_reset", target=target, actor=actor, changes={"second_factors": [removed, []]})
+    ended = end_sessions([target.id])
+    log_audit("second_factor_reset", target=target, actor=actor,
+              changes={"second_factors": [removed, []], "sessions": [ended, 0]})
     _tell_owner(target, removed)
     return removed
 
@@ -46,7 +49,8 @@ def _tell_owner(user: User, removed: list[str]) -> None:
              if user.is_staff else f"Set one up again in Security settings: {public_url('settings.security')}")
     send_notice(user, "Two-factor authentication was turned off on your account",
                 f"support turned off two-factor authentication ({what}) on your account {user.login} "
-                f"on {utcnow():%Y-%m-%d %H:%M} UTC, and your recovery codes no longer work. Your "
-                f"password alone now signs you in. {again}\n\n"
+                f"on {utcnow():%Y-%m-%d %H:%M} UTC, and your recovery codes no longer work. Every "
+                f"browser signed in to the account was signed out, and your password alone now "
+                f"signs you in. {again}\n\n"
                 f"If you did not ask for this, reset your password now and tell support:\n"
                 f"{public_url('auth.recover')}\n")

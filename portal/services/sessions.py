@@ -148,8 +148,14 @@ def revoke_everything(user_ids: UserIds) -> int:
     their second factor, API tokens and links in flight (temporary keys among them). Returns how
     many sessions and tokens were revoked."""
     drop_links_in_flight(user_ids)
+    return end_sessions(user_ids) + revoke_all_tokens(user_ids)
+
+
+def end_sessions(user_ids: UserIds) -> int:
+    """End every browser session of these users: sessions, remember cookies and sign-ins waiting
+    for their second factor. Returns how many sessions."""
     _end_waiting_sign_ins(user_ids)
-    return _revoke_sessions(UserSession.user_id.in_(user_ids)) + revoke_all_tokens(user_ids)
+    return _revoke_sessions(UserSession.user_id.in_(user_ids))
 
 
 def drop_links_in_flight(user_ids: UserIds) -> None:
