@@ -9,7 +9,7 @@ from schemathesis.checks import not_a_server_error
 
 from portal.extensions import db
 from portal.models import ProductType, Tariff
-from tests.test_api import make_token
+from tests.api_helpers import make_token
 from tests.web import WebClient
 
 EXAMPLES = 40

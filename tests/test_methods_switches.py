@@ -10,9 +10,8 @@ from portal.services.access import seed_groups
 from portal.services.personal_data import registered
 from portal.services.registration import default_provider
 from tests.access_helpers import browser
-from tests.api_helpers import basic, bearer
+from tests.api_helpers import basic, bearer, make_token
 from tests.methods_helpers import enrol_totp
-from tests.test_api import make_token
 from tests.test_auth import link_in_outbox, register
 from tests.web import WebClient
 
