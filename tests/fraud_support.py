@@ -6,7 +6,15 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuthEvent, Order, OutboxMessage, PhoneVerification, ProductType, Tariff
+from portal.models import (
+    AuthEvent,
+    Order,
+    OutboxMessage,
+    PhoneVerification,
+    ProductType,
+    Provider,
+    Tariff,
+)
 from portal.services import settings
 from tests.web import WebClient
 
@@ -67,4 +75,19 @@ def client_on_vonage(make_app, vonage, **config) -> WebClient:
     web = WebClient(app.test_client())
     web.login("client@example.com", "client password 1")
     make_catalog()
+    return web
+
+
+def client_of_a_second_provider(app, factories, values: dict, for_its_provider: bool) -> WebClient:
+    """A signed-in client user of a second provider; the fraud settings `values` (by short name)
+    are stored for that provider when `for_its_provider`, else for the default provider only."""
+    provider = Provider(name="Second provider")
+    db.session.add(provider)
+    db.session.commit()
+    settings.update({f"fraud.{key}": value for key, value in values.items()},
+                    provider_id=provider.id if for_its_provider else None)
+    db.session.commit()
+    factories.client_user(email="other@example.com", provider_id=provider.id)
+    web = WebClient(app.test_client())
+    web.login("other@example.com", "client password 1")
     return web

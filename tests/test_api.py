@@ -19,6 +19,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.services import api_tokens, gdpr, sessions
+from portal.services.auth_methods import STAFF_2FA_REQUIRED
 from tests.api_helpers import basic, bearer, make_token
 from tests.fraud_support import MOBILE_GB, make_catalog, protect
 from tests.methods_helpers import enrol_totp
@@ -107,6 +108,22 @@ def test_authinfo_refused_for_two_factor_accounts(client_web, app):
     response = app.test_client().get("/api/v1/whoami", headers=basic("client@example.com", PASSWORD))
     assert response.status_code == 403 and response.get_json()["error"]["code"] == "second_factor_required"
     assert app.test_client().get("/api/v1/whoami", headers=bearer(make_token(client_web))).status_code == 200
+
+
+def test_authinfo_refused_for_staff_who_must_still_enrol(app, factories):
+    """Required and not set up yet is no less required: a password alone does not open the API."""
+    factories.staff(login="chief", password="staff password 1", full_access=True, staff_2fa=True)
+    response = app.test_client().get("/api/v1/whoami", headers=basic("chief", "staff password 1"))
+    assert response.status_code == 403 and response.get_json()["error"]["code"] == "second_factor_required"
+
+
+def test_a_token_meets_the_staff_enrolment_gate(staff_web, staff_user, factories, app):
+    """A token made before staff 2FA was required opens nothing until its owner enrols."""
+    secret = make_token(staff_web, scopes=("self.account",))
+    factories.set_setting(STAFF_2FA_REQUIRED, True, staff_user.provider_id)
+    db.session.commit()
+    response = app.test_client().get("/api/v1/whoami", headers=bearer(secret))
+    assert response.status_code == 403 and response.get_json()["error"]["code"] == "staff_2fa"
 
 
 def test_orders_list_and_create(client_web, client_user, app):
@@ -340,3 +357,18 @@ def test_the_service_refuses_a_scope_or_a_lifetime_the_form_would(client_user):
         with pytest.raises(api_tokens.TokenRefused):
             api_tokens.create_token(client_user, "x", days, scopes)
     assert db.session.execute(select(ApiToken)).first() is None
+
+
+def test_the_orders_list_holds_only_the_orders_of_the_callers_client(client_web, factories, app):
+    """Another client's orders never show, however the list is paged."""
+    plan = tariff()
+    other = factories.client_user(email="other@example.com")
+    db.session.add(Order(client_id=other.client_id, user_id=other.id, tariff_id=plan.id, status="new",
+                         price=plan.price))
+    db.session.commit()
+    secret = make_token(client_web)
+    api = app.test_client()
+    own = api.post("/api/v1/orders", json={"tariff_id": plan.id}, headers=bearer(secret)).get_json()["id"]
+    for query in ("", "?limit=200", "?offset=1"):
+        listed = api.get(f"/api/v1/orders{query}", headers=bearer(secret)).get_json()["orders"]
+        assert [order["id"] for order in listed] == ([own] if query != "?offset=1" else []), query

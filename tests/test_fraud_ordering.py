@@ -9,8 +9,16 @@ from portal.extensions import db
 from portal.models import Order, Tariff, User
 from portal.models.base import utcnow
 from portal.services import ordering
-from tests.fraud_support import MOBILE_GB, make_catalog, orders, protect
+from tests.fraud_support import (
+    MOBILE_GB,
+    client_of_a_second_provider,
+    make_catalog,
+    orders,
+    outbox_count,
+    protect,
+)
 from tests.statements import recorded
+from tests.web import WebClient
 
 
 @pytest.fixture
@@ -84,8 +92,6 @@ def test_place_order_refuses_with_a_stable_code_for_the_api(app, client_user, ta
 
 def test_unknown_tariff_is_404_and_staff_cannot_order(client_web, staff_user, app, tariffs):
     assert client_web.get("/order/99999").status_code == 404
-    from tests.web import WebClient
-
     staff = WebClient(app.test_client())
     staff.login("boss", "staff password 1")
     assert staff.get("/order").status_code == 403
@@ -142,3 +148,30 @@ def test_a_number_saved_but_not_verified_does_not_lift_the_check(client_web, cli
     with pytest.raises(ordering.OrderRefused):
         ordering.place_order(user, db.session.get(Tariff, tariffs["e3"]))
     assert orders() == []
+
+
+def test_place_order_refuses_staff_with_a_stable_code(app, staff_user, tariffs):
+    """The routes' function check is one guard; the service is the last (a script, a future route)."""
+    with pytest.raises(ordering.OrderRefused) as refused:
+        ordering.place_order(db.session.get(User, staff_user.id), db.session.get(Tariff, tariffs["hosting"]))
+    assert refused.value.code == "not_a_client"
+    assert orders() == []
+
+
+@pytest.mark.parametrize("for_its_provider", [False, True])
+def test_the_check_follows_the_switch_of_the_users_own_provider(app, factories, tariffs, for_its_provider):
+    web = client_of_a_second_provider(app, factories, {"enabled": True}, for_its_provider)
+    assert ("More information" in web.get(f"/order/{tariffs['vps']}").get_data(as_text=True)) is for_its_provider
+
+
+def test_a_member_without_the_order_right_can_neither_order_nor_ask_for_codes(app, client_user, factories, tariffs):
+    """Ordering, and the texts on the way to it, need "Order services": an account of the client is not enough."""
+    protect()
+    factories.client_user(email="member@example.com", client=client_user.client)
+    member = WebClient(app.test_client())
+    member.login("member@example.com", "client password 1")
+    assert member.get(f"/order/{tariffs['hosting']}").status_code == 403
+    for path in (f"/order/{tariffs['hosting']}", "/verify-phone/send", "/verify-phone/check", "/verify-phone/cancel"):
+        response = member.post_form(path, {"phone": MOBILE_GB, "code": "123456"}, page_url="/settings/general")
+        assert response.status_code == 403, path
+    assert orders() == [] and outbox_count() == 0

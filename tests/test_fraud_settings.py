@@ -147,3 +147,12 @@ def test_phone_change_with_htmx_swaps_the_card(client_web):
                                data={"phone": "garbage", "current_password": "client password 1"})
     body = response.get_data(as_text=True)
     assert "<html" not in body and 'id="phone-settings"' in body and "international form" in body
+
+
+def test_phone_changes_are_throttled_like_every_current_password_field(make_app, factories):
+    factories.client_user(email="often@example.com")
+    web = WebClient(make_app(RATELIMIT_PHONE_CHANGE_PER_ACCOUNT="2 per hour").test_client())
+    web.login("often@example.com", "client password 1")
+    statuses = [web.post_form("/settings/phone", {"phone": MOBILE_DE, "current_password": "guess"},
+                              page_url="/settings/general").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]

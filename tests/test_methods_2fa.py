@@ -1,15 +1,16 @@
 """Two-factor: TOTP and SMS set-up and sign-in, recovery codes, the pending session, staff enrolment."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuthEvent, OutboxMessage, RecoveryCode, SecondFactor, User
+from portal.models import AuthEvent, OutboxMessage, RecoveryCode, SecondFactor, SignInCode, User
 from portal.models.base import utcnow
-from portal.services import auth_methods, settings
+from portal.services import auth_methods, gdpr, second_factor, settings
 from tests.methods_helpers import enrol_totp, next_totp
 from tests.web import WebClient
 
@@ -267,11 +268,24 @@ def test_codes_are_throttled_per_account(make_app, factories, limit):
     assert statuses[:3] == [200, 200, 200] and statuses[3] == 429
 
 
-def test_second_factor_changes_are_throttled_like_every_current_password_field(make_app, factories):
+def test_asking_for_sms_codes_is_throttled_per_account(make_app, factories):
+    """Whoever has the password cannot make the owner's phone ring on and on."""
+    user = factories.client_user(email="sms@example.com", phone="+447700900123", phone_verified_at=utcnow())
+    second_factor.enable_sms(user, PASSWORD)
+    db.session.commit()
+    browser = WebClient(make_app(RATELIMIT_2FA_PER_ACCOUNT="2 per minute").test_client())
+    password_step(browser, "sms@example.com")
+    statuses = [browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa").status_code for _ in range(3)]
+    assert statuses == [302, 302, 429]
+
+
+@pytest.mark.parametrize("path", ["/settings/security/recovery-codes", "/settings/security/sms/enable",
+                                  "/settings/security/totp/confirm", "/settings/security/2fa/totp/remove"])
+def test_second_factor_changes_are_throttled_like_every_current_password_field(make_app, factories, path):
     factories.client_user(email="often@example.com", password=PASSWORD)
     web = WebClient(make_app(RATELIMIT_REAUTH_PER_ACCOUNT="2 per hour").test_client())
     web.login("often@example.com", PASSWORD)
-    statuses = [web.post_form("/settings/security/recovery-codes", {"current_password": "guess"},
+    statuses = [web.post_form(path, {"current_password": "guess", "code": "123456"},
                               page_url="/settings/security").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
 
@@ -482,3 +496,81 @@ def test_dropping_a_set_up_left_half_done_is_no_change_to_mail(client_web, clien
                          page_url="/settings/security")
     assert db.session.execute(select(SecondFactor).where(SecondFactor.user_id == client_user.id)).first() is None
     assert mailed_subjects("client@example.com") == []
+
+
+def factor_state(user_id: int) -> tuple[list, list]:
+    """What a refused change leaves as it was: the factors with their secrets, the recovery codes."""
+    db.session.expire_all()
+    return (sorted(db.session.execute(select(SecondFactor.kind, SecondFactor.secret)
+                                      .where(SecondFactor.user_id == user_id)).all()),
+            sorted(db.session.execute(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == user_id)).scalars()))
+
+
+@pytest.mark.parametrize("path", ["/settings/security/sms/enable", "/settings/security/recovery-codes"])
+def test_turning_on_sms_codes_or_renewing_recovery_codes_needs_the_current_password(client_web, client_user, path):
+    client_user.phone, client_user.phone_verified_at = "+447700900130", utcnow()
+    db.session.commit()
+    enrol_totp(client_web, PASSWORD)
+    before = factor_state(client_user.id)
+    body = client_web.post_form(path, {"current_password": "wrong password"},
+                                page_url="/settings/security").get_data(as_text=True)
+    assert "The current password is not correct." in body
+    assert factor_state(client_user.id) == before
+
+
+def test_renewed_recovery_codes_void_the_old_ones(app, client_web, client_user):
+    _secret, old = enrol_totp(client_web, PASSWORD)
+    body = client_web.post_form("/settings/security/recovery-codes", {"current_password": PASSWORD},
+                                page_url="/settings/security").get_data(as_text=True)
+    new = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", body)
+    assert len(new) == 10 and not set(new) & set(old)
+    browser = WebClient(app.test_client())
+    password_step(browser, "client@example.com")
+    refused = browser.post_form("/login/2fa", {"code": old[0]}).get_data(as_text=True)
+    assert "The code is wrong or has expired." in refused
+    assert browser.post_form("/login/2fa", {"code": new[0]}).headers["Location"] == "/home"
+
+
+@pytest.mark.parametrize("spent", ["used", "expired"])
+def test_an_sms_sign_in_code_works_once_and_for_five_minutes(app, factories, spent):
+    user = factories.client_user(email="sms@example.com", phone="+447700900123", phone_verified_at=utcnow())
+    second_factor.enable_sms(user, PASSWORD)
+    db.session.commit()
+    first = WebClient(app.test_client())
+    code = texted_sign_in_code(first, "sms@example.com", "+447700900123")
+    late = first
+    if spent == "used":
+        assert first.post_form("/login/2fa", {"code": code}).headers["Location"] == "/home"
+        late = WebClient(app.test_client())
+        password_step(late, "sms@example.com")
+    else:
+        row = db.session.execute(select(SignInCode)).scalar_one()
+        assert row.expires_at <= utcnow() + timedelta(minutes=5)
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    refused = late.post_form("/login/2fa", {"code": code})
+    assert refused.status_code == 200 and "The code is wrong or has expired." in refused.get_data(as_text=True)
+
+
+def test_a_confirmed_authenticator_app_is_not_replaced_by_a_new_set_up(app, client_web, client_user):
+    """Beginning a set-up asks for no password: it must not overwrite the secret in use."""
+    secret, _codes = enrol_totp(client_web, PASSWORD)
+    before = factor_state(client_user.id)
+    begun = client_web.post_form("/settings/security/totp/begin", {}, page_url="/settings/security")
+    assert "An authenticator app is set up already" in client_web.get(begun.headers["Location"]).get_data(as_text=True)
+    assert factor_state(client_user.id) == before
+    browser = WebClient(app.test_client())
+    password_step(browser, "client@example.com")
+    assert browser.post_form("/login/2fa", {"code": next_totp(secret, client_user.id)}).headers["Location"] == "/home"
+
+
+def test_an_account_closed_while_its_code_was_awaited_does_not_sign_in(app, client_web, client_user, staff_user):
+    """Clear data deactivates the account at once and revokes its sessions batch by batch later:
+    a sign-in half done ends with the deactivation, not with the batch."""
+    secret, _codes = enrol_totp(client_web, PASSWORD)
+    browser = WebClient(app.test_client())
+    password_step(browser, "client@example.com")
+    gdpr.start(client_user.client, staff_user, "staff password 1", client_user.client.name)
+    late = browser.post_form("/login/2fa", {"code": next_totp(secret, client_user.id)}, page_url="/login")
+    assert late.status_code == 302 and late.headers["Location"] == "/login"
+    assert browser.get("/home").status_code == 302

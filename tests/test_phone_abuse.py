@@ -23,6 +23,7 @@ from tests.fraud_support import (
     MOBILE_GB,
     MOBILE_GB_2,
     auth_events,
+    client_of_a_second_provider,
     code_from_outbox,
     outbox_count,
     protect,
@@ -160,6 +161,7 @@ def test_the_filter_accepts_by_region_or_calling_code_and_ignores_formatting():
     rules = PhoneRules(countries=("+49", "GB"), mobile_only=True, pattern=r"^(44|49)\d+$")
     assert check("+44 (7400) 123-456", rules).national_number == 7400123456
     assert check("0049 151 23456789", rules).country_code == 49
+    assert check(MOBILE_GB, PhoneRules(pattern="7400")).country_code == 44  # searched anywhere in the digits
     with pytest.raises(PhoneRefused) as refused:
         check("+33 6 12 34 56 78", rules)
     assert refused.value.reason == "country"
@@ -352,3 +354,20 @@ def test_the_budget_for_codes_is_per_number(make_app, factories):
         factories.client_user(email=email, phone=phone, phone_verified_at=utcnow())
         WebClient(app.test_client()).post_form("/recover", {"login": email, "channel": "sms"})
     assert outbox_count() == 2
+
+
+def test_a_number_another_account_only_saved_is_not_taken(client_web, factories):
+    """Typing a number into General settings is not verifying it: nobody can block someone
+    else's number by saving it on their own account."""
+    factories.client_user(email="squatter@example.com", phone=MOBILE_GB)
+    protect(reused_number="refuse")
+    assert "This number cannot be used" not in send(client_web, MOBILE_GB) and outbox_count() == 1
+    client_web.post_form("/verify-phone/check", {"code": code_from_outbox(MOBILE_GB)}, page_url=PAGE)
+    (row,) = verifications()
+    assert row.status == "verified" and not row.flagged
+
+
+@pytest.mark.parametrize("for_its_provider", [False, True])
+def test_the_filter_is_the_one_of_the_users_own_provider(app, factories, for_its_provider):
+    web = client_of_a_second_provider(app, factories, {"countries": ["DE"]}, for_its_provider)
+    assert ("Numbers from United Kingdom are not accepted" in send(web, MOBILE_GB)) is for_its_provider

@@ -129,3 +129,12 @@ def test_credentials_vonage_refuses_are_the_same_retry_message(make_app, vonage,
     protect(line_type_lookup=True)
     assert TRY_LATER in send(web, US).get_data(as_text=True)
     assert verifications() == [] and vonage.lookups == [] and len(lookups_made(vonage)) == 1
+
+
+def test_an_answer_that_names_no_carrier_is_not_a_mobile(lweb, vonage):
+    """Number Insight leaves the carrier out when it does not know it: no proof of a mobile line."""
+    vonage.garble_lookups('{"status": 0, "status_message": "Success", "request_id": "aaaaaaaa-bbbb-cccc-dddd-'
+                          'eeeeeeeeeeee", "international_format_number": "12015550123"}')
+    body = send(lweb, US).get_data(as_text=True)
+    assert NOT_MOBILE in body and verifications() == [] and vonage.verifications == {}
+    assert auth_events("phone_verification_refused")[0].detail.endswith("not_mobile: unknown")

@@ -104,6 +104,8 @@ def test_an_expired_code_is_refused(client_web, tariffs):
     row = verifications()[0]
     row.expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
+    page = client_web.get(PAGE).get_data(as_text=True)
+    assert 'name="code"' not in page and 'value="Send code"' in page  # back at the number step
     body = check(client_web, code_from_outbox(MOBILE_GB)).get_data(as_text=True)
     assert "This code has expired" in body
     assert db.session.get(User, row.user_id).phone_verified_at is None
@@ -218,3 +220,15 @@ def test_the_code_has_the_length_and_lifetime_staff_chose(client_web, tariffs):
     (row,) = verifications()
     assert row.expires_at - row.sent_at == timedelta(seconds=120)
     assert check(client_web, code).status_code == 302
+
+
+def test_a_number_changed_in_general_settings_drops_the_code_waiting(client_web, client_user, tariffs):
+    """The change made with the password wins: the code sent to the old number verifies nothing."""
+    send(client_web)
+    code = code_from_outbox(MOBILE_GB)
+    changed = client_web.post_form("/settings/phone", {"phone": MOBILE_GB_2, "current_password": "client password 1"},
+                                   page_url="/settings/general")
+    assert changed.status_code == 302 and verifications()[0].status == "cancelled"
+    assert "No code is waiting" in check(client_web, code).get_data(as_text=True)
+    user = db.session.get(User, client_user.id)
+    assert user.phone == MOBILE_GB_2 and user.phone_verified_at is None

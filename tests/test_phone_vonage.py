@@ -179,3 +179,35 @@ def test_vonage_is_asked_for_the_code_length_and_lifetime_staff_chose(vweb, vona
     started = vonage.verifications[row.request_id]
     assert started.code_length == 8 and started.channel_timeout == 120
     assert (row.expires_at - row.sent_at).total_seconds() == 2 * 120
+
+
+CLOSING = {
+    "use another number": lambda web: web.post_form("/verify-phone/cancel", {"next": ""}, page_url=PAGE),
+    "too many wrong codes": lambda web: check(web, "00000000"),
+    "a new number in General settings": lambda web: web.post_form(
+        "/settings/phone", {"phone": MOBILE_GB_2, "current_password": "client password 1"},
+        page_url="/settings/general"),
+}
+
+
+@pytest.mark.parametrize("action", CLOSING)
+def test_a_verification_closed_here_is_cancelled_at_vonage_too(vweb, vonage, action):
+    """A request Vonage kept running could never be checked again, yet it would go on calling the
+    number and hold it (a new code to it is refused while it runs)."""
+    protect(max_attempts=1)
+    send(vweb)
+    assert CLOSING[action](vweb).status_code in (200, 302)
+    [(ours, theirs)] = states(vonage)
+    assert ours in ("cancelled", "failed") and theirs == "cancelled"
+
+
+def test_a_resend_vonage_could_not_cancel_for_keeps_the_running_code(vweb, vonage):
+    """Vonage runs one verification per number: had the cancel failed silently, ours would be
+    closed while Vonage's kept running, and every new code refused until it lapsed."""
+    protect(method="sms", resend_cooldown=1)
+    send(vweb)
+    time.sleep(1.1)  # the one-second resend cooldown
+    vonage.fail_with(503, times=1)  # the resend's first call: the cancel
+    assert "not reachable right now" in send(vweb).get_data(as_text=True)
+    assert states(vonage) == [("pending", "in_progress")]
+    assert check(vweb, vonage.code_for(MOBILE_GB)).status_code == 302

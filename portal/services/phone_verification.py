@@ -298,6 +298,8 @@ def change_phone(user: User, raw_number: str, current_password: str) -> bool:
         _close(row, "cancelled")
     log_auth("phone_changed", user=user, detail=f"{mask(before) or 'none'} -> {mask(new) or 'none'}")
     db.session.commit()
+    if row is not None:
+        _drop_at_vonage(row)
     return True
 
 
