@@ -256,6 +256,7 @@ def test_a_strangers_link_for_my_address_needs_the_strangers_password_in_my_brow
 
     assert ">Password</label>" not in web.get(mine).get_data(as_text=True)
     assert web.post_form(mine, {}).headers["Location"] == "/home"
+    assert db.session.execute(select(PendingRegistration)).first() is None  # no stranger's password hash kept
     web.post_form("/logout", {}, page_url="/home")
     assert web.post_form("/login", {"login": "victim@example.com", "password": "my own password 1"}
                          ).headers["Location"] == "/home"
@@ -385,3 +386,44 @@ def test_register_refuses_a_name_longer_than_its_column_beside_the_field(web):
     body = register(web, name="N" * 201).get_data(as_text=True)
     assert 'id="name-error">Field cannot be longer than 200 characters.' in body
     assert db.session.execute(select(PendingRegistration)).first() is None
+
+
+def test_a_new_accounts_password_ages_from_its_sign_up(app, make_app):
+    """The maximum password age applies to the password chosen at registration as to any other."""
+    web = WebClient(make_app(PASS_EXPIRE_PERIOD=90).test_client())
+    register(web)
+    assert web.post_form(link_in_outbox("new@example.com"), {}).headers["Location"] == "/home"
+    user = db.session.execute(select(User)).scalar_one()
+    assert utcnow() - user.password_changed_at < timedelta(minutes=5)
+    user.password_changed_at = utcnow() - timedelta(days=91)
+    db.session.commit()
+    assert web.get("/home").headers["Location"] == "/settings/password"
+
+
+def test_a_registered_address_is_stored_folded_and_its_link_lives_the_configured_hours(app, make_app):
+    web = WebClient(make_app(REGISTRATION_LINK_HOURS=2).test_client())
+    register(web, email="New.Person@Example.COM")
+    pending = db.session.execute(select(PendingRegistration)).scalar_one()
+    assert pending.email == "new.person@example.com"
+    assert abs(pending.expires_at - (utcnow() + timedelta(hours=2))) < timedelta(minutes=1)
+    assert "(valid 2 hours)" in db.session.execute(select(OutboxMessage.body)).scalar_one()
+    web.post_form(link_in_outbox("new.person@example.com"), {})
+    user = db.session.execute(select(User)).scalar_one()
+    assert (user.login, user.email) == ("new.person@example.com", "new.person@example.com")
+
+
+def guess_a_sign_ups_password(web, number):
+    """Someone else registers an address; this browser tries a password on its link."""
+    register(WebClient(web.application.test_client()), email=f"victim{number}@example.com")
+    return web.post_form(link_in_outbox(f"victim{number}@example.com"), {"password": "a guess 1"})
+
+
+@pytest.mark.parametrize("limit, attempt", [
+    ("RATELIMIT_REGISTER_PER_IP", lambda web, number: register(web, email=f"new{number}@example.com")),
+    ("RATELIMIT_LOGIN_PER_IP", guess_a_sign_ups_password),
+], ids=["sign-up", "confirmation"])
+def test_sign_up_and_its_confirmation_are_throttled_per_address(app, make_app, limit, attempt):
+    """Per address across many sign-ups (each sign-up's own count never fills here)."""
+    web = WebClient(make_app(**{limit: "2 per hour"}).test_client())
+    statuses = [attempt(web, number).status_code for number in range(3)]
+    assert 429 not in statuses[:2] and statuses[2] == 429, statuses

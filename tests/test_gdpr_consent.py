@@ -98,8 +98,8 @@ def test_optional_consent_given_and_withdrawn_in_general_settings(client_web, cl
     assert given.status_code == 200 and "Withdraw" in given.get_data(as_text=True)
     withdrawn = client_web.htmx("POST", url, page_url="/settings/general", data={"give": "0"})
     assert "Give consent" in withdrawn.get_data(as_text=True)
-    assert [r.decision for r in records_of(client_user.id) if r.document_id == marketing.id] == [
-        "accepted", "withdrawn"]
+    changes = [r for r in records_of(client_user.id) if r.document_id == marketing.id]
+    assert [(r.decision, r.ip) for r in changes] == [("accepted", "127.0.0.1"), ("withdrawn", "127.0.0.1")]
 
 
 def test_required_consent_cannot_be_withdrawn_there(client_web, client_user):
@@ -221,3 +221,31 @@ def test_making_a_document_required_is_audited(staff_web, staff_user):
     audit = db.session.execute(select(AuditEvent).where(
         AuditEvent.action == "consent_document_changed")).scalar_one()
     assert audit.actor_id == staff_user.id and audit.changes == {"required": [False, True]}
+
+
+def test_a_sign_up_logs_only_the_decisions_of_its_own_form(app):
+    """Another sign-up waiting for its link, with other choices, adds nothing to this account's log."""
+    docs = standard_documents()
+    required = {docs["Privacy policy"][1]: True, docs["User agreement"][1]: True}
+    marketing = docs["Marketing messages"][1]
+    other = WebClient(app.test_client())
+    assert "Check your email" in other.post_form("/register", {
+        "email": "other@example.com", "name": "Other", "password": "new password 12",
+        "confirm": "new password 12", **{f"consent_{v.id}": "y" for v in [*required, marketing]},
+    }).get_data(as_text=True)
+    web = WebClient(app.test_client())
+    assert register(web, "mine@example.com", "Mine", {**required, marketing: False}).status_code == 302
+    user = db.session.execute(select(User).where(User.email == "mine@example.com")).scalar_one()
+    assert sorted((r.version.document.title, r.decision) for r in records_of(user.id)) == [
+        ("Marketing messages", "declined"), ("Privacy policy", "accepted"), ("User agreement", "accepted")]
+
+
+def test_a_document_made_required_after_it_was_declined_is_asked_for(web, factories):
+    """A declined version is not an accepted one, whatever the document has become since."""
+    newsletter, version = publish("Newsletter", False)
+    user = factories.client_user(email="c@example.com", password="client password 1")
+    consent.record(user, version, consent.DECLINED)
+    consent.set_required(newsletter, True)
+    db.session.commit()
+    web.login("c@example.com", "client password 1")
+    assert web.get("/home").headers["Location"].endswith("/consent/accept")

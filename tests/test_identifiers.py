@@ -1,10 +1,12 @@
 """Logins and emails are one namespace: no value is one account's login and another's email."""
 
+import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import OutboxMessage, PendingRegistration, User, UserKind
 from portal.services import passwords
+from portal.services.identifiers import LOGIN_MAX
 from portal.services.registration import default_provider
 from tests.test_auth import register
 
@@ -131,3 +133,14 @@ def test_a_login_outside_ascii_is_refused_wherever_one_is_chosen(staff_web, runn
     kept = staff_web.post_form(f"/admin/administrators/{unal.id}", {"login": "josé", "email": "unal@example.com",
                                                                     "name": "José"})
     assert kept.status_code == 302 and db.session.get(User, unal.id).name == "José"
+
+
+@pytest.mark.parametrize("login, message", [
+    ("jose.ramírez", LOGIN_RULE),  # ASCII up to a later letter
+    ("x" * (LOGIN_MAX + 1), f"A login has 1 to {LOGIN_MAX} characters."),
+], ids=["late non-ASCII letter", "too long"])
+def test_create_admin_refuses_a_login_no_account_may_have(runner, login, message):
+    cli = runner.invoke(args=["create-admin", login, "new-admin@example.com", "--password-stdin"],
+                        input="long enough password\n")
+    assert cli.exit_code != 0 and message in cli.output
+    assert db.session.execute(select(User)).first() is None

@@ -1,6 +1,7 @@
 """Captcha: ALTCHA solved once, asked after failures; reCAPTCHA on loopback, only with its keys."""
 
 import re
+import time
 
 import pytest
 from flask import g
@@ -43,12 +44,27 @@ def test_a_solution_works_once(web):
     assert pending() == ["new@example.com"]
 
 
+def test_a_solution_is_spent_even_when_the_form_is_refused(web):
+    """Otherwise one solved challenge would try passwords or addresses until a form went through."""
+    payload = solve_altcha(web.client, "/captcha/altcha")
+    refused = web.post_form("/register", {**GOOD, "confirm": "another kettle", "altcha": payload})
+    assert "The passwords do not match." in refused.get_data(as_text=True)
+    replay = web.post_form("/register", {**GOOD, "altcha": payload})
+    assert "This captcha was already used." in replay.get_data(as_text=True)
+    assert pending() == []
+
+
+def test_challenges_are_throttled_per_address(app, make_app):
+    client = make_app(RATELIMIT_CAPTCHA_PER_IP="2 per minute").test_client()
+    assert [client.get("/captcha/altcha").status_code for _ in range(3)] == [200, 200, 429]
+
+
 def test_challenge_is_signed_and_short_lived(web):
     response = web.get("/captcha/altcha")
     challenge = response.get_json()
     assert response.headers["Cache-Control"] == "no-store"
     assert challenge["parameters"]["algorithm"] == "PBKDF2/SHA-256" and challenge["signature"]
-    assert challenge["parameters"]["expiresAt"] > 0
+    assert time.time() < challenge["parameters"]["expiresAt"] <= time.time() + 10 * 60
 
 
 def test_captcha_off_means_no_widget(web):

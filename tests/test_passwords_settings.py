@@ -17,7 +17,7 @@ from portal.models import (
     UserSession,
 )
 from portal.models.base import utcnow
-from portal.services import access, settings
+from portal.services import access, gdpr, settings
 from portal.services.recovery import LINK_INVALID
 from tests.api_helpers import basic, bearer, make_token
 from tests.web import WebClient
@@ -97,6 +97,20 @@ def test_the_last_passwords_cannot_come_back(web, factories):
         PasswordHistory.user_id == user.id)).scalars().all()) == 1
 
 
+def test_password_history_is_kept_per_user(app, factories):
+    """One user's change neither trims another's history nor refuses a password only another used
+    (which would tell them what it was)."""
+    factories.client_user(email="ann@example.com", password="amber falcon river")
+    factories.client_user(email="bob@example.com", password="copper meadow lantern")
+    ann, bob = WebClient(app.test_client()), WebClient(app.test_client())
+    ann.login("ann@example.com", "amber falcon river")
+    bob.login("bob@example.com", "copper meadow lantern")
+    assert change(ann, current="amber falcon river").status_code == 302
+    assert change(bob, current="copper meadow lantern", new="amber falcon river").status_code == 302
+    body = change(ann, current=NEW, new="amber falcon river").get_data(as_text=True)
+    assert "You used this password recently. Choose another." in body
+
+
 def email_link(recipient: str) -> str:
     mail = outbox(recipient)[-1]
     assert mail.subject == "Confirm your new email address"
@@ -120,6 +134,8 @@ def test_name_is_saved_at_once_and_email_waits_for_the_link_sent_to_it(client_we
     page = client_web.get("/settings/general").get_data(as_text=True)
     assert "We sent a link to new@example.com." in page
     assert "Waiting for confirmation: <strong>new@example.com</strong>" in page
+    expires_at = db.session.execute(select(PendingEmailChange.expires_at)).scalar_one()
+    assert abs(expires_at - (utcnow() + timedelta(hours=24))) < timedelta(minutes=1)  # EMAIL_CHANGE_LINK_HOURS
     path = email_link("new@example.com")
     assert "Use this email address" in client_web.get(path).get_data(as_text=True)  # a GET changes nothing
     assert db.session.get(User, client_user.id).email == "client@example.com"
@@ -174,6 +190,29 @@ def test_mail_server_away_during_a_second_email_change_keeps_the_first_link(app,
     requested = db.session.execute(select(AuditEvent.changes).where(
         AuditEvent.action == "email_change_requested")).scalars().all()
     assert requested == [{"email": ["mira@example.com", "mira@new.example"]}]  # the failed one is not logged
+
+
+def test_one_users_email_change_never_touches_anothers(app, make_app, smtp, factories):
+    """Asking, asking again and a mail failure of one user leave another's change in flight, its
+    link and their page as they were."""
+    for email in ("ann@example.com", "bob@example.com"):
+        factories.client_user(email=email, password="client password 1")
+    portal = make_app(**smtp.app_config())
+    ann, bob = WebClient(portal.test_client()), WebClient(portal.test_client())
+    ann.login("ann@example.com", "client password 1")
+    bob.login("bob@example.com", "client password 1")
+    assert move(ann, "ann@new.example").status_code == 302
+    anns = smtp.wait_for(lambda m: "ann@new.example" in m.to)
+    assert move(bob, "bob@new.example").status_code == 302
+    smtp.stop()
+    assert "The email could not be sent." in move(bob, "bob@other.example").get_data(as_text=True)
+    smtp.start()
+    page = bob.get("/settings/general").get_data(as_text=True)
+    assert "Waiting for confirmation: <strong>bob@new.example</strong>" in page and "ann@new" not in page
+    path = re.search(r"http://portal\.test(/settings/email/confirm/\S+)", anns.body).group(1)
+    assert confirm(ann, path).headers["Location"] == "/settings/general"
+    assert set(db.session.execute(select(User.email)).scalars()) == {"ann@new.example", "bob@example.com"}
+    assert db.session.execute(select(PendingEmailChange.email)).scalars().all() == ["bob@new.example"]
 
 
 def test_email_link_expired_or_address_taken_meanwhile_changes_nothing(client_web, client_user, factories):
@@ -237,6 +276,29 @@ def test_an_email_change_in_flight_dies_when_access_is_denied(app, factories):
     assert confirm(WebClient(app.test_client()), link).status_code == 400
     db.session.expire_all()
     assert db.session.get(User, staff.id).email == "leaver@staff.example.com"
+
+
+def test_an_email_change_in_flight_dies_the_moment_clear_data_starts(app, client_web, client_user, staff_user):
+    """Clear data closes the account at once; its links are dropped batch by batch, and no batch has run here."""
+    move(client_web, "thief@example.com")
+    link = email_link("thief@example.com")
+    gdpr.start(client_user.client, staff_user, "staff password 1", client_user.client.name)
+    assert confirm(WebClient(app.test_client()), link).status_code == 400
+    assert db.session.execute(select(User.email).where(User.id == client_user.id)).scalar_one() \
+        == "client@example.com"
+
+
+def test_a_staff_login_stays_when_the_email_it_matched_changes(app, factories):
+    """A client user's login follows their email; a staff member's was chosen and stays, even alike."""
+    staff = factories.staff(login="ops@example.com", email="ops@example.com")
+    web = WebClient(app.test_client())
+    web.login("ops@example.com", "staff password 1")
+    move(web, "ops@new.example", password="staff password 1")
+    assert confirm(web, email_link("ops@new.example")).headers["Location"] == "/settings/general"
+    assert "Sign in with it from now on" not in web.get("/settings/general").get_data(as_text=True)
+    db.session.expire_all()
+    assert (db.session.get(User, staff.id).login, db.session.get(User, staff.id).email) \
+        == ("ops@example.com", "ops@new.example")
 
 
 def test_a_reset_link_mailed_to_the_old_address_dies_with_the_email_change(app, client_web, client_user):
@@ -380,6 +442,7 @@ def test_change_keeps_this_browser_on_a_session_no_longer_than_before(app, clien
 
 REAUTH = ("RATELIMIT_REAUTH_PER_IP", "RATELIMIT_REAUTH_PER_ACCOUNT")
 CURRENT_PASSWORD_ROUTES = [  # every form with a current-password field, each with its limits
+    ("/settings/general", REAUTH),  # its password field confirms a new email address
     ("/settings/general/password", REAUTH),
     ("/settings/password", REAUTH),
     ("/settings/security/totp/confirm", REAUTH),
