@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import click
 from flask import Config
 
 # BILLmanager's spellings accepted in the instance file, mapped to our keys.
@@ -18,9 +19,14 @@ TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 MIN_SECRET_KEY = 32  # characters of instance/secret_key (it holds 64 hex digits)
 
 
+class ConfigError(click.ClickException, ValueError):
+    """A setting that cannot work. The flask CLI prints it as one "Error: ..." line (exit 1), not
+    a traceback; wsgi.py hands it to gunicorn the same way."""
+
+
 def load_config(config: Config, instance_path: str, test_config=None) -> None:
     """Fill `config` in the documented order, refuse what cannot work with a message naming the key
-    (ValueError at startup, not a 500 at the first request), and derive what depends on it."""
+    (ConfigError at startup, not a 500 at the first request), and derive what depends on it."""
     config.from_object("portal.config")
     typed = {key: type(value) for key, value in config.items() if type(value) in (bool, int)}
     _load_instance_file(config, Path(instance_path) / "config.py")
@@ -33,7 +39,7 @@ def load_config(config: Config, instance_path: str, test_config=None) -> None:
     for key, allowed in BACKENDS.items():
         config[key] = _one_of(key, config[key], allowed)
     if config["SMS_BACKEND"] == "vonage" and not (config.get("VONAGE_API_KEY") and config.get("VONAGE_API_SECRET")):
-        raise ValueError("SMS_BACKEND is 'vonage' but VONAGE_API_KEY and VONAGE_API_SECRET are not both set.")
+        raise ConfigError("SMS_BACKEND is 'vonage' but VONAGE_API_KEY and VONAGE_API_SECRET are not both set.")
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(instance_path) / 'portal.sqlite'}"
     if not config.get("SECRET_KEY"):
@@ -56,13 +62,13 @@ def _as_type(key: str, value, kind: type):
     if kind is int and re.fullmatch(r"-?[0-9]+", text):
         return int(text)
     expected = "true or false" if kind is bool else "a whole number"
-    raise ValueError(f"{key} is {value!r}; it takes {expected} (in the environment, PORTAL_{key}=...).")
+    raise ConfigError(f"{key} is {value!r}; it takes {expected} (in the environment, PORTAL_{key}=...).")
 
 
 def _one_of(key: str, value, allowed: tuple[str, ...]) -> str:
     text = str(value).strip().lower()
     if text not in allowed:
-        raise ValueError(f"{key} is {value!r}; it takes {' or '.join(repr(a) for a in allowed)}.")
+        raise ConfigError(f"{key} is {value!r}; it takes {' or '.join(repr(a) for a in allowed)}.")
     return text
 
 
@@ -70,7 +76,7 @@ def _public_url_scheme(url) -> str:
     """PUBLIC_URL begins every link in an email or SMS: it needs http(s):// and a host."""
     parts = urlsplit(str(url))
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"PUBLIC_URL is {url!r}; it takes the address people open, with its scheme, "
+        raise ConfigError(f"PUBLIC_URL is {url!r}; it takes the address people open, with its scheme, "
                          "e.g. https://portal.example.com")
     return parts.scheme.lower()
 
@@ -80,7 +86,7 @@ def _pass_expire_days(value) -> int:
     text = str(value)
     if re.fullmatch(r"[0-9]+", text.strip()) and int(text) <= MAX_PASS_EXPIRE_DAYS:
         return int(text)
-    raise ValueError(f"PASS_EXPIRE_PERIOD (instance/config.py: PASS_EXPIRE_PERIOD or "
+    raise ConfigError(f"PASS_EXPIRE_PERIOD (instance/config.py: PASS_EXPIRE_PERIOD or "
                      f"PassExpirePeriod; environment: PORTAL_PASS_EXPIRE_PERIOD) is {value!r}; it "
                      f"takes a whole number of days from 0 (no maximum password age) to "
                      f"{MAX_PASS_EXPIRE_DAYS}.")
@@ -116,6 +122,6 @@ def _instance_secret_key(instance: Path) -> str:
             draft.unlink()
     key = key_file.read_text().strip()
     if len(key) < MIN_SECRET_KEY:
-        raise ValueError(f"{key_file} holds no usable key (under {MIN_SECRET_KEY} characters). Restore it "
+        raise ConfigError(f"{key_file} holds no usable key (under {MIN_SECRET_KEY} characters). Restore it "
                          "from a backup, or delete it to have a new one made (every session then ends).")
     return key

@@ -1,6 +1,10 @@
 """App factory, configuration precedence, headers and error pages."""
 
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +52,28 @@ def test_a_setting_that_cannot_work_stops_startup_naming_its_key(tmp_path, monke
     monkeypatch.setenv(f"PORTAL_{variable}", value)
     with pytest.raises(ValueError, match=refusal):
         create_app()
+
+
+BAD_MAIL_PORT = "MAIL_PORT is 'abc'; it takes a whole number (in the environment, PORTAL_MAIL_PORT=...)."
+
+
+def _run_with_bad_setting(tmp_path, *command) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PORTAL_INSTANCE_PATH": str(tmp_path), "PORTAL_MAIL_PORT": "abc"}
+    return subprocess.run([sys.executable, "-m", *command], cwd=Path(__file__).parents[1], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["purge-auth-log"], ["run", "--port", "0"]])
+def test_the_cli_names_a_bad_setting_in_one_line_not_a_traceback(tmp_path, command):
+    done = _run_with_bad_setting(tmp_path, "flask", "--app", "portal", *command)
+    assert (done.returncode, done.stderr) == (1, f"Error: {BAD_MAIL_PORT}\n")
+
+
+def test_gunicorn_names_a_bad_setting_and_stops_instead_of_restarting_workers(tmp_path):
+    done = _run_with_bad_setting(tmp_path, "gunicorn", "--workers", "2", "--bind", "127.0.0.1:0", "wsgi:app")
+    log = done.stdout + done.stderr  # gunicorn.conf.py: the error log on stdout, the failure on stderr
+    assert done.returncode == 4, log[-2000:]  # gunicorn's "App failed to load": it halts
+    assert f"portal configuration: {BAD_MAIL_PORT}" in log and "Traceback" not in log
 
 
 def test_settings_written_as_text_mean_what_they_say(tmp_path, monkeypatch):
