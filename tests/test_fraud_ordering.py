@@ -4,11 +4,12 @@ import re
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Order, Tariff, User
 from portal.models.base import utcnow
-from portal.services import ordering
+from portal.services import demo, fraud, ordering, settings
 from tests.fraud_support import (
     MOBILE_GB,
     client_of_a_second_provider,
@@ -175,3 +176,13 @@ def test_a_member_without_the_order_right_can_neither_order_nor_ask_for_codes(ap
         response = member.post_form(path, {"phone": MOBILE_GB, "code": "123456"}, page_url="/settings/general")
         assert response.status_code == 403, path
     assert orders() == [] and outbox_count() == 0
+
+
+def test_the_demo_covers_dedicated_servers_once_and_keeps_a_choice_staff_made(app):
+    demo.seed_demo()
+    covered = {tariff.name for tariff in db.session.execute(select(Tariff)).scalars() if fraud.is_covered(tariff)}
+    assert covered == {"Dedicated E3", "Dedicated Gold"} and settings.get(fraud.ENABLED) is True
+    settings.update({fraud.ENABLED: False})  # staff switch it off
+    db.session.commit()
+    demo.seed_demo()
+    assert settings.get(fraud.ENABLED) is False

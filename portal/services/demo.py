@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.models import Expense, Order, Payment, ProductType, Tariff, User
 from portal.models.access import user_access_group
 from portal.models.base import utcnow
-from portal.services import consent, passwords
+from portal.services import consent, fraud, passwords, settings
 from portal.services.access import seed_groups
 from portal.services.registration import create_client_user, default_provider
 from portal.services.staff import create_staff
@@ -27,6 +27,8 @@ CATALOG = {
     "Hosting": [("Hosting Lite", "3.00"), ("Hosting Business", "9.00")],
     "Domain": [(".com registration", "12.00")],
 }
+# Ordering these needs a verified phone number (Fraud protection), so the demo shows the banner.
+NEED_A_VERIFIED_PHONE = {"Dedicated server"}
 
 
 def _new_password() -> str:
@@ -37,6 +39,8 @@ def seed_demo() -> list[tuple[str, str]]:
     """Create what is missing; returns (login, password) for each account created now."""
     created: list[tuple[str, str]] = []
     default_provider()
+    if _seed_catalog():
+        settings.update({fraud.ENABLED: True})
     if _user("admin") is None:
         password = _new_password()
         create_staff("admin", "admin@example.com", "Demo administrator", password, full_access=True)
@@ -52,7 +56,6 @@ def seed_demo() -> list[tuple[str, str]]:
                            password_hash=passwords.hash_password(password), client=owner.client)
         created.append(("colleague@example.com", password))
         _seed_billing(owner)
-    _seed_catalog()
     groups = seed_groups()
     for login, (name, group_name) in DEPARTMENT_STAFF.items():
         if _user(login) is None:
@@ -78,21 +81,19 @@ def _user(login: str) -> User | None:
     return db.session.execute(select(User).where(User.login == login)).scalar_one_or_none()
 
 
-def _seed_catalog() -> None:
+def _seed_catalog() -> bool:
+    """Add the product types that are missing; True if any was."""
+    existing = set(db.session.execute(select(ProductType.name)).scalars())
     for type_name, tariffs in CATALOG.items():
-        product_type = db.session.execute(
-            select(ProductType).where(ProductType.name == type_name)
-        ).scalar_one_or_none()
-        if product_type is None:
-            product_type = ProductType(name=type_name)
-            product_type.tariffs = [Tariff(name=n, price=Decimal(p)) for n, p in tariffs]
-            db.session.add(product_type)
+        if type_name not in existing:
+            db.session.add(ProductType(name=type_name, needs_phone_verification=type_name in NEED_A_VERIFIED_PHONE,
+                                       tariffs=[Tariff(name=n, price=Decimal(p)) for n, p in tariffs]))
     db.session.flush()
+    return not existing >= CATALOG.keys()
 
 
 def _seed_billing(owner: User, months: int = 6, seed: int = 0) -> None:
     """A monthly order, payment and expense for `months` months; `seed` varies tariff and amount."""
-    _seed_catalog()
     tariffs = db.session.execute(select(Tariff).order_by(Tariff.id)).scalars().all()
     tariff = tariffs[seed % len(tariffs)]
     now = utcnow()

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from portal.extensions import db
 from portal.models import Order
 from portal.models.base import utcnow
+from portal.services import demo
 from tests.browser.signin import log_in
 from tests.fraud_support import MOBILE_GB, make_catalog, orders, protect
 
@@ -117,3 +118,30 @@ def test_a_us_landline_is_refused_by_its_line_type_and_a_us_mobile_verifies(live
     page.get_by_role("button", name="Verify").click()
     expect(page.get_by_text(f"Your phone number {mobile} is verified.")).to_be_visible()
     assert vonage.lookups == [landline[1:], mobile[1:]]
+
+
+def test_the_demo_shows_the_banner_and_the_code_arrives_in_the_outbox(live_server, page):
+    """As `make run` leaves it: dedicated servers need a verified phone, texts go to /dev/outbox."""
+    password = dict(demo.seed_demo())["owner@example.com"]
+    server = live_server()
+    log_in(page, server, "owner@example.com", password)
+    page.goto(server.url + "/order")
+    page.get_by_role("link", name="VPS Start").click()
+    expect(page.get_by_role("button", name="Order")).to_be_visible()  # not covered: no banner
+    page.goto(server.url + "/order")
+    page.get_by_role("link", name="Dedicated E3").click()
+    expect(page.get_by_role("status")).to_contain_text("needs a verified phone number")
+    page.get_by_role("link", name="More information").click()
+    page.get_by_label("Phone number").fill("+44 7400 123456")
+    page.get_by_role("button", name="Send code").click()
+    expect(page.get_by_label("Code", exact=True)).to_be_visible()
+
+    outbox = page.context.new_page()
+    outbox.goto(server.url + "/dev/outbox")
+    text = outbox.locator(".outbox-message", has_text=f"SMS to {MOBILE_GB}").first.inner_text()
+    page.get_by_label("Code", exact=True).fill(re.search(r"verification code is (\d+)", text).group(1))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_text(f"Your phone number {MOBILE_GB} is verified.")).to_be_visible()
+    page.get_by_role("button", name="Order").click()
+    expect(page).to_have_url(server.url + "/orders")
+    assert [order.tariff.name for order in orders()][-1] == "Dedicated E3"
