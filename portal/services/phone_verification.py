@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.models import PhoneVerification, User
 from portal.models.base import utcnow
 from portal.models.fraud import mask
-from portal.services import fraud, phone_filter, reauth, sms_budget, vonage_client
+from portal.services import fraud, phone_filter, sms_budget, vonage_client
 from portal.services.client_ip import client_ip, client_network
 from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
@@ -82,15 +82,12 @@ def _close(row: PhoneVerification, status: str) -> None:
     row.status, row.finished_at = status, utcnow()
 
 
-def _cancel_at_vonage(row: PhoneVerification) -> None:
-    if _vonage() and row.request_id:
-        vonage_client.cancel_verification(current_app.config, row.request_id)
-
-
-def _drop_at_vonage(row: PhoneVerification) -> None:
+def drop_at_vonage(row: PhoneVerification) -> None:
     """Best effort for a row closed here: a request Vonage keeps running is never checked again."""
+    if not (_vonage() and row.request_id):
+        return
     try:
-        _cancel_at_vonage(row)
+        vonage_client.cancel_verification(current_app.config, row.request_id)
     except vonage_client.VonageError as error:
         log.warning("could not cancel a verification at Vonage: %r", error)
 
@@ -134,7 +131,7 @@ def start(user: User, raw_number: str, return_to: str | None = None) -> PhoneVer
     row.return_to = return_to or row.return_to
     _send(user, row, policy)
     if replaced is not None:
-        _drop_at_vonage(replaced)  # only now: had the new code failed, the old one would still work
+        drop_at_vonage(replaced)  # only now: had the new code failed, the old one would still work
     sms_budget.start_cooldown(user.id, e164, policy.resend_cooldown)
     event = "phone_verification_started" if row.sends == 1 else "phone_verification_resent"
     log_auth(event, user=user, detail=f"{mask(e164)} by {'+'.join(policy.channels)}")
@@ -148,7 +145,7 @@ def _cancel_for_resend(user: User, row: PhoneVerification) -> None:
     if not (_vonage() and row.request_id):
         return  # the console outbox keeps nothing running: the new code replaces the old
     try:
-        _cancel_at_vonage(row)
+        vonage_client.cancel_verification(current_app.config, row.request_id)
     except vonage_client.VonageError as error:
         _fault(user, row.number, "cancel", error)
     _close(row, "cancelled")
@@ -227,7 +224,7 @@ def _wrong_code(user: User, row: PhoneVerification, policy: fraud.Policy):
         db.session.commit()
         raise VerificationError(f"The code is not correct. {left} {'try' if left == 1 else 'tries'} left.", "code")
     _close(row, "failed")
-    _drop_at_vonage(row)
+    drop_at_vonage(row)
     log_auth("phone_verification_voided", user=user, detail=f"{mask(row.number)}: too many wrong codes")
     db.session.commit()
     raise VerificationError("Too many wrong codes. Ask for a new code.", "code")
@@ -273,34 +270,21 @@ def _tell_owner(user: User) -> None:
 
 def cancel(user: User) -> None:
     """Drop the pending verification ("use another number")."""
-    row = pending(user)
+    row = close_pending(user)
     if row is None:
         return
-    _close(row, "cancelled")
-    _drop_at_vonage(row)
     log_auth("phone_verification_cancelled", user=user, detail=mask(row.number))
     db.session.commit()
+    drop_at_vonage(row)
 
 
-def change_phone(user: User, raw_number: str, current_password: str) -> bool:
-    """General settings: a new phone (or none) clears the verified state; needs the password."""
-    reauth.check_current_password(user, current_password, "phone_change_failed", "wrong current password")
-    try:
-        new = phone_filter.e164(phone_filter.parse(raw_number)) if (raw_number or "").strip() else None
-    except phone_filter.PhoneRefused as refusal:
-        raise VerificationError(refusal.message, "phone") from None
-    if new == user.phone:
-        return False
-    before = user.phone
-    user.phone, user.phone_verified_at, user.phone_recovery_after = new, None, None
+def close_pending(user: User) -> PhoneVerification | None:
+    """Close the verification waiting for its code, if any; the caller commits, then calls
+    drop_at_vonage with it."""
     row = pending(user)
     if row is not None:
         _close(row, "cancelled")
-    log_auth("phone_changed", user=user, detail=f"{mask(before) or 'none'} -> {mask(new) or 'none'}")
-    db.session.commit()
-    if row is not None:
-        _drop_at_vonage(row)
-    return True
+    return row
 
 
 def _erase(user_ids: UserIds) -> int:

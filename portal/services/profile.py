@@ -1,4 +1,4 @@
-"""General settings: the user's own name, and an email change that waits for a link sent to the new address."""
+"""General settings: the user's name and phone number, and an email change confirmed by a link to the new address."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,10 +9,11 @@ from sqlalchemy import delete, select, update
 from portal.extensions import db
 from portal.models import PendingEmailChange, User
 from portal.models.base import utcnow
-from portal.services import identifiers, reauth, sessions
+from portal.models.fraud import mask
+from portal.services import identifiers, phone_filter, phone_verification, reauth, sessions
 from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
-from portal.services.events import log_audit
+from portal.services.events import log_audit, log_auth
 from portal.services.links import public_url
 from portal.services.mail import greeting, send_mail, send_notice
 from portal.services.tokens import digest, new_token
@@ -147,3 +148,23 @@ def _request_email_change(user: User, email: str) -> None:
         raise
     log_audit("email_change_requested", target=user, changes={"email": [user.email, email]})
 
+
+
+def change_phone(user: User, raw_number: str, current_password: str) -> bool:
+    """A new phone (or none) clears the verified state and any code in flight; needs the password.
+    False when the number is the one already saved."""
+    reauth.check_current_password(user, current_password, "phone_change_failed", "wrong current password")
+    try:
+        new = phone_filter.e164(phone_filter.parse(raw_number)) if (raw_number or "").strip() else None
+    except phone_filter.PhoneRefused as refusal:
+        raise phone_verification.VerificationError(refusal.message, "phone") from None
+    if new == user.phone:
+        return False
+    before = user.phone
+    user.phone, user.phone_verified_at, user.phone_recovery_after = new, None, None
+    dropped = phone_verification.close_pending(user)
+    log_auth("phone_changed", user=user, detail=f"{mask(before) or 'none'} -> {mask(new) or 'none'}")
+    db.session.commit()
+    if dropped is not None:
+        phone_verification.drop_at_vonage(dropped)
+    return True

@@ -6,7 +6,7 @@ from flask_login import current_user
 from portal.blueprints.settings import bp
 from portal.blueprints.settings.forms import PhoneChangeForm
 from portal.extensions import htmx
-from portal.services import phone_verification, reauth
+from portal.services import phone_verification, profile, reauth
 from portal.services.permissions import requires
 from portal.services.throttle import per_ip, per_user
 
@@ -25,7 +25,7 @@ def change_phone():
     form = PhoneChangeForm()
     if form.validate_on_submit():
         try:
-            changed = phone_verification.change_phone(current_user, form.phone.data, form.current_password.data)
+            changed = profile.change_phone(current_user, form.phone.data, form.current_password.data)
         except reauth.CurrentPasswordWrong as error:
             form.current_password.errors.append(error.message)
         except phone_verification.VerificationError as error:
