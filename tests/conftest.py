@@ -20,7 +20,7 @@ from tests.factories import Factories
 from tests.machine import needs
 from tests.web import WebClient
 
-pytest_plugins = ["tests.servers.fixtures", "tests.oauth_helpers"]
+pytest_plugins = ["tests.servers.fixtures", "tests.oauth_helpers", "tests.recovery_helpers"]
 
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}
 FAST_ALTCHA = {"ALTCHA_COST": 10, "ALTCHA_MAX_NUMBER": 50}  # proof of work a test solves at once
