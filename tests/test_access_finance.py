@@ -7,7 +7,17 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, AuthEvent, Client, Expense, Order, Payment, Tariff, User
+from portal.models import (
+    AuditEvent,
+    AuthEvent,
+    Client,
+    Expense,
+    Order,
+    Payment,
+    ProductType,
+    Tariff,
+    User,
+)
 from portal.models.base import utcnow
 from portal.services import demo, passwords, settings
 from portal.services.auth_methods import STAFF_2FA_REQUIRED
@@ -239,3 +249,114 @@ def test_each_finance_page_opens_only_to_its_own_function(app, factories):
         for other, url in pages.items():
             for headers in ({}, {"HX-Request": "true"}):
                 assert web.get(url, headers=headers).status_code == (200 if other == code else 403), (code, url)
+
+
+def order(owner, tariff_name, status, when=None):
+    """An order of `owner`'s client for a tariff of its own (a product type per tariff)."""
+    tariff = Tariff(name=tariff_name, price=Decimal("9.00"))
+    db.session.add(ProductType(name=f"{tariff_name} type", tariffs=[tariff]))
+    db.session.flush()
+    db.session.add(Order(client_id=owner.client_id, user_id=owner.id, tariff_id=tariff.id, price=tariff.price,
+                         status=status, created_at=when or utcnow()))
+    db.session.commit()
+
+
+def test_the_client_card_shows_its_own_users_money_and_orders_only(app, factories):
+    rival = billing(factories, "Rival", "999.00", "1.00")  # the first client, the first ids
+    acme = billing(factories, "Acme", "100.00", "30.00")
+    factories.client_user(email="rival.member@example.com", client=rival.client)
+    order(acme, "Acme Plan", "running")
+    order(rival, "Rival Plan", "suspended")
+    web = browser(app, staff_with(factories, "clients.view", "users.view", "finance.balance", "finance.payments",
+                                  "finance.expenses", "orders.view").login)
+    card = web.get(f"/admin/clients/{acme.client_id}").get_data(as_text=True)
+    for own in ("acme@example.com", "REF-Acme", "Acme hosting", "Acme Plan", "running", "70.00"):
+        assert own in card, own
+    for other in ("rival@example.com", "rival.member@example.com", "REF-Rival", "Rival hosting", "Rival Plan",
+                  "suspended", "999.00", "998.00"):
+        assert other not in card, other
+
+
+def test_a_client_sees_only_its_own_expenses(app, factories):
+    billing(factories, "Acme", "100.00", "30.00")
+    billing(factories, "Rival", "999.00", "1.00")
+    body = browser(app, "acme@example.com", "client password 1").get("/finance").get_data(as_text=True)
+    assert "Acme hosting" in body and "Rival hosting" not in body
+
+
+def test_finance_lists_search_each_shown_column_and_match_no_other_clients_rows(app, factories):
+    acme = billing(factories, "Acme", "100.00", "30.00")
+    bolt = billing(factories, "Bolt", "2.00", "2.00")
+    db.session.add(Expense(client_id=acme.client_id, amount=Decimal("5.00"), description="Domain renewal"))
+    db.session.commit()
+    order(acme, "Acme Plan", "running")
+    order(bolt, "Bolt Plan", "suspended")
+    web = browser(app, staff_with(factories, "finance.payments", "finance.expenses", "orders.view").login)
+
+    def rows(url):
+        return web.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+
+    assert "REF-Bolt" in rows("/admin/finance/payments?q=ref-b") and "REF-Acme" not in rows(
+        "/admin/finance/payments?q=ref-b")
+    by_client = rows("/admin/finance/payments?q=acme")
+    assert "REF-Acme" in by_client and "REF-Bolt" not in by_client
+    by_description = rows("/admin/finance/expenses?q=bolt h")
+    assert "Bolt hosting" in by_description and "Acme hosting" not in by_description
+    by_client = rows("/admin/finance/expenses?q=acme")
+    assert "Domain renewal" in by_client and "Bolt hosting" not in by_client
+    for term, found, other in (("acme", "Acme Plan", "Bolt Plan"), ("bolt p", "Bolt Plan", "Acme Plan"),
+                               ("susp", "Bolt Plan", "Acme Plan")):
+        listed = rows(f"/admin/orders?q={term}")
+        assert found in listed and other not in listed, term
+    for url, shown in (("/admin/finance/payments", "REF-{}"), ("/admin/finance/expenses", "{} hosting"),
+                       ("/admin/orders", "{} Plan")):  # each row once, beside its own client
+        cells = [re.findall(r"<td>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", rows(url), re.S)]
+        listed = sorted((row[1], cell) for row in cells for cell in row if cell in (shown.format("Acme"), shown.format("Bolt")))
+        assert listed == [("Acme", shown.format("Acme")), ("Bolt", shown.format("Bolt"))], url
+
+
+def test_the_clients_list_finds_a_client_by_its_owners_email_not_by_another_users(app, factories):
+    owner = factories.client_user(email="boss@example.com")
+    owner.client.name = "Acme"
+    factories.client_user(email="member@example.com", client=owner.client)
+    db.session.commit()
+    web = browser(app, staff_with(factories, "clients.view").login)
+    assert "Acme" in web.get("/admin/clients?q=boss@").get_data(as_text=True)
+    assert "No clients found." in web.get("/admin/clients?q=member@").get_data(as_text=True)
+
+
+def test_a_client_whose_owner_is_gone_is_still_listed_with_its_balance(app, factories):
+    owner = billing(factories, "Orphan", "12.00", "2.00")
+    client_id = owner.client_id
+    db.session.delete(db.session.get(User, owner.id))
+    db.session.commit()
+    web = browser(app, staff_with(factories, "clients.view", "finance.balance").login)
+    assert "Orphan" in web.get("/admin/clients").get_data(as_text=True)
+    assert re.search(r"Orphan.*?12\.00.*?2\.00.*?10\.00", web.get("/admin/finance/balance").get_data(as_text=True), re.S)
+    assert "<dt>Owner</dt><dd>none</dd>" in web.get(f"/admin/clients/{client_id}").get_data(as_text=True)
+
+
+def test_reports_cover_twelve_months_newest_first_and_count_orders(app, factories):
+    now = utcnow().replace(day=15)
+    acme = billing(factories, "Acme", "100.00", "40.00", when=now)
+    order(acme, "Acme Plan", "running", when=now)
+    order(acme, "Acme Extra", "running", when=now)
+    order(acme, "Acme Old", "running", when=now - timedelta(days=92))  # a month with orders only
+    billing(factories, "Gone", "77.00", "7.00", when=now - timedelta(days=430))  # over twelve months ago
+    web = browser(app, staff_with(factories, "finance.reports").login)
+    body = re.sub(r">\s+<", "><", web.get("/admin/finance/reports").get_data(as_text=True))
+    this_month, orders_only = now.strftime("%Y-%m"), (now - timedelta(days=92)).strftime("%Y-%m")
+    assert f"{this_month}</td><td>100.00</td><td>40.00</td><td>60.00</td><td>2</td>" in body
+    assert f"{orders_only}</td><td>0.00</td><td>0.00</td><td>0.00</td><td>1</td>" in body
+    assert body.index(this_month) < body.index(orders_only)
+    assert "77.00" not in body and (now - timedelta(days=430)).strftime("%Y-%m") not in body
+
+
+def test_a_client_saved_unchanged_is_not_audited_and_an_editor_without_view_stays_on_the_form(app, factories):
+    owner = factories.client_user(email="owner@example.com")
+    owner.client.name = "Acme"
+    db.session.commit()
+    edit_url = f"/admin/clients/{owner.client_id}/edit"
+    editor = browser(app, staff_with(factories, "clients.edit", login="editor").login)
+    assert editor.post_form(edit_url, {"name": " Acme "}).headers["Location"] == edit_url
+    assert db.session.execute(select(AuditEvent).where(AuditEvent.action == "client_renamed")).first() is None
