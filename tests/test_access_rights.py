@@ -1,11 +1,13 @@
 """Client users' Rights: chosen by staff or by the client's owner; the menu and URLs follow them."""
 
+import re
+
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditEvent, Order, User
 from portal.models.base import utcnow
-from portal.services.permissions import functions_of
+from portal.services.permissions import GRANTABLE, functions_of
 from tests.access_helpers import browser, staff_with
 from tests.fraud_support import make_catalog
 
@@ -176,3 +178,41 @@ def test_ordering_is_a_right_the_owner_holds_and_can_give(app, factories):
     owner_web = browser(app, "owner@example.com", CLIENT_PASSWORD)
     owner_web.post_form(f"/users/{member.id}/rights", {"rights": ["client.order"]})
     assert member_web.get("/orders").status_code == 200 and member_web.get(f"/order/{plan}").status_code == 200
+
+
+def test_staff_changes_are_audited_once_and_saving_the_same_rights_again_writes_nothing(app, factories):
+    _owner, (member,) = make_client(factories, "owner@example.com", "member@example.com")
+    support = staff_with(factories, "users.rights", login="support")
+    web = browser(app, "support")
+    for _ in range(2):
+        web.post_form(f"/admin/users/{member.id}/rights", {"rights": ["client.order"]})
+    events = db.session.execute(select(AuditEvent).where(AuditEvent.action == "rights_changed")).scalars().all()
+    assert [(e.actor_id, e.target_id, e.changes) for e in events] == [
+        (support.id, member.id, {"rights": [[], ["client.order"]]})]
+
+
+def test_the_rights_form_offers_only_what_its_editor_may_grant(app, factories):
+    _owner, (manager, other) = make_client(factories, "owner@example.com", "manager@example.com",
+                                           "other@example.com")
+    support = browser(app, staff_with(factories, "users.rights", login="support").login)
+    support.post_form(f"/admin/users/{manager.id}/rights", {"rights": ["client.users", "client.order"]})
+    form = browser(app, "manager@example.com", CLIENT_PASSWORD).get(f"/users/{other.id}/rights").get_data(as_text=True)
+    assert "Rights of other@example.com" in form  # the client's own users are named, not numbered
+    boxes = {code: tag for tag, code in re.findall(r'(<input[^>]*name="rights" value="([^"]+)"[^>]*>)', form)}
+    assert sorted(code for code, tag in boxes.items() if "disabled" not in tag) == ["client.order", "client.users"]
+    assert sorted(boxes) == sorted(GRANTABLE["client"])
+    staff_form = support.get(f"/admin/users/{other.id}/rights").get_data(as_text=True)
+    assert "disabled" not in "".join(re.findall(r'<input[^>]*name="rights"[^>]*>', staff_form))
+
+
+def test_a_right_left_unticked_is_taken_away(app, factories):
+    _owner, (member,) = make_client(factories, "owner@example.com", "member@example.com")
+    web = browser(app, "owner@example.com", CLIENT_PASSWORD)
+    web.post_form(f"/users/{member.id}/rights", {"rights": ["client.order", "client.finance"]})
+    web.post_form(f"/users/{member.id}/rights", {"rights": ["client.order"]})
+    assert functions_of(db.session.get(User, member.id)) == {"client.home", "self.account", "client.order"}
+    member_web = browser(app, "member@example.com", CLIENT_PASSWORD)
+    assert member_web.get("/finance").status_code == 403 and member_web.get("/orders").status_code == 200
+    form = web.get(f"/users/{member.id}/rights").get_data(as_text=True)
+    assert [code for tag, code in re.findall(r'(<input[^>]*name="rights" value="([^"]+)"[^>]*>)', form)
+            if "checked" in tag] == ["client.order"]

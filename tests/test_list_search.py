@@ -127,3 +127,8 @@ def test_only_a_term_that_can_start_an_ip_is_compared_with_ips(app):
         logs.list_auth(search="10.0.")
     assert not any("auth_event.ip)" in statement for statement in by_name)
     assert any("auth_event.ip)" in statement for statement in statements)
+
+
+def test_a_client_user_is_found_by_name_alone(app, people):
+    assert emails(rights.list_client_users(search="alma s")) == ["alma@example.com"]
+    assert emails(rights.list_client_users(search="*martin")) == ["alice@example.com"]
