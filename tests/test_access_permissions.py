@@ -280,3 +280,24 @@ def test_each_granted_route_names_the_function_written_here(app):
         if code in grantable or rule.endpoint in FUNCTION_OF_ENDPOINT:
             named[rule.endpoint] = code
     assert named == FUNCTION_OF_ENDPOINT
+
+
+FINANCE_PAGES = ["/admin/finance/balance", "/admin/finance/payments", "/admin/finance/expenses",
+                 "/admin/finance/reports"]
+
+
+def test_support_is_kept_from_finance_and_finance_from_users_and_administrators(app, factories):
+    """Through the seeded access groups, as most staff hold their functions."""
+    groups = seed_groups()
+    support, finance = staff_with(factories, login="support"), staff_with(factories, login="finance")
+    db.session.execute(user_access_group.insert(), [
+        {"user_id": support.id, "group_id": groups["Technical support"].id},
+        {"user_id": finance.id, "group_id": groups["Finance"].id}])
+    db.session.commit()
+    support_web, finance_web = browser(app, "support"), browser(app, "finance")
+    for url in FINANCE_PAGES:
+        assert support_web.get(url).status_code == 403 and finance_web.get(url).status_code == 200, url
+    for url in ("/admin/users", "/admin/administrators", "/admin/access-permissions"):
+        assert finance_web.get(url).status_code == 403, url
+    assert support_web.get("/admin/users").status_code == 200
+    assert functions_of(support) == BASELINE["staff"] | groups["Technical support"].codes
