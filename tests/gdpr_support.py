@@ -1,17 +1,11 @@
-"""Helpers of the GDPR tests: consent documents, the registration link, an email change, installing
+"""Helpers of the GDPR tests: consent documents, sign-up with consents, an email change, installing
 the module."""
 
-import re
-
-from sqlalchemy import select
-
 from portal.extensions import db
-from portal.models import OutboxMessage
 from portal.models.base import utcnow
 from portal.services import consent, modules
-
-LINK = re.compile(r"(/register/confirm/[\w-]+)")
-EMAIL_LINK = re.compile(r"(/settings/email/confirm/\S+)")
+from tests.outbox import link_in
+from tests.signup import register
 
 
 def publish(title: str, required: bool, text: str = "Text."):
@@ -33,24 +27,13 @@ def accept_all_required(user) -> None:
     db.session.commit()
 
 
-def last_mail_to(email: str) -> str:
-    return db.session.execute(
-        select(OutboxMessage.body).where(OutboxMessage.recipient == email)
-        .order_by(OutboxMessage.id.desc())
-    ).scalars().first()
-
-
-def confirmation_path(email: str) -> str:
-    return LINK.search(last_mail_to(email)).group(1)
-
-
-def register(web, email: str, name: str, consents: dict, password: str = "new password 12"):
-    """Sign up through the form and the emailed link; returns the confirm response."""
-    data = {"email": email, "name": name, "password": password, "confirm": password,
-            **{f"consent_{version.id}": "y" for version, ticked in consents.items() if ticked}}
-    response = web.post_form("/register", data)
+def register_with_consents(web, email: str, name: str, consents: dict, password: str = "new password 12"):
+    """Sign up ticking the versions `consents` marks True, then open the emailed link; returns the
+    confirm response."""
+    response = register(web, email=email, name=name, password=password,
+                        **{f"consent_{version.id}": "y" for version, ticked in consents.items() if ticked})
     assert response.status_code == 200 and "Check your email" in response.get_data(as_text=True)
-    path = confirmation_path(email)
+    path = link_in(email, "/register/confirm/")
     return web.post_form(path, {}, page_url=path)
 
 
@@ -63,7 +46,7 @@ def request_email_change(web, name: str, email: str, password: str = "new passwo
 def change_email(web, name: str, email: str, password: str = "new password 12"):
     """Change the address in General settings and open the link mailed to it."""
     request_email_change(web, name, email, password)
-    path = EMAIL_LINK.search(last_mail_to(email)).group(1)
+    path = link_in(email, "/settings/email/confirm/")
     response = web.post_form(path, {}, page_url=path)
     assert response.headers["Location"] == "/settings/general"
 

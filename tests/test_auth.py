@@ -10,6 +10,8 @@ from portal.extensions import db
 from portal.models import AuthEvent, OutboxMessage, PendingRegistration, User, UserSession
 from portal.models.base import utcnow
 from portal.services.mail import greeting
+from tests.outbox import link_in, messages_to, path_in
+from tests.signup import register
 from tests.web import WebClient
 
 
@@ -183,25 +185,11 @@ def test_anonymous_sent_to_login_from_admin(web):
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
-def register(web, email="new@example.com", name="New Person", password="new password 1",
-             confirm=None):
-    return web.post_form("/register", {"email": email, "name": name, "password": password,
-                                       "confirm": confirm or password})
-
-
-def link_in_outbox(recipient):
-    body = db.session.execute(
-        select(OutboxMessage.body).where(OutboxMessage.recipient == recipient)
-        .order_by(OutboxMessage.id.desc())
-    ).scalars().first()
-    return re.search(r"http://portal\.test(/\S+)", body).group(1)
-
-
 def test_register_confirm_and_land_in_client_area(web):
     response = register(web)
     assert "Check your email" in response.get_data(as_text=True)
     assert db.session.execute(select(User)).first() is None  # nothing until the link is used
-    path = link_in_outbox("new@example.com")
+    path = link_in("new@example.com")
     assert web.get(path).status_code == 200  # GET changes nothing
     assert db.session.execute(select(User)).first() is None
     response = web.post_form(path, {})
@@ -215,7 +203,7 @@ def test_a_link_opened_in_another_browser_needs_the_password_chosen_at_sign_up(w
     """Anyone can register anyone's address with a password of their own: the mailbox's owner,
     clicking the link, must not end up confirming an account a stranger holds the password to."""
     register(web, email="victim@example.com", password="strangers password 1")
-    path = link_in_outbox("victim@example.com")
+    path = link_in("victim@example.com")
     victim = WebClient(app.test_client())
     page = victim.get(path).get_data(as_text=True)
     assert ">Password</label>" in page and "another browser" in page
@@ -230,13 +218,6 @@ def test_a_link_opened_in_another_browser_needs_the_password_chosen_at_sign_up(w
     assert db.session.execute(select(User.email)).scalar_one() == "victim@example.com"
 
 
-def confirmation_links(recipient):
-    bodies = db.session.execute(
-        select(OutboxMessage.body).where(OutboxMessage.recipient == recipient).order_by(OutboxMessage.id)
-    ).scalars().all()
-    return [re.search(r"http://portal\.test(/\S+)", body).group(1) for body in bodies]
-
-
 def test_a_strangers_link_for_my_address_needs_the_strangers_password_in_my_browser(web, app):
     """A stranger registers my address first, then I register it myself: two look-alike emails.
     My browser confirms my own link in one click, but the stranger's only with the stranger's
@@ -245,7 +226,7 @@ def test_a_strangers_link_for_my_address_needs_the_strangers_password_in_my_brow
     register(stranger, email="victim@example.com", password="strangers password 1")
     register(web, email="victim@example.com", password="my own password 1")
     register(stranger, email="victim@example.com", password="strangers password 2")  # a later one too
-    earlier_strangers, mine, later_strangers = confirmation_links("victim@example.com")
+    earlier_strangers, mine, later_strangers = [path_in(mail.body) for mail in messages_to("victim@example.com")]
     for strangers in (earlier_strangers, later_strangers):
         assert ">Password</label>" in web.get(strangers).get_data(as_text=True)
         for typed in ("", "my own password 1"):
@@ -267,7 +248,8 @@ def test_a_strangers_link_for_my_address_needs_the_strangers_password_in_my_brow
 def test_guessing_a_sign_ups_password_is_limited_per_sign_up_from_any_address(app, make_app):
     limited = make_app(RATELIMIT_LOGIN_PER_ACCOUNT="3 per minute")
     register(WebClient(limited.test_client()), email="victim@example.com", password="strangers password 1")
-    (link,) = confirmation_links("victim@example.com")
+    [mail] = messages_to("victim@example.com")
+    link = path_in(mail.body)
     statuses = []
     for number in range(4):  # a new address each time: the per-IP limit never applies
         client = limited.test_client()
@@ -282,8 +264,8 @@ def test_a_name_typed_at_registration_never_reaches_an_unproven_mailbox(web, fac
     it cannot carry a stranger's text; a name in later mail stays on one line."""
     lure = "there\n\nYour hosting is suspended: pay at https://evil.example/pay"
     register(web, email="victim@example.com", name=lure)
-    body = db.session.execute(select(OutboxMessage.body).where(
-        OutboxMessage.recipient == "victim@example.com")).scalar_one()
+    [mail] = messages_to("victim@example.com")
+    body = mail.body
     assert body.startswith("Hello,\n\n") and "evil.example" not in body
     user = factories.client_user(email="named@example.com", name="Ann\n\nPay now")
     with web.application.test_request_context():
@@ -299,8 +281,7 @@ def test_register_answers_the_same_for_a_known_email(web, client_user):
     unknown = register(web, email="other@example.com").get_data(as_text=True)
     assert (strip_tokens(known).replace("client@example.com", "X")
             == strip_tokens(unknown).replace("other@example.com", "X"))
-    notice = db.session.execute(
-        select(OutboxMessage).where(OutboxMessage.recipient == "client@example.com")).scalar_one()
+    [notice] = messages_to("client@example.com")
     assert "already have an account" in notice.body
 
 
@@ -319,7 +300,7 @@ def test_register_marks_the_browser_alike_for_a_known_email(app, client_user):
 
 def test_register_with_a_known_email_mails_the_recovery_link(web, client_user):
     register(web, email="client@example.com")
-    path = link_in_outbox("client@example.com")
+    path = link_in("client@example.com")
     assert path == "/recover"
     assert ">Login or email</label>" in web.get(path).get_data(as_text=True)
 
@@ -375,7 +356,7 @@ def test_staff_without_full_access_get_the_staff_timeouts(app, web, factories):
 
 def test_an_expired_registration_link_creates_nothing(web):
     register(web)
-    path = link_in_outbox("new@example.com")
+    path = link_in("new@example.com")
     db.session.execute(PendingRegistration.__table__.update().values(expires_at=utcnow() - timedelta(minutes=1)))
     db.session.commit()
     assert web.post_form(path, {}).headers["Location"] == "/register"
@@ -392,7 +373,7 @@ def test_a_new_accounts_password_ages_from_its_sign_up(app, make_app):
     """The maximum password age applies to the password chosen at registration as to any other."""
     web = WebClient(make_app(PASS_EXPIRE_PERIOD=90).test_client())
     register(web)
-    assert web.post_form(link_in_outbox("new@example.com"), {}).headers["Location"] == "/home"
+    assert web.post_form(link_in("new@example.com"), {}).headers["Location"] == "/home"
     user = db.session.execute(select(User)).scalar_one()
     assert utcnow() - user.password_changed_at < timedelta(minutes=5)
     user.password_changed_at = utcnow() - timedelta(days=91)
@@ -407,7 +388,7 @@ def test_a_registered_address_is_stored_folded_and_its_link_lives_the_configured
     assert pending.email == "new.person@example.com"
     assert abs(pending.expires_at - (utcnow() + timedelta(hours=2))) < timedelta(minutes=1)
     assert "(valid 2 hours)" in db.session.execute(select(OutboxMessage.body)).scalar_one()
-    web.post_form(link_in_outbox("new.person@example.com"), {})
+    web.post_form(link_in("new.person@example.com"), {})
     user = db.session.execute(select(User)).scalar_one()
     assert (user.login, user.email) == ("new.person@example.com", "new.person@example.com")
 
@@ -415,7 +396,7 @@ def test_a_registered_address_is_stored_folded_and_its_link_lives_the_configured
 def guess_a_sign_ups_password(web, number):
     """Someone else registers an address; this browser tries a password on its link."""
     register(WebClient(web.application.test_client()), email=f"victim{number}@example.com")
-    return web.post_form(link_in_outbox(f"victim{number}@example.com"), {"password": "a guess 1"})
+    return web.post_form(link_in(f"victim{number}@example.com"), {"password": "a guess 1"})
 
 
 @pytest.mark.parametrize("limit, attempt", [

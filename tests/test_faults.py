@@ -15,6 +15,7 @@ from portal.models import AuthEvent, PendingEmailChange, PendingRegistration, Re
 from tests.live import LiveBrowser
 from tests.machine import needs
 from tests.servers.smtp import free_port
+from tests.signup import register
 from tests.web import WebClient
 
 
@@ -105,21 +106,16 @@ def test_redis_stopped_fail_closed_refuses_credential_checks_only(gunicorn, fact
     assert LiveBrowser(server.url).login("c@example.com", "client password 1").status_code == 302
 
 
-def register(web, email="ann@example.com", name="Ann Example"):
-    return web.post_form("/register", {"email": email, "name": name, "password": "ann password 1",
-                                       "confirm": "ann password 1"})
-
-
 def test_mail_server_away_during_registration_then_retry(app, make_app, smtp):
     web = WebClient(make_app(**smtp.app_config()).test_client())
     smtp.stop()
-    body = register(web).get_data(as_text=True)
+    body = register(web, email="ann@example.com", name="Ann Example").get_data(as_text=True)
     assert "The email could not be sent. Please try again later." in body
     assert 'value="ann@example.com"' in body and 'value="Ann Example"' in body
     assert db.session.execute(select(PendingRegistration)).first() is None  # no dead link kept
 
     smtp.start()
-    assert "Check your email" in register(web).get_data(as_text=True)
+    assert "Check your email" in register(web, email="ann@example.com", name="Ann Example").get_data(as_text=True)
     mail = smtp.wait_for(lambda m: "ann@example.com" in m.to)
     path = re.search(r"http://portal\.test(/\S+)", mail.body).group(1)
     assert web.post_form(path, {}).headers["Location"] == "/home"

@@ -33,7 +33,7 @@ from tests.gdpr_support import (
     accept_all_required,
     change_email,
     install_clear_data,
-    register,
+    register_with_consents,
     request_email_change,
     standard_documents,
 )
@@ -59,8 +59,8 @@ def zelda(app, factories):
     phones, sessions from their own addresses, messages, an audit trail and payments."""
     docs = standard_documents()
     web = browser(app, CLIENT_IP)
-    register(web, "zelda@example.com", "Zelda Quixote",
-             {version: True for _document, version in docs.values()})
+    register_with_consents(web, "zelda@example.com", "Zelda Quixote",
+                           {version: True for _document, version in docs.values()})
     owner = db.session.execute(select(User).where(User.email == "zelda@example.com")).scalar_one()
     colleague = factories.client_user(email="yorick@example.org", name="Yorick Vandersloot",
                                       client=owner.client, phone="+447700900123")
@@ -226,7 +226,7 @@ def wanda_moves(app) -> User:
     wanda@wexley.example through the link (her login follows); the old address then fails a login."""
     docs = standard_documents()
     web = browser(app, CLIENT_IP)
-    register(web, "wanda@example.com", "Wanda Wexley", {version: True for _d, version in docs.values()})
+    register_with_consents(web, "wanda@example.com", "Wanda Wexley", {version: True for _d, version in docs.values()})
     request_email_change(web, "Wanda Wexley", "wanda@wexly.example")  # replaced before its link is used
     change_email(web, "Wanda Wexley", "wanda@wexley.example")
     browser(app, COLLEAGUE_IP).post_form("/login", {"login": "Wanda@Example.com", "password": "wrong"})
@@ -335,7 +335,7 @@ def test_placeholders_are_random_and_the_email_can_register_again(app, staff_web
     assert len(set(emails)) == 2 and all(e.endswith("@erased.invalid") for e in emails)
     web = WebClient(app.test_client())
     accepted = {version: True for _document, version in consent.current_versions()}
-    assert register(web, "zelda@example.com", "Zelda Again", accepted).headers["Location"] == "/home"
+    assert register_with_consents(web, "zelda@example.com", "Zelda Again", accepted).headers["Location"] == "/home"
     again = db.session.execute(select(User).where(User.email == "zelda@example.com")).scalar_one()
     assert again.id not in zelda["user_ids"] and again.client_id != zelda["client_id"]
     assert web.get("/home").status_code == 200

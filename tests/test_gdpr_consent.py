@@ -12,11 +12,12 @@ from portal.models.compliance import ConsentRecord, PendingConsent
 from portal.services import consent
 from tests.gdpr_support import (
     accept_all_required,
-    confirmation_path,
     publish,
-    register,
+    register_with_consents,
     standard_documents,
 )
+from tests.outbox import link_in
+from tests.signup import register
 from tests.web import WebClient
 
 
@@ -31,10 +32,8 @@ def test_register_form_shows_consents_and_refuses_without_required(web):
     page = web.get("/register").get_data(as_text=True)
     assert "Privacy policy" in page and "Marketing messages" in page and "optional" in page
     privacy = docs["Privacy policy"][1]
-    response = web.post_form("/register", {
-        "email": "new@example.com", "name": "Newcomer", "password": "new password 12",
-        "confirm": "new password 12", f"consent_{privacy.id}": "y",
-    })
+    response = register(web, email="new@example.com", name="Newcomer", password="new password 12",
+                        **{f"consent_{privacy.id}": "y"})
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "You need to accept the User agreement to register." in body
@@ -48,7 +47,7 @@ def test_registration_logs_each_decision_with_time_and_ip(app):
     web.client.environ_base["REMOTE_ADDR"] = "198.51.100.5"
     decisions = {docs["Privacy policy"][1]: True, docs["User agreement"][1]: True,
                  docs["Marketing messages"][1]: False}
-    assert register(web, "new@example.com", "Newcomer", decisions).status_code == 302
+    assert register_with_consents(web, "new@example.com", "Newcomer", decisions).status_code == 302
     user = db.session.execute(select(User).where(User.email == "new@example.com")).scalar_one()
     log = {r.version.document.title: r for r in records_of(user.id)}
     assert {t: r.decision for t, r in log.items()} == {
@@ -196,16 +195,16 @@ def test_the_log_keeps_when_and_where_the_form_was_filled_not_the_link_opened(ap
     docs = standard_documents()
     form = WebClient(app.test_client())
     form.client.environ_base["REMOTE_ADDR"] = "198.51.100.5"
-    data = {"email": "later@example.com", "name": "Later", "password": "new password 12",
-            "confirm": "new password 12", **{f"consent_{v.id}": "y" for _d, v in docs.values()}}
-    assert "Check your email" in form.post_form("/register", data).get_data(as_text=True)
+    signed_up = register(form, email="later@example.com", name="Later", password="new password 12",
+                         **{f"consent_{v.id}": "y" for _d, v in docs.values()})
+    assert "Check your email" in signed_up.get_data(as_text=True)
     filled_at = utcnow() - timedelta(hours=2)  # the link is opened two hours after the form
     for row in db.session.execute(select(PendingConsent)).scalars():
         row.created_at = filled_at
     db.session.commit()
     phone = WebClient(app.test_client())
     phone.client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
-    path = confirmation_path("later@example.com")
+    path = link_in("later@example.com", "/register/confirm/")
     assert phone.post_form(path, {"password": "new password 12"}).headers["Location"] == "/home"
     user = db.session.execute(select(User).where(User.email == "later@example.com")).scalar_one()
     log = records_of(user.id)
@@ -229,12 +228,11 @@ def test_a_sign_up_logs_only_the_decisions_of_its_own_form(app):
     required = {docs["Privacy policy"][1]: True, docs["User agreement"][1]: True}
     marketing = docs["Marketing messages"][1]
     other = WebClient(app.test_client())
-    assert "Check your email" in other.post_form("/register", {
-        "email": "other@example.com", "name": "Other", "password": "new password 12",
-        "confirm": "new password 12", **{f"consent_{v.id}": "y" for v in [*required, marketing]},
-    }).get_data(as_text=True)
+    assert "Check your email" in register(
+        other, email="other@example.com", name="Other", password="new password 12",
+        **{f"consent_{v.id}": "y" for v in [*required, marketing]}).get_data(as_text=True)
     web = WebClient(app.test_client())
-    assert register(web, "mine@example.com", "Mine", {**required, marketing: False}).status_code == 302
+    assert register_with_consents(web, "mine@example.com", "Mine", {**required, marketing: False}).status_code == 302
     user = db.session.execute(select(User).where(User.email == "mine@example.com")).scalar_one()
     assert sorted((r.version.document.title, r.decision) for r in records_of(user.id)) == [
         ("Marketing messages", "declined"), ("Privacy policy", "accepted"), ("User agreement", "accepted")]

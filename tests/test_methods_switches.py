@@ -12,7 +12,8 @@ from portal.services.registration import default_provider
 from tests.access_helpers import browser
 from tests.api_helpers import basic, bearer, make_token
 from tests.methods_helpers import enrol_totp
-from tests.test_auth import link_in_outbox, register
+from tests.outbox import link_in
+from tests.signup import register
 from tests.web import WebClient
 
 
@@ -240,7 +241,7 @@ def test_password_sign_up_is_off_while_web_login_is(make_app, factories):
     user = factories.client_user(email="client@example.com", password="client password 1")
     web = WebClient(app.test_client())
     register(web)
-    waiting = link_in_outbox("new@example.com")
+    waiting = link_in("new@example.com")
     with app.app_context():
         switch_off(user.provider_id, "web_login", keycloak=True, google=True)
     assert "Create an account" not in web.get("/login").get_data(as_text=True)

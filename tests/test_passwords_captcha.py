@@ -10,7 +10,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import PendingRegistration
 from portal.services import compliance, settings
-from tests.test_passwords_policy import security_form
+from tests.security_settings import security_form
 from tests.web import WebClient, solve_altcha
 
 GOOD = {"email": "new@example.com", "name": "Rowan Quill", "password": "violet kettle moon",

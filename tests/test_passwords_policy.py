@@ -8,27 +8,9 @@ from portal.blueprints.admin.security_settings import SECTIONS
 from portal.extensions import db
 from portal.models import AuditEvent, PendingRegistration, User
 from portal.services import password_policy, settings
+from tests.security_settings import security_form, set_policy
+from tests.signup import register
 from tests.web import WebClient
-
-
-def register(web, password, email="new@example.com", name="Rowan Quill"):
-    return web.post_form("/register", {"email": email, "name": name, "password": password,
-                                       "confirm": password})
-
-
-def security_form(**changes) -> dict:
-    """Global settings → Security as stored, with `changes` (form field names) on top."""
-    values = {key.replace(".", "__"): settings.get(key) for keys in SECTIONS.values() for key in keys}
-    return {name: ("y" if value is True else value) for name, value in {**values, **changes}.items()
-            if value is not False}
-
-
-def set_policy(staff_web, **changes):
-    """Save the admin page: the stored values, with `changes` (form field names) on top."""
-    response = staff_web.post_form("/admin/settings/security", security_form(**changes))
-    assert response.status_code == 302, response.get_data(as_text=True)[:3000]
-    db.session.expire_all()
-    g.pop("_settings_cache", None)
 
 
 @pytest.mark.parametrize("password, reason", [
@@ -40,27 +22,27 @@ def set_policy(staff_web, **changes):
     ("x" * 129, "Use at most 128 characters."),
 ])
 def test_registration_refuses_each_rule_with_its_reason(web, password, reason):
-    body = register(web, password).get_data(as_text=True)
+    body = register(web, name="Rowan Quill", password=password).get_data(as_text=True)
     assert reason in body
     assert 'value="Rowan Quill"' in body and password not in body
     assert db.session.execute(select(PendingRegistration)).first() is None
 
 
 def test_registration_accepts_a_long_unusual_password(web):
-    assert "Check your email" in register(web, "violet kettle under moonlight").get_data(as_text=True)
+    assert "Check your email" in register(web, password="violet kettle under moonlight").get_data(as_text=True)
 
 
 def test_composition_rules_follow_the_admin_page_at_once(web, staff_web):
     set_policy(staff_web, password__require_upper=True, password__require_digit=True,
                password__require_special=True, password__min_length=14)
     visitor = WebClient(web.application.test_client())
-    body = register(visitor, "violet kettle moon").get_data(as_text=True)
+    body = register(visitor, password="violet kettle moon").get_data(as_text=True)
     assert "Add an uppercase letter." in body
-    body = register(visitor, "Violet kettle moon").get_data(as_text=True)
+    body = register(visitor, password="Violet kettle moon").get_data(as_text=True)
     assert "Add a number." in body
-    body = register(visitor, "Violet kettle 9").get_data(as_text=True)
+    body = register(visitor, password="Violet kettle 9").get_data(as_text=True)
     assert "Add a special character such as ! or $." in body
-    body = register(visitor, "Violet kettle9!").get_data(as_text=True)
+    body = register(visitor, password="Violet kettle9!").get_data(as_text=True)
     assert "Check your email" in body
     audit = db.session.execute(select(AuditEvent).where(
         AuditEvent.action == "security_settings_changed")).scalar_one()
@@ -69,7 +51,7 @@ def test_composition_rules_follow_the_admin_page_at_once(web, staff_web):
     assert audit.changes["password.require_upper"] == [False, True]
     set_policy(staff_web, password__require_upper=False, password__require_digit=False,
                password__require_special=False, password__min_length=12)
-    body = register(visitor, "lowercase words only", email="other@example.com").get_data(as_text=True)
+    body = register(visitor, password="lowercase words only", email="other@example.com").get_data(as_text=True)
     assert "Check your email" in body
 
 
@@ -143,12 +125,12 @@ def test_common_list_ships_at_least_ten_thousand(app):
 
 
 def test_user_record_is_untouched_by_a_refused_registration(web, client_user):
-    register(web, "short", email="client@example.com")
+    register(web, password="short", email="client@example.com")
     assert db.session.execute(select(User.id)).scalars().all() == [client_user.id]
 
 
 def test_registration_refuses_the_local_part_of_the_email(web):
-    body = register(web, "rowanq kettle moon 7", email="rowanq@example.com", name="Ann Other"
+    body = register(web, password="rowanq kettle moon 7", email="rowanq@example.com", name="Ann Other"
                     ).get_data(as_text=True)
     assert "Do not use your login, email or name in the password." in body
     assert db.session.execute(select(PendingRegistration)).first() is None
@@ -156,20 +138,20 @@ def test_registration_refuses_the_local_part_of_the_email(web):
 
 def test_the_length_limits_are_inclusive(web):
     """Exactly the minimum and exactly the maximum are allowed; one less or one more is not."""
-    assert "Use at least 12 characters." in register(web, "kettle moon").get_data(as_text=True)  # 11
-    assert "Check your email" in register(web, "kettle moon7").get_data(as_text=True)  # 12
+    assert "Use at least 12 characters." in register(web, password="kettle moon").get_data(as_text=True)  # 11
+    assert "Check your email" in register(web, password="kettle moon7").get_data(as_text=True)  # 12
     longest = ("violet kettle under moonlight " * 5)[:128]
-    assert "Check your email" in register(web, longest, email="long@example.com").get_data(as_text=True)
+    assert "Check your email" in register(web, password=longest, email="long@example.com").get_data(as_text=True)
 
 
 def test_lowercase_rule_follows_the_admin_page(web, staff_web):
     set_policy(staff_web, password__require_lower=True)
     visitor = WebClient(web.application.test_client())
-    assert "Add a lowercase letter." in register(visitor, "VIOLET KETTLE MOON").get_data(as_text=True)
-    assert "Check your email" in register(visitor, "VIOLET kettle MOON").get_data(as_text=True)
+    assert "Add a lowercase letter." in register(visitor, password="VIOLET KETTLE MOON").get_data(as_text=True)
+    assert "Check your email" in register(visitor, password="VIOLET kettle MOON").get_data(as_text=True)
 
 
 def test_a_four_letter_name_is_refused_in_the_password(web):
-    body = register(web, "bell tower moonlight", name="Zed Bell").get_data(as_text=True)
+    body = register(web, password="bell tower moonlight", name="Zed Bell").get_data(as_text=True)
     assert "Do not use your login, email or name in the password." in body
     assert db.session.execute(select(PendingRegistration)).first() is None
