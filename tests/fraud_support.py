@@ -1,6 +1,5 @@
 """Shared set-up of the fraud tests: a catalog with covered services, protection switched on."""
 
-import re
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -9,7 +8,6 @@ from portal.extensions import db
 from portal.models import (
     AuthEvent,
     Order,
-    OutboxMessage,
     PhoneVerification,
     ProductType,
     Provider,
@@ -42,17 +40,6 @@ def protect(**values) -> None:
     """Switch fraud protection on (and set any other fraud.* setting by its short name)."""
     settings.update({f"fraud.{key}": value for key, value in {"enabled": True, **values}.items()})
     db.session.commit()
-
-
-def code_from_outbox(number: str) -> str:
-    body = db.session.execute(select(OutboxMessage.body).where(OutboxMessage.recipient == number)
-                              .order_by(OutboxMessage.id.desc())).scalars().first()
-    return re.search(r"code is (\d+)", body).group(1)
-
-
-def outbox_count() -> int:
-    """How many texts the console outbox holds (emails, such as notices, are not counted)."""
-    return len(db.session.execute(select(OutboxMessage.id).where(OutboxMessage.channel == "sms")).all())
 
 
 def auth_events(event: str) -> list[AuthEvent]:

@@ -1,7 +1,5 @@
 """Administrators: Deny access inline, add and edit, and no escalation by form or forged POST."""
 
-import re
-
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -12,6 +10,7 @@ from portal.services.permissions import functions_of
 from portal.services.recovery import LINK_INVALID
 from tests.access_helpers import PASSWORD, browser, staff_with
 from tests.api_helpers import bearer, make_token
+from tests.outbox import messages_to, path_in
 from tests.statements import recorded
 
 
@@ -135,18 +134,16 @@ def test_add_administrator_with_groups_and_functions(staff_web, staff_user):
                                   "users.rights", "users.unlock", "users.reset_2fa"} | groups["Finance"].codes
     created = audit("admin_created")[0]
     assert created.actor_id == staff_user.id and created.changes["groups"] == [None, ["Finance"]]
-    invite = db.session.execute(select(OutboxMessage).where(
-        OutboxMessage.recipient == "newbie@example.com")).scalar_one()
+    [invite] = messages_to("newbie@example.com")
     assert invite.subject == "Welcome: set your password"
-    set_password_path = re.search(r"http://portal\.test(/recover/reset/\S+)", invite.body).group(1)
+    set_password_path = path_in(invite.body, "/recover/reset/")
     assert staff_web.application.test_client().get(set_password_path).status_code == 200
 
 
 def invite_path(email: str) -> str:
-    invite = db.session.execute(select(OutboxMessage).where(OutboxMessage.recipient == email)
-                                .order_by(OutboxMessage.id.desc())).scalars().first()
+    invite = messages_to(email)[-1]
     assert invite.subject == "Welcome: set your password"
-    return re.search(r"http://portal\.test(/recover/reset/\S+)", invite.body).group(1)
+    return path_in(invite.body, "/recover/reset/")
 
 
 def test_a_corrected_email_kills_the_invite_sent_to_the_mistyped_one_and_invites_again(staff_web):
@@ -204,7 +201,7 @@ def test_an_email_set_by_staff_is_told_to_the_address_it_replaces(staff_web, fac
     old_email = target.email
     staff_web.post_form(f"/admin/administrators/{target.id}", {
         "login": "moved", "email": "moved-elsewhere@example.com", "name": "Moved", "functions": ["clients.view"]})
-    notice = db.session.execute(select(OutboxMessage).where(OutboxMessage.recipient == old_email)).scalar_one()
+    [notice] = messages_to(old_email)
     assert notice.subject == "Your email address was changed"
     assert "An administrator changed" in notice.body and "moved-elsewhere@example.com" in notice.body
     assert audit("admin_changed")[0].changes["email"] == [old_email, "moved-elsewhere@example.com"]
@@ -223,8 +220,7 @@ def test_an_administrator_with_a_password_is_not_invited_again_when_staff_change
         "functions": ["clients.view"]})
     assert moved.status_code == 302
     assert "A link to set a password" not in staff_web.get(moved.headers["Location"]).get_data(as_text=True)
-    assert db.session.execute(select(OutboxMessage).where(
-        OutboxMessage.recipient == "settled-elsewhere@example.com")).first() is None
+    assert messages_to("settled-elsewhere@example.com") == []
 
 
 def test_form_offers_only_what_the_actor_holds(app, factories):

@@ -18,7 +18,6 @@ from portal.extensions import db
 from portal.models import (
     AuditEvent,
     AuthEvent,
-    OutboxMessage,
     PendingEmailChange,
     PendingRegistration,
     RecoveryLink,
@@ -34,6 +33,7 @@ from tests.fraud_support import protect
 from tests.live import LiveBrowser
 from tests.machine import needs
 from tests.methods_helpers import next_totp
+from tests.outbox import link_in, messages_to
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("PORTAL_TEST_DATABASE_URL"),
@@ -189,8 +189,7 @@ def test_the_last_text_a_budget_allows_is_sent_once_when_two_ask_at_once(app, gu
                          for browser in browsers))
         assert sorted(a.status_code for a in answers) == [200, 302], server.output()[-3000:]
         assert "Too many codes were requested" in next(a.text for a in answers if a.status_code == 200)
-        assert db.session.execute(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.recipient == number)).scalar() == 1
+        assert len(messages_to(number)) == 1
 
 
 def test_reset_link_used_twice_at_once_sets_one_password(app, gunicorn, factories):
@@ -198,9 +197,7 @@ def test_reset_link_used_twice_at_once_sets_one_password(app, gunicorn, factorie
     for round_ in range(ROUNDS // 2):
         user = factories.client_user(email=f"reset{round_}@example.com")
         send_password_link(user)
-        body = db.session.execute(select(OutboxMessage.body).where(
-            OutboxMessage.recipient == user.email).order_by(OutboxMessage.id.desc())).scalars().first()
-        path = urlsplit(re.search(r"http://portal\.test\S+", body).group(0)).path
+        path = link_in(user.email)
         answers = race(*(post_prepared(LiveBrowser(server.url), path,
                                        {"password": f"violet kettle {n} moonlight",
                                         "confirm": f"violet kettle {n} moonlight"}) for n in range(2)))

@@ -15,9 +15,9 @@ from tests.fraud_support import (
     client_of_a_second_provider,
     make_catalog,
     orders,
-    outbox_count,
     protect,
 )
+from tests.outbox import sms_count
 from tests.statements import recorded
 from tests.web import WebClient
 
@@ -175,7 +175,7 @@ def test_a_member_without_the_order_right_can_neither_order_nor_ask_for_codes(ap
     for path in (f"/order/{tariffs['hosting']}", "/verify-phone/send", "/verify-phone/check", "/verify-phone/cancel"):
         response = member.post_form(path, {"phone": MOBILE_GB, "code": "123456"}, page_url="/settings/general")
         assert response.status_code == 403, path
-    assert orders() == [] and outbox_count() == 0
+    assert orders() == [] and sms_count() == 0
 
 
 def test_the_demo_covers_dedicated_servers_once_and_keeps_a_choice_staff_made(app):

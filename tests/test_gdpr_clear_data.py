@@ -28,7 +28,7 @@ from portal.services.mail import send_mail
 from portal.services.sms import send_sms
 from tests.access_helpers import PASSWORD as STAFF_PASSWORD
 from tests.access_helpers import staff_with
-from tests.fraud_support import MOBILE_GB, MOBILE_GB_2, code_from_outbox, protect
+from tests.fraud_support import MOBILE_GB, MOBILE_GB_2, protect
 from tests.gdpr_support import (
     accept_all_required,
     change_email,
@@ -39,6 +39,7 @@ from tests.gdpr_support import (
 )
 from tests.methods_helpers import enrol_totp
 from tests.oauth_helpers import oauth_login, sub_name, switch_on
+from tests.outbox import code_in
 from tests.statements import recorded
 from tests.web import WebClient
 
@@ -75,7 +76,7 @@ def zelda(app, factories):
     remembered.login("yorick@example.org", "client password 1", remember=True)
     protect()  # the owner verifies a phone number: a fraud-protection record with an IP
     web.post_form("/verify-phone/send", {"phone": "+447400123456"}, page_url="/verify-phone")
-    web.post_form("/verify-phone/check", {"code": code_from_outbox("+447400123456")},
+    web.post_form("/verify-phone/check", {"code": code_in("+447400123456")},
                   page_url="/verify-phone")
     assert db.session.get(User, owner.id).phone == "+447400123456"
     browser(app, COLLEAGUE_IP).post_form("/login", {"login": "yorick@example.org", "password": "wrong"})
@@ -288,7 +289,7 @@ def mira_tries_two_numbers(app, factories) -> User:
     web.post_form("/verify-phone/send", {"phone": MOBILE_GB_2}, page_url="/verify-phone")
     web.post_form("/verify-phone/cancel", {}, page_url="/verify-phone")
     web.post_form("/verify-phone/send", {"phone": MOBILE_GB}, page_url="/verify-phone")
-    web.post_form("/verify-phone/check", {"code": code_from_outbox(MOBILE_GB)}, page_url="/verify-phone")
+    web.post_form("/verify-phone/check", {"code": code_in(MOBILE_GB)}, page_url="/verify-phone")
     assert db.session.get(User, user.id).phone == MOBILE_GB
     return user
 

@@ -8,10 +8,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuthEvent, OutboxMessage, RecoveryCode, SecondFactor, SignInCode, User
+from portal.models import AuthEvent, RecoveryCode, SecondFactor, SignInCode, User
 from portal.models.base import utcnow
 from portal.services import auth_methods, gdpr, second_factor, settings
 from tests.methods_helpers import enrol_totp, next_totp
+from tests.outbox import code_in, messages_to, sms_count
 from tests.web import WebClient
 
 PASSWORD = "client password 1"
@@ -24,11 +25,10 @@ def password_step(web, login, password=PASSWORD):
 
 
 def texted_sign_in_code(web, login, number) -> str:
-    """Pass the password step, ask for an SMS code and read it from the outbox (the only text to `number`)."""
+    """Pass the password step, ask for an SMS code and read it from the newest text to `number`."""
     password_step(web, login)
     web.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
-    text = db.session.execute(select(OutboxMessage.body).where(OutboxMessage.recipient == number)).scalar_one()
-    return text.split("code: ")[1][:6]
+    return code_in(number)
 
 
 def test_totp_enrolment_needs_the_current_password(client_web, client_user):
@@ -105,10 +105,9 @@ def test_sms_second_factor(app, web, factories):
     password_step(browser, "sms@example.com")
     assert "Send code" in browser.get("/login/2fa").get_data(as_text=True)
     browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
-    text = db.session.execute(select(OutboxMessage.body).where(
-        OutboxMessage.recipient == "+447700900123")).scalar_one()
-    assert text.startswith("Your AcmeHost sign-in code: ")  # the text names the service it is for
-    code = text.split("code: ")[1][:6]
+    [sms] = messages_to("+447700900123")
+    assert sms.body.startswith("Your AcmeHost sign-in code: ")  # the text names the service it is for
+    code = code_in("+447700900123")
     assert browser.post_form("/login/2fa", {"code": code}).headers["Location"] == "/home"
     assert browser.get("/home").status_code == 200
     stored = db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "login",
@@ -129,11 +128,6 @@ def test_a_second_factor_added_to_another_keeps_the_recovery_codes(app, client_w
     assert browser.post_form("/login/2fa", {"code": codes[0]}).headers["Location"] == "/home"
 
 
-def mailed_subjects(email: str) -> list[str]:
-    return list(db.session.execute(select(OutboxMessage.subject).where(OutboxMessage.recipient == email)
-                                   .order_by(OutboxMessage.id)).scalars())
-
-
 def test_each_change_of_second_factors_is_mailed_to_the_owner(client_web, client_user):
     """A change made with a stolen session and password does not go unseen; a refused one and
     one that changes nothing send nothing."""
@@ -149,15 +143,14 @@ def test_each_change_of_second_factors_is_mailed_to_the_owner(client_web, client
     client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": PASSWORD}, page_url=security)
     client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": PASSWORD}, page_url=security)
     client_web.post_form("/settings/security/2fa/sms/remove", {"current_password": PASSWORD}, page_url=security)
-    assert mailed_subjects("client@example.com") == [
+    assert [mail.subject for mail in messages_to("client@example.com")] == [
         "An authenticator app was added to your account",
         "SMS sign-in codes were turned on for your account",
         "New recovery codes were made for your account",
         "An authenticator app was removed from your account",
         "SMS sign-in codes were turned off for your account",
     ]
-    notices = db.session.execute(select(OutboxMessage.body).where(OutboxMessage.recipient == "client@example.com")
-                                 .order_by(OutboxMessage.id)).scalars().all()
+    notices = [notice.body for notice in messages_to("client@example.com")]
     assert all("from the address 127.0.0.1" in body and "/recover" in body for body in notices)
     assert "Your password alone now signs you in." not in notices[3]
     assert "Your password alone now signs you in." in notices[4]
@@ -178,7 +171,7 @@ def test_sms_codes_go_only_to_a_verified_number(app, web, factories):
         sent = browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
         assert sent.status_code == 302
         assert "Your phone number is not verified" in browser.get("/login/2fa").get_data(as_text=True)
-    assert db.session.execute(select(OutboxMessage).where(OutboxMessage.channel == "sms")).first() is None
+    assert sms_count() == 0
 
 
 def test_sms_needs_a_verified_phone(client_web):
@@ -417,9 +410,8 @@ def test_wrong_codes_after_the_right_password_lock_the_account_and_tell_the_owne
             assert "The code is wrong or has expired." in intruder.post_form(
                 "/login/2fa", {"code": "000000"}).get_data(as_text=True)
     assert db.session.get(User, user.id).locked_until is not None
-    notice = db.session.execute(select(OutboxMessage.body).where(
-        OutboxMessage.recipient == "client@example.com", OutboxMessage.subject == "Your account was locked")).scalar_one()
-    assert "someone knows your password" in notice
+    [notice] = messages_to("client@example.com", subject="Your account was locked")
+    assert "someone knows your password" in notice.body
     late = intruder.post_form("/login/2fa", {"code": next_totp(secret, user.id)}, page_url="/login")
     assert late.status_code == 302 and late.headers["Location"] == "/login"
     assert intruder.get("/home").status_code == 302
@@ -450,7 +442,7 @@ def test_switching_sms_off_stops_a_code_already_sent_new_sends_and_enrolment(app
     db.session.commit()
     assert "Send code" not in browser.get("/login/2fa").get_data(as_text=True)
     browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
-    assert len(db.session.execute(select(OutboxMessage).where(OutboxMessage.channel == "sms")).all()) == 1
+    assert sms_count() == 1
     refused = browser.post_form("/login/2fa", {"code": code})  # sent before the switch
     assert refused.status_code == 200 and "The code is wrong or has expired." in refused.get_data(as_text=True)
     again = client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD},
@@ -483,10 +475,8 @@ def test_removing_the_last_factor_says_the_password_alone_signs_in_despite_a_hal
     client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD}, page_url=security)
     client_web.post_form("/settings/security/totp/begin", {}, page_url=security)
     client_web.post_form("/settings/security/2fa/sms/remove", {"current_password": PASSWORD}, page_url=security)
-    assert mailed_subjects("client@example.com")[-1] == "SMS sign-in codes were turned off for your account"
-    body = db.session.execute(select(OutboxMessage.body).where(OutboxMessage.recipient == "client@example.com")
-                              .order_by(OutboxMessage.id.desc())).scalars().first()
-    assert "Your password alone now signs you in." in body
+    assert messages_to("client@example.com")[-1].subject == "SMS sign-in codes were turned off for your account"
+    assert "Your password alone now signs you in." in messages_to("client@example.com")[-1].body
 
 
 def test_dropping_a_set_up_left_half_done_is_no_change_to_mail(client_web, client_user):
@@ -495,7 +485,7 @@ def test_dropping_a_set_up_left_half_done_is_no_change_to_mail(client_web, clien
     client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": PASSWORD},
                          page_url="/settings/security")
     assert db.session.execute(select(SecondFactor).where(SecondFactor.user_id == client_user.id)).first() is None
-    assert mailed_subjects("client@example.com") == []
+    assert messages_to("client@example.com") == []
 
 
 def factor_state(user_id: int) -> tuple[list, list]:

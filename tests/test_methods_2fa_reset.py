@@ -5,13 +5,14 @@ import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, OutboxMessage, RecoveryCode, SecondFactor, SignInCode
+from portal.models import AuditEvent, RecoveryCode, SecondFactor, SignInCode
 from portal.models.base import utcnow
 from portal.services import settings
 from portal.services.auth_methods import STAFF_2FA_REQUIRED
 from tests.access_helpers import PASSWORD as STAFF_PASSWORD
 from tests.access_helpers import browser, staff_with
 from tests.methods_helpers import enrol_totp
+from tests.outbox import messages_to
 from tests.web import WebClient
 
 CLIENT_PASSWORD = "client password 1"
@@ -28,11 +29,6 @@ def factor_rows(user_id: int) -> tuple[int, int]:
     db.session.expire_all()
     return (len(db.session.execute(select(SecondFactor.id).where(SecondFactor.user_id == user_id)).all()),
             len(db.session.execute(select(RecoveryCode.id).where(RecoveryCode.user_id == user_id)).all()))
-
-
-def notices_to(email: str) -> list[OutboxMessage]:
-    return list(db.session.execute(select(OutboxMessage).where(
-        OutboxMessage.recipient == email, OutboxMessage.subject.like("Two-factor%"))).scalars())
 
 
 def test_support_resets_a_client_users_second_factor_from_the_client_card(app, enrolled, factories, client_web):
@@ -57,7 +53,7 @@ def test_support_resets_a_client_users_second_factor_from_the_client_card(app, e
         "support", user.id, {"second_factors": [["totp"], []], "sessions": [1, 0]})
     assert audit.ip == "127.0.0.1"
     assert client_web.get("/home").headers["Location"].startswith("/login")  # the lost phone's session too
-    [notice] = notices_to("client@example.com")
+    [notice] = messages_to("client@example.com", subject="Two-factor")
     assert "support turned off two-factor authentication (authenticator app)" in notice.body
     assert "Every browser signed in to the account was signed out" in notice.body
     assert "/recover" in notice.body and "/settings/security" in notice.body
@@ -76,7 +72,7 @@ def test_a_second_reset_finds_nothing_and_logs_nothing(app, enrolled, factories)
     assert "client@example.com has no second factor." in support.get(again.headers["Location"]).get_data(as_text=True)
     assert "has no second factor" in support.get(reset_url).get_data(as_text=True)
     assert len(db.session.execute(select(AuditEvent).where(AuditEvent.action == "second_factor_reset")).all()) == 1
-    assert len(notices_to("client@example.com")) == 1
+    assert len(messages_to("client@example.com", subject="Two-factor")) == 1
 
 
 def test_reset_needs_its_function_and_a_post_with_the_token(app, enrolled, factories):
@@ -105,7 +101,7 @@ def test_a_manager_resets_an_administrator_who_must_enrol_again(app, factories):
     assert "asked to do at their next sign-in" in manager.get(reset_url).get_data(as_text=True)
     assert manager.post_form(reset_url, {}, page_url=reset_url).headers["Location"] == edit_url
     assert factor_rows(target.id) == (0, 0)
-    [notice] = notices_to("ops@staff.example.com")
+    [notice] = messages_to("ops@staff.example.com", subject="Two-factor")
     assert "asked to set one up again when you next sign in" in notice.body
 
     settings.update({STAFF_2FA_REQUIRED: True})

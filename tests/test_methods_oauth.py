@@ -22,6 +22,7 @@ from tests.oauth_helpers import (
     switch_on,
     with_query,
 )
+from tests.outbox import messages_to, path_in
 from tests.servers.oidc import OidcServer
 from tests.servers.smtp import free_port
 from tests.servers.wsgi import ThreadedWsgiServer
@@ -228,8 +229,7 @@ def test_link_from_security_settings_after_the_password_then_unlink(oidc_app, oi
     assert link_google(web, oidc, sub).headers["Location"] == "/settings/security#linked-accounts"
     link = db.session.execute(select(OAuthLink)).scalar_one()
     assert link.user_id == user.id
-    notice = db.session.execute(select(OutboxMessage).where(OutboxMessage.recipient == "linker@example.com")
-                                ).scalars().all()[-1]
+    notice = messages_to("linker@example.com")[-1]
     assert notice.subject == "Google was linked to your account"
     fresh = WebClient(oidc_app.test_client())
     assert oauth_login(fresh, oidc, "google", sub).headers["Location"] == "/home"
@@ -311,7 +311,7 @@ def test_a_password_reset_removes_every_linked_sign_in(oidc_app, oidc, factories
     owner = WebClient(oidc_app.test_client())
     owner.post_form("/recover", {"login": "owner@example.com", "channel": "email"})
     mail = db.session.execute(select(OutboxMessage).where(OutboxMessage.subject == "Reset your password")).scalar_one()
-    path = re.search(r"http://portal\.test(/recover/reset/\S+)", mail.body).group(1)
+    path = path_in(mail.body, "/recover/reset/")
     owner.post_form(path, {"password": "violet kettle moon", "confirm": "violet kettle moon"})
     assert db.session.execute(select(OAuthLink).where(OAuthLink.user_id == user.id)).first() is None
     notice = db.session.execute(select(OutboxMessage).where(OutboxMessage.subject == "Your password was reset")

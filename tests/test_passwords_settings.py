@@ -20,6 +20,7 @@ from portal.models.base import utcnow
 from portal.services import access, gdpr, settings
 from portal.services.recovery import LINK_INVALID
 from tests.api_helpers import basic, bearer, make_token
+from tests.outbox import link_in, messages_to, path_in
 from tests.web import WebClient
 
 NEW = "violet kettle under moonlight"
@@ -29,11 +30,6 @@ def change(web, current="client password 1", new=NEW, confirm=None, url="/settin
            page="/settings/general"):
     return web.post_form(url, {"current_password": current, "password": new,
                                "confirm": confirm or new}, page_url=page)
-
-
-def outbox(recipient):
-    return db.session.execute(select(OutboxMessage).where(OutboxMessage.recipient == recipient)
-                              .order_by(OutboxMessage.id)).scalars().all()
 
 
 def test_page_shows_the_labelled_forms(client_web):
@@ -54,7 +50,7 @@ def test_change_signs_out_every_other_session_and_sends_a_notice(app, client_web
     assert client_web.get("/settings/general").status_code == 200  # this browser stays
     assert other.get("/home").status_code == 302  # the other one, remember cookie and all, is out
     assert app.test_client().get("/api/v1/whoami", headers=bearer(secret)).status_code == 401
-    notice = outbox("client@example.com")[-1]
+    notice = messages_to("client@example.com")[-1]
     assert notice.subject == "Your password was changed" and NEW not in notice.body
     assert ("password_changed",) in db.session.execute(select(AuthEvent.event)).all()
     fresh = WebClient(app.test_client())
@@ -112,9 +108,9 @@ def test_password_history_is_kept_per_user(app, factories):
 
 
 def email_link(recipient: str) -> str:
-    mail = outbox(recipient)[-1]
+    mail = messages_to(recipient)[-1]
     assert mail.subject == "Confirm your new email address"
-    return re.search(r"http://portal\.test(/settings/email/confirm/\S+)", mail.body).group(1)
+    return path_in(mail.body, "/settings/email/confirm/")
 
 
 def move(web, email, password="client password 1"):
@@ -150,7 +146,7 @@ def test_name_is_saved_at_once_and_email_waits_for_the_link_sent_to_it(client_we
     assert audits["email_change_requested"] == {"email": ["client@example.com", "new@example.com"]}
     assert audits["profile_changed"] == {"email": ["client@example.com", "new@example.com"],
                                          "login": ["client@example.com", "new@example.com"]}
-    assert outbox("client@example.com")[-1].subject == "Your email address was changed"
+    assert messages_to("client@example.com")[-1].subject == "Your email address was changed"
     again = confirm(client_web, path)
     assert again.status_code == 400
     assert "This confirmation link is invalid, expired or already used." in again.get_data(as_text=True)
@@ -183,7 +179,7 @@ def test_mail_server_away_during_a_second_email_change_keeps_the_first_link(app,
     smtp.start()
     assert "Waiting for confirmation: <strong>mira@new.example</strong>" in web.get(
         "/settings/general").get_data(as_text=True)
-    path = re.search(r"http://portal\.test(/settings/email/confirm/\S+)", first.body).group(1)
+    path = path_in(first.body, "/settings/email/confirm/")
     assert confirm(web, path).headers["Location"] == "/settings/general"
     db.session.expire_all()
     assert db.session.get(User, user.id).email == "mira@new.example"
@@ -209,7 +205,7 @@ def test_one_users_email_change_never_touches_anothers(app, make_app, smtp, fact
     smtp.start()
     page = bob.get("/settings/general").get_data(as_text=True)
     assert "Waiting for confirmation: <strong>bob@new.example</strong>" in page and "ann@new" not in page
-    path = re.search(r"http://portal\.test(/settings/email/confirm/\S+)", anns.body).group(1)
+    path = path_in(anns.body, "/settings/email/confirm/")
     assert confirm(ann, path).headers["Location"] == "/settings/general"
     assert set(db.session.execute(select(User.email)).scalars()) == {"ann@new.example", "bob@example.com"}
     assert db.session.execute(select(PendingEmailChange.email)).scalars().all() == ["bob@new.example"]
@@ -245,7 +241,7 @@ def recovery_link_used(app, user):
     """The owner recovers the account by the emailed link (from a browser of their own)."""
     owner = WebClient(app.test_client())
     owner.post_form("/recover", {"login": user.email, "channel": "email"})
-    path = re.search(r"http://portal\.test(/recover/reset/\S+)", outbox(user.email)[-1].body).group(1)
+    path = link_in(user.email, "/recover/reset/")
     assert owner.post_form(path, {"password": NEW, "confirm": NEW}).headers["Location"] == "/login"
 
 
@@ -303,7 +299,7 @@ def test_a_staff_login_stays_when_the_email_it_matched_changes(app, factories):
 
 def test_a_reset_link_mailed_to_the_old_address_dies_with_the_email_change(app, client_web, client_user):
     WebClient(app.test_client()).post_form("/recover", {"login": "client@example.com", "channel": "email"})
-    old_link = re.search(r"http://portal\.test(/recover/reset/\S+)", outbox("client@example.com")[-1].body).group(1)
+    old_link = link_in("client@example.com", "/recover/reset/")
     move(client_web, "moved@example.com")
     assert confirm(client_web, email_link("moved@example.com")).status_code == 302
     page = WebClient(app.test_client()).get(old_link, follow_redirects=True).get_data(as_text=True)
@@ -320,7 +316,7 @@ def test_email_change_needs_the_password_and_a_wrong_one_counts_toward_the_lock(
     assert 'value="thief@example.com"' in body and 'value="Renamed"' in body and "wrong guess" not in body
     user = db.session.get(User, client_user.id)
     assert (user.name, user.email, user.failed_logins) == ("Client User", "client@example.com", 1)
-    assert db.session.execute(select(PendingEmailChange)).first() is None and not outbox("thief@example.com")
+    assert db.session.execute(select(PendingEmailChange)).first() is None and not messages_to("thief@example.com")
     assert [e.event for e in db.session.execute(select(AuthEvent).where(
         AuthEvent.user_id == client_user.id, AuthEvent.event == "email_change_failed")).scalars()] \
         == ["email_change_failed"]
@@ -496,7 +492,7 @@ def test_a_refused_new_password_is_not_echoed_and_the_notice_link_uses_public_ur
     assert "Do not use your login, email or name in the password." in body
     assert "client user pass 9" not in body and "client password 1" not in body
     assert change(client_web).status_code == 302
-    notice = outbox("client@example.com")[-1]
+    notice = messages_to("client@example.com")[-1]
     assert "http://portal.test/recover" in notice.body and "localhost" not in notice.body
 
 

@@ -24,11 +24,10 @@ from tests.fraud_support import (
     MOBILE_GB_2,
     auth_events,
     client_of_a_second_provider,
-    code_from_outbox,
-    outbox_count,
     protect,
     verifications,
 )
+from tests.outbox import code_in, sms_count
 from tests.web import WebClient
 
 PAGE = "/verify-phone"
@@ -59,13 +58,13 @@ def test_anonymous_visitors_never_trigger_a_message(web, app):
     for url in ("/verify-phone/send", "/verify-phone/check", "/settings/phone"):
         response = web.post_form(url, {"phone": MOBILE_GB, "code": "123456"}, page_url="/login")
         assert response.status_code == 302 and "/login" in response.headers["Location"]
-    assert outbox_count() == 0
+    assert sms_count() == 0
 
 
 def test_resend_cooldown(client_web):
     protect(resend_cooldown=60)
     send(client_web, MOBILE_GB)
-    assert "Please wait" in send(client_web, MOBILE_GB) and outbox_count() == 1
+    assert "Please wait" in send(client_web, MOBILE_GB) and sms_count() == 1
     assert auth_events("phone_verification_refused")[0].detail.endswith("budget: cooldown")
 
 
@@ -83,7 +82,7 @@ def test_budgets_stop_the_third_message(signed_in, config, numbers, same_user):
     for web, number in zip(webs[:2], numbers[:2], strict=True):
         assert TOO_MANY not in send(web, number)
     assert TOO_MANY in send(webs[2], numbers[2])
-    assert outbox_count() == 2 and len(verifications()) == 2
+    assert sms_count() == 2 and len(verifications()) == 2
 
 
 def test_the_daily_cap_counts_every_text_the_portal_sends(make_app, factories, caplog):
@@ -104,7 +103,7 @@ def test_the_daily_cap_counts_every_text_the_portal_sends(make_app, factories, c
     verifying = WebClient(app.test_client())
     verifying.login(factories.client_user().email, "client password 1")
     assert TOO_MANY not in send(verifying, MOBILE_GB)
-    assert outbox_count() == 2
+    assert sms_count() == 2
 
     ask_recovery()
     signing_in = WebClient(app.test_client())
@@ -113,7 +112,7 @@ def test_the_daily_cap_counts_every_text_the_portal_sends(make_app, factories, c
     signing_in.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
     assert TOO_MANY in signing_in.get("/login/2fa").get_data(as_text=True)
     assert TOO_MANY in send(verifying, MOBILE_GB_2)
-    assert outbox_count() == 2
+    assert sms_count() == 2
     assert "SMS budget daily_cap spent" in caplog.text
 
 
@@ -125,7 +124,7 @@ def test_recovery_cannot_flood_a_verified_phone(make_app, factories):
         stranger = WebClient(app.test_client())
         answer = stranger.post_form("/recover", {"login": "owner@example.com", "channel": "sms"})
         assert answer.headers["Location"] == "/recover/code"  # the same answer, sent or not
-    assert outbox_count() == 2
+    assert sms_count() == 2
 
 
 def test_country_budget_is_per_country(signed_in):
@@ -152,7 +151,7 @@ def test_the_filter_refuses_with_its_reason(client_web, rules, number, message, 
     body = send(client_web, number)
     assert message in body and 'class="error"' in body
     assert f'value="{number}"' in body  # what the customer typed stays in the field
-    assert outbox_count() == 0 and verifications() == []
+    assert sms_count() == 0 and verifications() == []
     (logged,) = auth_events("phone_verification_refused")
     assert logged.detail.endswith(reason)
 
@@ -179,9 +178,9 @@ def test_a_number_verified_by_another_account(client_web, factories, policy):
     protect(reused_number=policy)
     body = send(client_web, MOBILE_GB)
     if policy == "refuse":
-        assert "This number cannot be used" in body and outbox_count() == 0
+        assert "This number cannot be used" in body and sms_count() == 0
         return
-    client_web.post_form("/verify-phone/check", {"code": code_from_outbox(MOBILE_GB)}, page_url=PAGE)
+    client_web.post_form("/verify-phone/check", {"code": code_in(MOBILE_GB)}, page_url=PAGE)
     (row,) = verifications()
     assert row.status == "verified" and row.flagged
     assert db.session.get(User, row.user_id).phone_verified_at is not None
@@ -201,11 +200,11 @@ def test_asking_for_a_number_verified_by_another_account_costs_what_a_code_costs
     protect(reused_number="refuse", resend_cooldown=60)
     web = signed_in(FRAUD_SMS_PER_ACCOUNT="2 per hour")()
     assert "This number cannot be used" in send(web, MOBILE_GB)
-    assert TOO_MANY not in send(web, MOBILE_GB_2) and outbox_count() == 1
+    assert TOO_MANY not in send(web, MOBILE_GB_2) and sms_count() == 1
     assert "Please wait" in error_of(send(web, MOBILE_GB)) and "Please wait" in error_of(send(web, MOBILE_GB_2))
     # the budget is spent: a number never asked for answers the same, a customer's or not
     assert error_of(send(web, MOBILE_DE)) == error_of(send(web, "+447400123458")) == sms_budget.TOO_MANY
-    assert outbox_count() == 1
+    assert sms_count() == 1
     assert [row.detail.split(": ", 1)[1] for row in auth_events("phone_verification_refused")] == [
         "verified by another account", "budget: cooldown", "budget: cooldown", "budget: account", "budget: account"]
 
@@ -216,7 +215,7 @@ def test_a_number_freed_after_use_still_counts_as_verified_by_another_account(si
     user = signed_in()
     first = user()
     send(first, MOBILE_GB)
-    first.post_form("/verify-phone/check", {"code": code_from_outbox(MOBILE_GB)}, page_url=PAGE)
+    first.post_form("/verify-phone/check", {"code": code_in(MOBILE_GB)}, page_url=PAGE)
     cleared = first.post_form("/settings/phone", {"phone": "", "current_password": "client password 1"},
                               page_url="/settings/general")
     assert cleared.status_code == 302
@@ -263,9 +262,9 @@ def test_a_number_verified_by_another_account_while_the_code_was_waiting(signed_
     user = signed_in()
     first, second = user(), user()
     send(first, MOBILE_GB)
-    first_code = code_from_outbox(MOBILE_GB)
+    first_code = code_in(MOBILE_GB)
     send(second, MOBILE_GB)
-    second_code = code_from_outbox(MOBILE_GB)
+    second_code = code_in(MOBILE_GB)
     assert len(verifications()) == 2 and not any(row.flagged for row in verifications())
     first.post_form("/verify-phone/check", {"code": first_code}, page_url=PAGE)
     body = second.post_form("/verify-phone/check", {"code": second_code}, page_url=PAGE).get_data(as_text=True)
@@ -284,7 +283,7 @@ def test_a_filter_tightened_while_the_code_waits_refuses_the_number_at_the_check
     """Staff block a country after the code went out: the right code no longer verifies that number."""
     protect()
     send(client_web, MOBILE_GB)
-    code = code_from_outbox(MOBILE_GB)
+    code = code_in(MOBILE_GB)
     protect(countries=["DE"])
     body = client_web.post_form("/verify-phone/check", {"code": code}, page_url=PAGE).get_data(as_text=True)
     assert "Numbers from United Kingdom are not accepted" in body
@@ -298,7 +297,7 @@ def test_the_cooldown_says_how_long_is_left(client_web):
     send(client_web, MOBILE_GB)
     wait = re.search(r"Please wait (\d+) seconds? before", error_of(send(client_web, MOBILE_GB)))
     assert wait and 80 <= int(wait.group(1)) <= 90
-    assert outbox_count() == 1
+    assert sms_count() == 1
 
 
 def test_a_refused_send_takes_nothing_from_the_other_budgets(signed_in):
@@ -310,7 +309,7 @@ def test_a_refused_send_takes_nothing_from_the_other_budgets(signed_in):
     assert TOO_MANY in send(web, MOBILE_GB)  # the number's budget is spent
     assert TOO_MANY not in send(web, MOBILE_DE)
     assert TOO_MANY not in send(web, "+33612345678")
-    assert outbox_count() == 3
+    assert sms_count() == 3
     assert [row.detail.split(": ", 1)[1] for row in auth_events("phone_verification_refused")] == ["budget: number"]
 
 
@@ -328,7 +327,7 @@ def test_no_text_leaves_while_the_counter_store_is_away(client_web, app, caplog)
     app.extensions["counters"] = storage_from_string("redis://127.0.0.1:1")  # nothing listens there
     body = send(client_web, MOBILE_GB)
     assert error_of(body) == sms_budget.STORE_AWAY
-    assert outbox_count() == 0 and verifications() == []
+    assert sms_count() == 0 and verifications() == []
     assert auth_events("phone_verification_refused")[0].detail.endswith("budget: storage")
     assert "SMS budgets cannot be checked" in caplog.text
 
@@ -338,7 +337,7 @@ def test_a_number_that_cannot_exist_is_refused_before_any_text(client_web):
     protect()
     body = send(client_web, "+44 1000 000000")
     assert "This phone number does not exist" in body
-    assert outbox_count() == 0 and verifications() == []
+    assert sms_count() == 0 and verifications() == []
 
 
 def test_a_stored_pattern_is_checked_for_length():
@@ -353,7 +352,7 @@ def test_the_budget_for_codes_is_per_number(make_app, factories):
     for email, phone in (("de@example.com", MOBILE_DE), ("gb@example.com", MOBILE_GB)):
         factories.client_user(email=email, phone=phone, phone_verified_at=utcnow())
         WebClient(app.test_client()).post_form("/recover", {"login": email, "channel": "sms"})
-    assert outbox_count() == 2
+    assert sms_count() == 2
 
 
 def test_a_number_another_account_only_saved_is_not_taken(client_web, factories):
@@ -361,8 +360,8 @@ def test_a_number_another_account_only_saved_is_not_taken(client_web, factories)
     else's number by saving it on their own account."""
     factories.client_user(email="squatter@example.com", phone=MOBILE_GB)
     protect(reused_number="refuse")
-    assert "This number cannot be used" not in send(client_web, MOBILE_GB) and outbox_count() == 1
-    client_web.post_form("/verify-phone/check", {"code": code_from_outbox(MOBILE_GB)}, page_url=PAGE)
+    assert "This number cannot be used" not in send(client_web, MOBILE_GB) and sms_count() == 1
+    client_web.post_form("/verify-phone/check", {"code": code_in(MOBILE_GB)}, page_url=PAGE)
     (row,) = verifications()
     assert row.status == "verified" and not row.flagged
 

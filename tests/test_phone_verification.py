@@ -4,22 +4,21 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import OutboxMessage, User
+from portal.models import User
 from portal.models.base import utcnow
 from portal.services import phone_verification
 from tests.fraud_support import (
     MOBILE_GB,
     MOBILE_GB_2,
     auth_events,
-    code_from_outbox,
     make_catalog,
     orders,
     protect,
     verifications,
 )
+from tests.outbox import code_in, messages_to
 from tests.statements import plan, recorded
 from tests.web import WebClient
 
@@ -53,7 +52,7 @@ def test_whole_flow_back_to_the_order_form_and_order(client_web, client_user, ta
     assert response.status_code == 302
     page = client_web.get(response.headers["Location"]).get_data(as_text=True)
     assert 'name="code"' in page and MOBILE_GB in page and order_path in page
-    response = check(client_web, code_from_outbox(MOBILE_GB), next_url=order_path)
+    response = check(client_web, code_in(MOBILE_GB), next_url=order_path)
     assert response.status_code == 302 and response.headers["Location"] == order_path
     user = db.session.get(User, client_user.id)
     assert user.phone == MOBILE_GB and user.phone_verified_at is not None
@@ -68,19 +67,19 @@ def test_steps_swap_in_place_with_htmx(client_web, tariffs):
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in body
     assert 'id="verify-phone"' in body and 'name="code"' in body and 'value="Verify"' in body
-    response = check(client_web, code_from_outbox(MOBILE_GB), next_url="/order/1", htmx=True)
+    response = check(client_web, code_in(MOBILE_GB), next_url="/order/1", htmx=True)
     assert response.headers["HX-Redirect"] == "/order/1"
 
 
 def test_next_must_be_local(client_web, tariffs):
     send(client_web, next_url="https://evil.example/order")
-    response = check(client_web, code_from_outbox(MOBILE_GB), next_url="//evil.example/")
+    response = check(client_web, code_in(MOBILE_GB), next_url="//evil.example/")
     assert response.headers["Location"] == "/order"
 
 
 def test_the_log_has_every_step_and_never_the_code(client_web, tariffs):
     send(client_web)
-    code = code_from_outbox(MOBILE_GB)
+    code = code_in(MOBILE_GB)
     check(client_web, "000000" if code != "000000" else "111111")
     check(client_web, code)
     names = ["phone_verification_started", "phone_verification_failed", "phone_verified"]
@@ -93,7 +92,7 @@ def test_the_log_has_every_step_and_never_the_code(client_web, tariffs):
 
 def test_a_code_works_once(client_web, tariffs):
     send(client_web)
-    code = code_from_outbox(MOBILE_GB)
+    code = code_in(MOBILE_GB)
     assert check(client_web, code).status_code == 302
     body = check(client_web, code).get_data(as_text=True)
     assert "No code is waiting to be checked" in body
@@ -106,7 +105,7 @@ def test_an_expired_code_is_refused(client_web, tariffs):
     db.session.commit()
     page = client_web.get(PAGE).get_data(as_text=True)
     assert 'name="code"' not in page and 'value="Send code"' in page  # back at the number step
-    body = check(client_web, code_from_outbox(MOBILE_GB)).get_data(as_text=True)
+    body = check(client_web, code_in(MOBILE_GB)).get_data(as_text=True)
     assert "This code has expired" in body
     assert db.session.get(User, row.user_id).phone_verified_at is None
 
@@ -114,14 +113,14 @@ def test_an_expired_code_is_refused(client_web, tariffs):
 def test_wrong_tries_void_the_verification_and_a_resend_does_not_reset_them(client_web, tariffs):
     protect(max_attempts=3, resend_cooldown=1)
     send(client_web)
-    code = code_from_outbox(MOBILE_GB)
+    code = code_in(MOBILE_GB)
     wrong = "999999" if code != "999999" else "888888"
     assert "2 tries left" in check(client_web, wrong).get_data(as_text=True)
     assert "1 try left" in check(client_web, wrong).get_data(as_text=True)
     time.sleep(1.1)  # the one-second resend cooldown
     send(client_web)  # a resend: the same row, a new code, the tries kept
     assert len(verifications()) == 1 and verifications()[0].sends == 2
-    new_code = code_from_outbox(MOBILE_GB)
+    new_code = code_in(MOBILE_GB)
     body = check(client_web, wrong if wrong != new_code else "777777").get_data(as_text=True)
     assert "Too many wrong codes" in body
     assert verifications()[0].status == "failed"
@@ -131,11 +130,11 @@ def test_wrong_tries_void_the_verification_and_a_resend_does_not_reset_them(clie
 
 def test_another_number_starts_a_new_verification(client_web, tariffs):
     send(client_web)
-    first_code = code_from_outbox(MOBILE_GB)
+    first_code = code_in(MOBILE_GB)
     send(client_web, MOBILE_GB_2)
     assert [v.status for v in verifications()] == ["cancelled", "pending"]
     body = check(client_web, first_code).get_data(as_text=True)
-    if first_code != code_from_outbox(MOBILE_GB_2):
+    if first_code != code_in(MOBILE_GB_2):
         assert "not correct" in body
 
 
@@ -155,8 +154,7 @@ def test_an_already_verified_user_changes_the_number_in_general_settings(client_
 
 
 def recovery_texts(number: str) -> int:
-    return len([m for m in db.session.execute(select(OutboxMessage).where(OutboxMessage.recipient == number))
-                .scalars() if "recovery code" in m.body])
+    return len([text for text in messages_to(number) if "recovery code" in text.body])
 
 
 def ask_recovery_by_sms(app, login: str) -> None:
@@ -171,11 +169,10 @@ def test_a_number_added_here_takes_recovery_codes_only_after_a_delay_and_the_own
     and the number takes recovery codes only PHONE_RECOVERY_DELAY_HOURS later."""
     client_web.client.environ_base["HTTP_HOST"] = "evil.example"  # the notice's link ignores the Host header
     assert send(client_web).status_code == 302
-    assert check(client_web, code_from_outbox(MOBILE_GB)).status_code == 302
+    assert check(client_web, code_in(MOBILE_GB)).status_code == 302
     user = db.session.get(User, client_user.id)
     assert user.has_verified_phone and user.phone_recovery_after > utcnow() + timedelta(hours=23)
-    notice = db.session.execute(select(OutboxMessage).where(
-        OutboxMessage.recipient == client_user.email, OutboxMessage.subject.like("A phone number%"))).scalar_one()
+    [notice] = messages_to(client_user.email, subject="A phone number")
     assert "change your password and the phone number" in notice.body and MOBILE_GB not in notice.body
     assert "http://portal.test/settings/general" in notice.body and "evil.example" not in notice.body
     ask_recovery_by_sms(app, client_user.email)
@@ -192,7 +189,7 @@ def test_a_number_saved_with_the_password_takes_recovery_codes_once_verified(app
                                  page_url="/settings/general")
     assert saved.status_code == 302
     assert send(client_web).status_code == 302
-    assert check(client_web, code_from_outbox(MOBILE_GB)).status_code == 302
+    assert check(client_web, code_in(MOBILE_GB)).status_code == 302
     assert db.session.get(User, client_user.id).phone_recovery_after is None
     ask_recovery_by_sms(app, client_user.email)
     assert recovery_texts(MOBILE_GB) == 1
@@ -215,7 +212,7 @@ def test_the_code_has_the_length_and_lifetime_staff_chose(client_web, tariffs):
     """Fraud protection's "Code length" and "Code validity, seconds" are what the code gets."""
     protect(code_length=8, code_validity=120, resend_cooldown=10)
     send(client_web)
-    code = code_from_outbox(MOBILE_GB)
+    code = code_in(MOBILE_GB)
     assert len(code) == 8 and code.isdigit()
     (row,) = verifications()
     assert row.expires_at - row.sent_at == timedelta(seconds=120)
@@ -225,7 +222,7 @@ def test_the_code_has_the_length_and_lifetime_staff_chose(client_web, tariffs):
 def test_a_number_changed_in_general_settings_drops_the_code_waiting(client_web, client_user, tariffs):
     """The change made with the password wins: the code sent to the old number verifies nothing."""
     send(client_web)
-    code = code_from_outbox(MOBILE_GB)
+    code = code_in(MOBILE_GB)
     changed = client_web.post_form("/settings/phone", {"phone": MOBILE_GB_2, "current_password": "client password 1"},
                                    page_url="/settings/general")
     assert changed.status_code == 302 and verifications()[0].status == "cancelled"

@@ -12,8 +12,9 @@ from portal.extensions import db
 from portal.models import AuthEvent
 from portal.services import settings
 from portal.services.client_ip import client_network
-from tests.fraud_support import MOBILE_GB, MOBILE_GB_2, outbox_count, protect
+from tests.fraud_support import MOBILE_GB, MOBILE_GB_2, protect
 from tests.live import LiveBrowser
+from tests.outbox import sms_count
 from tests.web import WebClient
 
 PROXY = "127.0.0.1"
@@ -165,7 +166,7 @@ def test_with_request_throttling_off_the_lock_counts_and_sms_budgets_still_hold(
     assert browser.login(user.email, "client password 1").headers["Location"] == "/home"
     assert browser.post_form("/verify-phone/send", {"phone": MOBILE_GB}, page="/verify-phone").status_code == 302
     refused = browser.post_form("/verify-phone/send", {"phone": MOBILE_GB_2}, page="/verify-phone")
-    assert "Too many codes were requested" in refused.text and outbox_count() == 1
+    assert "Too many codes were requested" in refused.text and sms_count() == 1
 
     stranger = LiveBrowser(server.url)
     for login in ("a@example.com", "b@example.com", "c@example.com"):

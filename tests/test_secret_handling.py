@@ -16,7 +16,6 @@ from portal.models import (
     ApiToken,
     AuditEvent,
     AuthEvent,
-    OutboxMessage,
     PendingEmailChange,
     PendingRegistration,
     RecoveryCode,
@@ -32,6 +31,8 @@ from portal.services import passwords, second_factor, settings, temp_keys
 from portal.services.tokens import digest
 from tests.api_helpers import make_token
 from tests.methods_helpers import enrol_totp, next_totp
+from tests.outbox import code_in
+from tests.signup import register
 from tests.web import WebClient
 
 PASSWORD = "client password 1"
@@ -166,8 +167,7 @@ def test_registration_hashes_the_password_once_for_a_known_and_an_unknown_email(
     work_of = {}
     for email in ("client@example.com", "newcomer@example.com"):
         argon2_calls.clear()
-        response = web.post_form("/register", {"email": email, "name": "Some One",
-                                               "password": "typed password 42", "confirm": "typed password 42"})
+        response = register(web, email=email, name="Some One", password="typed password 42")
         assert "Check your email" in response.get_data(as_text=True)
         work_of[email] = work(argon2_calls)
     assert work_of["client@example.com"] == work_of["newcomer@example.com"] == (1, 0)
@@ -204,8 +204,7 @@ def test_recovery_by_sms_spends_the_same_argon2_work_for_a_known_and_an_unknown_
 def test_every_stored_password_hash_is_argon2id_with_the_configured_parameters(web, staff_user, factories):
     phone_user = factories.client_user(email="phone@example.com", phone="+447700900321",
                                        phone_verified_at=utcnow())
-    web.post_form("/register", {"email": "new@example.com", "name": "New Person",
-                                "password": "typed password 42", "confirm": "typed password 42"})
+    register(web, password="typed password 42")
     pending = db.session.execute(select(PendingRegistration)).scalar_one()
     web.post_form("/recover", {"login": "phone@example.com", "channel": "sms"})
     code = db.session.execute(select(ResetCode)).scalar_one()
@@ -267,8 +266,7 @@ def test_reset_link_token_is_stored_hashed_and_random(mail_app, smtp, client_use
 def test_registration_link_token_is_stored_hashed_and_random(mail_app, smtp):
     web = WebClient(mail_app.test_client())
     for _ in range(2):
-        web.post_form("/register", {"email": "new@example.com", "name": "New Person",
-                                    "password": "typed password 42", "confirm": "typed password 42"})
+        register(web, password="typed password 42")
     smtp.wait_for(lambda m: len([x for x in smtp.messages if "new@example.com" in x.to]) == 2)
     first, second = (last_segment(p) for p in mailed_links(smtp, "new@example.com", "/register/confirm/"))
     stored = set(db.session.execute(select(PendingRegistration.token_hash)).scalars())
@@ -323,9 +321,7 @@ def test_sms_sign_in_code_is_stored_hashed(app, web, factories):
     assert browser.post_form("/login", {"login": "sms@example.com", "password": PASSWORD}
                              ).headers["Location"] == "/login/2fa"
     browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
-    text = db.session.execute(select(OutboxMessage.body).where(
-        OutboxMessage.recipient == "+447700900123")).scalar_one()
-    code = text.split("code: ")[1][:6]
+    code = code_in("+447700900123")
     stored = db.session.execute(select(SignInCode.code_hash)).scalar_one()
     assert code not in stored and stored not in (digest(code), code)
     assert re.fullmatch(r"[0-9a-f]{64}", stored)  # hex of a 256-bit keyed digest

@@ -7,12 +7,13 @@ from playwright.sync_api import expect
 from sqlalchemy import select, update
 
 from portal.extensions import db
-from portal.models import OutboxMessage, User
+from portal.models import User
 from portal.models.base import utcnow
 from portal.services import background
 from tests.browser.signin import ask_for_recovery, log_in
-from tests.fraud_support import MOBILE_GB, code_from_outbox, make_catalog, protect
+from tests.fraud_support import MOBILE_GB, make_catalog, protect
 from tests.oauth_helpers import REFUSED, sub_name, switch_on
+from tests.outbox import code_in, messages_to
 
 NEW = "violet kettle under moonlight"
 
@@ -81,8 +82,7 @@ def test_link_google_after_the_password_sign_in_with_it_then_unlink(live_server,
 
 def recovery_texts() -> list[str]:
     background.settle()  # codes are texted after the answer
-    return list(db.session.execute(select(OutboxMessage.body).where(
-        OutboxMessage.recipient == MOBILE_GB, OutboxMessage.body.like("%recovery code%"))).scalars())
+    return [text.body for text in messages_to(MOBILE_GB) if "recovery code" in text.body]
 
 
 def ask_for_a_code_by_sms(page, server) -> None:
@@ -105,15 +105,13 @@ def test_a_phone_verified_on_the_way_to_an_order_recovers_the_password_only_afte
     page.get_by_role("button", name="Send code").click()
     code_field = page.get_by_label("Code", exact=True)
     expect(code_field).to_be_visible()
-    code_field.fill(code_from_outbox(MOBILE_GB))
+    code_field.fill(code_in(MOBILE_GB))
     page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(f"{server.url}/order/{tariff_id}")
     expect(page.get_by_text(f"Your phone number {MOBILE_GB} is verified.")).to_be_visible()
     background.settle()  # notices go after the answer
-    notice = db.session.execute(select(OutboxMessage.body).where(
-        OutboxMessage.recipient == "buyer@example.com",
-        OutboxMessage.subject == "A phone number was verified on your account")).scalar_one()
-    assert "It can receive password recovery codes from" in notice and MOBILE_GB not in notice
+    [notice] = messages_to("buyer@example.com", subject="A phone number was verified on your account")
+    assert "It can receive password recovery codes from" in notice.body and MOBILE_GB not in notice.body
 
     page.get_by_role("button", name="Log out").click()
     ask_for_a_code_by_sms(page, server)  # the same step as for any account, and no text is sent

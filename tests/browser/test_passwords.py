@@ -1,15 +1,15 @@
 """Passwords in a real browser: live policy checks, ALTCHA, General settings, recovery by email."""
 
-import re
-
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import OutboxMessage, PendingRegistration
+from portal.models import PendingRegistration
 from portal.services import background
 from tests.browser.altcha import solve_altcha
 from tests.browser.signin import ask_for_recovery, log_in
+from tests.outbox import link_in
+from tests.signup import register
 from tests.web import WebClient
 
 GOOD = "violet kettle under moonlight"
@@ -21,9 +21,7 @@ def rule(page, label):
 
 def latest_link(email, path):
     background.settle()  # recovery links are mailed after the answer
-    body = db.session.execute(select(OutboxMessage.body).where(OutboxMessage.recipient == email)
-                              .order_by(OutboxMessage.id.desc())).scalars().first()
-    return re.search(rf"http://127\.0\.0\.1:\d+({path}\S+)", body).group(1)
+    return link_in(email, path)
 
 
 def test_register_weak_then_good_with_live_checks_and_altcha(live_server, page):
@@ -55,9 +53,8 @@ def test_register_weak_then_good_with_live_checks_and_altcha(live_server, page):
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
     assert violations == []
 
-    replay = WebClient(server.app.test_client()).post_form("/register", {
-        "email": "other@example.com", "name": "Other", "password": GOOD, "confirm": GOOD,
-        "altcha": payload})
+    replay = register(WebClient(server.app.test_client()), email="other@example.com", name="Other",
+                      password=GOOD, altcha=payload)
     assert "This captcha was already used." in replay.get_data(as_text=True)
     emails = db.session.execute(select(PendingRegistration.email)).scalars().all()
     assert emails == ["rowan@example.com"]

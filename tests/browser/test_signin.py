@@ -1,20 +1,9 @@
 """Sign-in in a real browser: register, land, log out, log in; staff and client areas."""
 
-import re
-
 from playwright.sync_api import expect
-from sqlalchemy import select
 
-from portal.extensions import db
-from portal.models import OutboxMessage
 from tests.browser.altcha import solve_altcha
-
-
-def confirmation_path(email: str) -> str:
-    body = db.session.execute(
-        select(OutboxMessage.body).where(OutboxMessage.recipient == email)
-    ).scalars().first()
-    return re.search(r"http://127\.0\.0\.1:\d+(/register/confirm/\S+)", body).group(1)
+from tests.outbox import link_in
 
 
 def register(page, server, email: str, name: str, password: str) -> None:
@@ -33,7 +22,7 @@ def test_register_land_logout_login(live_server, page):
     server = live_server()
     register(page, server, "browser@example.com", "Browser Person", "tangerine orbit 42")
 
-    page.goto(server.url + confirmation_path("browser@example.com"))
+    page.goto(server.url + link_in("browser@example.com", "/register/confirm/"))
     page.get_by_role("button", name="Confirm my account").click()
     expect(page).to_have_url(server.url + "/home")
     expect(page.get_by_role("heading", name="Welcome, Browser Person")).to_be_visible()
@@ -53,7 +42,7 @@ def test_a_confirmation_link_opened_in_another_browser_asks_for_the_password(liv
     elsewhere = browser_instance.new_context()  # the mail opened on a phone
     try:
         other = elsewhere.new_page()
-        other.goto(server.url + confirmation_path("phone@example.com"))
+        other.goto(server.url + link_in("phone@example.com", "/register/confirm/"))
         other.get_by_role("button", name="Confirm my account").click()
         expect(other.get_by_text("Enter the password you chose when you registered.")).to_be_visible()
         other.get_by_label("Password").fill("tangerine orbit 43")
