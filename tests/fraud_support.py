@@ -1,4 +1,5 @@
-"""Shared set-up of the fraud tests: a catalog with covered services, protection switched on."""
+"""Shared set-up of the fraud tests: a catalog with covered services, protection switched on, the
+/verify-phone steps."""
 
 from decimal import Decimal
 
@@ -20,6 +21,7 @@ MOBILE_GB = "+447400123456"
 MOBILE_GB_2 = "+447400123457"
 MOBILE_DE = "+4915123456789"
 LANDLINE_GB = "+442079460000"
+PAGE = "/verify-phone"
 
 
 def make_catalog() -> dict:
@@ -40,6 +42,22 @@ def protect(**values) -> None:
     """Switch fraud protection on (and set any other fraud.* setting by its short name)."""
     settings.update({f"fraud.{key}": value for key, value in {"enabled": True, **values}.items()})
     db.session.commit()
+
+
+def send(web, number=MOBILE_GB, next_url="", htmx=False):
+    """Ask on /verify-phone for a code to `number` (as htmx sends it when `htmx`)."""
+    data = {"phone": number, "next": next_url}
+    if htmx:
+        return web.htmx("POST", "/verify-phone/send", page_url=PAGE, data=data)
+    return web.post_form("/verify-phone/send", data, page_url=PAGE)
+
+
+def check(web, code, next_url="", htmx=False):
+    """Enter `code` on /verify-phone (as htmx sends it when `htmx`)."""
+    data = {"code": code, "next": next_url}
+    if htmx:
+        return web.htmx("POST", "/verify-phone/check", page_url=PAGE, data=data)
+    return web.post_form("/verify-phone/check", data, page_url=PAGE)
 
 
 def auth_events(event: str) -> list[AuthEvent]:

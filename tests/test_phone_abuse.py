@@ -22,6 +22,7 @@ from tests.fraud_support import (
     MOBILE_DE,
     MOBILE_GB,
     MOBILE_GB_2,
+    PAGE,
     auth_events,
     client_of_a_second_provider,
     protect,
@@ -30,7 +31,6 @@ from tests.fraud_support import (
 from tests.outbox import code_in, sms_count
 from tests.web import WebClient
 
-PAGE = "/verify-phone"
 TOO_MANY = "Too many codes were requested"
 
 

@@ -12,11 +12,12 @@ from tests.fraud_support import (
     LANDLINE_GB,
     MOBILE_GB,
     auth_events,
+    check,
     client_on_vonage,
     protect,
+    send,
     verifications,
 )
-from tests.test_phone_vonage import PAGE, send
 
 US = "+12015550123"
 CANADA = "+16135550123"
@@ -55,9 +56,8 @@ def test_a_mobile_by_vonage_gets_its_code_and_is_verified(lweb, vonage, client_u
     assert vonage.lookups == [number[1:]]
     (row,) = verifications()
     assert row.number == number and vonage.verifications[row.request_id].number == number[1:]
-    check = lweb.post_form("/verify-phone/check", {"code": vonage.code_for(number), "next": "/order/1"},
-                           page_url=PAGE)
-    assert check.headers["Location"] == "/order/1"
+    verified = check(lweb, vonage.code_for(number), next_url="/order/1")
+    assert verified.headers["Location"] == "/order/1"
     assert db.session.get(User, client_user.id).phone == number
 
 

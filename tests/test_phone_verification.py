@@ -12,17 +12,18 @@ from portal.services import phone_verification
 from tests.fraud_support import (
     MOBILE_GB,
     MOBILE_GB_2,
+    PAGE,
     auth_events,
+    check,
     make_catalog,
     orders,
     protect,
+    send,
     verifications,
 )
 from tests.outbox import code_in, messages_to
 from tests.statements import plan, recorded
 from tests.web import WebClient
-
-PAGE = "/verify-phone"
 
 
 @pytest.fixture
@@ -30,20 +31,6 @@ def tariffs(app):
     tariffs = make_catalog()
     protect(resend_cooldown=10)
     return tariffs
-
-
-def send(web, number=MOBILE_GB, next_url="", htmx=False):
-    data = {"phone": number, "next": next_url}
-    if htmx:
-        return web.htmx("POST", "/verify-phone/send", page_url=PAGE, data=data)
-    return web.post_form("/verify-phone/send", data, page_url=PAGE)
-
-
-def check(web, code, next_url="", htmx=False):
-    data = {"code": code, "next": next_url}
-    if htmx:
-        return web.htmx("POST", "/verify-phone/check", page_url=PAGE, data=data)
-    return web.post_form("/verify-phone/check", data, page_url=PAGE)
 
 
 def test_whole_flow_back_to_the_order_form_and_order(client_web, client_user, tariffs):

@@ -9,14 +9,15 @@ from portal.models import User
 from tests.fraud_support import (
     MOBILE_GB,
     MOBILE_GB_2,
+    PAGE,
     auth_events,
+    check,
     client_on_vonage,
     protect,
+    send,
     verifications,
 )
 from tests.servers.vonage_api import _problem
-
-PAGE = "/verify-phone"
 
 
 @pytest.fixture
@@ -27,22 +28,14 @@ def vweb(make_app, vonage, client_user):
     return web
 
 
-def send(web, number=MOBILE_GB):
-    return web.post_form("/verify-phone/send", {"phone": number, "next": "/order/1"}, page_url=PAGE)
-
-
-def check(web, code):
-    return web.post_form("/verify-phone/check", {"code": code, "next": "/order/1"}, page_url=PAGE)
-
-
 def test_code_from_vonage_verifies_the_number(vweb, vonage, client_user):
-    assert send(vweb).status_code == 302
+    assert send(vweb, next_url="/order/1").status_code == 302
     (row,) = verifications()
     assert row.request_id and row.code_hash is None  # the code never reaches us
     started = vonage.verifications[row.request_id]
     assert started.brand == "Acme Hosting" and started.code_length == 8
     assert [step["channel"] for step in started.workflow] == ["sms", "voice"]
-    assert check(vweb, vonage.code_for(MOBILE_GB)).headers["Location"] == "/order/1"
+    assert check(vweb, vonage.code_for(MOBILE_GB), next_url="/order/1").headers["Location"] == "/order/1"
     assert db.session.get(User, client_user.id).phone == MOBILE_GB
     assert vonage.verifications[row.request_id].status == "completed"
 
