@@ -6,7 +6,15 @@ from portal.extensions import db
 from portal.models import AuditEvent, ProductType, Tariff, User
 from portal.models.base import utcnow
 from portal.services import settings
-from tests.fraud_support import MOBILE_DE, MOBILE_GB, auth_events, make_catalog, protect
+from tests.fraud_support import (
+    MOBILE_DE,
+    MOBILE_GB,
+    auth_events,
+    check,
+    make_catalog,
+    protect,
+    send,
+)
 from tests.outbox import code_in
 from tests.web import WebClient
 
@@ -100,8 +108,8 @@ def test_flagged_numbers_are_listed_for_staff(staff_web, app, factories):
     factories.client_user(email="second@example.com")
     second = WebClient(app.test_client())
     second.login("second@example.com", "client password 1")
-    second.post_form("/verify-phone/send", {"phone": MOBILE_GB}, page_url="/verify-phone")
-    second.post_form("/verify-phone/check", {"code": code_in(MOBILE_GB)}, page_url="/verify-phone")
+    send(second, MOBILE_GB)
+    check(second, code_in(MOBILE_GB))
     body = staff_web.get(PAGE).get_data(as_text=True)
     assert "second@example.com" in body and MOBILE_GB in body
 

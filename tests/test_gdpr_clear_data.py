@@ -28,7 +28,7 @@ from portal.services.mail import send_mail
 from portal.services.sms import send_sms
 from tests.access_helpers import PASSWORD as STAFF_PASSWORD
 from tests.access_helpers import staff_with
-from tests.fraud_support import MOBILE_GB, MOBILE_GB_2, protect
+from tests.fraud_support import MOBILE_GB, MOBILE_GB_2, PAGE, check, protect, send
 from tests.gdpr_support import (
     accept_all_required,
     change_email,
@@ -75,9 +75,8 @@ def zelda(app, factories):
     remembered = browser(app, COLLEAGUE_IP)
     remembered.login("yorick@example.org", "client password 1", remember=True)
     protect()  # the owner verifies a phone number: a fraud-protection record with an IP
-    web.post_form("/verify-phone/send", {"phone": "+447400123456"}, page_url="/verify-phone")
-    web.post_form("/verify-phone/check", {"code": code_in("+447400123456")},
-                  page_url="/verify-phone")
+    send(web, "+447400123456")
+    check(web, code_in("+447400123456"))
     assert db.session.get(User, owner.id).phone == "+447400123456"
     browser(app, COLLEAGUE_IP).post_form("/login", {"login": "yorick@example.org", "password": "wrong"})
     enrol_totp(web, "new password 12")  # a TOTP secret and recovery codes
@@ -286,10 +285,10 @@ def mira_tries_two_numbers(app, factories) -> User:
     web = WebClient(app.test_client())
     web.login("mira@example.com", "client password 1")
     protect()
-    web.post_form("/verify-phone/send", {"phone": MOBILE_GB_2}, page_url="/verify-phone")
-    web.post_form("/verify-phone/cancel", {}, page_url="/verify-phone")
-    web.post_form("/verify-phone/send", {"phone": MOBILE_GB}, page_url="/verify-phone")
-    web.post_form("/verify-phone/check", {"code": code_in(MOBILE_GB)}, page_url="/verify-phone")
+    send(web, MOBILE_GB_2)
+    web.post_form("/verify-phone/cancel", {}, page_url=PAGE)
+    send(web, MOBILE_GB)
+    check(web, code_in(MOBILE_GB))
     assert db.session.get(User, user.id).phone == MOBILE_GB
     return user
 

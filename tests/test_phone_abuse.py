@@ -8,24 +8,19 @@ from limits.storage import storage_from_string
 from portal.extensions import db
 from portal.models import User
 from portal.models.base import utcnow
-from portal.services import second_factor, sms_budget
+from portal.services import phone_filter, second_factor, sms_budget
 from portal.services.personal_data import registered
-from portal.services.phone_filter import (
-    PhoneRefused,
-    PhoneRules,
-    check,
-    check_pattern,
-    parse_countries,
-)
+from portal.services.phone_filter import PhoneRefused, PhoneRules, check_pattern, parse_countries
 from tests.fraud_support import (
     LANDLINE_GB,
     MOBILE_DE,
     MOBILE_GB,
     MOBILE_GB_2,
-    PAGE,
     auth_events,
+    check,
     client_of_a_second_provider,
     protect,
+    send,
     verifications,
 )
 from tests.outbox import code_in, sms_count
@@ -34,8 +29,9 @@ from tests.web import WebClient
 TOO_MANY = "Too many codes were requested"
 
 
-def send(web, number):
-    return web.post_form("/verify-phone/send", {"phone": number}, page_url=PAGE).get_data(as_text=True)
+def send_answer(web, number) -> str:
+    """The page answering a code asked for `number`."""
+    return send(web, number).get_data(as_text=True)
 
 
 @pytest.fixture
@@ -64,7 +60,7 @@ def test_anonymous_visitors_never_trigger_a_message(web, app):
 def test_resend_cooldown(client_web):
     protect(resend_cooldown=60)
     send(client_web, MOBILE_GB)
-    assert "Please wait" in send(client_web, MOBILE_GB) and sms_count() == 1
+    assert "Please wait" in send_answer(client_web, MOBILE_GB) and sms_count() == 1
     assert auth_events("phone_verification_refused")[0].detail.endswith("budget: cooldown")
 
 
@@ -80,8 +76,8 @@ def test_budgets_stop_the_third_message(signed_in, config, numbers, same_user):
     user = signed_in(**config)
     webs = [user()] * 3 if same_user else [user(), user(), user()]
     for web, number in zip(webs[:2], numbers[:2], strict=True):
-        assert TOO_MANY not in send(web, number)
-    assert TOO_MANY in send(webs[2], numbers[2])
+        assert TOO_MANY not in send_answer(web, number)
+    assert TOO_MANY in send_answer(webs[2], numbers[2])
     assert sms_count() == 2 and len(verifications()) == 2
 
 
@@ -102,7 +98,7 @@ def test_the_daily_cap_counts_every_text_the_portal_sends(make_app, factories, c
     ask_recovery()
     verifying = WebClient(app.test_client())
     verifying.login(factories.client_user().email, "client password 1")
-    assert TOO_MANY not in send(verifying, MOBILE_GB)
+    assert TOO_MANY not in send_answer(verifying, MOBILE_GB)
     assert sms_count() == 2
 
     ask_recovery()
@@ -111,7 +107,7 @@ def test_the_daily_cap_counts_every_text_the_portal_sends(make_app, factories, c
                                 ).headers["Location"] == "/login/2fa"
     signing_in.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
     assert TOO_MANY in signing_in.get("/login/2fa").get_data(as_text=True)
-    assert TOO_MANY in send(verifying, MOBILE_GB_2)
+    assert TOO_MANY in send_answer(verifying, MOBILE_GB_2)
     assert sms_count() == 2
     assert "SMS budget daily_cap spent" in caplog.text
 
@@ -131,8 +127,8 @@ def test_country_budget_is_per_country(signed_in):
     protect()
     user = signed_in(FRAUD_SMS_PER_COUNTRY="1 per hour")
     send(user(), MOBILE_GB)
-    assert TOO_MANY in send(user(), MOBILE_GB_2)
-    assert TOO_MANY not in send(user(), MOBILE_DE)
+    assert TOO_MANY in send_answer(user(), MOBILE_GB_2)
+    assert TOO_MANY not in send_answer(user(), MOBILE_DE)
 
 
 REFUSALS = [
@@ -148,7 +144,7 @@ REFUSALS = [
 @pytest.mark.parametrize("rules, number, message, reason", REFUSALS)
 def test_the_filter_refuses_with_its_reason(client_web, rules, number, message, reason):
     protect(**rules)
-    body = send(client_web, number)
+    body = send_answer(client_web, number)
     assert message in body and 'class="error"' in body
     assert f'value="{number}"' in body  # what the customer typed stays in the field
     assert sms_count() == 0 and verifications() == []
@@ -158,11 +154,11 @@ def test_the_filter_refuses_with_its_reason(client_web, rules, number, message, 
 
 def test_the_filter_accepts_by_region_or_calling_code_and_ignores_formatting():
     rules = PhoneRules(countries=("+49", "GB"), mobile_only=True, pattern=r"^(44|49)\d+$")
-    assert check("+44 (7400) 123-456", rules).national_number == 7400123456
-    assert check("0049 151 23456789", rules).country_code == 49
-    assert check(MOBILE_GB, PhoneRules(pattern="7400")).country_code == 44  # searched anywhere in the digits
+    assert phone_filter.check("+44 (7400) 123-456", rules).national_number == 7400123456
+    assert phone_filter.check("0049 151 23456789", rules).country_code == 49
+    assert phone_filter.check(MOBILE_GB, PhoneRules(pattern="7400")).country_code == 44  # searched anywhere in the digits
     with pytest.raises(PhoneRefused) as refused:
-        check("+33 6 12 34 56 78", rules)
+        phone_filter.check("+33 6 12 34 56 78", rules)
     assert refused.value.reason == "country"
 
 
@@ -176,11 +172,11 @@ def test_countries_list_is_checked():
 def test_a_number_verified_by_another_account(client_web, factories, policy):
     factories.client_user(email="first@example.com", phone=MOBILE_GB, phone_verified_at=utcnow())
     protect(reused_number=policy)
-    body = send(client_web, MOBILE_GB)
+    body = send_answer(client_web, MOBILE_GB)
     if policy == "refuse":
         assert "This number cannot be used" in body and sms_count() == 0
         return
-    client_web.post_form("/verify-phone/check", {"code": code_in(MOBILE_GB)}, page_url=PAGE)
+    check(client_web, code_in(MOBILE_GB))
     (row,) = verifications()
     assert row.status == "verified" and row.flagged
     assert db.session.get(User, row.user_id).phone_verified_at is not None
@@ -199,11 +195,11 @@ def test_asking_for_a_number_verified_by_another_account_costs_what_a_code_costs
         factories.client_user(phone=taken, phone_verified_at=utcnow())
     protect(reused_number="refuse", resend_cooldown=60)
     web = signed_in(FRAUD_SMS_PER_ACCOUNT="2 per hour")()
-    assert "This number cannot be used" in send(web, MOBILE_GB)
-    assert TOO_MANY not in send(web, MOBILE_GB_2) and sms_count() == 1
-    assert "Please wait" in error_of(send(web, MOBILE_GB)) and "Please wait" in error_of(send(web, MOBILE_GB_2))
+    assert "This number cannot be used" in send_answer(web, MOBILE_GB)
+    assert TOO_MANY not in send_answer(web, MOBILE_GB_2) and sms_count() == 1
+    assert "Please wait" in error_of(send_answer(web, MOBILE_GB)) and "Please wait" in error_of(send_answer(web, MOBILE_GB_2))
     # the budget is spent: a number never asked for answers the same, a customer's or not
-    assert error_of(send(web, MOBILE_DE)) == error_of(send(web, "+447400123458")) == sms_budget.TOO_MANY
+    assert error_of(send_answer(web, MOBILE_DE)) == error_of(send_answer(web, "+447400123458")) == sms_budget.TOO_MANY
     assert sms_count() == 1
     assert [row.detail.split(": ", 1)[1] for row in auth_events("phone_verification_refused")] == [
         "verified by another account", "budget: cooldown", "budget: cooldown", "budget: account", "budget: account"]
@@ -215,11 +211,11 @@ def test_a_number_freed_after_use_still_counts_as_verified_by_another_account(si
     user = signed_in()
     first = user()
     send(first, MOBILE_GB)
-    first.post_form("/verify-phone/check", {"code": code_in(MOBILE_GB)}, page_url=PAGE)
+    check(first, code_in(MOBILE_GB))
     cleared = first.post_form("/settings/phone", {"phone": "", "current_password": "client password 1"},
                               page_url="/settings/general")
     assert cleared.status_code == 302
-    assert "This number cannot be used" in send(user(), MOBILE_GB)
+    assert "This number cannot be used" in send_answer(user(), MOBILE_GB)
     assert [row.status for row in verifications()] == ["verified"]
 
 
@@ -227,8 +223,7 @@ def test_code_checks_are_throttled_per_account(signed_in):
     protect()
     web = signed_in(RATELIMIT_PHONE_CODE_PER_ACCOUNT="2 per hour")()
     send(web, MOBILE_GB)
-    statuses = [web.post_form("/verify-phone/check", {"code": "00000000"}, page_url=PAGE).status_code
-                for _ in range(3)]
+    statuses = [check(web, "00000000").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
 
 
@@ -248,9 +243,8 @@ def test_code_checks_are_throttled_per_address(signed_in):
     first, second = user(), user()
     send(first, MOBILE_GB)
     send(second, MOBILE_DE)
-    statuses = [first.post_form("/verify-phone/check", {"code": "00000000"}, page_url=PAGE).status_code
-                for _ in range(2)]
-    statuses.append(second.post_form("/verify-phone/check", {"code": "00000000"}, page_url=PAGE).status_code)
+    statuses = [check(first, "00000000").status_code for _ in range(2)]
+    statuses.append(check(second, "00000000").status_code)
     assert statuses == [200, 200, 429]
 
 
@@ -266,8 +260,8 @@ def test_a_number_verified_by_another_account_while_the_code_was_waiting(signed_
     send(second, MOBILE_GB)
     second_code = code_in(MOBILE_GB)
     assert len(verifications()) == 2 and not any(row.flagged for row in verifications())
-    first.post_form("/verify-phone/check", {"code": first_code}, page_url=PAGE)
-    body = second.post_form("/verify-phone/check", {"code": second_code}, page_url=PAGE).get_data(as_text=True)
+    check(first, first_code)
+    body = check(second, second_code).get_data(as_text=True)
     first_row, second_row = verifications()
     assert first_row.status == "verified" and not first_row.flagged
     if policy == "refuse":
@@ -285,7 +279,7 @@ def test_a_filter_tightened_while_the_code_waits_refuses_the_number_at_the_check
     send(client_web, MOBILE_GB)
     code = code_in(MOBILE_GB)
     protect(countries=["DE"])
-    body = client_web.post_form("/verify-phone/check", {"code": code}, page_url=PAGE).get_data(as_text=True)
+    body = check(client_web, code).get_data(as_text=True)
     assert "Numbers from United Kingdom are not accepted" in body
     (row,) = verifications()
     assert row.status == "cancelled" and db.session.get(User, client_user.id).phone_verified_at is None
@@ -295,7 +289,7 @@ def test_the_cooldown_says_how_long_is_left(client_web):
     """The wait shown is what is left of the cooldown staff chose, not some other figure."""
     protect(resend_cooldown=90)
     send(client_web, MOBILE_GB)
-    wait = re.search(r"Please wait (\d+) seconds? before", error_of(send(client_web, MOBILE_GB)))
+    wait = re.search(r"Please wait (\d+) seconds? before", error_of(send_answer(client_web, MOBILE_GB)))
     assert wait and 80 <= int(wait.group(1)) <= 90
     assert sms_count() == 1
 
@@ -306,9 +300,9 @@ def test_a_refused_send_takes_nothing_from_the_other_budgets(signed_in):
     user = signed_in(FRAUD_SMS_PER_NUMBER="1 per hour", FRAUD_SMS_PER_ACCOUNT="2 per hour")
     send(user(), MOBILE_GB)
     web = user()
-    assert TOO_MANY in send(web, MOBILE_GB)  # the number's budget is spent
-    assert TOO_MANY not in send(web, MOBILE_DE)
-    assert TOO_MANY not in send(web, "+33612345678")
+    assert TOO_MANY in send_answer(web, MOBILE_GB)  # the number's budget is spent
+    assert TOO_MANY not in send_answer(web, MOBILE_DE)
+    assert TOO_MANY not in send_answer(web, "+33612345678")
     assert sms_count() == 3
     assert [row.detail.split(": ", 1)[1] for row in auth_events("phone_verification_refused")] == ["budget: number"]
 
@@ -317,7 +311,7 @@ def test_a_spent_country_budget_alerts_the_staff_log(signed_in, caplog):
     protect()
     user = signed_in(FRAUD_SMS_PER_COUNTRY="1 per hour")
     send(user(), MOBILE_GB)
-    assert TOO_MANY in send(user(), MOBILE_GB_2)
+    assert TOO_MANY in send_answer(user(), MOBILE_GB_2)
     assert "SMS budget country spent" in caplog.text
 
 
@@ -325,7 +319,7 @@ def test_no_text_leaves_while_the_counter_store_is_away(client_web, app, caplog)
     """Budgets that cannot be checked refuse: a store that is down never means unbudgeted texts."""
     protect()
     app.extensions["counters"] = storage_from_string("redis://127.0.0.1:1")  # nothing listens there
-    body = send(client_web, MOBILE_GB)
+    body = send_answer(client_web, MOBILE_GB)
     assert error_of(body) == sms_budget.STORE_AWAY
     assert sms_count() == 0 and verifications() == []
     assert auth_events("phone_verification_refused")[0].detail.endswith("budget: storage")
@@ -335,7 +329,7 @@ def test_no_text_leaves_while_the_counter_store_is_away(client_web, app, caplog)
 def test_a_number_that_cannot_exist_is_refused_before_any_text(client_web):
     """Digits of a plausible length are not enough: the number must be in a range that is in use."""
     protect()
-    body = send(client_web, "+44 1000 000000")
+    body = send_answer(client_web, "+44 1000 000000")
     assert "This phone number does not exist" in body
     assert sms_count() == 0 and verifications() == []
 
@@ -360,8 +354,8 @@ def test_a_number_another_account_only_saved_is_not_taken(client_web, factories)
     else's number by saving it on their own account."""
     factories.client_user(email="squatter@example.com", phone=MOBILE_GB)
     protect(reused_number="refuse")
-    assert "This number cannot be used" not in send(client_web, MOBILE_GB) and sms_count() == 1
-    client_web.post_form("/verify-phone/check", {"code": code_in(MOBILE_GB)}, page_url=PAGE)
+    assert "This number cannot be used" not in send_answer(client_web, MOBILE_GB) and sms_count() == 1
+    check(client_web, code_in(MOBILE_GB))
     (row,) = verifications()
     assert row.status == "verified" and not row.flagged
 
@@ -369,4 +363,4 @@ def test_a_number_another_account_only_saved_is_not_taken(client_web, factories)
 @pytest.mark.parametrize("for_its_provider", [False, True])
 def test_the_filter_is_the_one_of_the_users_own_provider(app, factories, for_its_provider):
     web = client_of_a_second_provider(app, factories, {"countries": ["DE"]}, for_its_provider)
-    assert ("Numbers from United Kingdom are not accepted" in send(web, MOBILE_GB)) is for_its_provider
+    assert ("Numbers from United Kingdom are not accepted" in send_answer(web, MOBILE_GB)) is for_its_provider
