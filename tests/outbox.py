@@ -1,4 +1,4 @@
-"""Reading the console outbox in tests: messages to a recipient, the last one, a link or code in it."""
+"""Reading the console outbox in tests: messages to a recipient or about a subject, a link or code in one."""
 
 import re
 
@@ -10,12 +10,12 @@ from portal.models import OutboxMessage
 CODE = re.compile(r"code(?: is|:) (\d+)")
 
 
-def messages_to(recipient: str, subject: str = "") -> list[OutboxMessage]:
-    """Emails or texts to `recipient`, oldest first; only those whose subject starts with `subject`."""
-    return list(db.session.execute(
-        select(OutboxMessage).where(OutboxMessage.recipient == recipient,
-                                    OutboxMessage.subject.startswith(subject, autoescape=True))
-        .order_by(OutboxMessage.id)).scalars())
+def messages(to: str | None = None, subject: str = "") -> list[OutboxMessage]:
+    """Emails and texts, oldest first: those to `to` (when given) whose subject starts with `subject`."""
+    query = select(OutboxMessage).where(OutboxMessage.subject.startswith(subject, autoescape=True))
+    if to is not None:
+        query = query.where(OutboxMessage.recipient == to)
+    return list(db.session.execute(query.order_by(OutboxMessage.id)).scalars())
 
 
 def path_in(body: str, path: str = "/") -> str:
@@ -25,12 +25,12 @@ def path_in(body: str, path: str = "/") -> str:
 
 def link_in(recipient: str, path: str = "/") -> str:
     """The path of the link starting with `path` in the newest message to `recipient`."""
-    return path_in(messages_to(recipient)[-1].body, path)
+    return path_in(messages(to=recipient)[-1].body, path)
 
 
 def code_in(recipient: str) -> str:
     """The code in the newest text to `recipient` ("... code is 123456", "... code: 123456")."""
-    return CODE.search(messages_to(recipient)[-1].body).group(1)
+    return CODE.search(messages(to=recipient)[-1].body).group(1)
 
 
 def sms_count() -> int:

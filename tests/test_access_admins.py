@@ -3,14 +3,14 @@
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, OutboxMessage, User, UserSession
+from portal.models import AuditEvent, User, UserSession
 from portal.models.access import AccessGroup, UserFunction, user_access_group
 from portal.services.access import seed_groups
 from portal.services.permissions import functions_of
 from portal.services.recovery import LINK_INVALID
 from tests.access_helpers import PASSWORD, browser, staff_with
 from tests.api_helpers import bearer, make_token
-from tests.outbox import messages_to, path_in
+from tests.outbox import messages, path_in
 from tests.statements import recorded
 
 
@@ -134,14 +134,14 @@ def test_add_administrator_with_groups_and_functions(staff_web, staff_user):
                                   "users.rights", "users.unlock", "users.reset_2fa"} | groups["Finance"].codes
     created = audit("admin_created")[0]
     assert created.actor_id == staff_user.id and created.changes["groups"] == [None, ["Finance"]]
-    [invite] = messages_to("newbie@example.com")
+    [invite] = messages(to="newbie@example.com")
     assert invite.subject == "Welcome: set your password"
     set_password_path = path_in(invite.body, "/recover/reset/")
     assert staff_web.application.test_client().get(set_password_path).status_code == 200
 
 
 def invite_path(email: str) -> str:
-    invite = messages_to(email)[-1]
+    invite = messages(to=email)[-1]
     assert invite.subject == "Welcome: set your password"
     return path_in(invite.body, "/recover/reset/")
 
@@ -201,14 +201,13 @@ def test_an_email_set_by_staff_is_told_to_the_address_it_replaces(staff_web, fac
     old_email = target.email
     staff_web.post_form(f"/admin/administrators/{target.id}", {
         "login": "moved", "email": "moved-elsewhere@example.com", "name": "Moved", "functions": ["clients.view"]})
-    [notice] = messages_to(old_email)
+    [notice] = messages(to=old_email)
     assert notice.subject == "Your email address was changed"
     assert "An administrator changed" in notice.body and "moved-elsewhere@example.com" in notice.body
     assert audit("admin_changed")[0].changes["email"] == [old_email, "moved-elsewhere@example.com"]
     staff_web.post_form(f"/admin/administrators/{target.id}", {  # no email change, no notice
         "login": "moved", "email": "moved-elsewhere@example.com", "name": "Renamed", "functions": ["clients.view"]})
-    assert db.session.execute(select(OutboxMessage).where(
-        OutboxMessage.subject == "Your email address was changed")).scalars().all() == [notice]
+    assert messages(subject="Your email address was changed") == [notice]
 
 
 def test_an_administrator_with_a_password_is_not_invited_again_when_staff_change_the_email(staff_web, factories):
@@ -220,7 +219,7 @@ def test_an_administrator_with_a_password_is_not_invited_again_when_staff_change
         "functions": ["clients.view"]})
     assert moved.status_code == 302
     assert "A link to set a password" not in staff_web.get(moved.headers["Location"]).get_data(as_text=True)
-    assert messages_to("settled-elsewhere@example.com") == []
+    assert messages(to="settled-elsewhere@example.com") == []
 
 
 def test_form_offers_only_what_the_actor_holds(app, factories):

@@ -33,7 +33,7 @@ from tests.fraud_support import protect
 from tests.live import LiveBrowser
 from tests.machine import needs
 from tests.methods_helpers import next_totp
-from tests.outbox import link_in, messages_to
+from tests.outbox import link_in, messages
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("PORTAL_TEST_DATABASE_URL"),
@@ -189,7 +189,7 @@ def test_the_last_text_a_budget_allows_is_sent_once_when_two_ask_at_once(app, gu
                          for browser in browsers))
         assert sorted(a.status_code for a in answers) == [200, 302], server.output()[-3000:]
         assert "Too many codes were requested" in next(a.text for a in answers if a.status_code == 200)
-        assert len(messages_to(number)) == 1
+        assert len(messages(to=number)) == 1
 
 
 def test_reset_link_used_twice_at_once_sets_one_password(app, gunicorn, factories):

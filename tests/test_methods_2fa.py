@@ -12,7 +12,7 @@ from portal.models import AuthEvent, RecoveryCode, SecondFactor, SignInCode, Use
 from portal.models.base import utcnow
 from portal.services import auth_methods, gdpr, second_factor, settings
 from tests.methods_helpers import enrol_totp, next_totp
-from tests.outbox import code_in, messages_to, sms_count
+from tests.outbox import code_in, messages, sms_count
 from tests.web import WebClient
 
 PASSWORD = "client password 1"
@@ -105,7 +105,7 @@ def test_sms_second_factor(app, web, factories):
     password_step(browser, "sms@example.com")
     assert "Send code" in browser.get("/login/2fa").get_data(as_text=True)
     browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
-    [sms] = messages_to("+447700900123")
+    [sms] = messages(to="+447700900123")
     assert sms.body.startswith("Your AcmeHost sign-in code: ")  # the text names the service it is for
     code = code_in("+447700900123")
     assert browser.post_form("/login/2fa", {"code": code}).headers["Location"] == "/home"
@@ -143,14 +143,14 @@ def test_each_change_of_second_factors_is_mailed_to_the_owner(client_web, client
     client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": PASSWORD}, page_url=security)
     client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": PASSWORD}, page_url=security)
     client_web.post_form("/settings/security/2fa/sms/remove", {"current_password": PASSWORD}, page_url=security)
-    assert [mail.subject for mail in messages_to("client@example.com")] == [
+    assert [mail.subject for mail in messages(to="client@example.com")] == [
         "An authenticator app was added to your account",
         "SMS sign-in codes were turned on for your account",
         "New recovery codes were made for your account",
         "An authenticator app was removed from your account",
         "SMS sign-in codes were turned off for your account",
     ]
-    notices = [notice.body for notice in messages_to("client@example.com")]
+    notices = [notice.body for notice in messages(to="client@example.com")]
     assert all("from the address 127.0.0.1" in body and "/recover" in body for body in notices)
     assert "Your password alone now signs you in." not in notices[3]
     assert "Your password alone now signs you in." in notices[4]
@@ -410,7 +410,7 @@ def test_wrong_codes_after_the_right_password_lock_the_account_and_tell_the_owne
             assert "The code is wrong or has expired." in intruder.post_form(
                 "/login/2fa", {"code": "000000"}).get_data(as_text=True)
     assert db.session.get(User, user.id).locked_until is not None
-    [notice] = messages_to("client@example.com", subject="Your account was locked")
+    [notice] = messages(to="client@example.com", subject="Your account was locked")
     assert "someone knows your password" in notice.body
     late = intruder.post_form("/login/2fa", {"code": next_totp(secret, user.id)}, page_url="/login")
     assert late.status_code == 302 and late.headers["Location"] == "/login"
@@ -475,8 +475,8 @@ def test_removing_the_last_factor_says_the_password_alone_signs_in_despite_a_hal
     client_web.post_form("/settings/security/sms/enable", {"current_password": PASSWORD}, page_url=security)
     client_web.post_form("/settings/security/totp/begin", {}, page_url=security)
     client_web.post_form("/settings/security/2fa/sms/remove", {"current_password": PASSWORD}, page_url=security)
-    assert messages_to("client@example.com")[-1].subject == "SMS sign-in codes were turned off for your account"
-    assert "Your password alone now signs you in." in messages_to("client@example.com")[-1].body
+    assert messages(to="client@example.com")[-1].subject == "SMS sign-in codes were turned off for your account"
+    assert "Your password alone now signs you in." in messages(to="client@example.com")[-1].body
 
 
 def test_dropping_a_set_up_left_half_done_is_no_change_to_mail(client_web, client_user):
@@ -485,7 +485,7 @@ def test_dropping_a_set_up_left_half_done_is_no_change_to_mail(client_web, clien
     client_web.post_form("/settings/security/2fa/totp/remove", {"current_password": PASSWORD},
                          page_url="/settings/security")
     assert db.session.execute(select(SecondFactor).where(SecondFactor.user_id == client_user.id)).first() is None
-    assert messages_to("client@example.com") == []
+    assert messages(to="client@example.com") == []
 
 
 def factor_state(user_id: int) -> tuple[list, list]:

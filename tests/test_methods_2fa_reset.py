@@ -12,7 +12,7 @@ from portal.services.auth_methods import STAFF_2FA_REQUIRED
 from tests.access_helpers import PASSWORD as STAFF_PASSWORD
 from tests.access_helpers import browser, staff_with
 from tests.methods_helpers import enrol_totp
-from tests.outbox import messages_to
+from tests.outbox import messages
 from tests.web import WebClient
 
 CLIENT_PASSWORD = "client password 1"
@@ -53,7 +53,7 @@ def test_support_resets_a_client_users_second_factor_from_the_client_card(app, e
         "support", user.id, {"second_factors": [["totp"], []], "sessions": [1, 0]})
     assert audit.ip == "127.0.0.1"
     assert client_web.get("/home").headers["Location"].startswith("/login")  # the lost phone's session too
-    [notice] = messages_to("client@example.com", subject="Two-factor")
+    [notice] = messages(to="client@example.com", subject="Two-factor")
     assert "support turned off two-factor authentication (authenticator app)" in notice.body
     assert "Every browser signed in to the account was signed out" in notice.body
     assert "/recover" in notice.body and "/settings/security" in notice.body
@@ -72,7 +72,7 @@ def test_a_second_reset_finds_nothing_and_logs_nothing(app, enrolled, factories)
     assert "client@example.com has no second factor." in support.get(again.headers["Location"]).get_data(as_text=True)
     assert "has no second factor" in support.get(reset_url).get_data(as_text=True)
     assert len(db.session.execute(select(AuditEvent).where(AuditEvent.action == "second_factor_reset")).all()) == 1
-    assert len(messages_to("client@example.com", subject="Two-factor")) == 1
+    assert len(messages(to="client@example.com", subject="Two-factor")) == 1
 
 
 def test_reset_needs_its_function_and_a_post_with_the_token(app, enrolled, factories):
@@ -101,7 +101,7 @@ def test_a_manager_resets_an_administrator_who_must_enrol_again(app, factories):
     assert "asked to do at their next sign-in" in manager.get(reset_url).get_data(as_text=True)
     assert manager.post_form(reset_url, {}, page_url=reset_url).headers["Location"] == edit_url
     assert factor_rows(target.id) == (0, 0)
-    [notice] = messages_to("ops@staff.example.com", subject="Two-factor")
+    [notice] = messages(to="ops@staff.example.com", subject="Two-factor")
     assert "asked to set one up again when you next sign in" in notice.body
 
     settings.update({STAFF_2FA_REQUIRED: True})

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
 
 from portal.extensions import db
-from portal.models import AuthEvent, OAuthLink, OutboxMessage, User
+from portal.models import AuthEvent, OAuthLink, User
 from tests.methods_helpers import enrol_totp, next_totp
 from tests.oauth_helpers import (
     REFUSED,
@@ -22,7 +22,7 @@ from tests.oauth_helpers import (
     switch_on,
     with_query,
 )
-from tests.outbox import messages_to, path_in
+from tests.outbox import messages, path_in
 from tests.servers.oidc import OidcServer
 from tests.servers.smtp import free_port
 from tests.servers.wsgi import ThreadedWsgiServer
@@ -229,7 +229,7 @@ def test_link_from_security_settings_after_the_password_then_unlink(oidc_app, oi
     assert link_google(web, oidc, sub).headers["Location"] == "/settings/security#linked-accounts"
     link = db.session.execute(select(OAuthLink)).scalar_one()
     assert link.user_id == user.id
-    notice = messages_to("linker@example.com")[-1]
+    notice = messages(to="linker@example.com")[-1]
     assert notice.subject == "Google was linked to your account"
     fresh = WebClient(oidc_app.test_client())
     assert oauth_login(fresh, oidc, "google", sub).headers["Location"] == "/home"
@@ -310,12 +310,11 @@ def test_a_password_reset_removes_every_linked_sign_in(oidc_app, oidc, factories
     user, _, sub = signed_in_with_google_linked(oidc_app, oidc, factories, "owner@example.com", "attacker@gmail.test")
     owner = WebClient(oidc_app.test_client())
     owner.post_form("/recover", {"login": "owner@example.com", "channel": "email"})
-    mail = db.session.execute(select(OutboxMessage).where(OutboxMessage.subject == "Reset your password")).scalar_one()
+    [mail] = messages(subject="Reset your password")
     path = path_in(mail.body, "/recover/reset/")
     owner.post_form(path, {"password": "violet kettle moon", "confirm": "violet kettle moon"})
     assert db.session.execute(select(OAuthLink).where(OAuthLink.user_id == user.id)).first() is None
-    notice = db.session.execute(select(OutboxMessage).where(OutboxMessage.subject == "Your password was reset")
-                                ).scalar_one()
+    [notice] = messages(subject="Your password was reset")
     assert "Linked Google or Keycloak sign-ins were removed" in notice.body
     attacker = WebClient(oidc_app.test_client())
     oauth_login(attacker, oidc, "google", sub)  # now an account of its own, not the owner's
@@ -328,8 +327,7 @@ def test_a_password_change_keeps_the_linked_sign_ins(oidc_app, oidc, factories):
                                                  "password": "violet kettle moon", "confirm": "violet kettle moon"},
                   page_url="/settings/general")
     assert db.session.execute(select(OAuthLink.user_id)).scalars().all() == [user.id]
-    notice = db.session.execute(select(OutboxMessage).where(OutboxMessage.subject == "Your password was changed")
-                                ).scalar_one()
+    [notice] = messages(subject="Your password was changed")
     assert "Linked Google or Keycloak sign-ins" not in notice.body
     assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", sub).headers["Location"] == "/home"
 

@@ -11,10 +11,11 @@ import requests
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, AuthEvent, OutboxMessage, Provider, User
+from portal.models import AuditEvent, AuthEvent, Provider, User
 from portal.models.base import utcnow
 from portal.services import settings
 from tests.access_helpers import browser, staff_with
+from tests.outbox import messages
 from tests.statements import kinds_of_work
 from tests.web import ALTCHA_WIDGET, WebClient
 
@@ -50,8 +51,7 @@ def test_lock_after_n_failures_refuses_the_right_password_alike(web, target):
     user = db.session.get(User, target.id)
     assert user.failed_logins == 3 and user.locked_until > utcnow() + timedelta(minutes=14)
     assert len(events("account_locked")) == 1
-    notice = db.session.execute(select(OutboxMessage).where(
-        OutboxMessage.subject == "Your account was locked")).scalar_one()
+    [notice] = messages(subject="Your account was locked")
     assert notice.recipient == "target@example.com"
 
 
@@ -110,7 +110,7 @@ def test_owner_not_told_when_the_setting_says_no(web, target):
     for _ in range(2):
         attempt(web, "wrong guess 1")
     assert events("account_locked")
-    assert db.session.execute(select(OutboxMessage)).first() is None
+    assert messages() == []
 
 
 def test_success_resets_the_count(web, target):
@@ -357,8 +357,7 @@ def test_the_lock_notice_links_to_public_url_not_the_requests_host(web, target):
     web.client.environ_base["HTTP_HOST"] = "evil.example"  # a forged Host header on every request
     for _ in range(3):
         assert WRONG_ANSWER in attempt(web, "wrong guess 1").get_data(as_text=True)
-    notice = db.session.execute(select(OutboxMessage).where(
-        OutboxMessage.subject == "Your account was locked")).scalar_one()
+    [notice] = messages(subject="Your account was locked")
     assert "http://portal.test/recover" in notice.body and "evil.example" not in notice.body
 
 

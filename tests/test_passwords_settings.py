@@ -10,7 +10,6 @@ from portal.extensions import db
 from portal.models import (
     AuditEvent,
     AuthEvent,
-    OutboxMessage,
     PasswordHistory,
     PendingEmailChange,
     User,
@@ -20,7 +19,7 @@ from portal.models.base import utcnow
 from portal.services import access, gdpr, settings
 from portal.services.recovery import LINK_INVALID
 from tests.api_helpers import basic, bearer, make_token
-from tests.outbox import link_in, messages_to, path_in
+from tests.outbox import link_in, messages, path_in
 from tests.web import WebClient
 
 NEW = "violet kettle under moonlight"
@@ -50,7 +49,7 @@ def test_change_signs_out_every_other_session_and_sends_a_notice(app, client_web
     assert client_web.get("/settings/general").status_code == 200  # this browser stays
     assert other.get("/home").status_code == 302  # the other one, remember cookie and all, is out
     assert app.test_client().get("/api/v1/whoami", headers=bearer(secret)).status_code == 401
-    notice = messages_to("client@example.com")[-1]
+    notice = messages(to="client@example.com")[-1]
     assert notice.subject == "Your password was changed" and NEW not in notice.body
     assert ("password_changed",) in db.session.execute(select(AuthEvent.event)).all()
     fresh = WebClient(app.test_client())
@@ -108,7 +107,7 @@ def test_password_history_is_kept_per_user(app, factories):
 
 
 def email_link(recipient: str) -> str:
-    mail = messages_to(recipient)[-1]
+    mail = messages(to=recipient)[-1]
     assert mail.subject == "Confirm your new email address"
     return path_in(mail.body, "/settings/email/confirm/")
 
@@ -146,7 +145,7 @@ def test_name_is_saved_at_once_and_email_waits_for_the_link_sent_to_it(client_we
     assert audits["email_change_requested"] == {"email": ["client@example.com", "new@example.com"]}
     assert audits["profile_changed"] == {"email": ["client@example.com", "new@example.com"],
                                          "login": ["client@example.com", "new@example.com"]}
-    assert messages_to("client@example.com")[-1].subject == "Your email address was changed"
+    assert messages(to="client@example.com")[-1].subject == "Your email address was changed"
     again = confirm(client_web, path)
     assert again.status_code == 400
     assert "This confirmation link is invalid, expired or already used." in again.get_data(as_text=True)
@@ -316,7 +315,7 @@ def test_email_change_needs_the_password_and_a_wrong_one_counts_toward_the_lock(
     assert 'value="thief@example.com"' in body and 'value="Renamed"' in body and "wrong guess" not in body
     user = db.session.get(User, client_user.id)
     assert (user.name, user.email, user.failed_logins) == ("Client User", "client@example.com", 1)
-    assert db.session.execute(select(PendingEmailChange)).first() is None and not messages_to("thief@example.com")
+    assert db.session.execute(select(PendingEmailChange)).first() is None and not messages(to="thief@example.com")
     assert [e.event for e in db.session.execute(select(AuthEvent).where(
         AuthEvent.user_id == client_user.id, AuthEvent.event == "email_change_failed")).scalars()] \
         == ["email_change_failed"]
@@ -340,8 +339,7 @@ def test_profile_saves_are_throttled_per_user(make_app, factories):
                                                     "email_password": "client password 1"}
                               ).status_code for n in range(3)]
     assert statuses == [302, 302, 429]
-    assert len(db.session.execute(select(OutboxMessage).where(
-        OutboxMessage.subject == "Confirm your new email address")).all()) == 2
+    assert len(messages(subject="Confirm your new email address")) == 2
 
 
 def test_profile_refuses_a_taken_email_and_keeps_input(client_web, factories):
@@ -492,7 +490,7 @@ def test_a_refused_new_password_is_not_echoed_and_the_notice_link_uses_public_ur
     assert "Do not use your login, email or name in the password." in body
     assert "client user pass 9" not in body and "client password 1" not in body
     assert change(client_web).status_code == 302
-    notice = messages_to("client@example.com")[-1]
+    notice = messages(to="client@example.com")[-1]
     assert "http://portal.test/recover" in notice.body and "localhost" not in notice.body
 
 

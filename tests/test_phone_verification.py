@@ -21,7 +21,7 @@ from tests.fraud_support import (
     send,
     verifications,
 )
-from tests.outbox import code_in, messages_to
+from tests.outbox import code_in, messages
 from tests.statements import plan, recorded
 from tests.web import WebClient
 
@@ -141,7 +141,7 @@ def test_an_already_verified_user_changes_the_number_in_general_settings(client_
 
 
 def recovery_texts(number: str) -> int:
-    return len([text for text in messages_to(number) if "recovery code" in text.body])
+    return len([text for text in messages(to=number) if "recovery code" in text.body])
 
 
 def ask_recovery_by_sms(app, login: str) -> None:
@@ -159,7 +159,7 @@ def test_a_number_added_here_takes_recovery_codes_only_after_a_delay_and_the_own
     assert check(client_web, code_in(MOBILE_GB)).status_code == 302
     user = db.session.get(User, client_user.id)
     assert user.has_verified_phone and user.phone_recovery_after > utcnow() + timedelta(hours=23)
-    [notice] = messages_to(client_user.email, subject="A phone number")
+    [notice] = messages(to=client_user.email, subject="A phone number")
     assert "change your password and the phone number" in notice.body and MOBILE_GB not in notice.body
     assert "http://portal.test/settings/general" in notice.body and "evil.example" not in notice.body
     ask_recovery_by_sms(app, client_user.email)

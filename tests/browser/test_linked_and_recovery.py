@@ -13,7 +13,7 @@ from portal.services import background
 from tests.browser.signin import ask_for_recovery, log_in
 from tests.fraud_support import MOBILE_GB, make_catalog, protect
 from tests.oauth_helpers import REFUSED, sub_name, switch_on
-from tests.outbox import code_in, messages_to
+from tests.outbox import code_in, messages
 
 NEW = "violet kettle under moonlight"
 
@@ -82,7 +82,7 @@ def test_link_google_after_the_password_sign_in_with_it_then_unlink(live_server,
 
 def recovery_texts() -> list[str]:
     background.settle()  # codes are texted after the answer
-    return [text.body for text in messages_to(MOBILE_GB) if "recovery code" in text.body]
+    return [text.body for text in messages(to=MOBILE_GB) if "recovery code" in text.body]
 
 
 def ask_for_a_code_by_sms(page, server) -> None:
@@ -110,7 +110,7 @@ def test_a_phone_verified_on_the_way_to_an_order_recovers_the_password_only_afte
     expect(page).to_have_url(f"{server.url}/order/{tariff_id}")
     expect(page.get_by_text(f"Your phone number {MOBILE_GB} is verified.")).to_be_visible()
     background.settle()  # notices go after the answer
-    [notice] = messages_to("buyer@example.com", subject="A phone number was verified on your account")
+    [notice] = messages(to="buyer@example.com", subject="A phone number was verified on your account")
     assert "It can receive password recovery codes from" in notice.body and MOBILE_GB not in notice.body
 
     page.get_by_role("button", name="Log out").click()
