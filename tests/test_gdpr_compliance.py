@@ -197,3 +197,20 @@ def test_the_retention_answer_reads_the_newest_purge(staff_web):
     assert compliance.retention_answer().status == "no"
     retention.purge_auth_log()  # the timer is back
     assert compliance.retention_answer().status == "yes"
+
+
+def test_the_consent_answer_counts_each_required_document(staff_web, factories):
+    """A user who accepted the privacy policy but not the user agreement is still asked; another
+    user's later decision on a document leaves this user's acceptance as it was. The summary counts
+    the documents in force (optional ones too) and every decision logged."""
+    docs = standard_documents()
+    both, one = (factories.client_user(email=email) for email in ("both@example.com", "one@example.com"))
+    for user, titles in ((both, ["Privacy policy", "User agreement"]), (one, ["Privacy policy"])):
+        for title in titles:
+            consent.record(user, docs[title][1], consent.ACCEPTED)
+    consent.record(one, docs["Marketing messages"][1], consent.DECLINED)
+    db.session.commit()
+    answer = compliance.consent_answer()
+    assert answer.status == "yes" and answer.summary == (
+        "3 documents in force, 4 decisions in the consent log; 1 active user will be asked for the "
+        "current versions at their next login.")

@@ -112,7 +112,7 @@ def accepted_now(version: ConsentVersion):
     decision, later = aliased(ConsentRecord), aliased(ConsentRecord)
     return exists().where(
         decision.user_id == User.id, decision.version_id == version.id, decision.decision == ACCEPTED,
-        ~exists().where(later.user_id == User.id, later.document_id == decision.document_id,
+        ~exists().where(later.user_id == decision.user_id, later.document_id == decision.document_id,
                         or_(later.created_at > decision.created_at,
                             and_(later.created_at == decision.created_at, later.id > decision.id))))
 
