@@ -1,15 +1,19 @@
 """Operator commands: create-admin, seed-demo, temp-key, purge-auth-log; database errors told."""
 
 import os
+import re
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, TempKey, User, UserKind
-from portal.services import passwords
+from portal.models import AuditEvent, AuthEvent, TempKey, User, UserKind
+from portal.models.base import utcnow
+from portal.models.compliance import PurgeRun
+from portal.services import passwords, retention
 
 
 def test_create_admin_with_password_stdin(runner):
@@ -142,3 +146,52 @@ def test_create_admin_refuses_the_login_or_email_in_the_password(runner):
                                input=f"{password}\n")
         assert result.exit_code != 0 and "Do not use your login, email or name" in result.output, result.output
     assert db.session.execute(select(User).where(User.kind == UserKind.STAFF)).first() is None
+
+
+def test_create_admin_asks_twice_for_a_hidden_password_and_commits(runner):
+    """Without --password-stdin the password is typed twice: a typo creates nobody; the admin
+    created is committed, not left in the command's transaction."""
+    typo = runner.invoke(args=["create-admin", "ops", "ops@example.com"],
+                         input="long enough password\nlong enough pasword\n")
+    assert typo.exit_code != 0 and "The two entered values do not match." in typo.output
+    assert db.session.execute(select(User).where(User.kind == UserKind.STAFF)).first() is None
+    result = runner.invoke(args=["create-admin", "ops", "ops@example.com", "--full-access"],
+                           input="long enough password\n" * 2)
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("Administrator ops created with Full access.\n")
+    assert "long enough password" not in result.output
+    db.session.rollback()  # what the command did not commit is gone now
+    user = db.session.execute(select(User).where(User.login == "ops")).scalar_one()
+    assert user.full_access and passwords.verify_password(user.password_hash, "long enough password")
+    assert db.session.execute(select(AuditEvent.action)).scalars().all() == ["admin_created"]
+
+
+def test_create_admin_keeps_the_spaces_of_a_piped_password(runner):
+    result = runner.invoke(args=["create-admin", "ops", "ops@example.com", "--password-stdin"],
+                           input="  spaced kettle moon  \n")
+    assert result.exit_code == 0 and result.output == "Administrator ops created.\n", result.output
+    user = db.session.execute(select(User).where(User.login == "ops")).scalar_one()
+    assert passwords.verify_password(user.password_hash, "  spaced kettle moon  ")
+    assert not passwords.verify_password(user.password_hash, "spaced kettle moon")
+
+
+def test_temp_key_lasts_the_configured_minutes_without_ttl(make_app, client_user, running_as_root):
+    configured = make_app(TEMP_KEY_MINUTES=30)
+    with configured.app_context():
+        result = configured.test_cli_runner().invoke(args=["temp-key", "client@example.com"])
+    assert result.exit_code == 0 and "valid 30 minutes" in result.output, result.output
+    key = db.session.execute(select(TempKey)).scalar_one()
+    assert timedelta(minutes=29) < key.expires_at - key.created_at <= timedelta(minutes=30, seconds=5)
+
+
+def test_purge_auth_log_prints_its_period_cutoff_and_rows(runner):
+    """The line a daily timer leaves in the operator's journal."""
+    db.session.add(AuthEvent(event="login", created_at=utcnow() - timedelta(days=31), ip="192.0.2.1"))
+    retention.set_period(30)
+    db.session.commit()
+    result = runner.invoke(args=["purge-auth-log"])
+    assert result.exit_code == 0, result.output
+    run = db.session.execute(select(PurgeRun)).scalar_one()
+    line = re.fullmatch(r"Retention 30 days, cut-off (.+) UTC: deleted 1 row in \d+\.\d\d s "
+                        r"\(auth_event 1, user_session 0, .*, api_token 0\)\.\n", result.output)
+    assert line and line.group(1) == f"{run.cutoff:%Y-%m-%d %H:%M:%S}", result.output
