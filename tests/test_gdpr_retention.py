@@ -24,6 +24,7 @@ from portal.models.passwords import RecoveryLink, ResetCode
 from portal.services import retention
 from tests.api_helpers import bearer, make_token
 from tests.gdpr_support import publish
+from tests.statements import recorded
 from tests.web import WebClient
 
 DAY = timedelta(days=1)
@@ -206,6 +207,7 @@ def personal_rows(factories) -> dict:
     _session(owner, 29 * DAY, 29 * DAY, agent="abandoned lately")
     _session(owner, 61 * DAY, 45 * DAY, remember=True, agent="remembered, over 31 days ago")  # goes
     _session(owner, 55 * DAY, 31 * DAY, remember=True, agent="remembered, over 25 days ago")
+    _session(owner, 40 * DAY, 31 * DAY, revoked=31 * DAY, remember=True, agent="remembered, revoked long ago")  # goes
     _session(owner, timedelta(hours=1), timedelta(minutes=1), agent="live")
     _registration("old@example.com", -31 * DAY, version)  # goes, with its consent
     _registration("expired-lately@example.com", -2 * DAY, version)
@@ -225,7 +227,7 @@ def personal_rows(factories) -> dict:
     _api_token(owner, "expired lately", -29 * DAY)
     _api_token(owner, "live", 5 * DAY)
     db.session.commit()
-    return {"auth_event": 1, "user_session": 3, "pending_registration": 1, "pending_consent": 1,
+    return {"auth_event": 1, "user_session": 4, "pending_registration": 1, "pending_consent": 1,
             "phone_verification": 3, "pending_email_change": 1, "recovery_link": 1, "reset_code": 1,
             "sign_in_code": 1, "temp_key": 1, "api_token": 3}
 
@@ -249,7 +251,7 @@ def test_purge_removes_the_other_personal_rows_past_the_period(runner, factories
 
     real = runner.invoke(args=["purge-auth-log"])
     assert real.exit_code == 0 and f"deleted {sum(expected.values())} rows" in real.output
-    assert "user_session 3" in real.output and "pending_consent 1" in real.output
+    assert "user_session 4" in real.output and "pending_consent 1" in real.output
     assert "api_token 3" in real.output
     assert counts() == {table: before[table] - expected[table] for table in before}
     run = db.session.execute(select(PurgeRun)).scalar_one()
@@ -330,3 +332,50 @@ def test_purge_keeps_a_live_session_of_the_longer_lifetime(make_app, client_user
     with app.app_context():
         assert retention.purge_auth_log().tables["user_session"] == 0
     assert web.get("/settings/general").status_code == 200
+
+
+def test_the_auth_log_page_shows_the_oldest_row_kept(staff_web):
+    add_events([timedelta(days=3), timedelta(days=10, hours=2), timedelta(days=1)])
+    set_days(30)
+    oldest = utcnow() - timedelta(days=10, hours=2)
+    page = staff_web.get("/admin/auth-log").get_data(as_text=True)
+    assert f"oldest row kept: {oldest:%Y-%m-%d %H:%M} UTC" in page
+
+
+def test_a_period_of_zero_days_keeps_every_row(staff_web, runner):
+    """Staff switch the purge off with 0; the longest period is a hundred years."""
+    set_days(30)
+    add_events([timedelta(days=5000)])
+    url, page = "/admin/settings/security/retention", "/admin/settings/security"
+    off = staff_web.htmx("POST", url, page_url=page, data={"days": "0"})
+    assert off.status_code == 200 and "Saved" in off.get_data(as_text=True)
+    assert "nothing deleted" in runner.invoke(args=["purge-auth-log"]).output and max(ages_left()) == 5000 * 24
+    assert staff_web.htmx("POST", url, page_url=page, data={"days": "36500"}).status_code == 200
+    assert staff_web.htmx("POST", url, page_url=page, data={"days": "36501"}).status_code == 422
+    assert 'value="36500"' in staff_web.get(page).get_data(as_text=True)
+
+
+def test_each_batch_is_its_own_transaction(app, factories):
+    """A purge of millions of rows holds no long transaction: at most `batch_size` rows of a table
+    go between two commits."""
+    user = factories.client_user()
+    _document, version = publish("Privacy policy", True)
+    add_events([timedelta(days=10 + n) for n in range(7)])
+    for n in range(5):
+        _session(user, 40 * DAY, 35 * DAY + n * timedelta(hours=1), revoked=35 * DAY)
+        _registration(f"gone{n}@example.com", -20 * DAY, version)
+    db.session.commit()
+    set_days(5)
+    with recorded(db.engine, commits=True) as statements:
+        assert retention.purge_auth_log(batch_size=2).rows == 22
+    deletes, transactions = {}, [[]]
+    for statement in statements:
+        if statement == "COMMIT":
+            transactions.append([])
+        elif statement.upper().startswith("DELETE FROM"):
+            table = statement.split()[2].strip('"')
+            transactions[-1].append(table)
+            deletes[table] = deletes.get(table, 0) + 1
+    batched = {"auth_event": 4, "user_session": 3, "pending_consent": 3, "pending_registration": 3}
+    assert {table: deletes[table] for table in batched} == batched
+    assert all(len(tables) == len(set(tables)) for tables in transactions)
