@@ -214,3 +214,31 @@ def test_the_consent_answer_counts_each_required_document(staff_web, factories):
     assert answer.status == "yes" and answer.summary == (
         "3 documents in force, 4 decisions in the consent log; 1 active user will be asked for the "
         "current versions at their next login.")
+
+
+def test_a_period_without_a_purge_ever_run_is_no(staff_web):
+    retention.set_period(30)
+    db.session.commit()
+    answer = compliance.retention_answer()
+    assert answer.status == "no" and "`purge-auth-log` has never run" in answer.summary
+    page = staff_web.get("/admin/compliance").get_data(as_text=True)
+    retention_card = page[page.index("Is a retention period set"):]
+    assert "Fix this" in retention_card[:retention_card.index("</section>")]
+
+
+def test_vonage_lookups_without_its_keys_send_nothing(staff_web):
+    """The lookup needs Vonage's key and secret: without them no number leaves the portal."""
+    settings.update({"fraud.mobile_only": True, "fraud.line_type_lookup": True})
+    db.session.commit()
+    assert "No third-party provider is on" in staff_web.get("/admin/compliance").get_data(as_text=True)
+
+
+def test_the_page_asks_all_five_questions_and_lists_the_documents_in_force(staff_web):
+    standard_documents()
+    page = staff_web.get("/admin/compliance").get_data(as_text=True)
+    for answer in compliance.answers():
+        assert answer.question in page
+    assert "Has every Clear data run to its end?" in page
+    today = f"{utcnow():%Y-%m-%d}"
+    assert f"<li>Privacy policy version 1 (required), in force since {today}</li>" in page
+    assert f"<li>Marketing messages version 1 (optional), in force since {today}</li>" in page
