@@ -247,3 +247,43 @@ def test_a_document_made_required_after_it_was_declined_is_asked_for(web, factor
     db.session.commit()
     web.login("c@example.com", "client password 1")
     assert web.get("/home").headers["Location"].endswith("/consent/accept")
+
+
+def test_a_second_document_with_the_same_title_is_refused(staff_web):
+    """Titles name documents in the consent log: spaces around one do not make it another."""
+    publish("Privacy policy", True)
+    refused = staff_web.post_form("/admin/consent/documents", {"title": "  Privacy policy ", "required": "y"},
+                                  page_url="/admin/consent")
+    assert refused.status_code == 422
+    assert "A document with this title exists already." in refused.get_data(as_text=True)
+    assert [d.title for d in consent.documents()] == ["Privacy policy"]
+
+
+def test_required_is_switched_both_ways_and_only_with_the_pages_token(staff_web):
+    document, _version = publish("Newsletter", False)
+    url = f"/admin/consent/documents/{document.id}/required"
+    forged = staff_web.client.post(url)  # signed in, but no CSRF token
+    assert forged.status_code == 400
+    for expected in (True, False):
+        assert staff_web.post_form(url, {}, page_url="/admin/consent").status_code == 302
+        db.session.expire_all()
+        assert consent.documents()[0].required is expected
+
+
+def test_a_consent_click_without_a_choice_gives_nothing(client_web, client_user):
+    """Consent is given only by the Give consent button, never by a request that names no choice."""
+    docs = standard_documents()
+    accept_all_required(client_user)
+    marketing = docs["Marketing messages"][0]
+    client_web.htmx("POST", f"/settings/consents/{marketing.id}", page_url="/settings/general", data={})
+    assert [r.decision for r in records_of(client_user.id) if r.document_id == marketing.id] == ["withdrawn"]
+
+
+def test_anyone_reads_the_version_in_force_and_nothing_before_the_first(app):
+    document, _version = publish("Privacy policy", True, text="We keep little.")
+    draft = consent.create_document("Cookie policy", False)
+    db.session.commit()
+    reader = app.test_client()
+    page = reader.get(f"/consent/documents/{document.id}")
+    assert page.status_code == 200 and "We keep little." in page.get_data(as_text=True)
+    assert reader.get(f"/consent/documents/{draft.id}").status_code == 404
