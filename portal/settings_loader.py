@@ -77,7 +77,7 @@ def _public_url_scheme(url) -> str:
     parts = urlsplit(str(url))
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"PUBLIC_URL is {url!r}; it takes the address people open, with its scheme, "
-                         "e.g. https://portal.example.com")
+                          "e.g. https://portal.example.com")
     return parts.scheme.lower()
 
 
@@ -87,9 +87,9 @@ def _pass_expire_days(value) -> int:
     if re.fullmatch(r"[0-9]+", text.strip()) and int(text) <= MAX_PASS_EXPIRE_DAYS:
         return int(text)
     raise ConfigError(f"PASS_EXPIRE_PERIOD (instance/config.py: PASS_EXPIRE_PERIOD or "
-                     f"PassExpirePeriod; environment: PORTAL_PASS_EXPIRE_PERIOD) is {value!r}; it "
-                     f"takes a whole number of days from 0 (no maximum password age) to "
-                     f"{MAX_PASS_EXPIRE_DAYS}.")
+                      f"PassExpirePeriod; environment: PORTAL_PASS_EXPIRE_PERIOD) is {value!r}; it "
+                      f"takes a whole number of days from 0 (no maximum password age) to "
+                      f"{MAX_PASS_EXPIRE_DAYS}.")
 
 
 def _load_instance_file(config: Config, path: Path) -> None:
@@ -123,5 +123,5 @@ def _instance_secret_key(instance: Path) -> str:
     key = key_file.read_text().strip()
     if len(key) < MIN_SECRET_KEY:
         raise ConfigError(f"{key_file} holds no usable key (under {MIN_SECRET_KEY} characters). Restore it "
-                         "from a backup, or delete it to have a new one made (every session then ends).")
+                          "from a backup, or delete it to have a new one made (every session then ends).")
     return key

@@ -149,7 +149,6 @@ def _request_email_change(user: User, email: str) -> None:
     log_audit("email_change_requested", target=user, changes={"email": [user.email, email]})
 
 
-
 def change_phone(user: User, raw_number: str, current_password: str) -> bool:
     """A new phone (or none) clears the verified state and any code in flight; needs the password.
     False when the number is the one already saved."""
