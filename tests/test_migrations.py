@@ -21,6 +21,7 @@ INDEXES = {  # every index with its definition, as the database itself reports i
 BEFORE_PURGE_BREAKDOWN = "d7b2e5f8a1c3"  # the head before purge_run.rows_by_table and ix_user_phone
 BEFORE_MAPPING_BY_GROUP_ID = "02cb7123a7f2"  # role mappings named their access group
 BEFORE_SESSION_EPOCH = "e5a0c7d94b12"  # user had no session_epoch
+SESSION_EPOCH = "f1c6a8b3d240"  # user.session_epoch; no pending_notice yet
 
 
 def indexes(url: str) -> dict[str, str]:
@@ -151,11 +152,29 @@ def test_session_epoch_goes_down_and_up_keeping_every_index(empty_url):
                               "access_denied, is_active_account, failed_logins) VALUES "
                               "(:p, 'client', 'early', 'early@example.com', '', false, false, true, 0)"),
                          {"p": provider})
-        upgrade()
+        upgrade(revision=SESSION_EPOCH)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT session_epoch FROM \"user\"")).scalar_one() == 0
         engine.dispose()
         assert set(indexes(empty_url)) == set(before)
         downgrade(revision=BEFORE_SESSION_EPOCH)
         assert indexes(empty_url) == before
+        db.engine.dispose()
+
+
+def test_pending_notice_goes_down_and_up_with_its_indexes(empty_url):
+    app = migrating_app(empty_url)
+    with app.app_context():
+        upgrade(revision=SESSION_EPOCH)
+        before = indexes(empty_url)
+        upgrade()
+        added = set(indexes(empty_url)) - set(before)
+        assert added == {"ix_pending_notice_next_attempt_at", "ix_pending_notice_user_id"}
+        downgrade(revision=SESSION_EPOCH)
+        engine = create_engine(empty_url)
+        with engine.connect() as conn:
+            assert "pending_notice" not in inspect(conn).get_table_names()
+        engine.dispose()
+        assert indexes(empty_url) == before
+        upgrade()
         db.engine.dispose()

@@ -21,7 +21,7 @@ from portal.models.compliance import (  # noqa: F401
     PurgeRun,
 )
 from portal.models.fraud import PhoneVerification
-from portal.models.messaging import OutboxMessage
+from portal.models.messaging import OutboxMessage, PendingNotice
 from portal.models.methods import (  # noqa: F401
     ApiToken,
     KeycloakRoleMapping,
@@ -43,6 +43,7 @@ __all__ = [
     "OutboxMessage",
     "Payment",
     "PendingEmailChange",
+    "PendingNotice",
     "PendingRegistration",
     "PhoneVerification",
     "ProductType",

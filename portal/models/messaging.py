@@ -1,8 +1,8 @@
-"""The console outbox: messages the console backends would have sent."""
+"""Messages: the console outbox, and security notices waiting for the mail relay."""
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -18,3 +18,23 @@ class OutboxMessage(db.Model):
     recipient: Mapped[str] = mapped_column(String(254), index=True)
     subject: Mapped[str] = mapped_column(String(200), default="")
     body: Mapped[str] = mapped_column(Text)
+
+
+class PendingNotice(db.Model):
+    """A security notice ("Your password was changed") waiting to be emailed: written in the
+    transaction of the change it reports, deleted once sent (portal/services/notices.py).
+
+    Notices carry no secrets (no reset links or codes: those stay in memory, and the user can ask
+    again), so a row may wait in the database until the relay takes it.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a sender's lease on the row
+    last_error: Mapped[str | None] = mapped_column(String(200))  # the relay's refusal, never a secret
