@@ -32,9 +32,10 @@ def create_app(test_config=None) -> Flask:
 
     from portal import cli, errors, web
     from portal.blueprints import register_blueprints
-    from portal.services import background, counters, sessions
+    from portal.services import background, counters, notices, sessions
 
     background.init_app(app)
+    notices.init_app(app)
     counters.init_app(app)
     sessions.init_app(app)
     web.init_app(app)

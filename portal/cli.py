@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from portal.extensions import db
-from portal.services import access, demo, password_policy
+from portal.services import access, demo, notices, password_policy
 from portal.services.identifiers import AccountExists, IdentifierRefused
 from portal.services.staff import create_staff
 from portal.services.temp_keys import TempKeyRefused, issue_key
@@ -22,6 +22,7 @@ def init_app(app) -> None:
     app.cli.add_command(temp_key_command)
     app.cli.add_command(purge_auth_log_command)
     app.cli.add_command(finish_clear_data_command)
+    app.cli.add_command(send_notices_command)
 
 
 # psycopg's SQLSTATEs and SQLite's messages for a table or column that is not there (yet)
@@ -136,3 +137,11 @@ def finish_clear_data_command():
         gdpr.step(job, seconds=math.inf)
         click.echo(f"Clear data of client #{job.client_id}: finished, "
                    f"{counted(job.done_users, 'user')} erased.")
+
+
+@click.command("send-notices", cls=DatabaseCommand)
+def send_notices_command():
+    """Email the security notices due now (a relay was away, a worker died); for cron, or after an outage."""
+    run = notices.deliver_due()
+    click.echo(f"{counted(run.sent, 'notice')} sent, {run.waiting} still waiting"
+               + (f" (next try {run.next_due:%Y-%m-%d %H:%M:%S} UTC)." if run.next_due else "."))

@@ -67,6 +67,10 @@ MAIL_USERNAME = None
 MAIL_PASSWORD = None
 MAIL_DEFAULT_SENDER = "portal@localhost"
 MAIL_TIMEOUT = 10
+# Security notices the relay did not take wait in the database: tried again after this many seconds,
+# doubling up to an hour, and dropped (logged as an error) once this many hours old.
+NOTICE_RETRY_SECONDS = 60
+NOTICE_GIVE_UP_HOURS = 72
 
 GOOGLE_CLIENT_ID = None
 GOOGLE_CLIENT_SECRET = None

@@ -95,6 +95,7 @@ def make_app(base_config):
         return app
 
     yield build
+    background.cancel_timers()
     background.settle()
     _forget_rate_limits(base_config)
     if apps:

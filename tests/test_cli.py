@@ -82,7 +82,7 @@ def test_temp_key_lives_at_most_a_day(runner, client_user, running_as_root):
 # A database that is not there, or not migrated ---------------------------------------------------
 UNREACHABLE = "postgresql+psycopg://portal:s3cret-pw@127.0.0.1:1/portal"  # nothing on port 1
 COMMANDS = [["seed-demo"], ["create-admin", "ops", "ops@example.com", "--password-stdin"],
-            ["temp-key", "client@example.com"], ["purge-auth-log"], ["finish-clear-data"]]
+            ["temp-key", "client@example.com"], ["purge-auth-log"], ["finish-clear-data"], ["send-notices"]]
 
 
 @pytest.fixture

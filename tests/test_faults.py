@@ -11,7 +11,15 @@ from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.pool import NullPool
 
 from portal.extensions import db
-from portal.models import AuthEvent, PendingEmailChange, PendingRegistration, RecoveryLink, User
+from portal.models import (
+    AuthEvent,
+    PendingEmailChange,
+    PendingNotice,
+    PendingRegistration,
+    RecoveryLink,
+    User,
+)
+from portal.services import background
 from tests.live import LiveBrowser
 from tests.machine import needs
 from tests.servers.smtp import free_port
@@ -138,9 +146,11 @@ def test_mail_server_away_during_a_second_reset_request_keeps_the_first_link(app
 
 
 def test_mail_server_away_during_a_password_change_the_change_stands(app, make_app, smtp, factories, caplog):
-    """A notice tells of something done: it is logged when it cannot go out, never undoes it."""
+    """A notice tells of something done: it waits when it cannot go out, never undoes it, and goes
+    out once the relay is back, without another request."""
     factories.client_user(email="keen@example.com", password="client password 1")
-    web = WebClient(make_app(**smtp.app_config()).test_client())
+    portal = make_app(**smtp.app_config(), NOTICE_RETRY_SECONDS=0.2)
+    web = WebClient(portal.test_client())
     web.login("keen@example.com", "client password 1")
     smtp.stop()
     changed = web.post_form("/settings/general/password", {
@@ -148,7 +158,15 @@ def test_mail_server_away_during_a_password_change_the_change_stands(app, make_a
         "confirm": "violet kettle moonlight"}, page_url="/settings/general")
     assert changed.status_code == 302
     assert "notice 'Your password was changed' to user" in caplog.text and "not sent" in caplog.text
-    assert WebClient(app.test_client()).login("keen@example.com", "violet kettle moonlight").status_code == 302
+    (notice,) = db.session.execute(select(PendingNotice)).scalars()
+    assert notice.subject == "Your password was changed" and notice.attempts >= 1
+    assert WebClient(portal.test_client()).login("keen@example.com", "violet kettle moonlight").status_code == 302
+
+    smtp.start()
+    assert smtp.wait_for(lambda m: "keen@example.com" in m.to, timeout=15).subject == "Your password was changed"
+    assert background.settle()  # the retry that sent it has deleted it
+    db.session.expire_all()
+    assert db.session.execute(select(PendingNotice)).first() is None
 
 
 def test_mail_server_away_during_email_change_then_retry(app, make_app, smtp, factories):

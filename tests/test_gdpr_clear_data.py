@@ -17,14 +17,16 @@ from portal.models import (
     PasswordHistory,
     Payment,
     PendingEmailChange,
+    PendingNotice,
     PhoneVerification,
     User,
 )
 from portal.models.base import utcnow
 from portal.models.compliance import ErasureJob
-from portal.services import api_tokens, compliance, consent, gdpr, personal_data
+from portal.services import api_tokens, background, compliance, consent, gdpr, personal_data
 from portal.services.events import log_audit
 from portal.services.mail import send_mail
+from portal.services.notices import send_notice
 from portal.services.sms import send_sms
 from tests.access_helpers import PASSWORD as STAFF_PASSWORD
 from tests.access_helpers import staff_with
@@ -301,6 +303,21 @@ def test_clear_data_erases_texts_to_a_number_tried_and_given_up(app, staff_web, 
     clear(staff_web, user.client_id)
     after = dump_everything()
     assert [line for line in after.splitlines() if any(trace in line for trace in traces)] == []
+
+
+def test_clear_data_deletes_notices_still_waiting_for_the_mail_relay(app, make_app, smtp, staff_web, factories):
+    install_clear_data()
+    user = factories.client_user(email="waiting@example.com", name="Wanda Waiting")
+    smtp.stop()
+    with make_app(**smtp.app_config()).app_context():
+        send_notice(db.session.get(User, user.id), "Your password was changed", "it was changed.\n")
+        db.session.commit()
+        assert background.settle()  # refused: it waits for its next try
+    (notice,) = db.session.execute(select(PendingNotice)).scalars()
+    assert notice.recipient == "waiting@example.com" and notice.attempts == 1
+    clear(staff_web, user.client_id)
+    assert db.session.execute(select(PendingNotice)).first() is None
+    assert "wanda" not in dump_everything()
 
 
 def test_the_tables_other_erasers_look_names_up_in_are_erased_last_whatever_the_import_order():

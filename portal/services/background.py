@@ -6,10 +6,13 @@ answer which accounts exist. Work queued in a request starts once the request's 
 (at its teardown, as the server begins to write the answer: run beside it, it would slow the
 answer it must not show in), in order per channel; a mail relay that hangs holds up mail only, not
 the texts. A worker that exits (gunicorn recycling it, a shutdown) finishes its queues first.
+Work can also be armed for later (`after`: a retry once a relay may be back); a timer is no queue:
+`settle` does not wait for it, and an exiting worker drops it.
 """
 
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from flask import current_app, g, has_request_context
@@ -21,6 +24,7 @@ _senders = {channel: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"port
             for channel in CHANNELS}
 _queued: set[Future] = set()
 _queued_lock = threading.Lock()
+_timers: dict[tuple, tuple[float, threading.Timer]] = {}  # (channel, work) -> (when it fires, its timer)
 
 
 def init_app(app) -> None:
@@ -45,6 +49,40 @@ def later(channel: str, work, *args) -> None:
         g.setdefault("background_work", []).append((sender, run))
     else:
         _start(sender, run)
+
+
+def after(seconds: float, channel: str, work) -> None:
+    """Queue `work()` on the sender thread of `channel` once `seconds` have passed, in a context of
+    the current app. One timer per work: armed already to fire by then, it is left as it is."""
+    key, due = (channel, work), time.monotonic() + seconds
+    app = current_app._get_current_object()
+    with _queued_lock:
+        armed = _timers.get(key)
+        if armed is not None and armed[0] <= due:
+            return
+        if armed is not None:
+            armed[1].cancel()
+        timer = threading.Timer(seconds, _fire, (app, key))
+        timer.daemon = True
+        _timers[key] = (due, timer)
+    timer.start()
+
+
+def _fire(app, key: tuple) -> None:
+    with _queued_lock:
+        if _timers.get(key, (None, None))[1] is threading.current_thread():
+            del _timers[key]
+    with app.app_context():
+        later(*key)
+
+
+def cancel_timers() -> None:
+    """Drop the work armed for later (tests, done with an app, keep its retries from the next)."""
+    with _queued_lock:
+        armed = list(_timers.values())
+        _timers.clear()
+    for _due, timer in armed:
+        timer.cancel()
 
 
 def _start_queued(_error) -> None:

@@ -4,7 +4,7 @@ from portal.models import User
 from portal.models.base import utcnow
 from portal.services.events import request_facts
 from portal.services.links import public_url
-from portal.services.mail import send_notice
+from portal.services.notices import send_notice
 
 # change -> (subject, what happened)
 CHANGES = {

@@ -7,7 +7,7 @@ from portal.models import RecoveryCode, SecondFactor, SignInCode, User
 from portal.models.base import utcnow
 from portal.services.events import log_audit
 from portal.services.links import public_url
-from portal.services.mail import send_notice
+from portal.services.notices import send_notice
 from portal.services.second_factor import CONFIRMED_KINDS
 from portal.services.sessions import end_sessions
 

@@ -13,7 +13,7 @@ from portal.services import counters, settings
 from portal.services.client_ip import client_network
 from portal.services.events import log_audit, log_auth
 from portal.services.links import public_url
-from portal.services.mail import send_notice
+from portal.services.notices import send_notice
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from flask import current_app
 
 from portal.extensions import db
 from portal.models import OutboxMessage
-from portal.services import background
 from portal.services.delivery import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -29,20 +28,6 @@ def send_mail(to: str, subject: str, body: str) -> None:
 def greeting(user) -> str:
     """How every message to an account holder begins (the name on one line, whatever it holds)."""
     return f"Hello {' '.join((user.name or user.login).split())},\n\n"
-
-
-def send_notice(user, subject: str, text: str, to: str | None = None) -> None:
-    """Tell `user` (at `to`, else their address) about something already done, after the answer
-    (a lock's notice must not make a real account's sign-in slower than a stranger's)."""
-    background.later("mail", _deliver_notice, user.id, to or user.email, subject, greeting(user) + text)
-
-
-def _deliver_notice(user_id: int, to: str, subject: str, body: str) -> None:
-    """What is done stands whether or not the message goes out: a failure is logged, not raised."""
-    try:
-        send_mail(to, subject, body)
-    except DeliveryError as error:
-        log.error("notice %r to user %s not sent: %s", subject, user_id, error.message)
 
 
 def _send_smtp(to: str, subject: str, body: str) -> None:

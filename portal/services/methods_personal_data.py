@@ -1,18 +1,7 @@
 """The sign-in methods' personal data (secrets bound to a person, linked accounts), for GDPR erasure."""
 
-from sqlalchemy import delete
-
-from portal.extensions import db
 from portal.models import ApiToken, OAuthLink, RecoveryCode, SecondFactor, SignInCode, TempKey
-from portal.services.personal_data import PersonalData, UserIds, register
-
-
-def _deleter(model):
-    def erase(user_ids: UserIds) -> int:
-        return db.session.execute(delete(model).where(model.user_id.in_(user_ids))).rowcount
-
-    return erase
-
+from portal.services.personal_data import PersonalData, deleter, register
 
 TABLES = {
     SecondFactor: {"secret": "erased (TOTP secret)", "kind": "erased"},
@@ -24,4 +13,4 @@ TABLES = {
 }
 
 for _model, _fields in TABLES.items():
-    register(PersonalData(_model.__tablename__, _fields, _deleter(_model)))
+    register(PersonalData(_model.__tablename__, _fields, deleter(_model)))

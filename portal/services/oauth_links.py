@@ -11,7 +11,7 @@ from portal.services import auth_methods, reauth
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
 from portal.services.links import public_url
-from portal.services.mail import send_notice
+from portal.services.notices import send_notice
 from portal.services.oauth_signin import PROVIDERS
 
 LINKING = "oauth_link"  # the browser session's key while a link waits for its provider's callback
@@ -53,7 +53,7 @@ def awaited(user: User, provider: str) -> bool:
 
 
 def announce(user: User, provider: str) -> None:
-    """Tell the owner by email, so a link they did not make does not go unseen."""
+    """Tell the owner by email, so a link they did not make does not go unseen (the caller commits)."""
     name = PROVIDERS[provider]
     send_notice(user, f"{name} was linked to your account",
                 f"a {name} account was linked to your account {user.login} on {utcnow():%Y-%m-%d %H:%M} UTC; "

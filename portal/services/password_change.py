@@ -7,7 +7,7 @@ from portal.services import lockout, oauth_links, password_policy, passwords, re
 from portal.services.client_ip import client_ip
 from portal.services.events import log_auth
 from portal.services.links import public_url
-from portal.services.mail import send_notice
+from portal.services.notices import send_notice
 from portal.wording import counted
 
 
@@ -25,8 +25,8 @@ def set_new_password(user: User, password: str, event: str) -> None:
     unlinked = oauth_links.drop_all(user) if event == "password_reset" else 0
     log_auth(event, user=user, detail=f"{counted(revoked, 'session')} ended, "
              f"{counted(unlinked, 'linked sign-in')} removed")
-    db.session.commit()
     _notify(user, event, unlinked)
+    db.session.commit()
 
 
 def change_password(user: User, current: str, new: str) -> None:

@@ -7,7 +7,9 @@ registered here is a table GDPR erasure misses.
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Select
+from sqlalchemy import Select, delete
+
+from portal.extensions import db
 
 UserIds = list[int] | Select  # the users to erase: their ids, or a SELECT of them (the clear-data job's batch)
 
@@ -30,3 +32,11 @@ def register(entry: PersonalData) -> None:
 
 def registered() -> list[PersonalData]:
     return list(_REGISTRY.values())
+
+
+def deleter(model) -> Callable[[UserIds], int]:
+    """An eraser that deletes the rows of `model` whose user_id is one of the users'."""
+    def erase(user_ids: UserIds) -> int:
+        return db.session.execute(delete(model).where(model.user_id.in_(user_ids))).rowcount
+
+    return erase

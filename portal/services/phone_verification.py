@@ -20,7 +20,7 @@ from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
 from portal.services.links import public_url
-from portal.services.mail import send_notice
+from portal.services.notices import send_notice
 from portal.services.personal_data import PersonalData, UserIds, register
 from portal.services.sms import send_sms
 
@@ -251,9 +251,9 @@ def _verified(user: User, row: PhoneVerification, policy: fraud.Policy) -> Phone
     if reused:
         log_auth("phone_verification_flagged", user=user,
                  detail=f"{mask(row.number)} is verified by another account too")
-    db.session.commit()
     if not saved_with_password:
         _tell_owner(user)
+    db.session.commit()
     return row
 
 

@@ -15,7 +15,8 @@ from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
 from portal.services.events import log_audit, log_auth
 from portal.services.links import public_url
-from portal.services.mail import greeting, send_mail, send_notice
+from portal.services.mail import greeting, send_mail
+from portal.services.notices import send_notice
 from portal.services.tokens import digest, new_token
 from portal.wording import counted
 
@@ -97,14 +98,14 @@ def confirm_email_change(token: str) -> User:
     user.email = email
     sessions.drop_links_in_flight([user.id])  # reset links mailed to the old address
     log_audit("profile_changed", target=user, changes=changes, actor=user)
-    db.session.commit()
     tell_old_address(user, old_email)
+    db.session.commit()
     return user
 
 
 def tell_old_address(user: User, old_email: str, by_staff: bool = False) -> None:
-    """After a committed change of `user`'s email, tell the address it replaced: if the change
-    was not theirs, that mailbox is where the owner learns that recovery now goes elsewhere."""
+    """With a change of `user`'s email (the caller commits), tell the address it replaced: if the
+    change was not theirs, that mailbox is where the owner learns that recovery now goes elsewhere."""
     who = "An administrator changed" if by_staff else "You changed"
     send_notice(user, "Your email address was changed",
                 f"{who} the email address of your account to {user.email}. If this was not you or you "

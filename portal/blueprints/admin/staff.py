@@ -124,6 +124,8 @@ def _save_admin(target):
                 created = access.create_admin(current_user, _admin_input(form))
             else:
                 changes = access.update_admin(current_user, target, _admin_input(form))
+                if "email" in changes:
+                    profile.tell_old_address(target, changes["email"][0], by_staff=True)
             db.session.commit()
         except access.AccessError as refused:
             db.session.rollback()
@@ -132,10 +134,8 @@ def _save_admin(target):
             flash(f"Administrator {form.login.data.strip()} saved.", "success")
             if target is None:
                 _invite(created)
-            elif "email" in changes:
-                profile.tell_old_address(target, changes["email"][0], by_staff=True)
-                if target.password_hash is None:  # the invite went to the old address and died there
-                    _invite(target)
+            elif "email" in changes and target.password_hash is None:
+                _invite(target)  # the invite went to the old address and died there
             return redirect(url_for("admin.administrators"))
     return _render_admin_form(form, target)
 

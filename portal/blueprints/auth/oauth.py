@@ -70,8 +70,8 @@ def oauth_callback(provider):
     try:
         if linking:
             oauth_signin.link(current_user, provider, claims)
-            db.session.commit()
             oauth_links.announce(current_user, provider)
+            db.session.commit()
             flash(f"{oauth_signin.PROVIDERS[provider]} is linked to your account.", "success")
             return redirect(url_for("settings.security", _anchor="linked-accounts"))
         user = oauth_signin.sign_in(provider, claims)
