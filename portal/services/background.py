@@ -77,7 +77,7 @@ def _fire(app, key: tuple) -> None:
 
 
 def cancel_timers() -> None:
-    """Drop the work armed for later (tests, done with an app, keep its retries from the next)."""
+    """Drop the work armed for later: a test done with an app keeps its retries from the next test."""
     with _queued_lock:
         armed = list(_timers.values())
         _timers.clear()
