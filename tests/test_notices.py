@@ -169,3 +169,20 @@ def test_retries_wait_at_most_an_hour(app, make_app, smtp, factories):
     assert row.attempts == 41
     assert utcnow() + timedelta(minutes=59) < run.next_due <= utcnow() + timedelta(hours=1)
 
+
+
+def test_a_claim_holds_until_its_lease_ends_then_another_sender_takes_the_notice(app, make_app, smtp, factories):
+    """A sender killed mid-send leaves its claim: the notice is not sent twice meanwhile, and is
+    sent by another sender once the lease is over."""
+    user = factories.client_user(email="leased@example.com")
+    lease_end = utcnow() + timedelta(minutes=5)
+    db.session.add(PendingNotice(user_id=user.id, recipient="leased@example.com", subject="Notice",
+                                 body="Hello,\n", claimed_until=lease_end))
+    db.session.commit()
+    with make_app(**smtp.app_config()).app_context():
+        run = notices.deliver_due()
+        assert (run.sent, run.waiting, run.next_due) == (0, 1, lease_end)
+        db.session.execute(update(PendingNotice).values(claimed_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        assert notices.deliver_due().sent == 1
+    assert [message.to for message in smtp.messages] == ["leased@example.com"] and waiting() == []
