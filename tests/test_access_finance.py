@@ -360,3 +360,11 @@ def test_a_client_saved_unchanged_is_not_audited_and_an_editor_without_view_stay
     editor = browser(app, staff_with(factories, "clients.edit", login="editor").login)
     assert editor.post_form(edit_url, {"name": " Acme "}).headers["Location"] == edit_url
     assert db.session.execute(select(AuditEvent).where(AuditEvent.action == "client_renamed")).first() is None
+
+
+def test_the_dashboard_shows_no_finance_card_to_staff_without_a_finance_function(app, factories):
+    support = browser(app, staff_with(factories, "clients.view", login="helpdesk").login)
+    assert "<h2>Finance</h2>" not in support.get("/admin/").get_data(as_text=True)
+    finance = browser(app, staff_with(factories, "clients.view", "finance.balance", login="accounts").login)
+    body = finance.get("/admin/").get_data(as_text=True)
+    assert "<h2>Finance</h2>" in body and "Balance per client" in body
