@@ -61,6 +61,15 @@ def test_scopes_no_wider_than_the_owner(client_web, factories, app):
     assert response.status_code == 403 and response.get_json()["error"]["code"] == "scope"
 
 
+def test_a_token_of_zero_days_is_out_of_range_not_missing(client_web):
+    refused = client_web.post_form("/settings/security/api-tokens",
+                                   {"name": "x", "days": 0, "scopes": ["self.account"]},
+                                   page_url="/settings/security")
+    body = refused.get_data(as_text=True)
+    assert "Number must be between 1 and 365." in body and "This field is required." not in body
+    assert db.session.execute(select(ApiToken)).first() is None
+
+
 def test_expired_and_revoked_tokens_refused(client_web, app):
     secret = make_token(client_web)
     row = db.session.execute(select(ApiToken)).scalar_one()

@@ -11,7 +11,15 @@ from wtforms import (
     SubmitField,
     TelField,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.forms import check_new_password
@@ -75,7 +83,7 @@ class LinkAccountForm(FlaskForm):
 class TokenForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
     days = IntegerField("Valid for (days)", default=90,
-                        validators=[DataRequired(), NumberRange(min=1, max=MAX_DAYS)])
+                        validators=[InputRequired(), NumberRange(min=1, max=MAX_DAYS)])  # 0 is out of range, not missing
     scopes = SelectMultipleField("Scopes", widget=ListWidget(prefix_label=False),
                                  option_widget=CheckboxInput())
     submit = SubmitField("Create token")
