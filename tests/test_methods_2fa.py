@@ -156,6 +156,26 @@ def test_each_change_of_second_factors_is_mailed_to_the_owner(client_web, client
     assert "Your password alone now signs you in." in notices[4]
 
 
+def test_a_wrong_password_is_said_under_the_field_of_the_step_that_was_sent(client_web, client_user):
+    """Removing the app and making new recovery codes each have a password field: the error goes
+    under the one that was used, marked for screen readers and focused, not atop the section."""
+    enrol_totp(client_web, PASSWORD)
+    body = client_web.post_form("/settings/security/recovery-codes", {"current_password": "wrong password"},
+                                page_url="/settings/security").get_data(as_text=True)
+    forms = {re.search(r'action="([^"]+)"', form).group(1): form for form in body.split("<form")[1:]}
+    renew, remove = forms["/settings/security/recovery-codes"], forms["/settings/security/2fa/totp/remove"]
+    assert "The current password is not correct." in renew and 'aria-invalid="true"' in renew
+    assert "autofocus" in renew and "The current password is not correct." not in remove
+    assert body.count("The current password is not correct.") == 1
+
+
+def test_an_error_of_a_step_the_page_no_longer_offers_stays_atop_the_section(client_web, client_user):
+    body = client_web.post_form("/settings/security/recovery-codes", {"current_password": PASSWORD},
+                                page_url="/settings/security").get_data(as_text=True)
+    section = body.split('id="two-factor"')[1].split("</section>")[0]
+    assert section.count('class="error"') == 1 and "<form" not in section.split('class="error"')[0]
+
+
 def test_sms_codes_go_only_to_a_verified_number(app, web, factories):
     """A changed or cleared number is not verified: no code is texted until it is again, and the
     person is told how to sign in meanwhile."""
