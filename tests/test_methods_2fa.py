@@ -176,6 +176,16 @@ def test_an_error_of_a_step_the_page_no_longer_offers_stays_atop_the_section(cli
     assert section.count('class="error"') == 1 and "<form" not in section.split('class="error"')[0]
 
 
+def test_the_notice_of_a_new_second_factor_puts_each_link_on_a_line_of_its_own(client_web, client_user):
+    """A mail program (and the outbox) links a URL up to the next space: punctuation after it
+    ("...security):") would end up in the link and break it."""
+    enrol_totp(client_web, PASSWORD)
+    [notice] = messages(to="client@example.com", subject="An authenticator app was added")
+    lines = notice.body.splitlines()
+    assert "http://portal.test/recover" in lines and "http://portal.test/settings/security" in lines
+    assert all(re.fullmatch(r"https?://\S+", url) for url in re.findall(r"\S*https?://\S*", notice.body))
+
+
 def test_sms_codes_go_only_to_a_verified_number(app, web, factories):
     """A changed or cleared number is not verified: no code is texted until it is again, and the
     person is told how to sign in meanwhile."""

@@ -29,6 +29,6 @@ def tell_owner(user: User, change: str, second_factor_left: bool = True) -> None
     alone = "" if second_factor_left else " Your password alone now signs you in."
     send_notice(user, subject,
                 f"{what} on your account {user.login} on {utcnow():%Y-%m-%d %H:%M} UTC{where}.{alone}\n\n"
-                "If this was not you, someone knows your password and is signed in: reset your password "
-                f"now, which signs every session out, then check Security settings "
-                f"({public_url('settings.security')}):\n{public_url('auth.recover')}\n")
+                "If this was not you, someone knows your password and is signed in. Reset your password "
+                f"now, which signs every session out:\n{public_url('auth.recover')}\n\n"
+                f"Then check your second factors in Security settings:\n{public_url('settings.security')}\n")
