@@ -55,6 +55,14 @@ def test_composition_rules_follow_the_admin_page_at_once(web, staff_web):
     assert "Check your email" in body
 
 
+def test_admin_page_says_so_when_a_save_changes_nothing(staff_web):
+    unchanged = staff_web.post_form("/admin/settings/security", security_form(), follow_redirects=True)
+    assert "Nothing to save: no setting was changed." in unchanged.get_data(as_text=True)
+    changed = staff_web.post_form("/admin/settings/security", security_form(password__min_length=14),
+                                  follow_redirects=True)
+    assert "Saved 1 change." in changed.get_data(as_text=True)
+
+
 def test_admin_page_needs_its_function(web, factories):
     factories.staff(login="helper", password="staff password 1")
     web.login("helper", "staff password 1")
