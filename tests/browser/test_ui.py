@@ -96,3 +96,15 @@ def test_narrow_screens_do_not_scroll_sideways(live_server, page, factories, wid
     page.context.clear_cookies()
     sign_in(page, server, "owner@example.com", CLIENT_PASSWORD)
     _check_no_sideways_scroll(page, server.url + "/users")
+
+
+def test_cancel_stands_apart_from_save(live_server, page, factories):
+    """On the administrator and access-group forms a slip of the finger must not hit Cancel for Save."""
+    server = live_server()
+    factories.staff(login="boss", password=PASSWORD, full_access=True)
+    sign_in(page, server, "boss", PASSWORD)
+    for path in ("/admin/administrators/new", "/admin/access-permissions/new"):
+        page.goto(server.url + path)
+        save = page.get_by_role("button", name="Save").bounding_box()
+        cancel = page.get_by_role("link", name="Cancel").bounding_box()
+        assert cancel["x"] - (save["x"] + save["width"]) >= 12, path
