@@ -17,6 +17,12 @@ def test_sign_out_everywhere_else_ends_the_other_browser(live_server, page, brow
         page.goto(server.url + "/settings/security")
         sessions = page.locator("#sessions")
         expect(sessions.locator("tbody tr")).to_have_count(2)
+        questions = []
+        page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+        sessions.get_by_role("button", name="Sign out everywhere else").click()  # asked, and declined
+        assert questions == ["Sign out every other browser and device, and revoke all your API tokens?"]
+        expect(page.locator("#sessions tbody tr")).to_have_count(2)
+        page.once("dialog", lambda dialog: dialog.accept())
         sessions.get_by_role("button", name="Sign out everywhere else").click()
         expect(page.get_by_text("1 other session ended, 0 API tokens revoked")).to_be_visible()
         expect(page.locator("#sessions tbody tr")).to_have_count(1)
@@ -24,3 +30,23 @@ def test_sign_out_everywhere_else_ends_the_other_browser(live_server, page, brow
         expect(other).to_have_url(server.url + "/login?next=%2Fhome")
     finally:
         other_context.close()
+
+
+def test_revoking_an_api_token_asks_first(live_server, page, factories):
+    factories.client_user(email="three@example.com", password="client password 1")
+    server = live_server()
+    log_in(page, server, "three@example.com", "client password 1")
+    page.goto(server.url + "/settings/security")
+    tokens = page.locator("#api-tokens")
+    tokens.get_by_label("Name", exact=True).fill("deploy")
+    tokens.get_by_label("Own settings and security (self.account)").check()
+    tokens.get_by_role("button", name="Create token").click()
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.locator("#api-tokens").get_by_role("button", name="Revoke").click()
+    assert questions == ["Revoke the token “deploy”? Whatever uses it stops working."]
+    expect(page.locator("#api-tokens tbody")).to_contain_text("deploy")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#api-tokens").get_by_role("button", name="Revoke").click()
+    expect(page.get_by_text("The token was revoked.")).to_be_visible()
+    expect(page.locator("#api-tokens tbody")).to_have_text("No tokens.")
