@@ -101,6 +101,14 @@ def test_optional_consent_given_and_withdrawn_in_general_settings(client_web, cl
     assert [(r.decision, r.ip) for r in changes] == [("accepted", "127.0.0.1"), ("withdrawn", "127.0.0.1")]
 
 
+def test_a_document_opens_from_general_settings_in_a_tab_of_its_own(client_web, client_user):
+    """The document's page has no menu: opened in place it would leave General settings behind."""
+    marketing = standard_documents()["Marketing messages"][0]
+    accept_all_required(client_user)
+    page = client_web.get("/settings/general").get_data(as_text=True)
+    assert f'href="/consent/documents/{marketing.id}" target="_blank" rel="noopener"' in page
+
+
 def test_required_consent_cannot_be_withdrawn_there(client_web, client_user):
     docs = standard_documents()
     accept_all_required(client_user)
