@@ -1,5 +1,6 @@
 """Consent: documents on the registration form, the consent log, the gate, withdrawal."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -138,6 +139,19 @@ def test_staff_add_document_and_publish_version(staff_web):
     assert {"consent_document_created", "consent_version_published"} <= actions
     page = staff_web.get("/admin/consent").get_data(as_text=True)
     assert "in force" in page
+
+
+def test_each_consent_form_comes_back_to_its_own_card(staff_web):
+    """The page is long: an error under "Add a document" or under a version's text, or the change
+    just made, shows where the form was instead of at the top of the page."""
+    publish("Privacy policy", True)
+    refused = staff_web.post_form("/admin/consent/documents", {"title": ""}, page_url="/admin/consent")
+    assert refused.status_code == 422
+    for page in (staff_web.get("/admin/consent").get_data(as_text=True), refused.get_data(as_text=True)):
+        cards = re.findall(r'<section class="card" id="([^"]+)">(.*?)</section>', page, re.S)
+        assert {"document-1", "add-document"} <= {card for card, _ in cards}
+        for card, body in cards:
+            assert all(action.endswith(f"#{card}") for action in re.findall(r'<form method="post" action="([^"]+)"', body))
 
 
 def test_a_version_cannot_take_effect_in_the_past(staff_web):
