@@ -86,6 +86,15 @@ def test_nobody_denies_themselves(staff_web, staff_user):
     assert staff_web.get("/admin/").status_code == 200
 
 
+def test_the_list_marks_ones_own_row_which_is_why_it_cannot_be_changed(staff_web, staff_user, factories):
+    other = factories.staff(login="colleague", password=PASSWORD)
+    page = staff_web.get("/admin/administrators").get_data(as_text=True)
+    own = page.split(f'id="admin-{staff_user.id}"')[1].split("</tr>")[0]
+    theirs = page.split(f'id="admin-{other.id}"')[1].split("</tr>")[0]
+    assert '<span class="badge">you</span>' in own and "disabled" in own
+    assert "you</span>" not in theirs and "disabled" not in theirs
+
+
 def test_only_full_access_denies_full_access(app, factories):
     full = factories.staff(login="last", full_access=True)
     staff_with(factories, "admins.view", "admins.manage", login="manager")
