@@ -132,6 +132,19 @@ def test_support_unlocks_a_locked_user_from_the_users_list(live_server, page, fa
     assert not db.session.get(User, locked.id).is_locked
 
 
+def test_a_lock_and_its_unlock_are_on_screen_in_the_users_list_on_a_phone(live_server, page, factories):
+    server = live_server()
+    factories.client_user(email="locked@example.com", failed_logins=5, locked_until=utcnow() + timedelta(minutes=15))
+    staff_with(factories, "users.view", "users.unlock", login="support")
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, server, "support", PASSWORD)
+    page.goto(server.url + "/admin/users")
+    row = page.get_by_role("row").filter(has_text="locked@example.com")
+    for shown in (row.get_by_text("Locked until"), row.get_by_role("button", name="Unlock")):
+        box = shown.bounding_box()
+        assert box["x"] + box["width"] <= 375
+
+
 def test_support_resets_a_lost_second_factor_from_the_client_card(live_server, page, factories):
     """Asked first, then back on the card with the outcome; the factor is gone."""
     server = live_server()
