@@ -49,6 +49,14 @@ def test_whole_flow_back_to_the_order_form_and_order(client_web, client_user, ta
     assert MOBILE_GB in general and "verified" in general
 
 
+def test_the_page_says_when_the_number_is_verified_already(client_web, client_user, tariffs):
+    assert "is verified already" not in client_web.get("/verify-phone").get_data(as_text=True)
+    client_user.phone, client_user.phone_verified_at = MOBILE_GB, utcnow()
+    db.session.commit()
+    page = client_web.get("/verify-phone").get_data(as_text=True)
+    assert f"Your phone number {MOBILE_GB} is verified already" in page and 'name="phone"' in page
+
+
 def test_steps_swap_in_place_with_htmx(client_web, tariffs):
     response = send(client_web, htmx=True, next_url="/order/1")
     body = response.get_data(as_text=True)
