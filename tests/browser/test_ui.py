@@ -108,3 +108,18 @@ def test_cancel_stands_apart_from_save(live_server, page, factories):
         save = page.get_by_role("button", name="Save").bounding_box()
         cancel = page.get_by_role("link", name="Cancel").bounding_box()
         assert cancel["x"] - (save["x"] + save["width"]) >= 12, path
+
+
+def test_a_saved_badge_goes_at_the_next_change_to_its_form(live_server, page, factories):
+    """After "Saved", ticking another right is not saved yet: the badge must not say it is."""
+    server = live_server()
+    owner = factories.client_user(email="owner@example.com", password=CLIENT_PASSWORD)
+    member = factories.client_user(email="member@example.com", client=owner.client)
+    sign_in(page, server, "owner@example.com", CLIENT_PASSWORD)
+    page.goto(server.url + f"/users/{member.id}/rights")
+    boxes = page.locator("#rights-form input[name=rights]:not([disabled])")
+    boxes.nth(0).check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Saved")
+    boxes.nth(1).check()
+    expect(page.get_by_role("status")).to_have_count(0)
