@@ -3,6 +3,7 @@
 import re
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import quote
 
 from sqlalchemy import select
 
@@ -308,11 +309,29 @@ def test_finance_lists_search_each_shown_column_and_match_no_other_clients_rows(
                                ("susp", "Bolt Plan", "Acme Plan")):
         listed = rows(f"/admin/orders?q={term}")
         assert found in listed and other not in listed, term
-    for url, shown in (("/admin/finance/payments", "REF-{}"), ("/admin/finance/expenses", "{} hosting"),
-                       ("/admin/orders", "{} Plan")):  # each row once, beside its own client
+    for url, shown, client_cell in (("/admin/finance/payments", "REF-{}", 1), ("/admin/finance/expenses", "{} hosting", 1),
+                                    ("/admin/orders", "{} Plan", 2)):  # each row once, beside its own client
         cells = [re.findall(r"<td>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", rows(url), re.S)]
-        listed = sorted((row[1], cell) for row in cells for cell in row if cell in (shown.format("Acme"), shown.format("Bolt")))
+        listed = sorted((row[client_cell], cell) for row in cells for cell in row
+                        if cell in (shown.format("Acme"), shown.format("Bolt")))
         assert listed == [("Acme", shown.format("Acme")), ("Bolt", shown.format("Bolt"))], url
+
+
+def test_staff_find_an_order_by_the_number_the_client_sees(app, factories):
+    owner = factories.client_user(email="quoting@example.com", name="Quoting")
+    owner.client.name = "Quoting"
+    for tariff_name in ("First Plan", "Second Plan", "Third Plan"):
+        order(owner, tariff_name, "active")
+    quoted = db.session.execute(select(Order).join(Tariff).where(Tariff.name == "Second Plan")).scalar_one()
+    client_web = browser(app, owner.login, "client password 1")
+    assert f"<td>#{quoted.id}</td><td>Second Plan type</td>" in client_web.get("/orders").get_data(as_text=True)
+    web = browser(app, staff_with(factories, "orders.view", "clients.view").login)
+    for term in (f"#{quoted.id}", str(quoted.id)):
+        listed = web.get(f"/admin/orders?q={quote(term)}").get_data(as_text=True)
+        assert f"<td>#{quoted.id}</td>" in listed and "Second Plan" in listed, term
+        assert "First Plan" not in listed and "Third Plan" not in listed, term
+    assert "First Plan" in web.get("/admin/orders?q=quot").get_data(as_text=True)  # names still found
+    assert f"<td>#{quoted.id}</td>" in web.get(f"/admin/clients/{owner.client_id}").get_data(as_text=True)
 
 
 def test_the_clients_list_finds_a_client_by_its_owners_email_not_by_another_users(app, factories):

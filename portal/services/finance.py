@@ -10,7 +10,7 @@ from portal.extensions import db
 from portal.models import Client, Expense, Order, Payment, Tariff, User
 from portal.models.base import utcnow
 from portal.services import listing
-from portal.services.listing import Field, Page, keyset, period, period_label
+from portal.services.listing import Field, Page, keyset, parse_id, period, period_label
 
 ZERO = Decimal("0.00")
 
@@ -83,7 +83,8 @@ def list_orders(search: str = "", client_id: int | None = None, **cursor) -> Pag
     if search:
         fields = [_client_name(Order), Field(Order.status, select(Order.id)),
                   Field(Tariff.name, select(Order.id).join(Tariff, Order.tariff_id == Tariff.id))]
-        return listing.search(stmt, Order.id, fields, search, **cursor)
+        number = parse_id(search.removeprefix("#"))  # "#67" or "67", as the client quotes it
+        return listing.search(stmt, Order.id, fields, search, also=(number,) if number else (), **cursor)
     return keyset(stmt, Order.id, **cursor)
 
 

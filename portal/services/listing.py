@@ -79,9 +79,10 @@ class Field:
         return condition if self.only is None else self.only & condition
 
 
-def search(stmt, key, fields: list[Field], text: str, probe: int = PROBE, **cursor) -> Page:
+def search(stmt, key, fields: list[Field], text: str, probe: int = PROBE, also: tuple[int, ...] = (),
+           **cursor) -> Page:
     """A keyset page of `stmt` where a field starts with `text`, in any case; `*` in `text` stands
-    for any characters ("*@example.com").
+    for any characters ("*@example.com"). Keys in `also` match too (a number the text names).
 
     Each field is first looked up in its index (on its `folded` column): where few rows match,
     their keys are paged; where many do, the newest-first scan compares that field row by row
@@ -89,7 +90,7 @@ def search(stmt, key, fields: list[Field], text: str, probe: int = PROBE, **curs
     """
     prefix = text.lower()
     pattern = _like_escape(prefix).replace("*", "%") + "%"
-    keys, compared = set(), []
+    keys, compared = set(also), []
     for field in fields:
         if field.accepts and not re.fullmatch(field.accepts, prefix):
             continue  # e.g. a name in an IP field: nothing to find, and no scan for it
