@@ -182,6 +182,14 @@ def test_client_finance_shows_only_its_own_client(app, factories):
     assert "REF-Acme" in body and "70.00" in body and "REF-Rival" not in body and "999.00" not in body
 
 
+def test_the_demo_lists_show_the_latest_money_and_orders_on_top(app):
+    """Lists put the newest id first: the demo's history is written oldest first, across clients."""
+    demo.seed_demo()
+    for model in (Order, Payment, Expense):
+        times = db.session.execute(select(model.created_at).order_by(model.id.desc())).scalars().all()
+        assert len(times) > 12 and times == sorted(times, reverse=True), model.__name__
+
+
 def test_finance_only_admin_sees_finance_not_administrators(app, factories):
     demo.seed_demo()
     passwords.set_password(find_account("finance"), "staff password 1")
@@ -231,12 +239,14 @@ def test_audit_log_filters(app, factories, staff_user):
 
 
 def test_auth_log_search(app, factories):
-    db.session.add_all([AuthEvent(event="login_failed", login="mallory", ip="203.0.113.9"),
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+    db.session.add_all([AuthEvent(event="login_failed", login="mallory", ip="203.0.113.9", user_agent=agent),
                         AuthEvent(event="login", login="alice", ip="198.51.100.1")])
     db.session.commit()
     web = browser(app, staff_with(factories, "logs.auth", login="reader").login)
     body = web.get("/admin/auth-log?q=203.0.113", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "mallory" in body and "alice" not in body
+    assert f'<td class="agent" title="{agent}">' in body  # cut short on screen, whole on hover
     body = web.get("/admin/auth-log?event=login").get_data(as_text=True).split('id="results"')[1]
     assert "alice" in body and "mallory" not in body
 

@@ -38,6 +38,7 @@ def _new_password() -> str:
 def seed_demo() -> list[tuple[str, str]]:
     """Create what is missing; returns (login, password) for each account created now."""
     created: list[tuple[str, str]] = []
+    billed: list[tuple[User, int, int]] = []  # (owner, months, seed) of the clients made now
     default_provider()
     if _seed_catalog():
         settings.update({fraud.ENABLED: True})
@@ -55,7 +56,7 @@ def seed_demo() -> list[tuple[str, str]]:
         create_client_user("colleague@example.com", "Demo Colleague",
                            password_hash=passwords.hash_password(password), client=owner.client)
         created.append(("colleague@example.com", password))
-        _seed_billing(owner)
+        billed.append((owner, 6, 0))
     groups = seed_groups()
     for login, (name, group_name) in DEPARTMENT_STAFF.items():
         if _user(login) is None:
@@ -71,7 +72,8 @@ def seed_demo() -> list[tuple[str, str]]:
                                        password_hash=passwords.hash_password(password))
             owner.client.name = client_name
             created.append((email, password))
-            _seed_billing(owner, months=12, seed=number)
+            billed.append((owner, 12, number))
+    _seed_billing(billed)
     _seed_consent()
     db.session.commit()
     return created
@@ -92,20 +94,24 @@ def _seed_catalog() -> bool:
     return not existing >= CATALOG.keys()
 
 
-def _seed_billing(owner: User, months: int = 6, seed: int = 0) -> None:
-    """A monthly order, payment and expense for `months` months; `seed` varies tariff and amount."""
+def _seed_billing(billed: list[tuple[User, int, int]]) -> None:
+    """A monthly order, payment and expense for each (owner, months, seed); `seed` varies tariff and
+    amount. Oldest first across all clients, so that lists (newest id first) show the latest on top."""
     tariffs = db.session.execute(select(Tariff).order_by(Tariff.id)).scalars().all()
-    tariff = tariffs[seed % len(tariffs)]
     now = utcnow()
-    for months_ago in range(months):
+    for months_ago in reversed(range(max((months for _owner, months, _seed in billed), default=0))):
         when = now - timedelta(days=30 * months_ago)
-        order = Order(client=owner.client, user=owner, tariff=tariff, status="active",
-                      price=tariff.price, created_at=when)
-        db.session.add(order)
-        db.session.add(Payment(client=owner.client, amount=Decimal(50 + 25 * seed), method="card",
-                               reference=f"DEMO-{seed}-{months_ago}", created_at=when))
-        db.session.add(Expense(client=owner.client, order=order, amount=tariff.price,
-                               description=f"{tariff.name}, monthly", created_at=when))
+        for owner, months, seed in billed:
+            if months_ago >= months:
+                continue
+            tariff = tariffs[seed % len(tariffs)]
+            order = Order(client=owner.client, user=owner, tariff=tariff, status="active",
+                          price=tariff.price, created_at=when)
+            db.session.add(order)
+            db.session.add(Payment(client=owner.client, amount=Decimal(50 + 25 * seed), method="card",
+                                   reference=f"DEMO-{seed}-{months_ago}", created_at=when))
+            db.session.add(Expense(client=owner.client, order=order, amount=tariff.price,
+                                   description=f"{tariff.name}, monthly", created_at=when))
 
 
 CONSENT_DOCUMENTS = [
