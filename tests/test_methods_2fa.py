@@ -214,6 +214,7 @@ def test_sms_needs_a_verified_phone(client_web):
 def test_staff_without_a_verified_phone_are_pointed_to_the_authenticator_app(staff_web):
     body = staff_web.get("/settings/security").get_data(as_text=True)
     assert "Staff accounts have no verified phone number for SMS codes. Use an authenticator app." in body
+    assert "<h1>My security</h1>" in body  # as in their menu: not the portal's Security settings
     assert "/verify-phone" not in body and "on the way to an order" not in body
 
 

@@ -18,6 +18,7 @@ def test_sessions_listed_with_ip_and_browser(client_web):
     body = client_web.get("/settings/security", headers={"User-Agent": "TestBrowser/1.0"}
                           ).get_data(as_text=True)
     assert "Active sessions" in body and "this browser" in body and "127.0.0.1" in body
+    assert "<h1>Security</h1>" in body and "<title>Security" in body
 
 
 def test_end_one_other_session_with_htmx(app, client_web):
