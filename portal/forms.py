@@ -7,12 +7,25 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from portal.services import settings
 from portal.services.password_policy import first_broken
 
+UNNAMED_FIELDS = {"CSRFTokenField", "SubmitField"}  # every form has one: rendered without an id
 
-class ActionForm(FlaskForm):
+
+class PortalForm(FlaskForm):
+    """The base of every form. Its CSRF field and buttons carry no id: a page of several forms
+    repeats none (a label finds its field by id)."""
+
+    class Meta:
+        def render_field(self, field, render_kw):
+            if field.type in UNNAMED_FIELDS:
+                render_kw = {"id": False, **render_kw}
+            return super().render_field(field, render_kw)
+
+
+class ActionForm(PortalForm):
     """A button that changes state: only the CSRF token travels."""
 
 
-class ClientForm(FlaskForm):
+class ClientForm(PortalForm):
     """A client's name: edited by staff on the client card, and by the client's own users."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])

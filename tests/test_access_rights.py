@@ -53,7 +53,7 @@ def test_edit_the_client_profile_is_a_right_the_owner_holds_and_can_give(app, fa
 def test_the_client_profile_and_client_edit_save_like_every_other_form(app, factories):
     """The form's one Save is the primary button, as in General settings, not a plain one."""
     owner, _members = make_client(factories, "owner@example.com")
-    save = '<input class="primary" id="submit" name="submit" type="submit" value="Save">'
+    save = '<input class="primary" name="submit" type="submit" value="Save">'
     assert save in browser(app, "owner@example.com", CLIENT_PASSWORD).get("/client-profile").get_data(as_text=True)
     editor = browser(app, staff_with(factories, "clients.view", "clients.edit", login="editor").login)
     assert save in editor.get(f"/admin/clients/{owner.client_id}/edit").get_data(as_text=True)

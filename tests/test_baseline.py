@@ -154,7 +154,7 @@ class _FormMarkup(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if "id" in attrs and attrs.get("type") not in UNLABELLED_INPUTS:
+        if "id" in attrs:
             self.ids.append(attrs["id"])
         if tag == "label":
             self._open_labels += 1
@@ -186,9 +186,9 @@ UNLABELLED_INPUTS = {"hidden", "submit", "button"}
 
 
 def test_every_field_has_its_own_label(app, everyone):
-    """Every GET page: ids are unique and each field a person types into has a <label> of its own
-    (a repeated id sends two labels to the first field and leaves the second unnamed). Hidden
-    fields and buttons are left out: every form's CSRF field and Save button share WTForms' id."""
+    """Every GET page: ids are unique, those of the CSRF fields and buttons of its several forms
+    too, and each field a person types into has a <label> of its own (a repeated id sends two
+    labels to the first field and leaves the second unnamed)."""
     problems, checked = [], 0
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":

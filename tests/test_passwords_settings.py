@@ -36,7 +36,7 @@ def test_page_shows_the_labelled_forms(client_web):
     for label in ("Name", "Email", "Current password", "New password", "Confirm new password"):
         assert f">{label}</label>" in body
     assert 'value="client@example.com"' in body
-    assert 'id="submit" name="submit" type="submit" value="Save"' in body  # the profile's button
+    assert '<input class="primary" name="submit" type="submit" value="Save"' in body  # the profile's button
     assert 'id="password-submit" name="submit" type="submit" value="Save"' in body
 
 

@@ -2,19 +2,18 @@
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from portal.blueprints.admin import bp
 from portal.extensions import db
-from portal.forms import ActionForm
+from portal.forms import ActionForm, PortalForm
 from portal.services import access, auth_methods
 from portal.services.permissions import requires
 from portal.services.registration import default_provider
 
 
-class MethodsForm(FlaskForm):
+class MethodsForm(PortalForm):
     staff_2fa_required = BooleanField("Staff must use two-factor authentication")
     submit = SubmitField("Save")
 
@@ -23,7 +22,7 @@ for _method in auth_methods.METHODS:
     setattr(MethodsForm, _method.name, BooleanField(_method.label))
 
 
-class RoleMappingForm(FlaskForm):
+class RoleMappingForm(PortalForm):
     role = StringField("Keycloak role", validators=[DataRequired(), Length(max=255)])
     full_access = BooleanField("Full access")
     access_group = SelectField("Access group", choices=[], default="")

@@ -1,10 +1,10 @@
 """Forms of the admin area: administrators, access groups, Rights, Deny access, list filters."""
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.forms import PortalForm
 from portal.services.permissions import FUNCTIONS, GRANTABLE, modules
 
 
@@ -32,7 +32,7 @@ def _function_choices(area: str):
     return [(code, FUNCTIONS[code].label) for code in GRANTABLE[area]]
 
 
-class AdminForm(FunctionTreeMixin, FlaskForm):
+class AdminForm(FunctionTreeMixin, PortalForm):
     login = StringField("Login", validators=[DataRequired(), Length(max=100)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Name", validators=[Optional(), Length(max=200)])
@@ -43,7 +43,7 @@ class AdminForm(FunctionTreeMixin, FlaskForm):
     submit = SubmitField("Save")
 
 
-class GroupForm(FunctionTreeMixin, FlaskForm):
+class GroupForm(FunctionTreeMixin, PortalForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
     description = StringField("Description", validators=[Optional(), Length(max=300)])
     modules = CheckboxesField("Modules", choices=[(m, m) for m in modules("staff")])
@@ -51,10 +51,10 @@ class GroupForm(FunctionTreeMixin, FlaskForm):
     submit = SubmitField("Save")
 
 
-class RightsForm(FlaskForm):
+class RightsForm(PortalForm):
     rights = CheckboxesField("Rights", choices=_function_choices("client"))
     submit = SubmitField("Save")
 
 
-class DenyAccessForm(FlaskForm):
+class DenyAccessForm(PortalForm):
     denied = BooleanField("Deny access")

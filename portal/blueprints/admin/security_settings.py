@@ -1,12 +1,11 @@
 """Global settings → Security: password policy, captcha, recovery and brute-force defence."""
 
 from flask import flash, redirect, render_template, url_for
-from flask_wtf import FlaskForm
 from wtforms import SubmitField, ValidationError
 
 from portal.blueprints.admin import bp
 from portal.extensions import db
-from portal.forms import setting_field
+from portal.forms import PortalForm, setting_field
 from portal.services import captcha, lockout, password_policy, recovery, settings
 from portal.services.permissions import requires
 from portal.wording import counted
@@ -21,7 +20,7 @@ RECAPTCHA_NEEDS_KEYS = ("Google reCAPTCHA needs RECAPTCHA_PUBLIC_KEY and RECAPTC
                         "in the configuration: set both, or choose another captcha. Until then ALTCHA is used.")
 
 
-class SecuritySettingsForm(FlaskForm):
+class SecuritySettingsForm(PortalForm):
     """Field names are the setting keys with "." written as "__" (added below from SECTIONS)."""
 
     submit = SubmitField("Save")

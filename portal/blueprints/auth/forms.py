@@ -1,6 +1,5 @@
 """Forms of the sign-in pages."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -12,7 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from portal.forms import check_new_password
+from portal.forms import PortalForm, check_new_password
 from portal.models import User
 from portal.services.identifiers import fold
 from portal.services.password_policy import HARD_MAX_LENGTH
@@ -20,7 +19,7 @@ from portal.services.password_policy import HARD_MAX_LENGTH
 MAX_PASSWORD = HARD_MAX_LENGTH  # generous; argon2 hashes every byte, nothing is truncated
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     login = StringField("Login", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
     remember = BooleanField("Remember me")
@@ -28,7 +27,7 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Log in")
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(PortalForm):
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
@@ -43,24 +42,24 @@ class RegisterForm(FlaskForm):
         check_new_password(field, email, email, self.name.data or "")
 
 
-class ConfirmRegistrationForm(FlaskForm):
+class ConfirmRegistrationForm(PortalForm):
     password = PasswordField("Password", validators=[Optional(), Length(max=MAX_PASSWORD)])
     submit = SubmitField("Confirm my account")
 
 
-class RecoverForm(FlaskForm):
+class RecoverForm(PortalForm):
     login = StringField("Login or email", validators=[DataRequired(), Length(max=254)])
     channel = RadioField("Send me", choices=[("email", "A link by email"), ("sms", "A code by SMS")],
                          default="email")
     submit = SubmitField("Send")
 
 
-class RecoveryCodeForm(FlaskForm):
+class RecoveryCodeForm(PortalForm):
     code = StringField("Code", validators=[DataRequired(), Length(max=12)])
     submit = SubmitField("Verify")
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(PortalForm):
     """The new password of `owner`, the user the link was sent to."""
 
     password = PasswordField("New password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])

@@ -1,20 +1,19 @@
 """The second step of a sign-in: /login/2fa takes a TOTP, SMS or recovery code."""
 
 from flask import flash, redirect, render_template, url_for
-from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from portal.blueprints.auth import bp
 from portal.blueprints.auth.flow import complete_sign_in
-from portal.forms import ActionForm
+from portal.forms import ActionForm, PortalForm
 from portal.services import pending_signin, second_factor
 from portal.services.errors import DomainError
 from portal.services.permissions import public
 from portal.services.throttle import per_account_of, per_ip
 
 
-class CodeForm(FlaskForm):
+class CodeForm(PortalForm):
     code = StringField("Code", validators=[DataRequired(), Length(max=64)])
     submit = SubmitField("Verify")
 

@@ -1,7 +1,6 @@
 """Forms of ordering, phone verification and the fraud protection settings."""
 
 from flask import current_app
-from flask_wtf import FlaskForm
 from wtforms import (
     HiddenField,
     RadioField,
@@ -12,21 +11,21 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from portal.forms import setting_field
+from portal.forms import PortalForm, setting_field
 from portal.services import fraud, phone_filter, settings, vonage_client
 
 
-class OrderForm(FlaskForm):
+class OrderForm(PortalForm):
     submit = SubmitField("Order")
 
 
-class PhoneForm(FlaskForm):
+class PhoneForm(PortalForm):
     phone = TelField("Phone number", validators=[DataRequired(), Length(max=32)])
     next = HiddenField()
     submit = SubmitField("Send code")
 
 
-class CodeForm(FlaskForm):
+class CodeForm(PortalForm):
     code = StringField("Code", validators=[DataRequired(), Length(max=10)])
     next = HiddenField()
     submit = SubmitField("Verify")
@@ -56,7 +55,7 @@ def _label(key: str) -> str:
     return settings.definition(key).label
 
 
-class ProtectionForm(FlaskForm):
+class ProtectionForm(PortalForm):
     """Labels, choices and ranges come from the settings' definitions in portal/services/fraud.py."""
 
     enabled = setting_field(fraud.ENABLED)

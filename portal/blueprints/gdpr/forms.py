@@ -1,6 +1,5 @@
 """Forms of the GDPR area, and the consent checkboxes added to sign-up forms."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -13,18 +12,19 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from portal.blueprints.settings.forms import CurrentPasswordForm
+from portal.forms import PortalForm
 from portal.services import consent
 from portal.services.compliance import TRANSFER_BASES
 from portal.services.retention import MAX_DAYS
 
 
-class DocumentForm(FlaskForm):
+class DocumentForm(PortalForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=120)])
     required = BooleanField("Required")
     submit = SubmitField("Add document")
 
 
-class VersionForm(FlaskForm):
+class VersionForm(PortalForm):
     text = TextAreaField("Text", validators=[DataRequired(), Length(max=200_000)])
     effective = DateField("Effective date", validators=[InputRequired()])
     submit = SubmitField("Publish version")
@@ -35,18 +35,18 @@ class ClearDataForm(CurrentPasswordForm):
     submit = SubmitField("Clear data")
 
 
-class RetentionForm(FlaskForm):
+class RetentionForm(PortalForm):
     days = IntegerField("Auth log retention (days)",
                         validators=[InputRequired(), NumberRange(min=0, max=MAX_DAYS)])
     submit = SubmitField("Save")
 
 
-class TransferBasisForm(FlaskForm):
+class TransferBasisForm(PortalForm):
     basis = SelectField("Transfer basis", choices=[("", "Not recorded")] + [(b, b) for b in TRANSFER_BASES])
     submit = SubmitField("Save")
 
 
-def with_consents(form_class: type[FlaskForm]) -> type[FlaskForm]:
+def with_consents(form_class: type[PortalForm]) -> type[PortalForm]:
     """`form_class` plus a checkbox per document in force; required ones must be ticked."""
     fields, versions = {}, {}
     for document, version in consent.current_versions():
@@ -58,7 +58,7 @@ def with_consents(form_class: type[FlaskForm]) -> type[FlaskForm]:
     return type(form_class.__name__, (form_class,), {**fields, "consent_versions": versions})
 
 
-def consent_decisions(form: FlaskForm) -> dict[int, bool]:
+def consent_decisions(form: PortalForm) -> dict[int, bool]:
     """{consent version id: ticked?} from a form built by `with_consents`."""
     return {version.id: bool(form[name].data)
             for name, (_document, version) in getattr(form, "consent_versions", {}).items()}

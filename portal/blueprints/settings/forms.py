@@ -1,7 +1,6 @@
 """Forms of the user's own settings: profile, password, phone, second factors and API tokens."""
 
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
     IntegerField,
@@ -22,12 +21,12 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.forms import check_new_password
+from portal.forms import PortalForm, check_new_password
 from portal.services.api_tokens import MAX_DAYS
 from portal.services.password_policy import HARD_MAX_LENGTH
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(PortalForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     email_password = PasswordField("Your password (for a new address)",
@@ -35,7 +34,7 @@ class ProfileForm(FlaskForm):
     submit = SubmitField("Save")
 
 
-class PhoneChangeForm(FlaskForm):
+class PhoneChangeForm(PortalForm):
     phone = TelField("Phone number", validators=[Optional(), Length(max=32)])
     # Its own id and label: General settings also shows the password form's "Current password".
     current_password = PasswordField("Your password (for a new number)", id="phone_current_password",
@@ -43,7 +42,7 @@ class PhoneChangeForm(FlaskForm):
     submit = SubmitField("Save")
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(PortalForm):
     """The signed-in user's new password (General settings, the expired-password page)."""
 
     current_password = PasswordField("Current password",
@@ -60,27 +59,27 @@ class PasswordChangeForm(FlaskForm):
                            current_user.provider_id)
 
 
-class CurrentPasswordForm(FlaskForm):
+class CurrentPasswordForm(PortalForm):
     current_password = PasswordField("Current password",
                                      validators=[DataRequired(), Length(max=HARD_MAX_LENGTH)])
     submit = SubmitField("Confirm")
 
 
-class TotpConfirmForm(FlaskForm):
+class TotpConfirmForm(PortalForm):
     current_password = PasswordField("Current password",
                                      validators=[DataRequired(), Length(max=HARD_MAX_LENGTH)])
     code = StringField("Code", validators=[DataRequired(), Length(max=12)])
     submit = SubmitField("Verify")
 
 
-class LinkAccountForm(FlaskForm):
+class LinkAccountForm(PortalForm):
     # Its own label: the Security page also shows the second factors' "Current password".
     link_password = PasswordField("Your password (to link an account)",
                                   validators=[DataRequired(), Length(max=HARD_MAX_LENGTH)])
     submit = SubmitField("Link")
 
 
-class TokenForm(FlaskForm):
+class TokenForm(PortalForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
     days = IntegerField("Valid for (days)", default=90,
                         validators=[InputRequired(), NumberRange(min=1, max=MAX_DAYS)])  # 0 is out of range, not missing
