@@ -48,5 +48,7 @@ def test_revoking_an_api_token_asks_first(live_server, page, factories):
     expect(page.locator("#api-tokens tbody")).to_contain_text("deploy")
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#api-tokens").get_by_role("button", name="Revoke").click()
-    expect(page.get_by_text("The token was revoked.")).to_be_visible()
+    revoked = page.locator("#api-tokens").get_by_text("The token was revoked.")
+    expect(revoked).to_be_visible()
+    expect(revoked).to_be_in_viewport()  # where the page opens (#api-tokens), not at its top
     expect(page.locator("#api-tokens tbody")).to_have_text("No tokens.")
