@@ -151,6 +151,17 @@ def test_name_is_saved_at_once_and_email_waits_for_the_link_sent_to_it(client_we
     assert "This confirmation link is invalid, expired or already used." in again.get_data(as_text=True)
 
 
+def test_the_link_to_an_unproven_address_carries_no_text_the_requester_typed(client_web):
+    """Anyone can sign up and name themselves anything: the mail to the address they type is not
+    a way to send their words, under the portal's name, to a stranger's mailbox."""
+    lure = "Your mailbox is suspended, restore it at https://evil.example/restore"
+    client_web.post_form("/settings/general", {"name": lure, "email": "stranger@example.com",
+                                               "email_password": "client password 1"})
+    mail = messages(to="stranger@example.com")[-1]
+    assert mail.subject == "Confirm your new email address"
+    assert "evil.example" not in mail.body and mail.body.startswith("Hello,\n\n")
+
+
 def test_email_link_works_signed_out_and_a_new_request_replaces_the_old_link(app, client_web, client_user):
     move(client_web, "first@example.com")
     first = email_link("first@example.com")

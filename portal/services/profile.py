@@ -15,7 +15,7 @@ from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
 from portal.services.events import log_audit, log_auth
 from portal.services.links import public_url
-from portal.services.mail import greeting, send_mail
+from portal.services.mail import send_mail
 from portal.services.notices import send_notice
 from portal.services.tokens import digest, new_token
 from portal.wording import counted
@@ -131,7 +131,8 @@ def _request_email_change(user: User, email: str) -> None:
     db.session.commit()
     try:
         send_mail(email, "Confirm your new email address",
-                  f"{greeting(user)}to make this the email address of your account, "
+                  # No name: the account's holder chose it, and this address is not proven yet.
+                  f"Hello,\n\nto make this the email address of your account, "
                   f"open this link (valid {counted(hours, 'hour')}):\n"
                   f"{public_url('settings.confirm_email', token=token)}\n\n"
                   "Until then your account keeps its current address. If you did not ask for this, "
