@@ -219,6 +219,21 @@ def test_an_email_set_by_staff_is_told_to_the_address_it_replaces(staff_web, fac
     assert messages(subject="Your email address was changed") == [notice]
 
 
+def test_nobody_moves_their_own_email_from_the_administrator_form(staff_web, staff_user):
+    """One's own address changes in General settings, with the password and a link to the new
+    mailbox: a session alone, stolen or left open, must not move the account's recovery here."""
+    response = staff_web.post_form(f"/admin/administrators/{staff_user.id}", {
+        "login": "boss", "email": "thief@evil.example", "name": "Boss", "full_access": "y"})
+    assert response.status_code == 200
+    assert "Change your own email address in General settings" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, staff_user.id).email != "thief@evil.example"
+    assert audit("admin_changed") == [] and messages(subject="Your email address was changed") == []
+    renamed = staff_web.post_form(f"/admin/administrators/{staff_user.id}", {  # the rest of the form still saves
+        "login": "boss", "email": staff_user.email, "name": "Big Boss", "full_access": "y"})
+    assert renamed.status_code == 302 and db.session.get(User, staff_user.id).name == "Big Boss"
+
+
 def test_an_administrator_with_a_password_is_not_invited_again_when_staff_change_the_email(staff_web, factories):
     """Only a password-less administrator's invite is sent again: a set-password link to the new
     address would let its reader replace a password the administrator already has."""

@@ -183,6 +183,9 @@ def update_admin(actor: User, target: User, data: AdminInput) -> dict:
     _require_manageable(actor, target)
     chosen = _check_grants(actor, data, target)
     login, email = data.login.strip(), identifiers.fold(data.email)
+    if target.id == actor.id and email != target.email:  # a session alone must not move recovery
+        raise AccessError("Change your own email address in General settings: it needs your password "
+                          "and a link to the new address.", "email")
     try:
         if login != target.login:  # a login from before logins were ASCII may stay as it is
             identifiers.check_staff_identifiers(login, email)
