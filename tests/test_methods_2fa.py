@@ -3,6 +3,7 @@
 import re
 from datetime import timedelta
 
+import pyotp
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
@@ -39,6 +40,24 @@ def test_totp_enrolment_needs_the_current_password(client_web, client_user):
     assert "The current password is not correct." in body
     factor = db.session.execute(select(SecondFactor)).scalar_one()
     assert factor.confirmed_at is None and "wrong password" not in body
+
+
+def test_an_authenticator_set_up_is_shown_and_confirmed_only_in_the_browser_that_began_it(app, client_web, client_user):
+    """A set-up begun with a stolen session must not wait on the owner's page for them to scan: its
+    secret, which the thief has read, would become the owner's second factor."""
+    security = "/settings/security"
+    client_web.post_form("/settings/security/totp/begin", {}, page_url=security)
+    stolen = re.search(r'class="totp-secret">([A-Z2-7]+)<', client_web.get(security).get_data(as_text=True)).group(1)
+    owner = WebClient(app.test_client())
+    owner.login("client@example.com", PASSWORD)
+    page = owner.get(security).get_data(as_text=True)
+    assert stolen not in page and "Set up an authenticator app" in page
+    refused = owner.post_form("/settings/security/totp/confirm",
+                              {"current_password": PASSWORD, "code": pyotp.TOTP(stolen).now()}, page_url=security)
+    assert "Set up an authenticator app" in refused.get_data(as_text=True)
+    assert second_factor.active_kinds(db.session.get(User, client_user.id)) == []
+    secret, _codes = enrol_totp(owner, PASSWORD)  # the owner's own set-up works as ever
+    assert secret != stolen
 
 
 def test_totp_sign_in_and_code_single_use(app, client_web, client_user):

@@ -23,6 +23,7 @@ from portal.services.events import log_auth
 from portal.services.factor_notices import tell_owner
 from portal.services.gates import Gate, register_gate
 from portal.services.sms import send_sms
+from portal.services.totp_setup import begun_here, is_from_here
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +116,14 @@ def begin_totp(user: User) -> SecondFactor:
         factor = SecondFactor(user_id=user.id, kind="totp")
         db.session.add(factor)
     factor.secret = _fernet().encrypt(pyotp.random_base32(32).encode()).decode()
+    begun_here(factor)
     db.session.flush()
     return factor
 
 
 def pending_totp(user: User) -> SecondFactor | None:
-    factor = _factor(user, "totp")
-    return factor if factor is not None and factor.confirmed_at is None else None
+    factor = _factor(user, "totp")  # shown and confirmed only in the browser that began it
+    return factor if factor is not None and factor.confirmed_at is None and is_from_here(factor) else None
 
 
 def totp_secret(factor: SecondFactor) -> str:
@@ -205,8 +207,7 @@ def send_sign_in_code(user: User) -> None:
 
 
 def _check_sms(user: User, code: str) -> bool:
-    """Each try is counted in one UPDATE and a right code is spent in one DELETE, so parallel
-    requests can neither exceed the tries nor use the code twice."""
+    """Tries are counted in one UPDATE and a right code spent in one DELETE: no race exceeds or reuses."""
     row = db.session.execute(select(SignInCode).where(SignInCode.user_id == user.id)
                              .order_by(SignInCode.id.desc()).limit(1)).scalar()  # two sends at once: the last
     if row is None or row.expires_at < utcnow():
@@ -230,8 +231,7 @@ def _normal(code: str) -> str:
 
 
 def _new_recovery_codes(user: User) -> list[str]:
-    """Ten fresh codes (160 bits each: 32 base32 characters, eight even groups of four to copy),
-    replacing the old ones; only hashes are kept."""
+    """Ten fresh codes (160 bits: 32 base32 characters in eight groups of four), replacing the old; only hashes kept."""
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = []
     for _ in range(RECOVERY_CODES):
