@@ -204,6 +204,20 @@ def test_keycloak_acr_1_is_one_factor_and_acr_2_is_two(oidc_app, oidc):
     assert again.get("/admin/").status_code == 200
 
 
+@pytest.mark.parametrize("acr, second_factor", [
+    ("urn:example:acr:mfa", True), ("http://schemas.openid.net/pape/policies/2007/06/multi-factor", True),
+    ("MFA", True), ("no-mfa", False), ("urn:example:acr:no-mfa", False), ("mfa-optional", False), ("pwd", False)])
+def test_a_keycloak_acr_counts_as_a_second_factor_only_when_its_last_part_names_one(oidc_app, oidc, acr,
+                                                                                  second_factor):
+    map_role("portal-admin")
+    sub = sub_name("kc")
+    oidc.add_user(sub, roles=["portal-admin"], amr=["pwd"], acr=acr)
+    web = WebClient(oidc_app.test_client())
+    assert oauth_login(web, oidc, "keycloak", sub).headers["Location"] == "/admin/"
+    answer = web.get("/admin/")
+    assert (answer.status_code == 200) if second_factor else (answer.headers["Location"] == "/settings/security")
+
+
 def test_a_role_of_another_keycloak_client_is_not_a_realm_role(oidc_app, oidc):
     """A mapping of the realm role "portal-admin" is not met by a client role of that name in some
     other application's client: client roles count only as "client-id:role"."""

@@ -1,5 +1,7 @@
 """Google (clients) and Keycloak (staff) over OIDC: accounts linked by (issuer, subject), never by email alone."""
 
+import re
+
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import FlaskIntegration, FlaskOAuth2App
 from flask import current_app
@@ -16,6 +18,7 @@ from portal.services.registration import create_client_user, default_provider
 from portal.services.staff import create_staff
 
 PROVIDERS = {"google": "Google", "keycloak": "Keycloak"}
+MFA_ACR = {"mfa", "multi-factor"}  # last parts of acr values meaning a second factor (OpenID PAPE)
 MFA_AMR = {"mfa", "otp", "hwk", "swk", "sms", "fido", "totp"}  # RFC 8176 values meaning a second factor
 REFUSED = ("We could not sign you in with {provider}. If you already have an account here, sign in "
            "with your password and link {provider} in Security settings.")
@@ -63,9 +66,12 @@ def keycloak_roles(claims: dict) -> set[str]:
 
 
 def mfa_by_idp(claims: dict) -> bool:
+    """An `amr` naming a second factor, a Keycloak level of 2 or more, or an `acr` whose last part
+    is a multi-factor name ("urn:example:acr:mfa"; not merely containing it, as "no-mfa" does)."""
     amr = set(claims.get("amr") or [])
     acr = str(claims.get("acr") or "")
-    return bool(amr & MFA_AMR) or (acr.isascii() and acr.isdigit() and int(acr) >= 2) or "mfa" in acr.lower()
+    last_part = re.split(r"[:/#]", acr.lower())[-1]
+    return bool(amr & MFA_AMR) or (acr.isascii() and acr.isdigit() and int(acr) >= 2) or last_part in MFA_ACR
 
 
 def _link_of(claims: dict) -> OAuthLink | None:
