@@ -11,6 +11,7 @@ from portal.models import AuthEvent, RecoveryLink, ResetCode
 from portal.models.base import utcnow
 from portal.services import background, settings
 from portal.services.personal_data import registered
+from portal.services.recovery import DAILY_WRONG_CODES
 from tests.recovery_helpers import (
     NEW,
     PHONE,
@@ -290,3 +291,30 @@ def test_every_request_that_gets_nothing_is_in_the_auth_log_with_what_was_typed(
     assert [tuple(row) for row in refused] == [("ghost@example.com", None), ("denied@example.com", denied.id),
                                                ("unverified@example.com", unverified.id)]
     assert vonage.sent == []
+
+
+def test_an_account_takes_ten_wrong_recovery_codes_a_day_then_no_code_works_for_it(sms_web, vonage, factories):
+    """Each attempt brings a fresh code with its own tries: the account's day of wrong codes bounds
+    the guessing. Past it no code is texted or taken, the right one included, with the answers of a
+    wrong code; a day on, codes work again."""
+    user = sms_user(factories)
+    ask(sms_web, "phone@example.com", channel="sms")
+    code = sms_code(vonage)
+    db.session.add_all([AuthEvent(event="recovery_code_failed", user_id=user.id)  # other attempts' guesses
+                        for _ in range(DAILY_WRONG_CODES)])
+    db.session.commit()
+    assert "The code is not correct. 4 tries left." in code_step(sms_web, code).get_data(as_text=True)
+    texts = len(vonage.messages_to(PHONE.removeprefix("+")))
+    fresh = WebClient(sms_web.application.test_client())
+    assert ask(fresh, "phone@example.com", channel="sms").headers["Location"] == "/recover/code"  # as ever
+    resend(fresh)
+    background.settle()
+    assert len(vonage.messages_to(PHONE.removeprefix("+"))) == texts  # but nothing was texted
+
+    db.session.execute(update(AuthEvent).where(AuthEvent.user_id == user.id)
+                       .values(created_at=utcnow() - timedelta(days=1, minutes=1)))
+    db.session.commit()
+    later = WebClient(sms_web.application.test_client())
+    ask(later, "phone@example.com", channel="sms")
+    background.settle()
+    assert code_step(later, sms_code(vonage)).headers["Location"].startswith("/recover/reset/")

@@ -5,10 +5,10 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from portal.extensions import db
-from portal.models import RecoveryLink, ResetCode, User
+from portal.models import AuthEvent, RecoveryLink, ResetCode, User
 from portal.models.base import utcnow
 from portal.services import (
     background,
@@ -41,6 +41,9 @@ CODE_MINUTES = settings.define("recovery.code_minutes", 10, "SMS code valid for 
 CODE_ATTEMPTS = settings.define("recovery.code_attempts", 5, "Wrong codes before a code dies", bounds=(1, 10))
 KEYS = [CHANNEL, LINK_MINUTES, CODE_MINUTES, CODE_ATTEMPTS]
 MAX_SENDS = 3
+# Wrong recovery codes an account takes in a day, across attempts: each attempt brings a fresh code
+# with its own tries, so without this bound a stranger could guess on, attempt after attempt.
+DAILY_WRONG_CODES = 10
 
 
 class RecoveryError(DomainError):
@@ -145,7 +148,8 @@ def request_recovery(identifier: str, channel: str) -> str | None:
             log_auth("recovery_refused", user=user, login=identifier[:254])
             db.session.commit()
         return None
-    phone = user.phone if eligible and user.phone_takes_recovery_codes else None
+    spent = _codes_spent(user.id if user else 0)  # asked for a stranger too: the same statements
+    phone = user.phone if eligible and user.phone_takes_recovery_codes and not spent else None
     provider_id = user.provider_id if phone else None  # read before the commit, as everything here
     ticket, code = new_token(), f"{secrets.randbelow(10**6):06d}"
     db.session.execute(delete(ResetCode).where(ResetCode.expires_at < utcnow()))
@@ -191,11 +195,21 @@ def resend_code(ticket: str) -> None:
     row.code_hash = passwords.hash_password(code)
     row.sends += 1
     row.expires_at = utcnow() + _minutes(CODE_MINUTES)
-    takes_codes = user is not None and user.phone_takes_recovery_codes  # the number may have changed since
+    spent = _codes_spent(user.id if user else 0)
+    takes_codes = user is not None and user.phone_takes_recovery_codes and not spent  # the number may have changed
     phone, provider_id = (user.phone, user.provider_id) if takes_codes else (None, None)
     db.session.commit()
     if takes_codes:
         background.later("sms", _text_code, phone, provider_id, code)
+
+
+def _codes_spent(user_id: int) -> bool:
+    """Whether the account took DAILY_WRONG_CODES wrong recovery codes in the last day. Then, for a
+    day, no code is texted to it or accepted for it, the right one included; the pages answer as
+    for a wrong code (a stranger learns nothing), and the email link still works."""
+    return db.session.execute(select(func.count()).select_from(AuthEvent).where(
+        AuthEvent.user_id == user_id, AuthEvent.event == "recovery_code_failed",
+        AuthEvent.created_at >= utcnow() - timedelta(days=1))).scalar_one() >= DAILY_WRONG_CODES
 
 
 def check_code(ticket: str, code: str) -> str:
@@ -210,7 +224,7 @@ def check_code(ticket: str, code: str) -> str:
     if spent is None:
         raise RecoveryError(CODE_DEAD)
     right = passwords.verify_password(row.code_hash, (code or "").strip())
-    if not right or user is None:
+    if _codes_spent(user.id if user else 0) or not right or user is None:
         lockout.record_failure(None)
         log_auth("recovery_code_failed", user=user)
         db.session.commit()
