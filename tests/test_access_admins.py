@@ -133,7 +133,8 @@ def test_add_administrator_with_groups_and_functions(staff_web, staff_user):
     db.session.commit()
     response = staff_web.post_form("/admin/administrators/new", {
         "login": "newbie", "email": "Newbie@Example.com", "name": "New Bie",
-        "groups": str(groups["Finance"].id), "functions": ["logs.audit"], "modules": ["Users"]},
+        "groups": str(groups["Finance"].id), "functions": ["logs.audit"], "modules": ["Users"],
+        "current_password": PASSWORD},
         page_url="/admin/administrators/new")
     assert response.status_code == 302, response.get_data(as_text=True)
     user = db.session.execute(select(User).where(User.login == "newbie")).scalar_one()
@@ -157,12 +158,12 @@ def invite_path(email: str) -> str:
 
 def test_a_corrected_email_kills_the_invite_sent_to_the_mistyped_one_and_invites_again(staff_web):
     """Whoever reads the mistyped mailbox must not set the new administrator's password."""
-    staff_web.post_form("/admin/administrators/new", {"login": "typo", "email": "typo@wrong.example",
-                                                      "name": "Typo"}, page_url="/admin/administrators/new")
+    staff_web.post_form("/admin/administrators/new", {"login": "typo", "email": "typo@wrong.example", "name": "Typo",
+                                                      "current_password": PASSWORD})
     mistyped = invite_path("typo@wrong.example")
     target = db.session.execute(select(User).where(User.login == "typo")).scalar_one()
     corrected = staff_web.post_form(f"/admin/administrators/{target.id}", {
-        "login": "typo", "email": "typo@right.example", "name": "Typo"})
+        "login": "typo", "email": "typo@right.example", "name": "Typo", "current_password": PASSWORD})
     assert corrected.status_code == 302
     assert "A link to set a password was emailed to typo@right.example." in staff_web.get(
         corrected.headers["Location"]).get_data(as_text=True)
@@ -179,7 +180,7 @@ def test_new_administrator_created_even_when_the_invite_cannot_be_sent(make_app,
     web = WebClient(make_app(**smtp.app_config()).test_client())
     web.login("boss2", "staff password 1")
     response = web.post_form("/admin/administrators/new", {
-        "login": "offline", "email": "offline@example.com", "name": "Off Line"},
+        "login": "offline", "email": "offline@example.com", "name": "Off Line", "current_password": PASSWORD},
         page_url="/admin/administrators/new", follow_redirects=True)
     assert "could not be sent" in response.get_data(as_text=True)
     assert db.session.execute(select(User).where(User.login == "offline")).scalar_one()
@@ -209,7 +210,8 @@ def test_an_email_set_by_staff_is_told_to_the_address_it_replaces(staff_web, fac
     target = staff_with(factories, "clients.view", login="moved")
     old_email = target.email
     staff_web.post_form(f"/admin/administrators/{target.id}", {
-        "login": "moved", "email": "moved-elsewhere@example.com", "name": "Moved", "functions": ["clients.view"]})
+        "login": "moved", "email": "moved-elsewhere@example.com", "name": "Moved", "functions": ["clients.view"],
+        "current_password": PASSWORD})
     [notice] = messages(to=old_email)
     assert notice.subject == "Your email address was changed"
     assert "An administrator changed" in notice.body and "moved-elsewhere@example.com" in notice.body
@@ -242,7 +244,7 @@ def test_an_administrator_with_a_password_is_not_invited_again_when_staff_change
     target = staff_with(factories, "clients.view", login="settled")
     moved = staff_web.post_form(f"/admin/administrators/{target.id}", {
         "login": "settled", "email": "settled-elsewhere@example.com", "name": "Settled",
-        "functions": ["clients.view"]})
+        "functions": ["clients.view"], "current_password": PASSWORD})
     assert moved.status_code == 302
     assert "A link to set a password" not in staff_web.get(moved.headers["Location"]).get_data(as_text=True)
     assert messages(to="settled-elsewhere@example.com") == []
@@ -289,7 +291,8 @@ def test_escalation_by_forged_post_is_refused(app, factories):
         "dashboard.view", "self.account", "admins.view", "admins.manage", "clients.view"}
     # ...and a module expands only to what the actor holds
     response = web.post_form("/admin/administrators/new", {
-        "login": "moduled", "email": "moduled@example.com", "modules": ["Clients", "Finance"]},
+        "login": "moduled", "email": "moduled@example.com", "modules": ["Clients", "Finance"],
+        "current_password": PASSWORD},
         page_url="/admin/administrators/new")
     assert response.status_code == 302
     codes = db.session.execute(select(UserFunction.code).join(User, User.id == UserFunction.user_id)

@@ -16,6 +16,7 @@ from tests.outbox import messages
 from tests.web import WebClient
 
 CLIENT_PASSWORD = "client password 1"
+CONFIRMED = {"current_password": STAFF_PASSWORD}  # the staff member's own password
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def test_support_resets_a_client_users_second_factor_from_the_client_card(app, e
     assert "authenticator app" in asked and "Reset two-factor" in asked
     assert factor_rows(user.id) == (1, 10)  # asking changes nothing
 
-    done = support.post_form(reset_url, {}, page_url=reset_url)
+    done = support.post_form(reset_url, CONFIRMED, page_url=reset_url)
     assert done.status_code == 302 and done.headers["Location"] == card_url
     card = support.get(card_url).get_data(as_text=True)
     assert "Two-factor authentication of client@example.com is off" in card and f'href="{reset_url}"' not in card
@@ -67,8 +68,8 @@ def test_a_second_reset_finds_nothing_and_logs_nothing(app, enrolled, factories)
     user, _codes = enrolled
     support = browser(app, staff_with(factories, "users.view", "users.reset_2fa", login="support").login)
     reset_url = f"/admin/users/{user.id}/two-factor"
-    assert support.post_form(reset_url, {}, page_url=reset_url).headers["Location"] == "/admin/users"
-    again = support.post_form(reset_url, {}, page_url=reset_url)
+    assert support.post_form(reset_url, CONFIRMED, page_url=reset_url).headers["Location"] == "/admin/users"
+    again = support.post_form(reset_url, CONFIRMED, page_url=reset_url)
     assert "client@example.com has no second factor." in support.get(again.headers["Location"]).get_data(as_text=True)
     assert "has no second factor" in support.get(reset_url).get_data(as_text=True)
     assert len(db.session.execute(select(AuditEvent).where(AuditEvent.action == "second_factor_reset")).all()) == 1
@@ -99,7 +100,7 @@ def test_a_manager_resets_an_administrator_who_must_enrol_again(app, factories):
     edit_url, reset_url = f"/admin/administrators/{target.id}", f"/admin/administrators/{target.id}/two-factor"
     assert f'href="{reset_url}"' in manager.get(edit_url).get_data(as_text=True)
     assert "asked to do at their next sign-in" in manager.get(reset_url).get_data(as_text=True)
-    assert manager.post_form(reset_url, {}, page_url=reset_url).headers["Location"] == edit_url
+    assert manager.post_form(reset_url, CONFIRMED, page_url=reset_url).headers["Location"] == edit_url
     assert factor_rows(target.id) == (0, 0)
     [notice] = messages(to="ops@staff.example.com", subject="Two-factor")
     assert "asked to set one up again when you next sign in" in notice.body
@@ -139,7 +140,7 @@ def test_reset_also_removes_an_sms_sign_in_code_in_flight(app, client_web, clien
     assert len(db.session.execute(select(SignInCode.id).where(SignInCode.user_id == client_user.id)).all()) == 1
     support = browser(app, staff_with(factories, "users.reset_2fa", login="support").login)
     reset_url = f"/admin/users/{client_user.id}/two-factor"
-    assert support.post_form(reset_url, {}, page_url=reset_url).status_code == 302
+    assert support.post_form(reset_url, CONFIRMED, page_url=reset_url).status_code == 302
     db.session.expire_all()
     assert db.session.execute(select(SignInCode.id).where(SignInCode.user_id == client_user.id)).all() == []
     assert waiting.get("/login/2fa").headers["Location"] == "/login"

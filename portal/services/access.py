@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import User, UserKind
 from portal.models.access import AccessGroup, GroupFunction, UserFunction, user_access_group
-from portal.services import identifiers, listing, sessions
+from portal.services import identifiers, listing, reauth, sessions
 from portal.services.errors import DomainError
 from portal.services.events import log_audit
 from portal.services.identifiers import AccountExists, IdentifierRefused
@@ -160,9 +160,12 @@ def _apply(user: User, data: AdminInput, chosen: list[AccessGroup]) -> None:
     forget(user)
 
 
-def create_admin(actor: User, data: AdminInput) -> User:
-    """A new administrator without a password (they set one from the emailed link)."""
+def create_admin(actor: User, data: AdminInput, actor_password: str) -> User:
+    """A new administrator without a password (they set one from the emailed link). The actor's
+    own password is asked: a stolen session must not give its thief an account of their own."""
     chosen = _check_grants(actor, data, None)
+    _check_identifiers(data.login.strip(), identifiers.fold(data.email), None)
+    reauth.check_current_password(actor, actor_password, "password_check_failed", "add administrator")
     try:
         user = create_staff(data.login, data.email, data.name, full_access=data.full_access)
     except (AccountExists, IdentifierRefused) as error:
@@ -178,23 +181,32 @@ def audit_created(user: User, actor_label: str | None = None) -> None:
               changes={key: [None, value] for key, value in _snapshot(user).items()})
 
 
-def update_admin(actor: User, target: User, data: AdminInput) -> dict:
-    """Change an administrator; returns the audited changes."""
+def _check_identifiers(login: str, email: str, target: User | None) -> None:
+    """Refuse a login or email that breaks the rules or is taken (before the password is asked:
+    a clash is told at once)."""
+    try:
+        if target is None or login != target.login:  # a login from before logins were ASCII may stay
+            identifiers.check_staff_identifiers(login, email)
+        identifiers.claim(login=login, email=email, except_user_id=None if target is None else target.id)
+    except (AccountExists, IdentifierRefused) as error:
+        raise AccessError(error.message, error.field) from error
+
+
+def update_admin(actor: User, target: User, data: AdminInput, actor_password: str) -> dict:
+    """Change an administrator; returns the audited changes. A new email address, which takes
+    the account's recovery with it, needs the actor's own password (a session alone must not
+    move recovery); one's own address changes only in General settings."""
     _require_manageable(actor, target)
     chosen = _check_grants(actor, data, target)
     login, email = data.login.strip(), identifiers.fold(data.email)
-    if target.id == actor.id and email != target.email:  # a session alone must not move recovery
+    if target.id == actor.id and email != target.email:
         raise AccessError("Change your own email address in General settings: it needs your password "
                           "and a link to the new address.", "email")
-    try:
-        if login != target.login:  # a login from before logins were ASCII may stay as it is
-            identifiers.check_staff_identifiers(login, email)
-        identifiers.claim(login=login, email=email, except_user_id=target.id)
-    except (AccountExists, IdentifierRefused) as error:
-        raise AccessError(error.message, error.field) from error
-    before = _snapshot(target)
+    _check_identifiers(login, email, target)
     if email != target.email:
+        reauth.check_current_password(actor, actor_password, "password_check_failed", "change administrator email")
         sessions.drop_links_in_flight([target.id])  # an invite sent to a mistyped address dies
+    before = _snapshot(target)
     target.login, target.email, target.name = login, email, data.name.strip() or login
     _apply(target, data, chosen)
     after = _snapshot(target)

@@ -5,6 +5,7 @@ from sqlalchemy import delete, select
 from portal.extensions import db
 from portal.models import RecoveryCode, SecondFactor, SignInCode, User
 from portal.models.base import utcnow
+from portal.services import reauth
 from portal.services.events import log_audit
 from portal.services.links import public_url
 from portal.services.notices import send_notice
@@ -26,13 +27,16 @@ def with_factors(users: list[User]) -> set[int]:
         SecondFactor.user_id.in_([user.id for user in users]), SecondFactor.confirmed_at.is_not(None))).scalars())
 
 
-def reset_by_staff(actor: User, target: User) -> list[str]:
+def reset_by_staff(actor: User, target: User, actor_password: str) -> list[str]:
     """Remove `target`'s second factors (a set-up half done too), recovery codes and any SMS
     sign-in code in flight, and end their sessions (the lost phone may hold one); audit it and
-    tell the owner. Returns the kinds removed; with none, nothing is done. The caller commits."""
+    tell the owner. Returns the kinds removed; with none, nothing is done. The caller commits.
+    The actor's own password is asked first: a stolen staff session must not strip accounts of
+    their second factor."""
     removed = factors_of(target)
     if not removed:
         return []
+    reauth.check_current_password(actor, actor_password, "password_check_failed", "reset two-factor")
     for model in (SecondFactor, RecoveryCode, SignInCode):
         db.session.execute(delete(model).where(model.user_id == target.id))
     ended = end_sessions([target.id])

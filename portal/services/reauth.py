@@ -23,14 +23,15 @@ def check_current_password(user: User, password: str, failed_event: str, detail:
     session cannot guess the password; during a lock the right one is refused too.
 
     A refusal is logged as `failed_event` (with `detail`) and committed, then CurrentPasswordWrong;
-    an empty field is CurrentPasswordMissing (nothing counted).
+    an empty field is CurrentPasswordMissing (nothing counted). Either names the form field
+    `current_password`.
     """
     if not password:
-        raise CurrentPasswordMissing()
+        raise CurrentPasswordMissing(field="current_password")
     locked = lockout.account_locked(user)
     if locked or not passwords.verify_password(user.password_hash, password):
         if not locked:
             lockout.record_failure(user)
         log_auth(failed_event, user=user, detail="account locked" if locked else detail)
         db.session.commit()
-        raise CurrentPasswordWrong()
+        raise CurrentPasswordWrong(field="current_password")

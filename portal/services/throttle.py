@@ -10,9 +10,15 @@ from portal.services import devices
 from portal.services.identifiers import fold
 
 
-def per_ip(config_key: str):
-    """Limit POSTs from one address by the configured rate."""
-    return limiter.limit(lambda: current_app.config[config_key], methods=["POST"])
+def per_ip(config_key: str, typed: str | None = None):
+    """Limit POSTs from one address by the configured rate (with `typed`: as per_user)."""
+    return limiter.limit(lambda: current_app.config[config_key], methods=["POST"],
+                         exempt_when=_left_empty(typed))
+
+
+def _left_empty(field: str | None) -> Callable[[], bool]:
+    """A request that does not fill in `field` is not counted (None: every request counts)."""
+    return lambda: field is not None and not request.form.get(field)
 
 
 def per_account(config_key: str, field: str = "login", device_vouches: bool = False):
@@ -46,11 +52,14 @@ def per_account_of(config_key: str, account: Callable[[], str | None], methods: 
     )
 
 
-def per_user(config_key: str):
-    """Limit POSTs of the signed-in user, whatever the address (a code or password they type)."""
+def per_user(config_key: str, typed: str | None = None):
+    """Limit POSTs of the signed-in user, whatever the address (a code or password they type).
+    With `typed`, only the POSTs that fill in that field count: a form that asks for a password
+    for some changes only (the Administrators form) is not limited for the others."""
     return limiter.limit(
         lambda: current_app.config[config_key],
         key_func=lambda: f"user:{getattr(current_user, 'id', 'anonymous')}",
         methods=["POST"],
         scope=lambda endpoint: f"{endpoint}:user",
+        exempt_when=_left_empty(typed),
     )

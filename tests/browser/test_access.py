@@ -146,7 +146,8 @@ def test_a_lock_and_its_unlock_are_on_screen_in_the_users_list_on_a_phone(live_s
 
 
 def test_support_resets_a_lost_second_factor_from_the_client_card(live_server, page, factories):
-    """Asked first, then back on the card with the outcome; the factor is gone."""
+    """Asked first, with the staff member's own password, then back on the card with the outcome;
+    the factor is gone."""
     server = live_server()
     owner = factories.client_user(email="owner@example.com", password=CLIENT_PASSWORD)
     db.session.add(SecondFactor(user_id=owner.id, kind="totp", secret="unused", confirmed_at=utcnow()))
@@ -157,6 +158,11 @@ def test_support_resets_a_lost_second_factor_from_the_client_card(live_server, p
     page.get_by_role("row", name=re.compile(f"User #{owner.id}")).get_by_role("link", name="Reset two-factor").click()
     expect(page.get_by_role("heading", name=f"Reset two-factor of User #{owner.id}")).to_be_visible()
     expect(page.get_by_text("authenticator app")).to_be_visible()
+    page.get_by_label("Current password").fill("not my password")
+    page.get_by_role("button", name="Reset two-factor").click()
+    expect(page.locator("#current_password-error")).to_have_text("The current password is not correct.")
+    expect(page.get_by_label("Current password")).to_have_value("")
+    page.get_by_label("Current password").fill(PASSWORD)
     page.get_by_role("button", name="Reset two-factor").click()
     expect(page).to_have_url(f"{server.url}/admin/clients/{owner.client_id}")
     expect(page.get_by_text(f"Two-factor authentication of User #{owner.id} is off")).to_be_visible()

@@ -1,10 +1,18 @@
 """Forms of the admin area: administrators, access groups, Rights, Deny access, list filters."""
 
-from wtforms import BooleanField, EmailField, SelectMultipleField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.forms import PortalForm
+from portal.services.password_policy import HARD_MAX_LENGTH
 from portal.services.permissions import FUNCTIONS, GRANTABLE, modules
 
 
@@ -40,6 +48,8 @@ class AdminForm(FunctionTreeMixin, PortalForm):
     groups = CheckboxesField("Access groups", coerce=int, choices=[])
     modules = CheckboxesField("Modules", choices=[(m, m) for m in modules("staff")])
     functions = CheckboxesField("Functions", choices=_function_choices("staff"))
+    # The acting administrator's own: asked to add an administrator or change one's email.
+    current_password = PasswordField("Current password", validators=[Optional(), Length(max=HARD_MAX_LENGTH)])
     submit = SubmitField("Save")
 
 

@@ -12,9 +12,10 @@ from portal.blueprints.lists import list_args, render_list, row_url
 from portal.extensions import db, htmx
 from portal.forms import ActionForm
 from portal.models.access import AccessGroup
-from portal.services import access, factor_reset, lockout, profile, recovery
+from portal.services import access, factor_reset, lockout, profile, reauth, recovery
 from portal.services.delivery import DeliveryError
 from portal.services.permissions import grantable_by, has_function, modules, requires
+from portal.services.throttle import per_ip, per_user
 
 
 @bp.route("/administrators")
@@ -96,19 +97,23 @@ def _render_admin_form(form, target=None):
                            groups=access.groups(), resettable=resettable)
 
 
-def _put_error(form, error: access.AccessError, default_field: str = "login") -> None:
+def _put_error(form, error: access.AccessError | reauth.CurrentPasswordWrong, default_field: str = "login") -> None:
     """Show a refused change next to the field it concerns (the form was validated already)."""
     getattr(form, error.field or default_field).errors.append(error.message)
 
 
 @bp.route("/administrators/new", methods=["GET", "POST"])
 @requires("admins.manage")
+@per_ip("RATELIMIT_REAUTH_PER_IP", typed="current_password")
+@per_user("RATELIMIT_REAUTH_PER_ACCOUNT", typed="current_password")
 def new_administrator():
     return _save_admin(None)
 
 
 @bp.route("/administrators/<int:user_id>", methods=["GET", "POST"])
 @requires("admins.manage")
+@per_ip("RATELIMIT_REAUTH_PER_IP", typed="current_password")
+@per_user("RATELIMIT_REAUTH_PER_ACCOUNT", typed="current_password")
 def edit_administrator(user_id):
     return _save_admin(access.get_admin(user_id) or abort(404))
 
@@ -121,13 +126,13 @@ def _save_admin(target):
     if form.validate_on_submit():
         try:
             if target is None:
-                created = access.create_admin(current_user, _admin_input(form))
+                created = access.create_admin(current_user, _admin_input(form), form.current_password.data)
             else:
-                changes = access.update_admin(current_user, target, _admin_input(form))
+                changes = access.update_admin(current_user, target, _admin_input(form), form.current_password.data)
                 if "email" in changes:
                     profile.tell_old_address(target, changes["email"][0], by_staff=True)
             db.session.commit()
-        except access.AccessError as refused:
+        except (access.AccessError, reauth.CurrentPasswordWrong) as refused:
             db.session.rollback()
             _put_error(form, refused)
         else:

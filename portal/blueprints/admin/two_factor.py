@@ -4,14 +4,17 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.blueprints.admin import bp
+from portal.blueprints.settings.forms import CurrentPasswordForm
 from portal.extensions import db
-from portal.forms import ActionForm
-from portal.services import access, factor_reset, rights
+from portal.services import access, factor_reset, reauth, rights
 from portal.services.permissions import has_function, requires
+from portal.services.throttle import per_ip, per_user
 
 
 @bp.route("/users/<int:user_id>/two-factor", methods=["GET", "POST"])
 @requires("users.reset_2fa")
+@per_ip("RATELIMIT_REAUTH_PER_IP")
+@per_user("RATELIMIT_REAUTH_PER_ACCOUNT")
 def reset_user_two_factor(user_id):
     target = rights.client_user_for(current_user, user_id) or abort(404)
     back = (url_for("admin.client_card", client_id=target.client_id) if has_function(current_user, "clients.view")
@@ -21,6 +24,8 @@ def reset_user_two_factor(user_id):
 
 @bp.route("/administrators/<int:user_id>/two-factor", methods=["GET", "POST"])
 @requires("admins.manage")
+@per_ip("RATELIMIT_REAUTH_PER_IP")
+@per_user("RATELIMIT_REAUTH_PER_ACCOUNT")
 def reset_administrator_two_factor(user_id):
     target = access.get_admin(user_id) or abort(404)
     if target.id == current_user.id or not access.can_manage(current_user, target):
@@ -29,13 +34,19 @@ def reset_administrator_two_factor(user_id):
 
 
 def _confirm_reset(target, shown: str, back: str):
-    """GET asks first (who, which factors, what follows); POST resets and returns to `back`."""
-    form = ActionForm()
+    """GET asks first (who, which factors, what follows); POST, with the staff member's own
+    password, resets and returns to `back`."""
+    form = CurrentPasswordForm()
     if form.validate_on_submit():
-        removed = factor_reset.reset_by_staff(current_user, target)
-        db.session.commit()
-        flash(f"Two-factor authentication of {shown} is off; they were told by email." if removed
-              else f"{shown} has no second factor.", "success")
-        return redirect(back)
+        try:
+            removed = factor_reset.reset_by_staff(current_user, target, form.current_password.data)
+        except reauth.CurrentPasswordWrong as error:
+            form.current_password.errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(f"Two-factor authentication of {shown} is off; they were told by email." if removed
+                  else f"{shown} has no second factor.", "success")
+            return redirect(back)
     return render_template("admin/reset_two_factor.html", target=target, shown=shown, form=form, back=back,
-                           factors=[factor_reset.KIND_NAMES[kind] for kind in factor_reset.factors_of(target)])
+                           factors=[factor_reset.KIND_NAMES[kind] for kind in factor_reset.factors_of(target)]
+                           ), 422 if form.errors else 200
