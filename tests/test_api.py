@@ -18,11 +18,12 @@ from portal.models import (
     UserSession,
 )
 from portal.models.base import utcnow
-from portal.services import api_tokens, gdpr, sessions
+from portal.services import api_tokens, gdpr, reauth, sessions
 from portal.services.auth_methods import STAFF_2FA_REQUIRED
 from tests.api_helpers import basic, bearer, make_token
 from tests.fraud_support import MOBILE_GB, make_catalog, protect
 from tests.methods_helpers import enrol_totp
+from tests.outbox import messages
 from tests.web import WebClient
 
 PASSWORD = "client password 1"
@@ -63,10 +64,42 @@ def test_scopes_no_wider_than_the_owner(client_web, factories, app):
 
 def test_a_token_of_zero_days_is_out_of_range_not_missing(client_web):
     refused = client_web.post_form("/settings/security/api-tokens",
-                                   {"name": "x", "days": 0, "scopes": ["self.account"]},
+                                   {"name": "x", "days": 0, "scopes": ["self.account"],
+                                    "token_password": "client password 1"},
                                    page_url="/settings/security")
     body = refused.get_data(as_text=True)
     assert "Number must be between 1 and 365." in body and "This field is required." not in body
+    assert db.session.execute(select(ApiToken)).first() is None
+
+
+def test_a_token_needs_the_owners_password_and_the_owner_is_told(client_web, client_user):
+    """A token outlives the session that made it: a session alone, stolen or left open, mints none."""
+    typed = {"name": "deploy", "days": 30, "scopes": ["self.account"]}
+    for password, message in (("", "This field is required."), ("guess", "The current password is not correct.")):
+        refused = client_web.post_form("/settings/security/api-tokens", {**typed, "token_password": password},
+                                       page_url="/settings/security")
+        body = refused.get_data(as_text=True)
+        assert f'<p class="error" id="token_password-error">{message}</p>' in body, password
+        assert 'value="deploy"' in body and 'value="guess"' not in body
+    assert db.session.execute(select(ApiToken)).first() is None
+    assert db.session.execute(select(AuthEvent.detail).where(AuthEvent.event == "api_token_refused")
+                              ).scalars().all() == ["wrong current password"]
+    assert messages(subject="A new API token was created on your account") == []
+
+    make_token(client_web, name="deploy", scopes=("self.account",))
+    [notice] = messages(to="client@example.com", subject="A new API token was created on your account")
+    assert "an API token was created" in notice.body and "from the address 127.0.0.1" in notice.body
+    assert "/settings/security" in notice.body and "pt_" not in notice.body
+
+
+def test_an_account_without_a_password_is_told_to_set_one_before_a_token(factories):
+    """Signed in through Google or Keycloak only: nothing to confirm with, and no guess counted."""
+    user = factories.client_user(email="google-only@example.com")
+    user.password_hash = None
+    db.session.commit()
+    with pytest.raises(reauth.NoPasswordYet, match="set one first"):
+        api_tokens.create_token(user, "x", 30, ["self.account"], "anything")
+    assert db.session.execute(select(AuthEvent)).first() is None
     assert db.session.execute(select(ApiToken)).first() is None
 
 
@@ -364,7 +397,7 @@ def test_the_service_refuses_a_scope_or_a_lifetime_the_form_would(client_user):
     """The form's choices are one check; the service is the last (a script, a future form)."""
     for scopes, days in ((["admins.manage"], 30), (["self.account"], 0), (["self.account"], 366), ([], 30)):
         with pytest.raises(api_tokens.TokenRefused):
-            api_tokens.create_token(client_user, "x", days, scopes)
+            api_tokens.create_token(client_user, "x", days, scopes, "client password 1")
     assert db.session.execute(select(ApiToken)).first() is None
 
 

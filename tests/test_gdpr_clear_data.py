@@ -86,7 +86,7 @@ def zelda(app, factories):
                                         "email_password": "new password 12"})
     assert db.session.execute(select(PendingEmailChange)).first() is not None  # a new address waits
     _row, token = api_tokens.create_token(db.session.get(User, owner.id), "zelda's script", 30,
-                                          ["self.account"])
+                                          ["self.account"], "new password 12")
     db.session.commit()
     fresh = WebClient(app.test_client())
     assert fresh.get("/api/v1/whoami", headers={"Authorization": f"Bearer {token}"}).status_code == 200

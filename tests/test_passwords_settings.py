@@ -456,6 +456,7 @@ CURRENT_PASSWORD_ROUTES = [  # every form with a current-password field, each wi
     ("/settings/security/2fa/totp/remove", REAUTH),
     ("/settings/security/2fa/sms/remove", REAUTH),
     ("/settings/security/linked/google", REAUTH),
+    ("/settings/security/api-tokens", REAUTH),
     ("/settings/phone", ("RATELIMIT_PHONE_CHANGE_PER_IP", "RATELIMIT_PHONE_CHANGE_PER_ACCOUNT")),
 ]
 

@@ -60,6 +60,8 @@ class WebClient:
         return self.client.open(url, method=method, data=data or {}, headers=headers, **kwargs)
 
     def login(self, login: str, password: str, remember: bool = False):
+        """Sign in; the password is kept for the forms that ask it again (`self.password`)."""
+        self.password = password
         data = {"login": login, "password": password}
         if remember:
             data["remember"] = "y"

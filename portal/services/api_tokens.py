@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 from portal.extensions import db
 from portal.models import ApiToken, User
 from portal.models.base import utcnow
+from portal.services import factor_notices, reauth
 from portal.services.client_ip import client_ip
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
@@ -27,8 +28,10 @@ def grantable_scopes(user: User) -> list[str]:
     return [code for code in FUNCTIONS if has_function(user, code)]
 
 
-def create_token(user: User, name: str, days: int, scopes: list[str]) -> tuple[ApiToken, str]:
-    """A new token; returns the row and the secret, which is never shown again. The caller commits."""
+def create_token(user: User, name: str, days: int, scopes: list[str], password: str) -> tuple[ApiToken, str]:
+    """A new token; returns the row and the secret, which is never shown again. The caller commits.
+    The owner's current password is asked and the owner is emailed: a token outlives the session
+    that made it (until its expiry or a password change), so a session alone must not mint one."""
     allowed = set(grantable_scopes(user))
     if not scopes:
         raise TokenRefused("Choose at least one scope.")
@@ -36,12 +39,14 @@ def create_token(user: User, name: str, days: int, scopes: list[str]) -> tuple[A
         raise TokenRefused("A token cannot do more than you can.")
     if not 1 <= days <= MAX_DAYS:
         raise TokenRefused(f"Choose between 1 and {MAX_DAYS} days.")
+    reauth.check_current_password(user, password, "api_token_refused", "wrong current password")
     secret = PREFIX + new_token()
     row = ApiToken(user_id=user.id, name=name.strip(), token_hash=digest(secret), scopes=sorted(scopes),
                    expires_at=utcnow() + timedelta(days=days))
     db.session.add(row)
     db.session.flush()
     log_auth("api_token_created", user=user, detail=f"token {row.id}: {row.name}"[:300])
+    factor_notices.tell_owner(user, "api_token_created")
     return row, secret
 
 

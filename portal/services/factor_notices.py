@@ -1,4 +1,4 @@
-"""The owner is emailed whenever their own second factors change, so a change they did not make does not go unseen."""
+"""The owner is emailed whenever their own second factors or API tokens change, so a change they did not make does not go unseen."""
 
 from portal.models import User
 from portal.models.base import utcnow
@@ -18,6 +18,8 @@ CHANGES = {
                     "sign-in codes by SMS were removed from your second factors"),
     "codes_renewed": ("New recovery codes were made for your account",
                       "new recovery codes were made, and the earlier ones no longer work"),
+    "api_token_created": ("A new API token was created on your account",
+                          "an API token was created, which opens the portal's API to whoever holds it"),
 }
 
 
@@ -31,4 +33,5 @@ def tell_owner(user: User, change: str, second_factor_left: bool = True) -> None
                 f"{what} on your account {user.login} on {utcnow():%Y-%m-%d %H:%M} UTC{where}.{alone}\n\n"
                 "If this was not you, someone knows your password and is signed in. Reset your password "
                 f"now, which signs every session out:\n{public_url('auth.recover')}\n\n"
-                f"Then check your second factors in Security settings:\n{public_url('settings.security')}\n")
+                f"Then check your second factors and API tokens in Security settings:\n"
+                f"{public_url('settings.security')}\n")

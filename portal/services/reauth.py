@@ -11,6 +11,12 @@ class CurrentPasswordWrong(DomainError):
     default_message = "The current password is not correct."
 
 
+class NoPasswordYet(CurrentPasswordWrong):
+    """An account that signs in with Google or Keycloak only has no password to confirm with."""
+
+    default_message = "This account has no password yet: set one first (\"Forgot your password?\" on the sign-in page)."
+
+
 class CurrentPasswordMissing(CurrentPasswordWrong):
     """Nothing was typed: not a guess, so it does not count toward the lock."""
 
@@ -23,9 +29,11 @@ def check_current_password(user: User, password: str, failed_event: str, detail:
     session cannot guess the password; during a lock the right one is refused too.
 
     A refusal is logged as `failed_event` (with `detail`) and committed, then CurrentPasswordWrong;
-    an empty field is CurrentPasswordMissing (nothing counted). Either names the form field
-    `current_password`.
+    an empty field is CurrentPasswordMissing and an account without a password NoPasswordYet
+    (nothing counted). Each names the form field `current_password`.
     """
+    if user.password_hash is None:
+        raise NoPasswordYet(field="current_password")
     if not password:
         raise CurrentPasswordMissing(field="current_password")
     locked = lockout.account_locked(user)

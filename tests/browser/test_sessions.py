@@ -1,5 +1,7 @@
 """Sessions in a real browser: signing out everywhere else from the Security page."""
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.browser.signin import log_in
@@ -40,7 +42,13 @@ def test_revoking_an_api_token_asks_first(live_server, page, factories):
     tokens = page.locator("#api-tokens")
     tokens.get_by_label("Name", exact=True).fill("deploy")
     tokens.get_by_label("Own settings and security (self.account)").check()
+    tokens.get_by_label("Your password (to create a token)").fill("not my password")
     tokens.get_by_role("button", name="Create token").click()
+    expect(tokens.locator("#token_password-error")).to_have_text("The current password is not correct.")
+    expect(tokens.get_by_label("Name", exact=True)).to_have_value("deploy")
+    tokens.get_by_label("Your password (to create a token)").fill("client password 1")
+    tokens.get_by_role("button", name="Create token").click()
+    expect(tokens.locator(".api-token")).to_have_text(re.compile(r"^pt_"))
     questions = []
     page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
     page.locator("#api-tokens").get_by_role("button", name="Revoke").click()

@@ -85,4 +85,7 @@ class TokenForm(PortalForm):
                         validators=[InputRequired(), NumberRange(min=1, max=MAX_DAYS)])  # 0 is out of range, not missing
     scopes = SelectMultipleField("Scopes", widget=ListWidget(prefix_label=False),
                                  option_widget=CheckboxInput())
+    # Its own label: the Security page also shows the second factors' "Current password".
+    token_password = PasswordField("Your password (to create a token)",
+                                   validators=[DataRequired(), Length(max=HARD_MAX_LENGTH)])
     submit = SubmitField("Create token")
