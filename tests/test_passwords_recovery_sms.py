@@ -4,10 +4,10 @@ import re
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from portal.extensions import db
-from portal.models import AuthEvent, RecoveryLink, ResetCode
+from portal.models import AuthEvent, RecoveryLink, ResetCode, SecondFactor
 from portal.models.base import utcnow
 from portal.services import background, settings
 from portal.services.personal_data import registered
@@ -318,3 +318,26 @@ def test_an_account_takes_ten_wrong_recovery_codes_a_day_then_no_code_works_for_
     ask(later, "phone@example.com", channel="sms")
     background.settle()
     assert code_step(later, sms_code(vonage)).headers["Location"].startswith("/recover/reset/")
+
+
+def test_an_account_that_signs_in_with_sms_codes_recovers_by_email_not_by_its_phone(sms_web, vonage, factories):
+    """Else the phone alone (stolen, or its number ported away) would reset the password and then
+    take the sign-in code too. The answers are those of any account; the page says why no code came."""
+    user = sms_user(factories)
+    db.session.add(SecondFactor(user_id=user.id, kind="sms", confirmed_at=utcnow()))
+    db.session.commit()
+    assert ask(sms_web, "phone@example.com", channel="sms").headers["Location"] == "/recover/code"
+    step = page_text(sms_web.get("/recover/code"))
+    assert "An account that signs in with SMS codes gets none" in step and "Recover it by email" in step
+    resend(sms_web)
+    background.settle()
+    assert vonage.messages_to(PHONE.removeprefix("+")) == []
+    stranger = WebClient(sms_web.application.test_client())
+    ask(stranger, "ghost@example.com", channel="sms")
+    assert page_text(stranger.get("/recover/code")) == step
+
+    db.session.execute(delete(SecondFactor).where(SecondFactor.user_id == user.id))  # SMS codes off: codes again
+    db.session.commit()
+    ask(WebClient(sms_web.application.test_client()), "phone@example.com", channel="sms")
+    background.settle()
+    assert len(vonage.messages_to(PHONE.removeprefix("+"))) == 1

@@ -17,6 +17,7 @@ from portal.services import (
     lockout,
     password_change,
     passwords,
+    second_factor,
     settings,
     sms_budget,
 )
@@ -148,8 +149,8 @@ def request_recovery(identifier: str, channel: str) -> str | None:
             log_auth("recovery_refused", user=user, login=identifier[:254])
             db.session.commit()
         return None
-    spent = _codes_spent(user.id if user else 0)  # asked for a stranger too: the same statements
-    phone = user.phone if eligible and user.phone_takes_recovery_codes and not spent else None
+    closed = _no_code_for(user)
+    phone = user.phone if eligible and user.phone_takes_recovery_codes and not closed else None
     provider_id = user.provider_id if phone else None  # read before the commit, as everything here
     ticket, code = new_token(), f"{secrets.randbelow(10**6):06d}"
     db.session.execute(delete(ResetCode).where(ResetCode.expires_at < utcnow()))
@@ -195,12 +196,22 @@ def resend_code(ticket: str) -> None:
     row.code_hash = passwords.hash_password(code)
     row.sends += 1
     row.expires_at = utcnow() + _minutes(CODE_MINUTES)
-    spent = _codes_spent(user.id if user else 0)
-    takes_codes = user is not None and user.phone_takes_recovery_codes and not spent  # the number may have changed
+    closed = _no_code_for(user)
+    takes_codes = user is not None and user.phone_takes_recovery_codes and not closed  # the number may have changed
     phone, provider_id = (user.phone, user.provider_id) if takes_codes else (None, None)
     db.session.commit()
     if takes_codes:
         background.later("sms", _text_code, phone, provider_id, code)
+
+
+def _no_code_for(user: User | None) -> bool:
+    """Whether no recovery code is texted to this account now (besides its number's own delay):
+    it took DAILY_WRONG_CODES wrong codes in the last day, or it signs in with SMS codes, when a
+    code to the same phone would make the phone alone both factors (it recovers by email). Asked
+    for a stranger too: the same statements."""
+    spent = _codes_spent(user.id if user else 0)
+    signs_in_by_sms = second_factor.texts_sign_in_codes(user)
+    return spent or signs_in_by_sms
 
 
 def _codes_spent(user_id: int) -> bool:

@@ -81,6 +81,12 @@ def has_second_factor(user: User) -> bool:
     return bool(active_kinds(user))
 
 
+def texts_sign_in_codes(user: User | None) -> bool:
+    """Whether `user` signs in with SMS codes (None, a stranger, is asked with the same query)."""
+    kinds = db.session.execute(CONFIRMED_KINDS, {"user_id": user.id if user else 0}).scalars()
+    return user is not None and "sms" in _on_for(kinds, user.provider_id)
+
+
 def _enrolment_required(user: User) -> bool:
     """Staff without a second factor while the provider requires one (and offers a way to enrol)."""
     if not user.is_staff or not settings.get(auth_methods.STAFF_2FA_REQUIRED, user.provider_id):

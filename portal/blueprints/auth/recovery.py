@@ -47,7 +47,8 @@ def recover_code():
         else:
             session.pop(TICKET, None)
             return redirect(url_for("auth.recover_reset", token=token))
-    return render_template("auth/recover_code.html", form=form, resend_form=ActionForm())
+    return render_template("auth/recover_code.html", form=form, resend_form=ActionForm(),
+                           by_email="email" in recovery.channels())
 
 
 @bp.route("/recover/code/resend", methods=["POST"])
