@@ -94,6 +94,56 @@ def test_one_browsers_wrong_passwords_do_not_end_the_owners_other_browsers_pass(
     assert attempt(phone, RIGHT).headers.get("Location") == "/home"
 
 
+NEW = "violet kettle under moonlight"
+
+
+def device_cookie_of(browser_) -> str:
+    """Sign in (a device cookie comes with it), then out again."""
+    assert attempt(browser_, RIGHT).headers["Location"] == "/home"
+    browser_.post_form("/logout", {}, page_url="/home")
+    return browser_.get_cookie("portal_device", path="/login").value
+
+
+def locked_by_strangers(app, target) -> None:
+    for _ in range(3):
+        attempt(WebClient(app.test_client()), "wrong guess 1")
+    assert db.session.get(User, target.id).locked_until > utcnow()
+
+
+def test_a_device_cookie_from_before_a_password_change_no_longer_lifts_the_lock(app, target):
+    """Someone who signed in with a stolen password carries a device cookie too. Once the owner
+    changes the password, it vouches no more: during a lock that strangers keep up, even the right
+    password is refused from that browser as from any other. The owner's browser that changed it
+    has a new cookie, and still signs in."""
+    configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
+    thief, owner = WebClient(app.test_client()), WebClient(app.test_client())
+    device_cookie_of(thief)
+    before = device_cookie_of(owner)
+    owner.login("target@example.com", RIGHT)
+    changed = owner.post_form("/settings/general/password", {"current_password": RIGHT, "password": NEW,
+                                                             "confirm": NEW}, page_url="/settings/general")
+    assert changed.status_code == 302 and owner.get_cookie("portal_device", path="/login").value != before
+    owner.post_form("/logout", {}, page_url="/settings/general")
+    locked_by_strangers(app, target)
+    assert WRONG_ANSWER in attempt(thief, NEW).get_data(as_text=True)
+    assert events("login_failed")[-1].detail == "account locked"
+    assert attempt(owner, NEW).headers["Location"] == "/home"
+
+
+def test_a_device_cookie_from_before_signing_out_everywhere_else_no_longer_lifts_the_lock(app, target):
+    """"Sign out everywhere else" ends every other browser's pass too; a session alone proves no
+    password, so the browser that did it gets its next cookie at its next full sign-in."""
+    configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
+    thief, owner = WebClient(app.test_client()), WebClient(app.test_client())
+    device_cookie_of(thief)
+    owner.login("target@example.com", RIGHT)
+    assert owner.post_form("/settings/security/sessions/end-others", {},
+                           page_url="/settings/security").status_code == 302
+    locked_by_strangers(app, target)
+    assert WRONG_ANSWER in attempt(thief, RIGHT).get_data(as_text=True)
+    assert events("login_failed")[-1].detail == "account locked"
+
+
 def test_a_device_cookie_opens_no_other_account(app, target, factories):
     configure(**{"lockout.account_failures": 3, "captcha.mode": "off"})
     factories.client_user(email="other@example.com", password=RIGHT)

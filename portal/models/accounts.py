@@ -76,7 +76,8 @@ class User(UserMixin, db.Model):
     is_active_account: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     # Goes up each time every session of the user is revoked (portal.services.sessions): a sign-in
-    # waiting for its second factor that began before is over too (portal.services.pending_signin).
+    # waiting for its second factor that began before is over too (portal.services.pending_signin),
+    # and the device cookies issued before stop lifting the lock (portal.services.devices).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, server_default=func.now())

@@ -1,15 +1,18 @@
 """Device cookies: a browser that signed in to an account before may still try its password while
 strangers' wrong guesses keep the account locked, so a lock cannot be used to shut its owner out.
 
-The cookie is signed (SECRET_KEY), names the account and a random id, and is sent only to /login,
-where it also lifts the per-account rate limit. A wrong password from it counts toward that
-device's own limit as well as the account's lock.
+The cookie is signed (SECRET_KEY), names the account, a random id and the account's session epoch,
+and is sent only to /login, where it also lifts the per-account rate limit. A wrong password from it
+counts toward that device's own limit as well as the account's lock. Once every session of the
+account is revoked (a password change or reset, "Sign out everywhere else", Deny access, Reset
+two-factor), the epoch moves on and the cookie vouches no more: whoever signed in with a stolen
+password loses the pass too.
 """
 
 import logging
 import secrets
 
-from flask import current_app, request, url_for
+from flask import after_this_request, current_app, request, url_for
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from portal.models import User
@@ -28,12 +31,16 @@ def _signer() -> URLSafeTimedSerializer:
 
 
 def _device_of(user: User) -> str | None:
-    """The id of this browser's device cookie, if it is valid and names `user`."""
+    """The id of this browser's device cookie, if it is valid, names `user` and was issued in the
+    account's current session epoch (a cookie naming none was issued before epochs were written
+    into it, when every account's was 0)."""
     try:
         data = _signer().loads(request.cookies.get(COOKIE, ""), max_age=DAYS * 86400)
     except BadData:
         return None
-    return data.get("d") if isinstance(data, dict) and data.get("u") == user.id else None
+    if not isinstance(data, dict) or data.get("u") != user.id or data.get("e", 0) != user.session_epoch:
+        return None
+    return data.get("d")
 
 
 def _failures_key(device: str) -> str:
@@ -70,8 +77,14 @@ def record_failure(user: User) -> None:
             log.warning("counter store unavailable: a device's failure was not counted")
 
 
-def issue(response, user: User) -> None:
-    """After a full sign-in: this browser is `user`'s device (a new id each time)."""
-    value = _signer().dumps({"u": user.id, "d": secrets.token_urlsafe(16)})
-    response.set_cookie(COOKIE, value, max_age=DAYS * 86400, path=url_for("auth.login"), httponly=True,
-                        secure=current_app.config["SESSION_COOKIE_SECURE"], samesite="Lax")
+def issue(user: User) -> None:
+    """After a full sign-in, or a password change in a signed-in browser (which proves as much):
+    the answer to this request makes this browser `user`'s device, with a new id, for the account's
+    session epoch as it is now."""
+    value = _signer().dumps({"u": user.id, "d": secrets.token_urlsafe(16), "e": user.session_epoch})
+
+    @after_this_request
+    def set_cookie(response):
+        response.set_cookie(COOKIE, value, max_age=DAYS * 86400, path=url_for("auth.login"), httponly=True,
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], samesite="Lax")
+        return response

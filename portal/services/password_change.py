@@ -3,7 +3,15 @@
 from portal.extensions import db
 from portal.models import User
 from portal.models.base import utcnow
-from portal.services import lockout, oauth_links, password_policy, passwords, reauth, sessions
+from portal.services import (
+    devices,
+    lockout,
+    oauth_links,
+    password_policy,
+    passwords,
+    reauth,
+    sessions,
+)
 from portal.services.client_ip import client_ip
 from portal.services.events import log_auth
 from portal.services.links import public_url
@@ -32,11 +40,14 @@ def set_new_password(user: User, password: str, event: str) -> None:
 def change_password(user: User, current: str, new: str) -> None:
     """General settings and the expired-password page: the current password proves it is them.
 
-    This browser stays signed in, on a new session.
+    This browser stays signed in, on a new session, and gets a device cookie of the new session
+    epoch: the others' cookies stop lifting the lock, not the one of the browser that proved the
+    password.
     """
     reauth.check_current_password(user, current, "password_change_failed")
     remember = bool(sessions.current_session() and sessions.current_session().remember)
     set_new_password(user, new, "password_changed")
+    devices.issue(user)
     sessions.start_session(user, remember=remember)
     db.session.commit()
 

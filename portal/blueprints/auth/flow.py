@@ -23,7 +23,7 @@ def complete_sign_in(user, remember: bool = False, next_url: str | None = None, 
         return redirect(url_for("auth.two_factor"))
     lockout.record_success(user)  # here, not at the password: wrong second-factor codes count too
     response = redirect(safe_next(next_url, home_for(user)))  # before the commit, which expires `user`
-    devices.issue(response, user)
+    devices.issue(user)
     sessions.start_session(user, remember=remember)
     if mfa_by_idp:
         session["mfa_by_idp"] = True
