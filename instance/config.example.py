@@ -28,7 +28,7 @@ live in the database and are edited in the admin area, not here.
 # FRAUD_SMS_PER_COUNTRY = "200 per hour"
 # FRAUD_SMS_CODES_PER_NUMBER = "6 per hour"
 # FRAUD_SMS_DAILY_CAP = "1000 per day"
-# A number verified on the way to an order (no password asked there) takes recovery codes after:
+# A number verified on the way to an order (no password asked there) takes sign-in and recovery codes after:
 # PHONE_RECOVERY_DELAY_HOURS = 24
 
 # The base of every link in an email or SMS. https:// also turns on Secure cookies.

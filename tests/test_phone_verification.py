@@ -172,11 +172,54 @@ def test_a_number_added_here_takes_recovery_codes_only_after_a_delay_and_the_own
     assert "http://portal.test/settings/general" in notice.body and "evil.example" not in notice.body
     ask_recovery_by_sms(app, client_user.email)
     assert recovery_texts(MOBILE_GB) == 0
+    security = client_web.get("/settings/security").get_data(as_text=True)  # where SMS codes are turned on
+    assert f"{MOBILE_GB[:-4]}****, from {user.phone_recovery_after:%Y-%m-%d %H:%M} UTC" in security
 
     user.phone_recovery_after = utcnow() - timedelta(minutes=1)  # a day later
     db.session.commit()
     ask_recovery_by_sms(app, client_user.email)
     assert recovery_texts(MOBILE_GB) == 1
+
+
+def sign_in_texts(number: str) -> int:
+    return len([text for text in messages(to=number) if "sign-in code" in text.body])
+
+
+def ask_for_a_sign_in_code(app, login: str) -> str:
+    """The password step in a new browser, then "Send code" on /login/2fa; returns the page after."""
+    browser = WebClient(app.test_client())
+    assert browser.post_form("/login", {"login": login, "password": "client password 1"}).headers[
+        "Location"] == "/login/2fa"
+    browser.post_form("/login/2fa/sms", {}, page_url="/login/2fa")
+    return browser.get("/login/2fa").get_data(as_text=True)
+
+
+def test_a_number_added_here_takes_sign_in_codes_only_after_the_same_delay(app, client_web, client_user, tariffs):
+    """SMS sign-in codes stay on when the number is cleared in General settings: a stolen session
+    that then verified its own number here must not receive the account's sign-in codes at once
+    either, or the thief who knows the password would pass the second factor with it."""
+    client_user.phone, client_user.phone_verified_at = "+447700900123", utcnow()
+    db.session.commit()
+    security = "/settings/security"
+    client_web.post_form("/settings/security/sms/enable", {"current_password": "client password 1"}, page_url=security)
+    cleared = client_web.post_form("/settings/phone", {"phone": "", "current_password": "client password 1"},
+                                   page_url="/settings/general")
+    assert cleared.status_code == 302
+    assert send(client_web).status_code == 302
+    assert check(client_web, code_in(MOBILE_GB)).status_code == 302
+    user = db.session.get(User, client_user.id)
+    [notice] = messages(to=client_user.email, subject="A phone number")
+    assert f"It can receive sign-in and password recovery codes from {user.phone_recovery_after:%Y-%m-%d %H:%M} UTC" \
+        in notice.body
+    page = ask_for_a_sign_in_code(app, client_user.email)
+    assert f"it receives sign-in codes from {user.phone_recovery_after:%Y-%m-%d %H:%M} UTC" in page
+    assert sign_in_texts(MOBILE_GB) == 0
+    assert auth_events("2fa_code_refused")[-1].detail == "sms: the number waits out its delay"
+
+    user.phone_recovery_after = utcnow() - timedelta(minutes=1)  # a day later
+    db.session.commit()
+    ask_for_a_sign_in_code(app, client_user.email)
+    assert sign_in_texts(MOBILE_GB) == 1
 
 
 def test_a_number_saved_with_the_password_takes_recovery_codes_once_verified(app, client_web, client_user, tariffs):

@@ -69,7 +69,7 @@ class User(UserMixin, db.Model):
     # E.164; indexed for the reused-number check (portal.services.phone_verification)
     phone: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
     phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # A number verified without the password (at /verify-phone) takes recovery codes only after this.
+    # A number verified without the password (at /verify-phone) takes sign-in and recovery codes only after this.
     phone_recovery_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     full_access: Mapped[bool] = mapped_column(Boolean, default=False)
     access_denied: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -94,9 +94,9 @@ class User(UserMixin, db.Model):
         return bool(self.phone) and self.phone_verified_at is not None
 
     @property
-    def phone_takes_recovery_codes(self) -> bool:
-        """The verified phone may receive password-recovery codes now (not while a number that a
-        session alone could have added waits out its delay)."""
+    def phone_takes_codes(self) -> bool:
+        """The verified phone may receive sign-in and password-recovery codes now (not while a
+        number that a session alone could have added waits out its delay)."""
         return self.has_verified_phone and (self.phone_recovery_after is None
                                             or self.phone_recovery_after <= utcnow())
 

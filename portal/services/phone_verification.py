@@ -259,11 +259,11 @@ def _verified(user: User, row: PhoneVerification, policy: fraud.Policy) -> Phone
 
 def _tell_owner(user: User) -> None:
     """A session alone could have added this number, and with it a way to recover the account:
-    the owner hears of it at once, and the number takes recovery codes only after a delay."""
+    the owner hears of it at once, and the number takes sign-in and recovery codes only after a delay."""
     send_notice(user, "A phone number was verified on your account",
                 f"the phone number {mask(user.phone)} was verified on your account {user.login} on "
-                f"{user.phone_verified_at:%Y-%m-%d %H:%M} UTC. It can receive password recovery codes "
-                f"from {user.phone_recovery_after:%Y-%m-%d %H:%M} UTC.\n\nIf this was not you, change "
+                f"{user.phone_verified_at:%Y-%m-%d %H:%M} UTC. It can receive sign-in and password "
+                f"recovery codes from {user.phone_recovery_after:%Y-%m-%d %H:%M} UTC.\n\nIf this was not you, change "
                 f"your password and the phone number in General settings now:\n"
                 f"{public_url('settings.general')}\n")
 

@@ -150,7 +150,7 @@ def request_recovery(identifier: str, channel: str) -> str | None:
             db.session.commit()
         return None
     closed = _no_code_for(user)
-    phone = user.phone if eligible and user.phone_takes_recovery_codes and not closed else None
+    phone = user.phone if eligible and user.phone_takes_codes and not closed else None
     provider_id = user.provider_id if phone else None  # read before the commit, as everything here
     ticket, code = new_token(), f"{secrets.randbelow(10**6):06d}"
     db.session.execute(delete(ResetCode).where(ResetCode.expires_at < utcnow()))
@@ -197,7 +197,7 @@ def resend_code(ticket: str) -> None:
     row.sends += 1
     row.expires_at = utcnow() + _minutes(CODE_MINUTES)
     closed = _no_code_for(user)
-    takes_codes = user is not None and user.phone_takes_recovery_codes and not closed  # the number may have changed
+    takes_codes = user is not None and user.phone_takes_codes and not closed  # the number may have changed
     phone, provider_id = (user.phone, user.provider_id) if takes_codes else (None, None)
     db.session.commit()
     if takes_codes:

@@ -197,10 +197,17 @@ def enable_sms(user: User, password: str) -> list[str]:
 def send_sign_in_code(user: User) -> None:
     """Text a fresh 6-digit code to the user's verified phone; raises DeliveryError, BudgetExceeded
     (the daily cap on texts), or SecondFactorError while the number is not verified (a changed
-    number is, until it is again)."""
+    number is, until it is again) or, verified without the password, waits out its delay (logged):
+    whoever added it with a session alone must not pass the second factor with it."""
     if not user.has_verified_phone:
         raise SecondFactorError("Your phone number is not verified: sign in with a recovery code or "
                                 "your authenticator app, then verify it in General settings.")
+    if not user.phone_takes_codes:
+        log_auth("2fa_code_refused", user=user, detail="sms: the number waits out its delay")
+        db.session.commit()
+        raise SecondFactorError(f"Your phone number was verified without your password: it receives sign-in "
+                                f"codes from {user.phone_recovery_after:%Y-%m-%d %H:%M} UTC. Until then, sign "
+                                f"in with a recovery code or your authenticator app.")
     sms_budget.take_for_code(user.phone)
     code = f"{secrets.randbelow(10**6):06d}"
     db.session.execute(delete(SignInCode).where(SignInCode.user_id == user.id))

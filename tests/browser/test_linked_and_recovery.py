@@ -111,7 +111,7 @@ def test_a_phone_verified_on_the_way_to_an_order_recovers_the_password_only_afte
     expect(page.get_by_text(f"Your phone number {MOBILE_GB} is verified.")).to_be_visible()
     background.settle()  # notices go after the answer
     [notice] = messages(to="buyer@example.com", subject="A phone number was verified on your account")
-    assert "It can receive password recovery codes from" in notice.body and MOBILE_GB not in notice.body
+    assert "It can receive sign-in and password recovery codes from" in notice.body and MOBILE_GB not in notice.body
 
     page.get_by_role("button", name="Log out").click()
     ask_for_a_code_by_sms(page, server)  # the same step as for any account, and no text is sent
