@@ -28,6 +28,9 @@ live in the database and are edited in the admin area, not here.
 # FRAUD_SMS_PER_COUNTRY = "200 per hour"
 # FRAUD_SMS_CODES_PER_NUMBER = "6 per hour"
 # FRAUD_SMS_DAILY_CAP = "1000 per day"
+# Registration mails (confirmations, "someone tried to register" notices) to one typed address,
+# however many IPs ask; past it the page answers the same and nothing is sent:
+# REGISTRATION_MAILS_PER_ADDRESS = "5 per day"
 # A number verified on the way to an order (no password asked there) takes sign-in and recovery codes after:
 # PHONE_RECOVERY_DELAY_HOURS = 24
 

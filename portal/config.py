@@ -94,6 +94,7 @@ PROXY_FIX_TRUSTED = "127.0.0.1, ::1"
 RATELIMIT_LOGIN_PER_IP = "30 per minute"
 RATELIMIT_LOGIN_PER_ACCOUNT = "10 per minute"
 RATELIMIT_REGISTER_PER_IP = "10 per hour"
+REGISTRATION_MAILS_PER_ADDRESS = "5 per day"  # confirmations or "tried to register" notices to one address
 REGISTRATION_LINK_HOURS = 24
 EMAIL_CHANGE_LINK_HOURS = 24  # the link sent to a new address from General settings
 PHONE_RECOVERY_DELAY_HOURS = 24  # a number verified without the password then takes sign-in and recovery codes

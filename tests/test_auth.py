@@ -394,6 +394,26 @@ def test_a_registered_address_is_stored_folded_and_its_link_lives_the_configured
     assert (user.login, user.email) == ("new.person@example.com", "new.person@example.com")
 
 
+def test_one_address_gets_at_most_its_budget_of_registration_mails_with_the_same_answer(make_app, client_user):
+    """Many addresses, each within its own limit and captcha, could flood one mailbox with
+    confirmations (or "someone tried to register" notices): past REGISTRATION_MAILS_PER_ADDRESS
+    nothing more is sent there, with the same page as ever, for a known address as for a new one
+    (the count is the typed address's, folded, whoever it belongs to)."""
+    app = make_app(REGISTRATION_MAILS_PER_ADDRESS="2 per hour")
+    for address, typed in (("victim@example.com", ["victim@example.com", "Victim@Example.com", "VICTIM@example.com"]),
+                           ("client@example.com", ["client@example.com", "Client@example.com", "CLIENT@example.com"])):
+        answers = [strip_tokens(register(WebClient(app.test_client()), email=email).get_data(as_text=True)
+                                .replace(email, "X")) for email in typed]
+        assert answers[0] == answers[1] == answers[2] and "Check your email" in answers[2]
+        assert len(messages(to=address)) == 2
+    assert [event.login for event in db.session.execute(select(AuthEvent).where(
+        AuthEvent.event == "register_mail_withheld").order_by(AuthEvent.id)).scalars()] == [
+        "victim@example.com", "client@example.com"]
+    assert db.session.execute(select(PendingRegistration.email)).scalars().all() == ["victim@example.com"] * 2
+    register(WebClient(app.test_client()), email="other@example.com")
+    assert len(messages(to="other@example.com")) == 1  # every address has its own
+
+
 def guess_a_sign_ups_password(web, number):
     """Someone else registers an address; this browser tries a password on its link."""
     register(WebClient(web.application.test_client()), email=f"victim{number}@example.com")

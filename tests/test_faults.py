@@ -22,6 +22,7 @@ from portal.models import (
 from portal.services import background
 from tests.live import LiveBrowser
 from tests.machine import needs
+from tests.outbox import messages
 from tests.servers.smtp import free_port
 from tests.signup import register
 from tests.web import WebClient
@@ -112,6 +113,15 @@ def test_redis_stopped_fail_closed_refuses_credential_checks_only(gunicorn, fact
 
     throwaway_redis.start()  # back on the same port: sign-in works again at once
     assert LiveBrowser(server.url).login("c@example.com", "client password 1").status_code == 302
+
+
+def test_redis_stopped_registration_mails_still_go(app, make_app, throwaway_redis):
+    """The per-address budget of registration mails is in the store; with the store away the mail
+    goes all the same (the per-IP limit and the captcha still hold), and the visitor sees nothing."""
+    web = WebClient(make_app(RATELIMIT_STORAGE_URI=throwaway_redis.url).test_client())
+    throwaway_redis.kill()
+    assert "Check your email" in register(web, email="ann@example.com").get_data(as_text=True)
+    assert len(messages(to="ann@example.com")) == 1
 
 
 def test_mail_server_away_during_registration_then_retry(app, make_app, smtp):

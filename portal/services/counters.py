@@ -1,4 +1,4 @@
-"""The shared counter store (RATELIMIT_STORAGE_URI) behind the failure counts and the SMS budgets.
+"""The shared counter store (RATELIMIT_STORAGE_URI) behind the failure counts and the SMS and mail budgets.
 
 It has its own connection, apart from Flask-Limiter's, so that these defences stay on when request
 throttling is switched off (RATELIMIT_ENABLED = False)."""

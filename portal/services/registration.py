@@ -1,16 +1,19 @@
 """Client sign-up: the same answer for a known and an unknown email; the account exists once the link is used."""
 
 import hmac
+import logging
 from datetime import timedelta
 
 from flask import current_app, session
+from limits import parse
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.extensions import db
 from portal.models import Client, PendingRegistration, Provider, User, UserKind
 from portal.models.base import utcnow
-from portal.services import consent, identifiers, password_policy, passwords
+from portal.services import consent, counters, identifiers, password_policy, passwords
 from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
@@ -18,6 +21,8 @@ from portal.services.links import public_url
 from portal.services.mail import send_mail
 from portal.services.tokens import digest, new_token
 from portal.wording import counted
+
+log = logging.getLogger(__name__)
 
 STARTED_HERE = "registration_started"  # the browser's session: the digest of its last link
 
@@ -52,6 +57,7 @@ def request_registration(email: str, name: str, password: str,
                          consents: dict[int, bool] | None = None) -> None:
     """Email a confirmation link, or a notice if the address already has an account, and mark this
     browser as the one that asked for that link (alike for a known address: nothing to tell apart).
+    Once the address's mail budget is spent, neither is sent, and the answer is the same.
 
     Raises PasswordRejected when the password breaks the policy (before anything is stored).
     `consents` maps consent-version ids to the form's decisions; they are logged on confirmation.
@@ -60,6 +66,11 @@ def request_registration(email: str, name: str, password: str,
     password_policy.enforce(password, login=email, email=email, name=name)
     password_hash = passwords.hash_password(password)  # spent in both branches alike
     existing = identifiers.find_account(email)
+    if not _mail_budget_left(email):
+        log_auth("register_mail_withheld", user=existing, login=email, detail="the address's mail budget is spent")
+        db.session.commit()
+        _remember_started_here(new_token())  # a link that does not exist, as below
+        return
     if existing is not None:
         log_auth("register_existing", user=existing)
         db.session.commit()
@@ -96,6 +107,21 @@ def request_registration(email: str, name: str, password: str,
         db.session.delete(pending)
         db.session.commit()
         raise
+
+
+def _mail_budget_left(email: str) -> bool:
+    """Take one mail from the budget of the address typed (REGISTRATION_MAILS_PER_ADDRESS, a moving
+    window in the shared counter store): requests from many IPs, each within its own limit and
+    captcha, must not flood one mailbox. Counted by the folded address whether it names an account
+    or not, so a spent budget tells nothing about accounts. With the store away the mail goes: the
+    per-IP limit and the captcha still hold, and registration keeps working."""
+    limit = parse(current_app.config["REGISTRATION_MAILS_PER_ADDRESS"])
+    try:
+        return MovingWindowRateLimiter(counters.storage()).hit(
+            limit, current_app.config["RATELIMIT_KEY_PREFIX"], "registration-mail", email)
+    except Exception as error:
+        log.warning("counter store unavailable: a registration mail was not counted: %s", error)
+        return True
 
 
 def _remember_started_here(token: str) -> None:
