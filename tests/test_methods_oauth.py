@@ -235,11 +235,19 @@ def test_link_from_security_settings_after_the_password_then_unlink(oidc_app, oi
     assert oauth_login(fresh, oidc, "google", sub).headers["Location"] == "/home"
     assert "someone-else@gmail.test" in web.get("/settings/security").get_data(as_text=True)
 
-    web.post_form(f"/settings/security/linked/{link.id}/unlink", {}, page_url="/settings/security")
+    unlink = f"/settings/security/linked/{link.id}/unlink"
+    for typed, error in (("", "This field is required."), ("not my password", "The current password is not correct.")):
+        refused = web.post_form(unlink, {"current_password": typed}, page_url="/settings/security")
+        field = f'id="password-settings-security-linked-{link.id}-unlink-error">{error}</p>'
+        assert refused.status_code == 200 and field in refused.get_data(as_text=True)  # beside its field
+    assert db.session.get(User, user.id).failed_logins == 1  # the wrong one counted, as at linking
+    assert db.session.get(OAuthLink, link.id) is not None
+    assert web.post_form(unlink, {"current_password": "client password 1"}, page_url="/settings/security").headers[
+        "Location"] == "/settings/security#linked-accounts"
     assert db.session.execute(select(OAuthLink).where(OAuthLink.user_id == user.id)).first() is None
     assert [e.event for e in db.session.execute(select(AuthEvent).where(
         AuthEvent.user_id == user.id, AuthEvent.event.like("oauth_%"))).scalars()] == [
-        "oauth_link_refused", "oauth_linked", "oauth_unlinked"]
+        "oauth_link_refused", "oauth_linked", "oauth_unlink_refused", "oauth_unlinked"]
 
 
 def test_the_password_leads_on_to_the_provider_by_a_page_not_a_redirect(oidc_app, oidc, factories):
@@ -343,9 +351,9 @@ def test_an_account_without_a_password_keeps_its_last_linked_sign_in(oidc_app, o
     refused = web.post_form("/settings/security/linked/google", {"link_password": "anything at all"},
                             page_url="/settings/security").get_data(as_text=True)
     assert "Set a password first" in refused
-    answer = web.post_form(f"/settings/security/linked/{link.id}/unlink", {}, page_url="/settings/security",
-                           follow_redirects=True).get_data(as_text=True)
-    assert "This is your only way to sign in." in answer
+    answer = web.post_form(f"/settings/security/linked/{link.id}/unlink", {"current_password": "anything at all"},
+                           page_url="/settings/security").get_data(as_text=True)
+    assert "Set a password first" in answer and "then unlink." in answer
     assert db.session.execute(select(OAuthLink)).scalar_one()
 
 
@@ -411,7 +419,8 @@ def test_nobody_unlinks_someone_elses_sign_in(oidc_app, oidc, factories):
     factories.client_user(email="mallory@example.com")
     web = WebClient(oidc_app.test_client())
     web.login("mallory@example.com", "client password 1")
-    response = web.post_form(f"/settings/security/linked/{theirs.id}/unlink", {}, page_url="/settings/security")
+    response = web.post_form(f"/settings/security/linked/{theirs.id}/unlink", {"current_password": "client password 1"},
+                             page_url="/settings/security")
     assert response.status_code == 404
     assert db.session.get(OAuthLink, theirs.id) is not None
     assert oauth_login(WebClient(oidc_app.test_client()), oidc, "google", sub).headers["Location"] == "/home"

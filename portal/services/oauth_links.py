@@ -1,8 +1,8 @@
-"""Google and Keycloak accounts linked to a portal account: listed and unlinked in Security settings,
-linked only after the current password, announced by email, and dropped by a password reset."""
+"""Google and Keycloak accounts linked to a portal account: listed in Security settings, linked and
+unlinked only after the current password, announced by email, and dropped by a password reset."""
 
 from flask import session
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from portal.extensions import db
 from portal.models import OAuthLink, User
@@ -62,16 +62,17 @@ def announce(user: User, provider: str) -> None:
                 f"{public_url('auth.recover')}\n")
 
 
-def unlink(user: User, link_id: int) -> bool:
-    """Remove one of the user's own links (logged); False if it is not theirs. An account without a
-    password keeps its last link: it would have no way in. The caller commits."""
+def unlink(user: User, link_id: int, password: str) -> bool:
+    """Remove one of the user's own links (logged) after the current password, as linking: a session
+    alone, stolen or left open, must not take away the owner's way in through their provider.
+    False if it is not theirs. An account without a password unlinks nothing until it has one (so
+    it keeps its last link, its way in). The caller commits."""
     row = db.session.get(OAuthLink, link_id)
     if row is None or row.user_id != user.id:
         return False
-    others = db.session.execute(select(func.count()).select_from(OAuthLink).where(
-        OAuthLink.user_id == user.id, OAuthLink.id != row.id)).scalar()
-    if user.password_hash is None and not others:
-        raise LinkRefused("This is your only way to sign in. Set a password first, then unlink.")
+    if user.password_hash is None:
+        raise LinkRefused("Set a password first (\"Forgot your password?\" on the sign-in page), then unlink.")
+    reauth.check_current_password(user, password, "oauth_unlink_refused", row.provider)
     db.session.delete(row)
     log_auth("oauth_unlinked", user=user, detail=row.provider)
     return True

@@ -25,8 +25,9 @@ class CurrentPasswordMissing(CurrentPasswordWrong):
 
 def check_current_password(user: User, password: str, failed_event: str, detail: str | None = None) -> None:
     """The current password proves it is them (a password, email, phone or second-factor change,
-    Clear data). A wrong one counts toward the account lock like a failed sign-in, so a stolen
-    session cannot guess the password; during a lock the right one is refused too.
+    linking or unlinking a sign-in, Clear data). A wrong one counts toward the account lock like a
+    failed sign-in, so a stolen session cannot guess the password; during a lock the right one is
+    refused too.
 
     A refusal is logged as `failed_event` (with `detail`) and committed, then CurrentPasswordWrong;
     an empty field is CurrentPasswordMissing and an account without a password NoPasswordYet

@@ -68,6 +68,11 @@ def test_link_google_after_the_password_sign_in_with_it_then_unlink(live_server,
 
     page.goto(server.url + "/settings/security")
     expect(row.locator("td").nth(3)).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d UTC$"))
+    row.get_by_label("Current password").fill("not my password")  # unlinking needs it too
+    row.get_by_role("button", name="Unlink").click()
+    expect(row.get_by_text("The current password is not correct.")).to_be_visible()
+    expect(row.get_by_label("Current password")).to_be_focused()
+    row.get_by_label("Current password").fill("client password 1")
     row.get_by_role("button", name="Unlink").click()
     expect(page.get_by_text("The linked sign-in was removed.")).to_be_visible()
     expect(linked).to_contain_text("No Google account can sign in as you.")

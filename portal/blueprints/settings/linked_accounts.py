@@ -1,13 +1,12 @@
-"""Linked Google or Keycloak sign-ins in /settings/security: link (the current password first) and unlink."""
+"""Linked Google or Keycloak sign-ins in /settings/security: link and unlink, the current password first."""
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.blueprints.settings import bp
-from portal.blueprints.settings.forms import LinkAccountForm
+from portal.blueprints.settings.forms import CurrentPasswordForm, LinkAccountForm
 from portal.blueprints.settings.security import render_security
 from portal.extensions import db
-from portal.forms import ActionForm
 from portal.services import oauth_links, oauth_signin
 from portal.services.errors import DomainError
 from portal.services.permissions import requires
@@ -33,16 +32,19 @@ def link_account(provider):
 
 @bp.route("/security/linked/<int:link_id>/unlink", methods=["POST"])
 @requires("self.account")
+@per_ip("RATELIMIT_REAUTH_PER_IP")
+@per_user("RATELIMIT_REAUTH_PER_ACCOUNT")
 def unlink_account(link_id):
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        removed = oauth_links.unlink(current_user, link_id)
-    except oauth_links.LinkRefused as refusal:
-        flash(refusal.message, "error")
-    else:
-        if not removed:
-            abort(404)
-        db.session.commit()
-        flash("The linked sign-in was removed.", "success")
-    return redirect(url_for("settings.security", _anchor="linked-accounts"))
+    form = CurrentPasswordForm()
+    if form.validate_on_submit():
+        try:
+            removed = oauth_links.unlink(current_user, link_id, form.current_password.data)
+        except DomainError as refusal:  # a wrong password, or an account without one
+            form.current_password.errors.append(refusal.message)
+        else:
+            if not removed:
+                abort(404)
+            db.session.commit()
+            flash("The linked sign-in was removed.", "success")
+            return redirect(url_for("settings.security", _anchor="linked-accounts"))
+    return render_security(unlink_form=form)

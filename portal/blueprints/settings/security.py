@@ -55,6 +55,7 @@ def render_security(**overrides):
         "oauth_providers": oauth_signin.PROVIDERS,
         "link_provider": oauth_links.provider_for(user) if oauth_links.can_link(user) else None,
         "link_form": LinkAccountForm(formdata=None),
+        "unlink_form": CurrentPasswordForm(formdata=None),
         "recovery_codes": None,
         "new_token": None,
     }
