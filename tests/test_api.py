@@ -97,7 +97,7 @@ def test_an_account_without_a_password_is_told_to_set_one_before_a_token(factori
     user = factories.client_user(email="google-only@example.com")
     user.password_hash = None
     db.session.commit()
-    with pytest.raises(reauth.NoPasswordYet, match="set one first"):
+    with pytest.raises(reauth.NoPasswordYet, match="Set a password first"):
         api_tokens.create_token(user, "x", 30, ["self.account"], "anything")
     assert db.session.execute(select(AuthEvent)).first() is None
     assert db.session.execute(select(ApiToken)).first() is None

@@ -353,7 +353,7 @@ def test_an_account_without_a_password_keeps_its_last_linked_sign_in(oidc_app, o
     assert "Set a password first" in refused
     answer = web.post_form(f"/settings/security/linked/{link.id}/unlink", {"current_password": "anything at all"},
                            page_url="/settings/security").get_data(as_text=True)
-    assert "Set a password first" in answer and "then unlink." in answer
+    assert "Set a password first" in answer
     assert db.session.execute(select(OAuthLink)).scalar_one()
 
 

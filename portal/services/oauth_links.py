@@ -41,8 +41,6 @@ def begin(user: User, provider: str, password: str) -> None:
     Then this browser may finish one link with the provider's callback."""
     if provider != provider_for(user) or not can_link(user):
         raise LinkRefused(f"{PROVIDERS[provider]} cannot be linked to this account.")
-    if user.password_hash is None:
-        raise LinkRefused("Set a password first (\"Forgot your password?\" on the sign-in page), then link.")
     reauth.check_current_password(user, password, "oauth_link_refused", provider)
     session[LINKING] = {"provider": provider, "uid": user.id}
 
@@ -70,8 +68,6 @@ def unlink(user: User, link_id: int, password: str) -> bool:
     row = db.session.get(OAuthLink, link_id)
     if row is None or row.user_id != user.id:
         return False
-    if user.password_hash is None:
-        raise LinkRefused("Set a password first (\"Forgot your password?\" on the sign-in page), then unlink.")
     reauth.check_current_password(user, password, "oauth_unlink_refused", row.provider)
     db.session.delete(row)
     log_auth("oauth_unlinked", user=user, detail=row.provider)

@@ -14,7 +14,7 @@ class CurrentPasswordWrong(DomainError):
 class NoPasswordYet(CurrentPasswordWrong):
     """An account that signs in with Google or Keycloak only has no password to confirm with."""
 
-    default_message = "This account has no password yet: set one first (\"Forgot your password?\" on the sign-in page)."
+    default_message = "This account has no password yet. Set a password first (\"Forgot your password?\" on the sign-in page)."
 
 
 class CurrentPasswordMissing(CurrentPasswordWrong):
