@@ -89,10 +89,11 @@ def test_the_daily_cap_counts_every_text_the_portal_sends(make_app, factories, c
     owner = factories.client_user(email="owner@example.com", phone=MOBILE_DE, phone_verified_at=utcnow())
     second_factor.enable_sms(owner, "client password 1")
     db.session.commit()
+    factories.client_user(email="recovers@example.com", phone="+4915123456780", phone_verified_at=utcnow())
     recovering = WebClient(app.test_client())
 
-    def ask_recovery():
-        answer = recovering.post_form("/recover", {"login": "owner@example.com", "channel": "sms"})
+    def ask_recovery():  # by another account: one that signs in with SMS codes recovers by email
+        answer = recovering.post_form("/recover", {"login": "recovers@example.com", "channel": "sms"})
         assert answer.headers["Location"] == "/recover/code"  # the same answer, sent or not
 
     ask_recovery()
