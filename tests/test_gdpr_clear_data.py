@@ -45,6 +45,8 @@ from tests.outbox import code_in
 from tests.statements import recorded
 from tests.web import WebClient
 
+STAFF_EMAIL = "boss@staff.example.com"  # staff_web's, told of its sign-in
+
 CLIENT_IP, COLLEAGUE_IP = "203.0.113.77", "198.51.100.42"
 SECRETS = ["zelda", "quixote", "yorick", "vandersloot", "447700900123", "447400123456",
            CLIENT_IP, COLLEAGUE_IP, "zeldabrowser"]
@@ -273,8 +275,8 @@ def test_an_earlier_address_another_account_now_has_is_left_to_it(app, staff_web
     clear(staff_web, user.client_id)
     db.session.expire_all()
     assert db.session.get(User, newcomer.id).email == "wanda@example.com"
-    assert db.session.execute(select(OutboxMessage.recipient, OutboxMessage.subject)).all() == [
-        ("wanda@example.com", "Welcome")]
+    assert db.session.execute(select(OutboxMessage.recipient, OutboxMessage.subject).where(
+        OutboxMessage.recipient != STAFF_EMAIL)).all() == [("wanda@example.com", "Welcome")]
     assert db.session.execute(select(AuthEvent.login).where(
         AuthEvent.event == "register_requested")).scalar_one() is None  # hers, from before
     after = dump_everything()
@@ -341,8 +343,8 @@ def test_a_number_tried_that_another_account_now_has_is_left_to_it(app, staff_we
     send_sms(MOBILE_GB_2, "Your server is ready.")
 
     clear(staff_web, user.client_id)
-    assert db.session.execute(select(OutboxMessage.recipient, OutboxMessage.body)).all() == [
-        (MOBILE_GB_2, "Your server is ready.")]
+    assert db.session.execute(select(OutboxMessage.recipient, OutboxMessage.body).where(
+        OutboxMessage.recipient != STAFF_EMAIL)).all() == [(MOBILE_GB_2, "Your server is ready.")]
 
 
 def test_placeholders_are_random_and_the_email_can_register_again(app, staff_web, zelda):

@@ -47,6 +47,11 @@ def _failures_key(device: str) -> str:
     return f"{current_app.config['RATELIMIT_KEY_PREFIX']}/device-failures/{device}"
 
 
+def known(user: User) -> bool:
+    """This browser signed in to `user` before, in the account's current session epoch."""
+    return _device_of(user) is not None
+
+
 def trusted(user: User) -> bool:
     """This browser signed in to `user` before and has not used up its own wrong passwords."""
     device = _device_of(user)

@@ -57,8 +57,7 @@ def test_link_google_after_the_password_sign_in_with_it_then_unlink(live_server,
     expect(row).to_contain_text("linker@example.com")
     expect(row.locator("td").nth(3)).to_have_text("Never")  # Last use: linked, not yet signed in with
     expect(linked.get_by_role("button", name="Link another Google account")).to_be_visible()
-    notice = smtp.wait_for(lambda m: m.to == "linker@example.com")
-    assert notice.subject == "Google was linked to your account"
+    notice = smtp.wait_for(lambda m: m.to == "linker@example.com" and m.subject == "Google was linked to your account")
     assert "a Google account was linked to your account linker@example.com" in notice.body
 
     page.get_by_role("button", name="Log out").click()

@@ -6,7 +6,7 @@ from wtforms import SubmitField, ValidationError
 from portal.blueprints.admin import bp
 from portal.extensions import db
 from portal.forms import PortalForm, setting_field
-from portal.services import captcha, lockout, password_policy, recovery, settings
+from portal.services import captcha, lockout, password_policy, recovery, settings, signin_notices
 from portal.services.permissions import requires
 from portal.wording import counted
 
@@ -15,6 +15,7 @@ SECTIONS = {
     "Captcha": captcha.KEYS,
     "Password recovery": recovery.KEYS,
     "Brute-force defence": lockout.KEYS,
+    "Sign-in notices": signin_notices.KEYS,
 }
 RECAPTCHA_NEEDS_KEYS = ("Google reCAPTCHA needs RECAPTCHA_PUBLIC_KEY and RECAPTCHA_PRIVATE_KEY "
                         "in the configuration: set both, or choose another captcha. Until then ALTCHA is used.")

@@ -3,7 +3,14 @@
 from flask import redirect, session, url_for
 
 from portal.extensions import db
-from portal.services import devices, lockout, pending_signin, second_factor, sessions
+from portal.services import (
+    devices,
+    lockout,
+    pending_signin,
+    second_factor,
+    sessions,
+    signin_notices,
+)
 from portal.services.events import log_auth
 from portal.services.redirects import safe_next
 
@@ -23,6 +30,7 @@ def complete_sign_in(user, remember: bool = False, next_url: str | None = None, 
         return redirect(url_for("auth.two_factor"))
     lockout.record_success(user)  # here, not at the password: wrong second-factor codes count too
     response = redirect(safe_next(next_url, home_for(user)))  # before the commit, which expires `user`
+    signin_notices.tell_owner_if_new_browser(user, method)
     devices.issue(user)
     sessions.start_session(user, remember=remember)
     if mfa_by_idp:
