@@ -98,6 +98,32 @@ def test_narrow_screens_do_not_scroll_sideways(live_server, page, factories, wid
     _check_no_sideways_scroll(page, server.url + "/users")
 
 
+# How many lines the text of an element takes: its fragments' distinct tops.
+LINES_OF_TEXT = """element => {
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  return new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size;
+}"""
+
+
+def test_a_date_in_a_table_stays_on_one_line_on_a_phone(live_server, page, factories):
+    """At 375 px a squeezed table must not break "2026-11-29 08:18" at its hyphens: the table
+    scrolls inside its card instead, and the page still does not scroll sideways."""
+    server = live_server()
+    factories.staff(login="boss", password=PASSWORD, full_access=True)
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, server, "boss", PASSWORD)
+    for path, column in (("/admin/auth-log", "Time (UTC)"), ("/settings/security", "Signed in")):
+        page.goto(server.url + path)
+        table = page.locator("table", has=page.get_by_role("columnheader", name=column))
+        headers = table.get_by_role("columnheader").all_inner_texts()
+        index = [header.casefold() for header in headers].index(column.casefold())
+        cell = table.locator("tbody tr").first.locator("td").nth(index)
+        expect(cell).to_contain_text(re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}"))
+        assert cell.evaluate(LINES_OF_TEXT) == 1, (path, cell.inner_text())
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
+
+
 def test_cancel_stands_apart_from_save(live_server, page, factories):
     """On the administrator and access-group forms a slip of the finger must not hit Cancel for Save."""
     server = live_server()
