@@ -1,4 +1,5 @@
-"""In Chromium: install the clear-data module, preview and clear a client; accept a new policy version."""
+"""In Chromium: install the clear-data module, preview and clear a client; accept a new policy version;
+the consent documents on a phone."""
 
 import re
 
@@ -10,7 +11,7 @@ from portal.models import Client, User
 from portal.models.base import utcnow
 from portal.services import consent
 from tests.browser.signin import log_in
-from tests.gdpr_support import accept_all_required, standard_documents
+from tests.gdpr_support import accept_all_required, publish, standard_documents
 
 
 def test_install_module_preview_and_clear_a_client(live_server, page, factories):
@@ -63,3 +64,20 @@ def test_accept_a_new_policy_version_at_login(live_server, page, factories):
     page.get_by_role("button", name="Accept and continue").click()
     expect(page).to_have_url(re.compile(r"/home$"))
     assert consent.missing_required(user) == []
+
+
+def test_a_consent_versions_text_is_readable_on_a_phone(live_server, page, factories):
+    """At 375 px the version's text takes the card's width below its number, date and state,
+    rather than a column a word wide beside them."""
+    server = live_server()
+    factories.staff(login="boss", password="staff password 1", full_access=True)
+    publish("Privacy policy", True, "We keep your name, email address and phone number for as long as "
+            "your account exists, and the log of your sign-ins for the period staff set.")
+    page.set_viewport_size({"width": 375, "height": 800})
+    log_in(page, server, "boss", "staff password 1")
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+    page.goto(f"{server.url}/admin/consent")
+    text = page.get_by_role("cell", name=re.compile("^We keep your name"))
+    card = page.locator("section.card", has=page.get_by_role("heading", name="Privacy policy"))
+    assert text.bounding_box()["width"] >= 0.8 * card.bounding_box()["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
