@@ -19,6 +19,7 @@ class Module:
     key: str
     title: str
     description: str
+    uninstalling: str  # what uninstalling takes away, asked before it is done
 
     @property
     def setting(self) -> str:
@@ -29,6 +30,7 @@ GDPR_CLEAR_DATA = Module(
     "gdpr_clear_data", "GDPR client data cleaning",
     "Adds Clear data to each client: a field-by-field preview, then deactivation and "
     "anonymization of the client and all its users, with a receipt in the audit log.",
+    "Clear data disappears from client cards until the module is installed again.",
 )
 MODULES = [GDPR_CLEAR_DATA]
 for _module in MODULES:

@@ -1,17 +1,18 @@
-"""In Chromium: install the clear-data module, preview and clear a client; accept a new policy version;
-the consent documents on a phone."""
+"""In Chromium: install the clear-data module, preview and clear a client, uninstall it only when asked;
+accept a new policy version; the consent documents on a phone."""
 
 import re
 
+from flask import g
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Client, User
 from portal.models.base import utcnow
-from portal.services import consent
+from portal.services import consent, modules
 from tests.browser.signin import log_in
-from tests.gdpr_support import accept_all_required, publish, standard_documents
+from tests.gdpr_support import accept_all_required, install_clear_data, publish, standard_documents
 
 
 def test_install_module_preview_and_clear_a_client(live_server, page, factories):
@@ -46,6 +47,40 @@ def test_install_module_preview_and_clear_a_client(live_server, page, factories)
     db.session.expire_all()
     assert db.session.get(Client, client_id).name == f"Erased client #{client_id}"
     assert db.session.execute(select(User).where(User.email == "zelda@example.com")).first() is None
+
+
+def test_uninstalling_the_module_asks_first(live_server, page, factories):
+    server = live_server()
+    factories.staff(login="boss", password="staff password 1", full_access=True)
+    install_clear_data()
+    log_in(page, server, "boss", "staff password 1")
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+    page.goto(f"{server.url}/admin/integration/modules")
+    card = page.locator("#module-gdpr_clear_data")
+    posted = []
+    page.on("request", lambda request: request.method == "POST" and posted.append(request.url))
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    card.get_by_role("button", name="Uninstall").click()  # asked, and declined
+    assert questions == ["Uninstall GDPR client data cleaning? "
+                         "Clear data disappears from client cards until the module is installed again."]
+    page.wait_for_load_state("networkidle")
+    assert posted == []
+    expect(card.get_by_text("installed", exact=True)).to_be_visible()
+    assert clear_data_installed()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.get_by_role("button", name="Uninstall").click()
+    expect(card.get_by_role("button", name="Install")).to_be_visible()
+    expect(card.get_by_text("not installed", exact=True)).to_be_visible()
+    assert not clear_data_installed()
+
+
+def clear_data_installed() -> bool:
+    """As the database says now: the settings read earlier are cached in the test's app context."""
+    db.session.expire_all()
+    g.pop("_settings_cache", None)
+    return modules.installed(modules.GDPR_CLEAR_DATA)
 
 
 def test_accept_a_new_policy_version_at_login(live_server, page, factories):
