@@ -151,6 +151,16 @@ def test_phone_change_with_htmx_swaps_the_card(client_web):
     assert "<html" not in body and 'id="phone-settings"' in body and "international form" in body
 
 
+def test_saving_the_same_phone_number_says_so_as_information(client_web):
+    form = {"phone": MOBILE_DE, "current_password": "client password 1"}
+    saved = client_web.post_form("/settings/phone", form, page_url="/settings/general", follow_redirects=True)
+    assert '<p class="flash flash-success">Phone number saved.' in saved.get_data(as_text=True)
+    again = client_web.post_form("/settings/phone", form, page_url="/settings/general", follow_redirects=True)
+    assert '<p class="flash flash-info">Your phone number is unchanged.</p>' in again.get_data(as_text=True)
+    swapped = client_web.htmx("POST", "/settings/phone", page_url="/settings/general", data=form)
+    assert '<p class="flash flash-info">Your phone number is unchanged.</p>' in swapped.get_data(as_text=True)
+
+
 def test_phone_changes_are_throttled_like_every_current_password_field(make_app, factories):
     factories.client_user(email="often@example.com")
     web = WebClient(make_app(RATELIMIT_PHONE_CHANGE_PER_ACCOUNT="2 per hour").test_client())

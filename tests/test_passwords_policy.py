@@ -57,10 +57,10 @@ def test_composition_rules_follow_the_admin_page_at_once(web, staff_web):
 
 def test_admin_page_says_so_when_a_save_changes_nothing(staff_web):
     unchanged = staff_web.post_form("/admin/settings/security", security_form(), follow_redirects=True)
-    assert "Nothing to save: no setting was changed." in unchanged.get_data(as_text=True)
+    assert '<p class="flash flash-info">Nothing to save: no setting was changed.</p>' in unchanged.get_data(as_text=True)
     changed = staff_web.post_form("/admin/settings/security", security_form(password__min_length=14),
                                   follow_redirects=True)
-    assert "Saved 1 change." in changed.get_data(as_text=True)
+    assert '<p class="flash flash-success">Saved 1 change.</p>' in changed.get_data(as_text=True)
 
 
 def test_admin_page_needs_its_function(web, factories):

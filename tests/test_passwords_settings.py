@@ -342,6 +342,14 @@ def test_email_change_needs_the_password_and_a_wrong_one_counts_toward_the_lock(
     assert renamed.status_code == 302 and db.session.get(User, client_user.id).name == "Renamed"  # no password
 
 
+def test_a_profile_save_that_changes_nothing_says_so_as_information(client_web):
+    form = {"name": "Client User", "email": "client@example.com"}
+    same = client_web.post_form("/settings/general", form, follow_redirects=True).get_data(as_text=True)
+    assert '<p class="flash flash-info">Nothing changed.</p>' in same
+    renamed = client_web.post_form("/settings/general", {**form, "name": "Renamed"}, follow_redirects=True)
+    assert '<p class="flash flash-success">Saved.</p>' in renamed.get_data(as_text=True)
+
+
 def test_profile_saves_are_throttled_per_user(make_app, factories):
     factories.client_user(email="often@example.com", password="client password 1")
     web = WebClient(make_app(RATELIMIT_REAUTH_PER_ACCOUNT="2 per hour").test_client())

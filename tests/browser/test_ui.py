@@ -124,6 +124,21 @@ def test_a_date_in_a_table_stays_on_one_line_on_a_phone(live_server, page, facto
         assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
 
 
+def test_a_save_that_changes_nothing_is_told_in_the_information_colour(live_server, page, factories):
+    """Nothing was done and nothing went wrong: neither success green nor the bare outline of no style."""
+    server = live_server()
+    factories.client_user(email="owner@example.com", password=CLIENT_PASSWORD)
+    sign_in(page, server, "owner@example.com", CLIENT_PASSWORD)
+    page.goto(server.url + "/settings/general")
+    page.locator("#profile").get_by_role("button", name="Save").click()
+    told = page.get_by_text("Nothing changed.")
+    expect(told).to_have_class(re.compile(r"\bflash-info\b"))
+    accent = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--accent')").strip()
+    red, green, blue = (int(accent[i:i + 2], 16) for i in (1, 3, 5))
+    expect(told).to_have_css("border-color", f"rgb({red}, {green}, {blue})")
+    expect(told).to_have_css("color", f"rgb({red}, {green}, {blue})")
+
+
 def test_cancel_stands_apart_from_save(live_server, page, factories):
     """On the administrator and access-group forms a slip of the finger must not hit Cancel for Save."""
     server = live_server()

@@ -58,8 +58,10 @@ def security_settings():
     if form.validate_on_submit():
         changes = settings.update(form.values(), audit_action="security_settings_changed")
         db.session.commit()
-        flash(f"Saved {counted(len(changes), 'change')}." if changes else "Nothing to save: no setting was changed.",
-              "success")
+        if changes:
+            flash(f"Saved {counted(len(changes), 'change')}.", "success")
+        else:
+            flash("Nothing to save: no setting was changed.", "info")
         return redirect(url_for("admin.security_settings"))
     if not form.is_submitted() and (problem := form.captcha_problem()):
         form.captcha__mode.errors = [problem]  # chosen before the keys left the configuration

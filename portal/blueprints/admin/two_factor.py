@@ -44,8 +44,10 @@ def _confirm_reset(target, shown: str, back: str):
             form.current_password.errors.append(error.message)
         else:
             db.session.commit()
-            flash(f"Two-factor authentication of {shown} is off; they were told by email." if removed
-                  else f"{shown} has no second factor.", "success")
+            if removed:
+                flash(f"Two-factor authentication of {shown} is off; they were told by email.", "success")
+            else:
+                flash(f"{shown} has no second factor.", "info")
             return redirect(back)
     return render_template("admin/reset_two_factor.html", target=target, shown=shown, form=form, back=back,
                            factors=[factor_reset.KIND_NAMES[kind] for kind in factor_reset.factors_of(target)]

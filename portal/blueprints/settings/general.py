@@ -53,8 +53,10 @@ def general_profile():
             if saved.confirm_sent_to:
                 flash(f"We sent a link to {saved.confirm_sent_to}. Your email address changes when "
                       "you open it; until then it stays as it is.", "success")
+            elif saved.changes:
+                flash("Saved.", "success")
             else:
-                flash("Saved." if saved.changes else "Nothing changed.", "success")
+                flash("Nothing changed.", "info")
             return redirect(url_for("settings.general"))
     return _page(profile_form=form)
 

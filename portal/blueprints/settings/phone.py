@@ -31,11 +31,14 @@ def change_phone():
         except phone_verification.VerificationError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
-            message = "Phone number saved. Verify it before ordering services that need it." if changed \
-                else "Your phone number is unchanged."
+            if changed:
+                category, message = "success", "Phone number saved. Verify it before ordering services that need it."
+            else:
+                category, message = "info", "Your phone number is unchanged."
             if htmx:
-                return render_template("settings/_phone.html", phone_form=None, phone_message=message)
-            flash(message, "success")
+                return render_template("settings/_phone.html", phone_form=None, phone_message=message,
+                                       phone_message_category=category)
+            flash(message, category)
             return redirect(url_for("settings.general"))
     template = "settings/_phone.html" if htmx else "settings/phone.html"
     return render_template(template, phone_form=form)
