@@ -222,6 +222,26 @@ def test_a_number_added_here_takes_sign_in_codes_only_after_the_same_delay(app, 
     assert sign_in_texts(MOBILE_GB) == 1
 
 
+def test_turning_on_sms_codes_with_the_password_ends_the_delay_of_a_number_added_here(app, client_web, client_user,
+                                                                                     tariffs):
+    """The password proves the number is the owner's, as saving it in General settings does: SMS
+    sign-in codes turned on right after verifying the number for an order work at once."""
+    assert send(client_web).status_code == 302
+    assert check(client_web, code_in(MOBILE_GB)).status_code == 302
+    assert db.session.get(User, client_user.id).phone_recovery_after > utcnow()
+    wrong = client_web.post_form("/settings/security/sms/enable", {"current_password": "wrong password"},
+                                 page_url="/settings/security")
+    assert "The current password is not correct." in wrong.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, client_user.id).phone_recovery_after > utcnow()  # a session alone ends nothing
+    client_web.post_form("/settings/security/sms/enable", {"current_password": "client password 1"},
+                         page_url="/settings/security")
+    db.session.expire_all()
+    assert db.session.get(User, client_user.id).phone_recovery_after is None
+    ask_for_a_sign_in_code(app, client_user.email)
+    assert sign_in_texts(MOBILE_GB) == 1
+
+
 def test_a_number_saved_with_the_password_takes_recovery_codes_once_verified(app, client_web, client_user, tariffs):
     saved = client_web.post_form("/settings/phone", {"phone": MOBILE_GB, "current_password": "client password 1"},
                                  page_url="/settings/general")

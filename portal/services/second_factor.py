@@ -182,10 +182,13 @@ def confirm_totp(user: User, password: str, code: str) -> list[str]:
 # --- SMS --------------------------------------------------------------------------------------
 
 def enable_sms(user: User, password: str) -> list[str]:
-    """SMS codes to the verified phone as a second factor; returns recovery codes if new."""
+    """SMS codes to the verified phone as a second factor; returns recovery codes if new. The
+    password proves the number is the owner's choice, as saving it in General settings does: a
+    number verified without it (/verify-phone) takes codes from now on, not after its delay."""
     _check_current_password(user, password)
     if not user.has_verified_phone:
         raise SecondFactorError("Verify your phone number first.")
+    user.phone_recovery_after = None
     if _factor(user, "sms") is None:
         db.session.add(SecondFactor(user_id=user.id, kind="sms", confirmed_at=utcnow()))
         tell_owner(user, "sms_added")
