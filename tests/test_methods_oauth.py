@@ -248,6 +248,9 @@ def test_link_from_security_settings_after_the_password_then_unlink(oidc_app, oi
     assert [e.event for e in db.session.execute(select(AuthEvent).where(
         AuthEvent.user_id == user.id, AuthEvent.event.like("oauth_%"))).scalars()] == [
         "oauth_link_refused", "oauth_linked", "oauth_unlink_refused", "oauth_unlinked"]
+    [unlinked] = messages(to="linker@example.com", subject="Google was unlinked from your account")
+    assert "a Google account was unlinked from your account linker@example.com" in unlinked.body
+    assert "/recover" in unlinked.body
 
 
 def test_the_password_leads_on_to_the_provider_by_a_page_not_a_redirect(oidc_app, oidc, factories):

@@ -71,6 +71,11 @@ def unlink(user: User, link_id: int, password: str) -> bool:
     reauth.check_current_password(user, password, "oauth_unlink_refused", row.provider)
     db.session.delete(row)
     log_auth("oauth_unlinked", user=user, detail=row.provider)
+    name = PROVIDERS[row.provider]
+    send_notice(user, f"{name} was unlinked from your account",
+                f"a {name} account was unlinked from your account {user.login} on {utcnow():%Y-%m-%d %H:%M} UTC; "
+                f"it no longer signs in as you.\n\nIf this was not you, someone signed in to your account knows "
+                f"your password: reset it now, which signs every session out:\n{public_url('auth.recover')}\n")
     return True
 
 
