@@ -242,6 +242,31 @@ def test_turning_on_sms_codes_with_the_password_ends_the_delay_of_a_number_added
     assert sign_in_texts(MOBILE_GB) == 1
 
 
+def test_saving_a_number_added_here_again_with_the_password_ends_its_delay(app, client_web, client_user, tariffs):
+    """The owner who verified the number for an order confirms it in General settings: the password
+    proves it is theirs, and it takes codes at once; a wrong password changes nothing."""
+    assert send(client_web).status_code == 302
+    assert check(client_web, code_in(MOBILE_GB)).status_code == 302
+    wrong = client_web.post_form("/settings/phone", {"phone": MOBILE_GB, "current_password": "wrong password"},
+                                 page_url="/settings/general")
+    assert "The current password is not correct." in wrong.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(User, client_user.id).phone_recovery_after > utcnow()
+    confirmed = client_web.post_form("/settings/phone", {"phone": MOBILE_GB, "current_password": "client password 1"},
+                                     page_url="/settings/general")
+    told = client_web.get(confirmed.headers["Location"]).get_data(as_text=True)
+    assert '<p class="flash flash-success">Your phone number is confirmed: it receives codes from now on.</p>' in told
+    db.session.expire_all()
+    user = db.session.get(User, client_user.id)
+    assert user.phone_recovery_after is None and user.phone_verified_at is not None
+    assert auth_events("phone_confirmed")[-1].detail == "+44*******456"
+    ask_recovery_by_sms(app, client_user.email)
+    assert recovery_texts(MOBILE_GB) == 1
+    again = client_web.post_form("/settings/phone", {"phone": MOBILE_GB, "current_password": "client password 1"},
+                                 page_url="/settings/general")
+    assert "Your phone number is unchanged." in client_web.get(again.headers["Location"]).get_data(as_text=True)
+
+
 def test_a_number_saved_with_the_password_takes_recovery_codes_once_verified(app, client_web, client_user, tariffs):
     saved = client_web.post_form("/settings/phone", {"phone": MOBILE_GB, "current_password": "client password 1"},
                                  page_url="/settings/general")

@@ -151,16 +151,26 @@ def _request_email_change(user: User, email: str) -> None:
     log_audit("email_change_requested", target=user, changes={"email": [user.email, email]})
 
 
-def change_phone(user: User, raw_number: str, current_password: str) -> bool:
+PHONE_SAVED, PHONE_UNCHANGED, PHONE_CONFIRMED = "saved", "unchanged", "confirmed"
+
+
+def change_phone(user: User, raw_number: str, current_password: str) -> str:
     """A new phone (or none) clears the verified state and any code in flight; needs the password.
-    False when the number is the one already saved."""
+    Returns PHONE_SAVED, PHONE_UNCHANGED for the number already saved, or PHONE_CONFIRMED for the
+    number already saved that was verified without the password (/verify-phone): the password now
+    proves it is the owner's, and its wait for codes ends."""
     reauth.check_current_password(user, current_password, "phone_change_failed", "wrong current password")
     try:
         new = phone_filter.e164(phone_filter.parse(raw_number)) if (raw_number or "").strip() else None
     except phone_filter.PhoneRefused as refusal:
         raise phone_verification.VerificationError(refusal.message, "phone") from None
     if new == user.phone:
-        return False
+        if not user.has_verified_phone or user.phone_takes_codes:
+            return PHONE_UNCHANGED
+        user.phone_recovery_after = None
+        log_auth("phone_confirmed", user=user, detail=mask(new))
+        db.session.commit()
+        return PHONE_CONFIRMED
     before = user.phone
     user.phone, user.phone_verified_at, user.phone_recovery_after = new, None, None
     dropped = phone_verification.close_pending(user)
@@ -168,4 +178,4 @@ def change_phone(user: User, raw_number: str, current_password: str) -> bool:
     db.session.commit()
     if dropped is not None:
         phone_verification.drop_at_vonage(dropped)
-    return True
+    return PHONE_SAVED

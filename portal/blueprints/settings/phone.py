@@ -10,6 +10,12 @@ from portal.services import phone_verification, profile, reauth
 from portal.services.permissions import requires
 from portal.services.throttle import per_ip, per_user
 
+OUTCOMES = {  # what profile.change_phone did -> the message
+    profile.PHONE_SAVED: ("success", "Phone number saved. Verify it before ordering services that need it."),
+    profile.PHONE_UNCHANGED: ("info", "Your phone number is unchanged."),
+    profile.PHONE_CONFIRMED: ("success", "Your phone number is confirmed: it receives codes from now on."),
+}
+
 
 @bp.context_processor
 def phone_change_form():
@@ -25,16 +31,13 @@ def change_phone():
     form = PhoneChangeForm()
     if form.validate_on_submit():
         try:
-            changed = profile.change_phone(current_user, form.phone.data, form.current_password.data)
+            outcome = profile.change_phone(current_user, form.phone.data, form.current_password.data)
         except reauth.CurrentPasswordWrong as error:
             form.current_password.errors.append(error.message)
         except phone_verification.VerificationError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
-            if changed:
-                category, message = "success", "Phone number saved. Verify it before ordering services that need it."
-            else:
-                category, message = "info", "Your phone number is unchanged."
+            category, message = OUTCOMES[outcome]
             if htmx:
                 return render_template("settings/_phone.html", phone_form=None, phone_message=message,
                                        phone_message_category=category)
