@@ -391,7 +391,7 @@ def failing_eraser():
             raise RuntimeError("power cut")
         return 0
 
-    personal_data.register(personal_data.PersonalData("zz_failing", {}, erase))
+    personal_data.register(personal_data.PersonalData("zz_failing", {}, erase, personal_data.NotExported("a test table")))
     yield
     personal_data._REGISTRY.pop("zz_failing")
 

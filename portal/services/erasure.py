@@ -25,8 +25,9 @@ from portal.models import (
 )
 from portal.models.base import folded
 from portal.models.compliance import ConsentRecord
+from portal.services import data_export
 from portal.services.erased_names import ERASED, PLACEHOLDER_DOMAIN, identifiers
-from portal.services.personal_data import PersonalData, UserIds, register
+from portal.services.personal_data import NotExported, PersonalData, UserIds, register
 
 ERASED_NAME = "Erased user"
 # Keys of recorded changes whose values are about a person, whatever they mention (old emails...).
@@ -192,31 +193,36 @@ def _keep(user_ids: UserIds) -> int:
 for _entry in [
     PersonalData("pending_registration", {"email, name, password": "deleted (unfinished sign-ups)",
                                           "consent decisions": "deleted with them"},
-                 _erase_pending_registrations),
-    PersonalData("outbox_message", {"recipient, subject, body": "deleted"}, _erase_outbox),
+                 _erase_pending_registrations,
+                 NotExported("sign-ups not finished: they belong to no account yet")),
+    PersonalData("outbox_message", {"recipient, subject, body": "deleted"}, _erase_outbox,
+                 NotExported("the development outbox: copies of the messages sent to you, with their "
+                             "links and codes, kept only while the console backends are on")),
     PersonalData("audit_event", {"IP, actor name": "erased where the user acted",
                                  "names, emails, phones in recorded changes": "replaced by [erased]",
                                  "action, time": "kept: the record of what staff did"},
-                 _erase_audit_log),
+                 _erase_audit_log,
+                 NotExported("the staff's record of changes, which names other people too; the "
+                             "changes made to your account show in the data above")),
     PersonalData("auth_event", {"login as typed, IP, user agent, detail": "erased",
                                 "event, time": "kept, without a person, until the retention purge"},
-                 _erase_auth_log),
+                 _erase_auth_log, data_export.auth_events_of),
     PersonalData("user_session", {"sessions, remember cookies, IPs, user agents": "deleted"},
-                 _erase_sessions),
+                 _erase_sessions, data_export.sessions_of),
     PersonalData("pending_email_change", {"new email address waiting for its link": "deleted"},
-                 _erase_pending_email_changes),
+                 _erase_pending_email_changes, data_export.pending_email_change_of),
     PersonalData("consent_record", {"IP": "erased",
                                     "document, version, decision, time": "kept: proof of consent, "
                                     "Art. 7(1) GDPR, linked to the anonymized user"},
-                 _erase_consent_ips),
+                 _erase_consent_ips, data_export.consents_of),
     PersonalData("billing", {"payments, invoices, expenses, orders (amounts, dates)": KEPT_BILLING},
-                 _keep),
+                 _keep, data_export.billing_of),
     PersonalData("client", {"name": "replaced by “Erased client #id”", "client": "deactivated"},
-                 _erase_clients),
+                 _erase_clients, data_export.client_of),
     PersonalData("user", {"name": f"replaced by “{ERASED_NAME}”",
                           "email, login": "replaced by unique random placeholders (not a hash)",
                           "password": "removed", "phone": "erased",
                           "account": "deactivated: no way to sign in"},
-                 _erase_users),
+                 _erase_users, data_export.account),
 ]:
     register(_entry)

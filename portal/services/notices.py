@@ -24,7 +24,7 @@ from portal.models.base import utcnow
 from portal.services import background
 from portal.services.delivery import DeliveryError
 from portal.services.mail import greeting, send_mail
-from portal.services.personal_data import PersonalData, deleter, register
+from portal.services.personal_data import NotExported, PersonalData, deleter, register
 
 log = logging.getLogger(__name__)
 
@@ -153,4 +153,5 @@ def _postpone(notice: PendingNotice, error: DeliveryError, now: datetime) -> dat
 
 
 register(PersonalData("pending_notice", {"recipient, subject, body of notices not yet sent": "deleted"},
-                      deleter(PendingNotice)))
+                      deleter(PendingNotice),
+                      NotExported("security notices waiting for the mail relay: they reach you by email")))

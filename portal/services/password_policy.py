@@ -11,7 +11,7 @@ from portal.extensions import db
 from portal.models import PasswordHistory
 from portal.services import passwords, settings
 from portal.services.errors import DomainError
-from portal.services.personal_data import PersonalData, UserIds, register
+from portal.services.personal_data import NotExported, PersonalData, UserIds, register
 
 HARD_MAX_LENGTH = 1024  # what any form accepts; argon2 hashes every byte, nothing is truncated
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt"
@@ -153,4 +153,5 @@ def _erase_history(user_ids: UserIds) -> int:
     return result.rowcount
 
 
-register(PersonalData("password_history", {"password_hash": "erased"}, _erase_history))
+register(PersonalData("password_history", {"password_hash": "erased"}, _erase_history,
+                      NotExported("only hashes of your earlier passwords")))

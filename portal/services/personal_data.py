@@ -1,11 +1,12 @@
-"""Where personal data lives: each area registers how to describe and erase its part of it.
+"""Where personal data lives: each area registers how to describe, export and erase its part of it.
 
-The GDPR clear-data module walks this registry, so a table with personal data that is not
-registered here is a table GDPR erasure misses.
+The GDPR clear-data module and "Download my data" walk this registry, so a table with personal
+data that is not registered here is a table both GDPR erasure and the export miss.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, delete
 
@@ -15,12 +16,26 @@ UserIds = list[int] | Select  # the users to erase: their ids, or a SELECT of th
 
 
 @dataclass(frozen=True)
+class NotExported:
+    """Why a table holds nothing to hand over to its person (only hashes of secrets, rows in transit)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class PersonalData:
-    """One table's personal fields, for the preview and the erasure."""
+    """One table's personal fields, for the preview, the export and the erasure."""
 
     name: str  # e.g. "auth_event"
     fields: dict  # field -> what happens, e.g. {"ip": "erased", "amount": "kept: Art. 17(3)(b)"}
     erase: Callable[[UserIds], int]  # erase(user_ids) -> rows changed; flushes, never commits
+    # export(user) -> what the table holds about the user, ready for JSON (never a hash or secret);
+    # or why there is nothing to hand over. Required: a table cannot be left out of the export.
+    export: Callable[[Any], Any] | NotExported
+
+    def __post_init__(self):
+        if not (callable(self.export) or (isinstance(self.export, NotExported) and self.export.reason)):
+            raise TypeError(f"{self.name}: export must be a callable or NotExported with a reason")
 
 
 _REGISTRY: dict[str, PersonalData] = {}

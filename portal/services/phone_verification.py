@@ -16,6 +16,7 @@ from portal.models.base import utcnow
 from portal.models.fraud import mask
 from portal.services import fraud, phone_filter, sms_budget, vonage_client
 from portal.services.client_ip import client_ip, client_network
+from portal.services.data_export import user_rows
 from portal.services.delivery import DeliveryError
 from portal.services.errors import DomainError
 from portal.services.events import log_auth
@@ -297,4 +298,6 @@ register(PersonalData(
     name="phone_verification",
     fields={"number": "erased", "country": "erased", "ip": "erased", "request_id": "erased"},
     erase=_erase,
+    export=lambda user: user_rows(PhoneVerification, user, "number", "country", "status", "created_at",
+                                  "sent_at", "expires_at", "finished_at", "ip"),
 ))

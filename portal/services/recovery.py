@@ -26,7 +26,7 @@ from portal.services.errors import DomainError
 from portal.services.events import log_auth, request_facts
 from portal.services.links import public_url
 from portal.services.mail import greeting, send_mail
-from portal.services.personal_data import PersonalData, UserIds, register
+from portal.services.personal_data import NotExported, PersonalData, UserIds, register
 from portal.services.sms import send_sms
 from portal.services.tokens import digest, new_token
 from portal.wording import counted
@@ -286,4 +286,5 @@ def _erase(user_ids: UserIds) -> int:
     return links.rowcount + codes.rowcount
 
 
-register(PersonalData("recovery_link_and_code", {"token_hash": "erased", "code_hash": "erased"}, _erase))
+register(PersonalData("recovery_link_and_code", {"token_hash": "erased", "code_hash": "erased"}, _erase,
+                      NotExported("only hashes of password-reset links and codes")))
