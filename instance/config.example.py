@@ -33,6 +33,8 @@ live in the database and are edited in the admin area, not here.
 # REGISTRATION_MAILS_PER_ADDRESS = "5 per day"
 # A number verified on the way to an order (no password asked there) takes sign-in and recovery codes after:
 # PHONE_RECOVERY_DELAY_HOURS = 24
+# "Download my data" in General settings, per signed-in user (each download reads all their rows):
+# RATELIMIT_DATA_EXPORT_PER_USER = "10 per hour"
 
 # The base of every link in an email or SMS. https:// also turns on Secure cookies.
 # PUBLIC_URL = "https://my.example-hosting.com"

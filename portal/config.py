@@ -135,3 +135,4 @@ RATELIMIT_API_PER_IP = "300 per minute"
 TEMP_KEY_MINUTES = 15
 RATELIMIT_CLEAR_DATA_PER_IP = "20 per hour"  # Clear data: the staff member's current password
 RATELIMIT_CLEAR_DATA_PER_USER = "5 per 10 minutes"
+RATELIMIT_DATA_EXPORT_PER_USER = "10 per hour"  # Download my data (General settings), per user

@@ -1,5 +1,7 @@
 """Download my data (GDPR Art. 15 and 20): what the portal holds about a user, as one JSON file."""
 
+import json
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -19,6 +21,7 @@ from portal.models import (
 )
 from portal.models.base import utcnow
 from portal.models.compliance import ConsentDocument, ConsentRecord, ConsentVersion
+from portal.services.events import log_auth
 from portal.services.permissions import has_function
 from portal.services.personal_data import NotExported, registered
 
@@ -108,3 +111,16 @@ def document(user: User) -> dict:
             exported[entry.name] = entry.export(user)
     return {"exported_at": plain(utcnow()), "data": exported, "not_included": not_included}
 
+
+def file_name(user: User) -> str:
+    """portal-data-<login, in safe characters>-<YYYY-MM-DD>.json"""
+    login = re.sub(r"[^A-Za-z0-9._-]+", "-", user.login).strip("-.")[:60] or "account"
+    return f"portal-data-{login}-{utcnow():%Y-%m-%d}.json"
+
+
+def download(user: User) -> tuple[str, str]:
+    """The user's export as (file name, JSON text); logs `data_exported` (no data in it) and commits."""
+    text = json.dumps(document(user), indent=2, ensure_ascii=False)
+    log_auth("data_exported", user=user)
+    db.session.commit()
+    return file_name(user), text

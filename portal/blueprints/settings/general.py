@@ -1,12 +1,20 @@
-"""General settings: the user's name and email, the password change, and the expired-password page."""
+"""General settings: the user's name and email, the password change, the data download, and the
+expired-password page."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from portal.blueprints.settings import bp
 from portal.blueprints.settings.forms import PasswordChangeForm, ProfileForm
 from portal.forms import ActionForm
-from portal.services import password_change, password_expiry, password_policy, profile, reauth
+from portal.services import (
+    data_export,
+    password_change,
+    password_expiry,
+    password_policy,
+    profile,
+    reauth,
+)
 from portal.services.delivery import DeliveryError
 from portal.services.permissions import public, requires
 from portal.services.throttle import per_ip, per_user
@@ -107,6 +115,16 @@ def _change_password(form, done_endpoint: str):
 def general_password():
     form = PasswordChangeForm()
     return _change_password(form, "settings.general") or _page(password_form=form)
+
+
+@bp.route("/data-export", methods=["POST"])
+@requires("self.account")
+@per_user("RATELIMIT_DATA_EXPORT_PER_USER")
+def download_data():
+    """Download my data: a POST, as writing its auth-log line changes state (no GET does)."""
+    name, text = data_export.download(current_user._get_current_object())
+    return Response(text, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @bp.route("/password", methods=["GET", "POST"])
