@@ -1,7 +1,9 @@
 """In Chromium: install the clear-data module, preview and clear a client, uninstall it only when asked;
-accept a new policy version; the consent documents on a phone."""
+accept a new policy version; the consent documents on a phone; download one's data."""
 
+import json
 import re
+from pathlib import Path
 
 from flask import g
 from playwright.sync_api import expect
@@ -116,3 +118,17 @@ def test_a_consent_versions_text_is_readable_on_a_phone(live_server, page, facto
     card = page.locator("section.card", has=page.get_by_role("heading", name="Privacy policy"))
     assert text.bounding_box()["width"] >= 0.8 * card.bounding_box()["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_a_client_downloads_their_data_and_stays_on_the_page(live_server, page, factories):
+    server = live_server()
+    factories.client_user(email="zelda@example.com", name="Zelda Quixote", password="client password 1")
+    log_in(page, server, "zelda@example.com", "client password 1")
+    page.goto(server.url + "/settings/general")
+    with page.expect_download() as waiting:
+        page.get_by_role("button", name="Download my data").click()
+    download = waiting.value
+    assert re.fullmatch(r"portal-data-zelda-example\.com-\d{4}-\d{2}-\d{2}\.json", download.suggested_filename)
+    data = json.loads(Path(download.path()).read_text())
+    assert data["data"]["user"]["email"] == "zelda@example.com"
+    expect(page).to_have_url(server.url + "/settings/general")
