@@ -75,8 +75,9 @@ def verifications() -> list[PhoneVerification]:
 
 def client_on_vonage(make_app, vonage, **config) -> WebClient:
     """The client of the `client_user` fixture, signed in on an app whose SMS backend is the
-    loopback Vonage (a one-second timeout; `config` on top), with the catalog in place."""
-    app = make_app(**{**vonage.app_config(), "VONAGE_TIMEOUT": 1, **config})
+    loopback Vonage (a three-second timeout, which a loaded machine's answers still meet and a
+    hung server's wait stays short; `config` on top), with the catalog in place."""
+    app = make_app(**{**vonage.app_config(), "VONAGE_TIMEOUT": 3, **config})
     web = WebClient(app.test_client())
     web.login("client@example.com", "client password 1")
     make_catalog()
