@@ -205,3 +205,23 @@ def test_support_unlocks_and_renames_from_the_client_card_and_the_owner_renames_
     expect(owner_page.get_by_text("Client saved.")).to_be_visible()
     owner_page.get_by_role("link", name="Home").click()
     expect(owner_page.get_by_text("Client: Acme Cloud")).to_be_visible()
+
+
+def test_adding_an_administrator_asks_for_ones_own_password_and_keeps_the_form(live_server, page, factories):
+    server = live_server()
+    factories.staff(login="boss", password=PASSWORD, full_access=True)
+    sign_in(page, server, "boss", PASSWORD)
+    page.goto(server.url + "/admin/administrators/new")
+    page.get_by_label("Login", exact=True).fill("newbie")
+    page.get_by_label("Email").fill("newbie@example.com")
+    page.get_by_label("View clients").check()
+    page.get_by_label("Current password").fill("not my password")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#current_password-error")).to_have_text("The current password is not correct.")
+    expect(page.get_by_label("Login", exact=True)).to_have_value("newbie")
+    expect(page.get_by_label("View clients")).to_be_checked()
+    expect(page.get_by_label("Current password")).to_have_value("")
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Administrator newbie saved.")).to_be_visible()
+    assert db.session.execute(select(User).where(User.login == "newbie")).scalar_one().email == "newbie@example.com"
